@@ -1,0 +1,152 @@
+"""Models of Linux Book3S KVM behind the ONE_REG transport: HV, PR, and PR-ignore.
+
+They are implementations of documented kernel behaviour, not mocks: the machine cannot tell
+them from the real kernel, because they fail with the errno the kernel uses.
+
+Sources: arch/powerpc/kvm/book3s_hv.c kvmppc_set_one_reg_hv() / kvmppc_get_one_reg_hv() /
+kvmppc_set_arch_compat() (per-vcore arch_compat and pcr under vc->lock);
+book3s_pr.c kvmppc_{get,set}_one_reg_pr() (no ARCH_COMPAT case: -EINVAL after the generic
+fallbacks in book3s.c and powerpc.c).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from powercompat.accel.transport import check_value_size
+from powercompat.catalog.cpus import CpuFamily
+from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
+from powercompat.decisions.pcr import kvm_hv_pcr
+from powercompat.errors import KvmError
+from powercompat.messages import EBADF, EINVAL
+
+
+@dataclass(frozen=True, slots=True)
+class KernelView:
+    """What the kernel holds for one vCPU. ``pcr`` None: the kernel enforces nothing."""
+
+    arch_compat: int
+    pcr: int | None
+    enforced: bool
+    note: str
+
+
+class KernelModel(Protocol):
+    """A kernel behind the transport; ``create_vcpu`` stands for KVM_CREATE_VCPU and
+    ``inspect`` is the test oracle's view (never consulted by the machine's decisions)."""
+
+    name: str
+
+    def create_vcpu(self, vcpu: int) -> None: ...
+
+    def get_one_reg(self, vcpu: int, reg_id: int) -> int: ...
+
+    def set_one_reg(self, vcpu: int, reg_id: int, value: int) -> None: ...
+
+    def inspect(self, vcpu: int) -> KernelView: ...
+
+
+class HvKernel:
+    """KVM HV: ARCH_COMPAT lives in the virtual core, shared by its threads."""
+
+    name = "hv"
+
+    def __init__(self, host: CpuFamily, threads_per_vcore: int = 1,
+                 reserved_bits: bool = True) -> None:
+        self.host = host
+        self.threads = threads_per_vcore
+        self.reserved_bits = reserved_bits
+        self.vcpus: set[int] = set()
+        #: vcore id -> (arch_compat, pcr); a new vcore starts raw (arch_compat 0, pcr 0)
+        self.vcores: dict[int, tuple[int, int]] = {}
+
+    def _vcore(self, op: str, vcpu: int, reg_id: int) -> int:
+        if vcpu not in self.vcpus:
+            raise KvmError(EBADF, op, vcpu, reg_id)
+        return vcpu // self.threads
+
+    def create_vcpu(self, vcpu: int) -> None:
+        self.vcpus.add(vcpu)
+        self.vcores.setdefault(vcpu // self.threads, (0, 0))
+
+    def get_one_reg(self, vcpu: int, reg_id: int) -> int:
+        core = self._vcore("get", vcpu, reg_id)
+        if reg_id != KVM_REG_PPC_ARCH_COMPAT:
+            raise KvmError(EINVAL, "get", vcpu, reg_id)
+        return self.vcores[core][0]
+
+    def set_one_reg(self, vcpu: int, reg_id: int, value: int) -> None:
+        core = self._vcore("set", vcpu, reg_id)
+        check_value_size("set", vcpu, reg_id, value)
+        if reg_id != KVM_REG_PPC_ARCH_COMPAT:
+            raise KvmError(EINVAL, "set", vcpu, reg_id)
+        result = kvm_hv_pcr(self.host, value, self.reserved_bits)
+        if result.errno:
+            raise KvmError(result.errno, "set", vcpu, reg_id)
+        self.vcores[core] = (value, result.pcr)
+
+    def inspect(self, vcpu: int) -> KernelView:
+        arch_compat, pcr = self.vcores[vcpu // self.threads]
+        return KernelView(arch_compat, pcr, True,
+                          f"vcore {vcpu // self.threads} on a {self.host.name} host")
+
+
+class PrKernel:
+    """KVM PR: no ARCH_COMPAT case in get or set, so both end in -EINVAL."""
+
+    name = "pr"
+
+    def __init__(self) -> None:
+        self.vcpus: set[int] = set()
+
+    def create_vcpu(self, vcpu: int) -> None:
+        self.vcpus.add(vcpu)
+
+    def get_one_reg(self, vcpu: int, reg_id: int) -> int:
+        if vcpu not in self.vcpus:
+            raise KvmError(EBADF, "get", vcpu, reg_id)
+        raise KvmError(EINVAL, "get", vcpu, reg_id)
+
+    def set_one_reg(self, vcpu: int, reg_id: int, value: int) -> None:
+        if vcpu not in self.vcpus:
+            raise KvmError(EBADF, "set", vcpu, reg_id)
+        check_value_size("set", vcpu, reg_id, value)
+        raise KvmError(EINVAL, "set", vcpu, reg_id)
+
+    def inspect(self, vcpu: int) -> KernelView:
+        return KernelView(0, None, False, "KVM PR has no ARCH_COMPAT: the guest runs raw")
+
+
+class PrIgnoreKernel:
+    """KVM PR with the handler proposed in 2017: accepts and stores the value, enforces
+    nothing (PR emulates the PVR; no PCR is programmed)."""
+
+    name = "pr-ignore"
+
+    def __init__(self) -> None:
+        self.values: dict[int, int] = {}
+
+    def create_vcpu(self, vcpu: int) -> None:
+        self.values.setdefault(vcpu, 0)
+
+    def get_one_reg(self, vcpu: int, reg_id: int) -> int:
+        if vcpu not in self.values:
+            raise KvmError(EBADF, "get", vcpu, reg_id)
+        if reg_id != KVM_REG_PPC_ARCH_COMPAT:
+            raise KvmError(EINVAL, "get", vcpu, reg_id)
+        return self.values[vcpu]
+
+    def set_one_reg(self, vcpu: int, reg_id: int, value: int) -> None:
+        if vcpu not in self.values:
+            raise KvmError(EBADF, "set", vcpu, reg_id)
+        check_value_size("set", vcpu, reg_id, value)
+        if reg_id != KVM_REG_PPC_ARCH_COMPAT:
+            raise KvmError(EINVAL, "set", vcpu, reg_id)
+        self.values[vcpu] = value
+
+    def inspect(self, vcpu: int) -> KernelView:
+        value = self.values[vcpu]
+        note = ("mode requested but not enforced: PR stores ARCH_COMPAT and programs no PCR"
+                if value else "raw")
+        return KernelView(value, None, False, note)

@@ -1,0 +1,151 @@
+"""Guests: what each lists at CAS, what its kernel calls each PVR, what its userland needs.
+
+Sources: Linux arch/powerpc/kernel/prom_init.c ``ibm_architecture_vec_template`` (the
+(mask, value) list is big-endian even on LE kernels), cpu_specs_book3s_64.h (``cpu_name``),
+setup-common.c show_cpuinfo() (", altivec supported"), and the real boots of
+../shared/reference/oracle.md (Debian bookworm's 6.1 kernel, 14 pairs; userland built for
+POWER8, so init dies with SIGILL below ISA 2.07).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class LinuxCpuSpec:
+    """One cpu_specs[] row of the guest kernel: pvr_mask, pvr_value, cpu_name, altivec."""
+
+    mask: int
+    value: int
+    name: str
+    altivec: bool
+
+
+# arch/powerpc/kernel/cpu_specs_book3s_64.h as of 6.1 (first match wins; the last row is the
+# default match). Architected rows use mask 0xffffffff. 0x0f100003 (power7+) has no row.
+LINUX_6_1_CPU_SPECS: Final[tuple[LinuxCpuSpec, ...]] = (
+    LinuxCpuSpec(0xFFFF0000, 0x00390000, "PPC970", True),
+    LinuxCpuSpec(0xFFFF0000, 0x00440000, "PPC970MP", True),
+    LinuxCpuSpec(0xFFFF0000, 0x003A0000, "POWER5 (gr)", False),
+    LinuxCpuSpec(0xFFFF0000, 0x003B0000, "POWER5+ (gs)", False),
+    LinuxCpuSpec(0xFFFFFFFF, 0x0F000002, "POWER6 (architected)", True),
+    LinuxCpuSpec(0xFFFF0000, 0x003E0000, "POWER6 (raw)", True),
+    LinuxCpuSpec(0xFFFFFFFF, 0x0F000003, "POWER7 (architected)", True),
+    LinuxCpuSpec(0xFFFF0000, 0x003F0000, "POWER7 (raw)", True),
+    LinuxCpuSpec(0xFFFF0000, 0x004A0000, "POWER7+ (raw)", True),
+    LinuxCpuSpec(0xFFFFFFFF, 0x0F000004, "POWER8 (architected)", True),
+    LinuxCpuSpec(0xFFFF0000, 0x004B0000, "POWER8E (raw)", True),
+    LinuxCpuSpec(0xFFFF0000, 0x004C0000, "POWER8NVL (raw)", True),
+    LinuxCpuSpec(0xFFFF0000, 0x004D0000, "POWER8 (raw)", True),
+    LinuxCpuSpec(0xFFFFFFFF, 0x0F000005, "POWER9 (architected)", True),
+    LinuxCpuSpec(0xFFFF0000, 0x004E0000, "POWER9 (raw)", True),
+    LinuxCpuSpec(0xFFFFFFFF, 0x0F000006, "POWER10 (architected)", True),
+    LinuxCpuSpec(0xFFFF0000, 0x00800000, "POWER10 (raw)", True),
+    LinuxCpuSpec(0x00000000, 0x00000000, "POWER4 (compatible)", False),
+)
+
+# c2ed087ed35c (2024) added Power11 (mixed case in the kernel's own spelling).
+LINUX_2025_CPU_SPECS: Final[tuple[LinuxCpuSpec, ...]] = (
+    *LINUX_6_1_CPU_SPECS[:-1],
+    LinuxCpuSpec(0xFFFFFFFF, 0x0F000007, "Power11 (architected)", True),
+    LinuxCpuSpec(0xFFFF0000, 0x00820000, "Power11 (raw)", True),
+    LINUX_6_1_CPU_SPECS[-1],
+)
+
+Pair = tuple[int, int]
+
+#: Linux 6.1 ibm_architecture_vec_template.pvrs[14], in order (oracle.md, read from Debian's
+#: vmlinux-6.1.0-50-powerpc64le). The last pair is the terminator: its value has bit 0x1
+#: outside its mask 0xfffffffe, and QEMU's cas_check_pvr() stops there without evaluating it.
+LINUX_6_1_PVRS: Final[tuple[Pair, ...]] = (
+    (0xFFFE0000, 0x003A0000),  # POWER5/POWER5+
+    (0xFFFF0000, 0x003E0000),  # POWER6
+    (0xFFFF0000, 0x003F0000),  # POWER7
+    (0xFFFF0000, 0x004B0000),  # POWER8E
+    (0xFFFF0000, 0x004C0000),  # POWER8NVL
+    (0xFFFF0000, 0x004D0000),  # POWER8
+    (0xFFFF0000, 0x004E0000),  # POWER9
+    (0xFFFF0000, 0x00800000),  # POWER10
+    (0xFFFFFFFF, 0x0F000006),  # all 3.1-compliant
+    (0xFFFFFFFF, 0x0F000005),  # all 3.00-compliant
+    (0xFFFFFFFF, 0x0F000004),  # all 2.07-compliant
+    (0xFFFFFFFF, 0x0F000003),  # all 2.06-compliant
+    (0xFFFFFFFF, 0x0F000002),  # all 2.05-compliant
+    (0xFFFFFFFE, 0x0F000001),  # all 2.04-compliant and earlier (terminator)
+)
+
+#: the 2025 tree's 16 pairs (kernel_libvirt.md section 4.2): adds Power11 raw and logical
+LINUX_2025_PVRS: Final[tuple[Pair, ...]] = (
+    *LINUX_6_1_PVRS[:8],
+    (0xFFFF0000, 0x00820000),  # POWER11
+    (0xFFFFFFFF, 0x0F000007),  # P11 compliant
+    *LINUX_6_1_PVRS[8:],
+)
+
+_TERMINATOR: Final[Pair] = (0xFFFFFFFE, 0x0F000001)
+
+
+def pack_pvrs(pairs: tuple[Pair, ...]) -> bytes:
+    """Big-endian (mask, value) words, as prom_init lays them out and QEMU reads them."""
+    return b"".join(struct.pack(">II", mask, value) for mask, value in pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class GuestProfile:
+    """A guest OS as CAS and the boot see it.
+
+    ``userland_min_mode`` is the oldest compat mode (table name) whose ISA the guest's userland
+    can run; below it the kernel boots but init dies with SIGILL. None: not modelled.
+    ``vectors`` are the bytes after the PVR list (num_vectors and the option vectors).
+    """
+
+    name: str
+    description: str
+    pvrs: tuple[Pair, ...]
+    cpu_specs: tuple[LinuxCpuSpec, ...]
+    userland_min_mode: str | None
+    vectors: bytes = b""
+
+    @property
+    def cas_buffer(self) -> bytes:
+        return pack_pvrs(self.pvrs) + self.vectors
+
+
+GUESTS: Final[tuple[GuestProfile, ...]] = (
+    GuestProfile(
+        "linux-6.1",
+        "Debian bookworm's Linux 6.1 (linux-image-powerpc64le), POWER8 userland",
+        LINUX_6_1_PVRS, LINUX_6_1_CPU_SPECS, "power8"),
+    GuestProfile(
+        "linux-2025",
+        "Linux with Power11 support (2024+, 16 PVR pairs), POWER8 userland",
+        LINUX_2025_PVRS, LINUX_2025_CPU_SPECS, "power8"),
+    GuestProfile(
+        "logical-upto-power8",
+        "a guest that lists only logical PVRs up to power8 (2.07, 2.06, 2.05)",
+        ((0xFFFFFFFF, 0x0F000004), (0xFFFFFFFF, 0x0F000003), (0xFFFFFFFF, 0x0F000002),
+         _TERMINATOR),
+        LINUX_6_1_CPU_SPECS, None),
+    GuestProfile(
+        "raw-only",
+        "a guest that lists only raw family PVRs (Linux 6.1's raw entries)",
+        (*LINUX_6_1_PVRS[:8], _TERMINATOR), LINUX_6_1_CPU_SPECS, None),
+)
+
+
+def guest_by_name(name: str) -> GuestProfile | None:
+    for guest in GUESTS:
+        if guest.name == name:
+            return guest
+    return None
+
+
+def linux_cpu_spec(pvr: int, specs: tuple[LinuxCpuSpec, ...]) -> LinuxCpuSpec:
+    """identify_cpu(): the first row whose masked value matches (the default always does)."""
+    for spec in specs:
+        if pvr & spec.mask == spec.value:
+            return spec
+    raise AssertionError("cpu_specs has no default row")

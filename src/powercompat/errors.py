@@ -1,0 +1,151 @@
+"""Every error powercompat raises, under one root.
+
+::
+
+    PowerCompatError
+     +-- InputError                  bad text from a user (CLI option, inventory, hex)
+     |    +-- UnknownCpuError        -cpu name QEMU does not know
+     |    +-- InvalidModeError       max-cpu-compat name not in the table
+     |    +-- UnknownProfileError    QEMU release profile or guest profile unknown
+     |    +-- InvalidValueError      malformed number, hex string or event list
+     +-- GuestInputError             untrusted bytes from a guest or another host
+     |    +-- CasBufferError         malformed CAS buffer (keeps the byte offset)
+     |    +-- MigrationStreamError   malformed migration stream (keeps the byte offset)
+     +-- CompatError                 QEMU's own refusals of a compat mode
+     |    +-- UnknownCompatPvrError  "Unknown compatibility PVR 0x..."
+     |    +-- CompatNotValidError    "Compatibility PVR 0x... not valid for CPU"
+     |    +-- KvmSetCompatError      "Unable to set CPU compatibility mode in KVM: ..."
+     +-- KvmError                    one failed ONE_REG ioctl (keeps errno, op, vcpu, reg id)
+     +-- CasError                    CAS refused (H_HARDWARE, H_MULTI_THREADS_ACTIVE)
+     +-- MigrationError              destination refused the incoming state
+     +-- StateError                  operation not allowed in the machine's lifecycle state
+
+``str()`` of each is one line: QEMU's own text where QEMU has one.
+"""
+
+from __future__ import annotations
+
+from powercompat import messages
+
+
+class PowerCompatError(Exception):
+    """Root of every error the library raises on purpose."""
+
+
+class InputError(PowerCompatError):
+    """Text from a user that cannot be parsed into a catalogue value."""
+
+
+class UnknownCpuError(InputError):
+    """A ``-cpu`` name QEMU does not know (in this profile)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(messages.unknown_cpu_model(name))
+        self.name = name
+
+
+class InvalidModeError(InputError):
+    """A ``max-cpu-compat`` value that is not a table name (exact, case-sensitive)."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(messages.invalid_compat_mode(value))
+        self.value = value
+
+
+class UnknownProfileError(InputError):
+    """A QEMU release, guest or kernel profile name that is not known."""
+
+    def __init__(self, kind: str, name: str, valid: list[str]) -> None:
+        super().__init__(f"unknown {kind} '{name}' (valid: {', '.join(valid)})")
+        self.kind = kind
+        self.name = name
+        self.valid = valid
+
+
+class InvalidValueError(InputError):
+    """A malformed number, hex string, event list or similar."""
+
+
+class GuestInputError(PowerCompatError):
+    """Untrusted bytes that failed a check; ``offset`` is where the problem starts."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class CasBufferError(GuestInputError):
+    """The guest's CAS buffer is malformed."""
+
+
+class MigrationStreamError(GuestInputError):
+    """An incoming migration stream is malformed."""
+
+
+class CompatError(PowerCompatError):
+    """QEMU refused to put a vCPU in a compat mode; ``pvr`` is the requested logical PVR."""
+
+    def __init__(self, message: str, pvr: int) -> None:
+        super().__init__(message)
+        self.pvr = pvr
+
+
+class UnknownCompatPvrError(CompatError):
+    def __init__(self, pvr: int) -> None:
+        super().__init__(messages.unknown_compat_pvr(pvr), pvr)
+
+
+class CompatNotValidError(CompatError):
+    def __init__(self, pvr: int) -> None:
+        super().__init__(messages.compat_not_valid(pvr), pvr)
+
+
+class KvmSetCompatError(CompatError):
+    """KVM refused the ARCH_COMPAT write; ``errno`` is the kernel's errno."""
+
+    def __init__(self, pvr: int, errno: int, vcpu: int) -> None:
+        super().__init__(messages.kvm_set_failed(errno), pvr)
+        self.errno = errno
+        self.vcpu = vcpu
+
+
+class KvmError(PowerCompatError):
+    """One ONE_REG ioctl failed; the errno survives, as in kvm-ioctls."""
+
+    def __init__(self, errno: int, op: str, vcpu: int, reg_id: int) -> None:
+        super().__init__(
+            f"KVM_{op.upper()}_ONE_REG id {messages.hex64(reg_id)} on vCPU {vcpu}: "
+            f"{messages.strerror(errno)}"
+        )
+        self.errno = errno
+        self.op = op
+        self.vcpu = vcpu
+        self.reg_id = reg_id
+
+
+class CasError(PowerCompatError):
+    """The CAS hypercall returned an error; ``hcall_ret`` is the PAPR return code."""
+
+    def __init__(self, message: str, hcall_ret: int) -> None:
+        super().__init__(message)
+        self.hcall_ret = hcall_ret
+
+
+class MigrationError(PowerCompatError):
+    """The destination refused the incoming CPU state; its state is unchanged."""
+
+    def __init__(self, message: str, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class StateError(PowerCompatError):
+    """An operation was asked of a machine in a lifecycle state that does not allow it."""
+
+    def __init__(self, op: str, state: str, required: tuple[str, ...]) -> None:
+        super().__init__(
+            f"cannot {op}: machine is {state}, needs {' or '.join(required)}"
+        )
+        self.op = op
+        self.state = state
+        self.required = required

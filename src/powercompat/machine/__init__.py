@@ -1,0 +1,1 @@
+"""State and effects: vCPUs, the pseries machine and its lifecycle, migration."""

@@ -1,0 +1,98 @@
+"""Machine options as the user types them, parsed once into catalogue values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from powercompat.accel.factory import ACCELS
+from powercompat.catalog.cpus import CpuModel
+from powercompat.catalog.modes import CompatMode, mode_by_name
+from powercompat.decisions.cpu_match import resolve_cpu
+from powercompat.errors import InvalidModeError, InvalidValueError
+from powercompat.profiles import DEFAULT_PROFILE, Profile, parse_profile
+
+
+@dataclass(frozen=True, slots=True)
+class MachineOptions:
+    """``-M pseries,max-cpu-compat=...`` ``-cpu ...`` ``-smp ...`` ``-accel ...`` as text."""
+
+    cpu: str = "power9"
+    smp: int = 1
+    threads: int = 1
+    max_cpus: int | None = None
+    max_cpu_compat: str | None = None
+    accel: str = "tcg"
+    host_cpu: str | None = None
+    qemu: str = DEFAULT_PROFILE
+    kernel_reserved_bits: bool = True
+    incoming: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MachineConfig:
+    """Parsed options: every value a catalogue row, every count checked."""
+
+    model: CpuModel
+    host: CpuModel
+    max_compat: CompatMode | None
+    profile: Profile
+    accel: str
+    smp: int
+    threads: int
+    max_cpus: int
+    kernel_reserved_bits: bool
+    incoming: bool
+
+    @property
+    def max_compat_pvr(self) -> int:
+        return self.max_compat.pvr if self.max_compat else 0
+
+
+def parse_max_cpu_compat(value: str | None, profile: Profile) -> CompatMode | None:
+    """ppc_compat_prop_set(): "" is raw (no limit); otherwise an exact, case-sensitive name.
+
+    :raises InvalidModeError: ``Invalid compatibility mode "<value>"``.
+    """
+    if value is None or value == "":
+        return None
+    mode = mode_by_name(value, profile.rules.modes)
+    if mode is None:
+        raise InvalidModeError(value)
+    return mode
+
+
+def parse_options(options: MachineOptions) -> MachineConfig:
+    """:raises InputError: an unknown profile, CPU, mode, accelerator, or a bad count."""
+    profile = parse_profile(options.qemu)
+    if options.accel not in ACCELS:
+        raise InvalidValueError(
+            f"unknown accelerator '{options.accel}' (valid: {', '.join(ACCELS)})")
+    kvm = options.accel != "tcg"
+    host = None
+    if options.host_cpu is not None:
+        if not kvm:
+            raise InvalidValueError("--host-cpu only applies to a KVM accelerator")
+        host = resolve_cpu(options.host_cpu, profile.cpu_models, profile.cpu_aliases)
+    if options.cpu.lower() == "host":
+        if not kvm or host is None:
+            raise InvalidValueError("-cpu host needs a KVM accelerator and --host-cpu")
+        model = host
+    else:
+        model = resolve_cpu(options.cpu, profile.cpu_models, profile.cpu_aliases)
+    if host is None:
+        host = model
+    max_compat = parse_max_cpu_compat(options.max_cpu_compat, profile)
+    if not 1 <= options.threads <= 8:
+        raise InvalidValueError(f"threads per core must be 1..8, got {options.threads}")
+    if not 1 <= options.smp <= 1024:
+        raise InvalidValueError(f"smp must be 1..1024, got {options.smp}")
+    if options.smp % options.threads:
+        raise InvalidValueError(
+            f"smp {options.smp} is not a whole number of {options.threads}-thread cores")
+    max_cpus = options.max_cpus if options.max_cpus is not None else 2 * options.smp
+    if not options.smp <= max_cpus <= 2048 or max_cpus % options.threads:
+        raise InvalidValueError(
+            f"maxcpus {max_cpus} must be >= smp, <= 2048 and a multiple of threads")
+    return MachineConfig(model, host, max_compat, profile, options.accel, options.smp,
+                         options.threads, max_cpus, options.kernel_reserved_bits,
+                         options.incoming)

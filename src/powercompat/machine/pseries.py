@@ -1,0 +1,462 @@
+"""The pseries machine: vCPUs, compat state, and the lifecycle QEMU drives them through.
+
+QEMU's order is kept everywhere: decide, call KVM (only on change where the profile says so),
+then commit. Sources: target/ppc/compat.c ppc_set_compat() / ppc_set_compat_all() /
+ppc_init_compat_all(); hw/ppc/spapr.c spapr_machine_reset(), spapr_core_plug(),
+spapr_set_vsmt_mode(); hw/ppc/spapr_cpu_core.c spapr_cpu_init() (2.9);
+hw/ppc/spapr_hcall.c do_client_architecture_support(); target/ppc/machine.c cpu_post_load().
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from powercompat.accel.factory import Accelerator, make_accel
+from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
+from powercompat.catalog.modes import LOGICAL_2_07, mode_by_pvr
+from powercompat.decisions.cas import (
+    H_HARDWARE,
+    H_MULTI_THREADS_ACTIVE,
+    H_SUCCESS,
+    CasChoice,
+    CasOutcome,
+    choose_compat,
+    parse_cas_pvrs,
+)
+from powercompat.decisions.cpu_match import migration_pvr_match
+from powercompat.decisions.validity import check_compat
+from powercompat.errors import (
+    CasError,
+    CompatError,
+    CompatNotValidError,
+    KvmError,
+    KvmSetCompatError,
+    MigrationError,
+    PowerCompatError,
+    StateError,
+    UnknownCompatPvrError,
+)
+from powercompat.machine.migration import CpuRecord, MigrationStream, decode_stream, encode_stream
+from powercompat.machine.options import MachineConfig, MachineOptions, parse_options
+from powercompat.machine.state import Event, Lifecycle, VcpuState
+from powercompat.machine.vcpu import VCpu
+from powercompat.messages import CAS_MULTI_THREADS, hex32, migration_load_failed
+
+log = logging.getLogger(__name__)
+
+_L = Lifecycle
+
+
+@dataclass(frozen=True, slots=True)
+class CasResult:
+    """The hypercall's return code, the choice behind it, and whether QEMU fell back."""
+
+    hcall_ret: int
+    choice: CasChoice | None
+    error: str | None
+    raw_fallback: bool
+
+
+class PseriesMachine:
+    """One pseries VM. Every operation records an Event; a refused operation changes nothing,
+    and a failed one leaves the vCPUs as QEMU would (QEMU profiles) or as they were
+    (the ``powercompat`` profile)."""
+
+    def __init__(self, config: MachineConfig, accel: Accelerator | None = None,
+                 inject_faults: bool = False) -> None:
+        self.config = config
+        #: which side of a migration this is, for the event log
+        self.label = "destination" if config.incoming else "source"
+        self.profile = config.profile
+        self.rules = config.profile.rules
+        self.accel = accel or make_accel(
+            config.accel, config.host.family, config.threads, config.smp,
+            config.kernel_reserved_bits, inject_faults)
+        self.vcpus: list[VCpu] = []
+        self.state = _L.CREATED
+        self.events: list[Event] = []
+        self.exit_error: str | None = None
+        #: powercompat policy: result of the ARCH_COMPAT probe (None: not probed yet)
+        self.probe_errno: int | None = None
+        self.last_cas: CasResult | None = None
+        self._next_vcpu = 0
+
+    @classmethod
+    def from_options(cls, options: MachineOptions, inject_faults: bool = False
+                     ) -> PseriesMachine:
+        """:raises InputError: as parse_options()."""
+        return cls(parse_options(options), inject_faults=inject_faults)
+
+    # ------------------------------------------------------------------ reporting
+
+    def vcpu_states(self) -> tuple[VcpuState, ...]:
+        out = []
+        for cpu in self.vcpus:
+            view = self.accel.kernel_view(cpu.index)
+            out.append(VcpuState(
+                cpu.index, cpu.compat_pvr, cpu.spr_pcr, cpu.cpu_version,
+                view.arch_compat if view else None, view.pcr if view else None,
+                view.enforced if view else None, view.note if view else None))
+        return tuple(out)
+
+    @property
+    def started(self) -> bool:
+        return self.state in (_L.RUNNING, _L.INCOMING)
+
+    @property
+    def boot_cpu(self) -> VCpu:
+        return self.vcpus[0]
+
+    @contextmanager
+    def _event(self, name: str, allowed: tuple[Lifecycle, ...]) -> Iterator[Event]:
+        """Check the lifecycle, then record the step's calls and outcome."""
+        if self.state not in allowed:
+            raise StateError(name, self.state.value, tuple(s.value for s in allowed))
+        event = Event(name, self.label)
+        start = len(self.accel.transport.calls) if self.accel.transport else 0
+        try:
+            yield event
+        except PowerCompatError as err:
+            event.ok = False
+            event.error = str(err)
+            raise
+        finally:
+            if self.accel.transport:
+                event.one_reg = self.accel.transport.calls[start:]
+            event.vcpus = self.vcpu_states()
+            self.events.append(event)
+
+    def _fatal(self, err: PowerCompatError) -> None:
+        """error_fatal/error_abort: QEMU exits. Under the powercompat profile the machine
+        stays as it was instead (the caller restored it)."""
+        if not self.profile.all_or_nothing:
+            self.state = _L.EXITED
+            self.exit_error = str(err)
+
+    # ------------------------------------------------------------------ compat setting
+
+    def _set_compat(self, cpu: VCpu, pvr: int) -> None:
+        """ppc_set_compat() for one vCPU, as the profile's QEMU does it.
+
+        :raises UnknownCompatPvrError, CompatNotValidError, KvmSetCompatError:
+        """
+        p = self.profile
+        if pvr == 0:
+            pcr = 0
+        else:
+            mode = mode_by_pvr(pvr, self.rules.modes)
+            if mode is None:
+                raise UnknownCompatPvrError(pvr)
+            if not check_compat(cpu.model.family, pvr, rules=self.rules).ok:
+                raise CompatNotValidError(pvr)
+            pcr = mode.pcr
+        new_pcr = pcr & cpu.model.family.pcr_mask
+        transport = self.accel.transport
+        if transport is not None and (not p.ioctl_only_on_change or cpu.compat_pvr != pvr):
+            value = cpu.compat_pvr if p.kvm_gets_old_value else pvr  # 5dfaa532's bug
+            if p.commit_before_kvm:  # before 5dfaa532: state first, kept on failure
+                cpu.compat_pvr, cpu.spr_pcr = pvr, new_pcr
+            try:
+                transport.set_one_reg(cpu.index, KVM_REG_PPC_ARCH_COMPAT, value)
+            except KvmError as err:
+                raise KvmSetCompatError(pvr, err.errno, cpu.index) from err
+        cpu.compat_pvr, cpu.spr_pcr = pvr, new_pcr
+
+    def _probe(self, pvr: int, event: Event) -> None:
+        """powercompat policy: is ARCH_COMPAT supported? A GET answers, as a capability
+        check would; never "is this PR"."""
+        transport = self.accel.transport
+        assert transport is not None
+        if self.probe_errno is None:
+            try:
+                transport.get_one_reg(self.boot_cpu.index, KVM_REG_PPC_ARCH_COMPAT)
+                self.probe_errno = 0
+            except KvmError as err:
+                self.probe_errno = err.errno
+            event.reasons.append(
+                "probe: KVM_GET_ONE_REG(ARCH_COMPAT) "
+                + ("succeeded: the kernel has the register" if not self.probe_errno
+                   else f"failed with errno {self.probe_errno}: no ARCH_COMPAT in this kernel"))
+        if self.probe_errno:
+            raise KvmSetCompatError(pvr, self.probe_errno, self.boot_cpu.index)
+
+    def _set_compat_all(self, cpus: list[VCpu], pvr: int, event: Event) -> None:
+        """ppc_set_compat_all(): QEMU stops at the first failure and keeps earlier vCPUs
+        changed; the powercompat profile probes first and rolls back (recorded)."""
+        if not self.profile.all_or_nothing:
+            for cpu in cpus:
+                self._set_compat(cpu, pvr)
+            return
+        if self.accel.kvm and any(c.compat_pvr != pvr for c in cpus):
+            self._probe(pvr, event)
+        snapshots = [(cpu, cpu.snapshot()) for cpu in cpus]
+        done: list[tuple[VCpu, tuple[int, int]]] = []
+        try:
+            for cpu, snap in snapshots:
+                self._set_compat(cpu, pvr)
+                done.append((cpu, snap))
+        except CompatError:
+            self._rollback(done, event)
+            raise
+
+    def _rollback(self, done: list[tuple[VCpu, tuple[int, int]]], event: Event) -> None:
+        for cpu, snap in reversed(done):
+            try:
+                self._set_compat(cpu, snap[0])
+            except CompatError as err:
+                event.reasons.append(f"rollback of vCPU {cpu.index} failed: {err}")
+            cpu.restore(snap)
+        if done:
+            event.reasons.append(f"rolled back {len(done)} vCPU(s) to their previous mode")
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def realize(self) -> None:
+        """Create the vCPUs (and under 2.9 set max-cpu-compat on each, spapr_cpu_init).
+
+        :raises PowerCompatError: TCG SMT refused, or the 2.9 compat set failed.
+        """
+        with self._event("realize", (_L.CREATED,)) as event:
+            self._check_smt()
+            created = [VCpu(i, self.config.model, i // self.config.threads)
+                       for i in range(self.config.smp)]
+            for cpu in created:
+                self.accel.create_vcpu(cpu.index)
+            self.vcpus = created
+            self._next_vcpu = len(created)
+            if self.profile.set_compat_at_cpu_init and self.config.max_compat_pvr:
+                event.reasons.append(
+                    f"2.9: spapr_cpu_init sets max-cpu-compat "
+                    f"{hex32(self.config.max_compat_pvr)} on each new vCPU")
+                try:
+                    self._set_compat_all(self.vcpus, self.config.max_compat_pvr, event)
+                except CompatError as err:
+                    self._fatal(err)
+                    if self.profile.all_or_nothing:
+                        self.vcpus = []
+                    raise
+            self.state = _L.REALIZED
+
+    def _check_smt(self) -> None:
+        """spapr_set_vsmt_mode(): TCG thread limits (KVM's own limits are not modelled)."""
+        threads = self.config.threads
+        if self.accel.kvm or threads == 1:
+            return
+        limit = self.profile.tcg_max_threads
+        err: str | None = None
+        if limit is None:
+            err = "TCG cannot support more than 1 thread/core on a pseries machine"
+        elif not check_compat(self.config.model.family, LOGICAL_2_07, 0,
+                              self.config.max_compat_pvr, self.rules).ok:
+            err = "TCG only supports SMT on POWER8 or newer CPUs"
+        elif threads > limit:
+            err = f"TCG cannot support more than {limit} threads/core on a pseries machine"
+        if err:
+            error = PowerCompatError(err)
+            self._fatal(error)
+            raise error
+
+    def reset(self, name: str = "reset") -> None:
+        """spapr_machine_reset(): every vCPU back to max-cpu-compat (0 = raw), error_fatal.
+
+        :raises CompatError: the mode is not valid for the CPU, or KVM refused it.
+        """
+        allowed = (_L.REALIZED, _L.RUNNING) if name == "reset" else (_L.RUNNING,)
+        with self._event(name, allowed) as event:
+            target = self.config.max_compat_pvr
+            if self.profile.reset_sets_compat:
+                event.reasons.append(
+                    f"{self.profile.reset_function}({hex32(target)}): every vCPU to "
+                    + (f"max-cpu-compat={self.config.max_compat.name}"
+                       if self.config.max_compat else "raw mode (no max-cpu-compat)"))
+                try:
+                    self._set_compat_all(self.vcpus, target, event)
+                except CompatError as err:
+                    self._fatal(err)
+                    raise
+            else:
+                event.reasons.append("2.9: reset leaves the compat mode as it is")
+            self.last_cas = None
+            incoming = self.config.incoming and self.state == _L.REALIZED
+            self.state = _L.INCOMING if incoming else _L.RUNNING
+
+    def reboot(self) -> None:
+        """A guest reboot is a machine reset."""
+        self.reset("reboot")
+
+    def cas(self, buffer: bytes, active_vcpus: int = 1) -> CasResult:
+        """ibm,client-architecture-support from the boot vCPU with the guest's buffer.
+
+        A CAS that fails returns H_HARDWARE; the guest boots on in its pre-CAS mode.
+
+        :raises CasBufferError: the buffer is malformed (nothing changes).
+        :raises CasError: H_MULTI_THREADS_ACTIVE (nothing changes).
+        """
+        with self._event("cas", (_L.RUNNING,)) as event:
+            if active_vcpus > 1:
+                log.warning(CAS_MULTI_THREADS)
+                raise CasError(CAS_MULTI_THREADS, H_MULTI_THREADS_ACTIVE)
+            pvrs = parse_cas_pvrs(buffer)
+            boot = self.boot_cpu
+            max_pvr = self.config.max_compat_pvr
+            choice = choose_compat(boot.model, boot.model.pvr, max_pvr, pvrs, self.rules)
+            event.reasons.extend(r.text for r in choice.reasons)
+            event.detail.update({
+                "current": hex32(boot.compat_pvr), "explicit_match": choice.raw_mode_supported,
+                "new": hex32(choice.cas_pvr)})
+            result = self._apply_cas(choice, event)
+            self.last_cas = result
+            event.detail["hcall_ret"] = result.hcall_ret
+            if result.hcall_ret != H_SUCCESS:
+                event.ok = False
+                event.error = result.error
+            return result
+
+    def _apply_cas(self, choice: CasChoice, event: Event) -> CasResult:
+        if choice.outcome is CasOutcome.FAIL:
+            msg = choice.error if self.profile.cas_failure_message else None
+            return CasResult(H_HARDWARE, choice, msg, False)
+        if self.boot_cpu.compat_pvr == choice.cas_pvr:
+            event.reasons.append("every vCPU already in that mode: nothing to set")
+            return CasResult(H_SUCCESS, choice, None, False)
+        try:
+            self._set_compat_all(self.vcpus, choice.cas_pvr, event)
+        except CompatError as err:
+            if self.profile.cas_raw_fallback and choice.raw_mode_supported:
+                event.reasons.append(
+                    f"{err}: ignored, the guest listed its real PVR and no max-cpu-compat "
+                    "is set, so it runs in the mode it has (cc7b35b1, 'likely KVM PR')")
+                return CasResult(H_SUCCESS, choice, None, True)
+            return CasResult(H_HARDWARE, choice, str(err), False)
+        return CasResult(H_SUCCESS, choice, None, False)
+
+    def hotplug(self) -> list[int]:
+        """device_add a core of ``threads`` vCPUs; returns their indexes.
+
+        :raises PowerCompatError: no free slot, or the new vCPUs' compat set failed.
+        """
+        with self._event("hotplug", (_L.REALIZED, _L.RUNNING)) as event:
+            threads = self.config.threads
+            if len(self.vcpus) + threads > self.config.max_cpus:
+                raise PowerCompatError(
+                    f"cannot hotplug: all {self.config.max_cpus} vCPU slots are in use "
+                    "(maxcpus)")
+            first = self._next_vcpu
+            core = first // threads
+            new = [VCpu(first + t, self.config.model, core, hotplugged=True)
+                   for t in range(threads)]
+            self._next_vcpu += threads
+            for cpu in new:
+                self.accel.create_vcpu(cpu.index)
+            mode = self.profile.hotplug_compat
+            target = {"max": self.config.max_compat_pvr,
+                      "boot-cpu": self.boot_cpu.compat_pvr}.get(mode, 0)
+            event.reasons.append({
+                "max": "2.9: spapr_cpu_init sets max-cpu-compat on the new vCPUs",
+                "none": "2.10/2.11: nothing sets the new vCPUs' mode, they run raw "
+                        "(fixed by 51f84465/9012a53f)",
+                "boot-cpu": f"spapr_core_plug: the new vCPUs take the boot CPU's mode "
+                            f"{hex32(target)}"}[mode])
+            self.vcpus.extend(new)
+            if mode != "none" and (mode == "boot-cpu" or target):
+                try:
+                    self._set_compat_all(new, target, event)
+                except CompatError as err:
+                    del self.vcpus[-threads:]  # device_add fails: the core is not added
+                    if mode == "boot-cpu":  # &error_abort in spapr_core_plug
+                        self._fatal(err)
+                    raise
+            return [c.index for c in new]
+
+    def migrate_out(self) -> bytes:
+        """The CPU part of the migration stream (vmstate ``cpu`` + ``cpu/compat``)."""
+        with self._event("migrate-out", (_L.RUNNING,)) as event:
+            records = [CpuRecord(c.index, c.model.pvr, c.spr_pcr,
+                                 c.compat_pvr if self.profile.migrates_compat else None)
+                       for c in self.vcpus]
+            stream = encode_stream(MigrationStream(tuple(records)))
+            sent = sum(1 for r in records if r.compat_pvr)
+            event.reasons.append(
+                f"{len(records)} cpu sections, {sent} with a cpu/compat subsection"
+                if self.profile.migrates_compat else
+                "2.9: the compat mode is not migrated and the source PVR is ignored")
+            event.detail["bytes"] = len(stream)
+            return stream
+
+    def migrate_in(self, stream: bytes) -> None:
+        """Load the CPU state on a destination started with ``incoming``.
+
+        Every section is checked before anything changes (cpu_post_load's rules), so a
+        refused stream leaves the destination as it was.
+
+        :raises MigrationStreamError: malformed stream.
+        :raises MigrationError: QEMU's message for a refused mode or PVR.
+        """
+        with self._event("migrate-in", (_L.INCOMING,)) as event:
+            incoming = decode_stream(stream)
+            by_index = {c.index: c for c in self.vcpus}
+            plan: list[tuple[VCpu, CpuRecord, int]] = []
+            for rec in incoming.cpus:
+                cpu = by_index.get(rec.index)
+                if cpu is None:
+                    raise MigrationError(
+                        f"Unknown savevm section or instance 'cpu' {rec.index}. Make sure "
+                        "that your current VM setup matches your saved VM setup, including "
+                        "any hotplugged devices")
+                # An absent subsection leaves the destination's own (reset) value.
+                compat = cpu.compat_pvr if rec.compat_pvr is None else rec.compat_pvr
+                if self.profile.migrates_compat:
+                    self._check_incoming(cpu, rec, compat)
+                plan.append((cpu, rec, compat))
+            snapshots = [(cpu, cpu.snapshot()) for cpu, _, _ in plan]
+            done: list[tuple[VCpu, tuple[int, int]]] = []
+            try:
+                for (target, rec, compat), (_, snap) in zip(plan, snapshots, strict=True):
+                    self._load_cpu(target, rec, compat)
+                    done.append((target, snap))
+            except CompatError as err:
+                if self.profile.all_or_nothing:
+                    self._rollback(done, event)
+                    for cpu, snap in snapshots:
+                        cpu.restore(snap)
+                else:
+                    self.state = _L.EXITED
+                    self.exit_error = str(err)
+                raise MigrationError(str(err), migration_load_failed(target.index, "cpu")) from err
+            event.reasons.append(f"loaded {len(plan)} cpu sections")
+            self.state = _L.RUNNING
+
+    def _check_incoming(self, cpu: VCpu, rec: CpuRecord, compat: int) -> None:
+        if compat:
+            if mode_by_pvr(compat, self.rules.modes) is None:
+                raise MigrationError(str(UnknownCompatPvrError(compat)),
+                                     migration_load_failed(rec.index, "cpu"))
+            if not check_compat(cpu.model.family, compat, rules=self.rules).ok:
+                raise MigrationError(str(CompatNotValidError(compat)),
+                                     migration_load_failed(rec.index, "cpu"))
+        elif not migration_pvr_match(cpu.model, rec.spr_pvr, self.profile.p8_variants):
+            raise MigrationError(
+                migration_load_failed(rec.index, "cpu"),
+                f"raw PVR {hex32(rec.spr_pvr)} is not a {cpu.model.name} "
+                f"({cpu.model.family.name}) PVR: cpu_post_load returns -EINVAL")
+
+    def _load_cpu(self, cpu: VCpu, rec: CpuRecord, compat: int) -> None:
+        """vmstate load then cpu_post_load() for one vCPU."""
+        cpu.spr_pcr = rec.spr_pcr  # SPR_PCR travels in the SPR array
+        if not self.profile.migrates_compat:
+            return
+        cpu.compat_pvr = compat  # the loaded field (or the destination's own value)
+        if compat:
+            if self.profile.migration_forces_write:
+                cpu.compat_pvr = 0  # e07cc192: force the "changed" path to reach KVM
+            self._set_compat(cpu, compat)
+
+
+def migrate(source: PseriesMachine, destination: PseriesMachine) -> bytes:
+    """Live-migrate the CPU state; returns the stream that went across."""
+    stream = source.migrate_out()
+    destination.migrate_in(stream)
+    return stream

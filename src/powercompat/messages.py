@@ -1,0 +1,85 @@
+"""QEMU's and the kernel's message texts, word for word, in one place.
+
+Tests compare whole strings against these, so a change here is a change of contract.
+Hex is printed as QEMU prints it: ``0x%08x`` for 32-bit values, ``0x%016x`` for 64-bit ones.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+
+
+def hex32(value: int) -> str:
+    """Format a 32-bit value as QEMU's ``0x%08x``.
+
+    >>> hex32(0x0F000004)
+    '0x0f000004'
+    """
+    return f"0x{value:08x}"
+
+
+def hex64(value: int) -> str:
+    """Format a 64-bit value as QEMU's ``0x%016x``.
+
+    >>> hex64(0x8)
+    '0x0000000000000008'
+    """
+    return f"0x{value:016x}"
+
+
+# target/ppc/compat.c, ppc_set_compat()
+def unknown_compat_pvr(pvr: int) -> str:
+    return f"Unknown compatibility PVR {hex32(pvr)}"
+
+
+# target/ppc/compat.c, ppc_set_compat()
+def compat_not_valid(pvr: int) -> str:
+    return f"Compatibility PVR {hex32(pvr)} not valid for CPU"
+
+
+# target/ppc/compat.c, ppc_set_compat(): error_setg_errno() appends ": <strerror>"
+def kvm_set_failed(err: int) -> str:
+    return f"Unable to set CPU compatibility mode in KVM: {strerror(err)}"
+
+
+# target/ppc/compat.c, ppc_compat_prop_set()
+def invalid_compat_mode(value: str) -> str:
+    return f'Invalid compatibility mode "{value}"'
+
+
+# target/ppc/compat.c, ppc_compat_add_property(): "<basedesc>. Valid values are a, b."
+MAX_CPU_COMPAT_BASEDESC = "Maximum permitted CPU compatibility mode"
+
+
+def max_cpu_compat_description(names: list[str]) -> str:
+    return f"{MAX_CPU_COMPAT_BASEDESC}. Valid values are {', '.join(names)}."
+
+
+# hw/ppc/spapr_hcall.c, do_client_architecture_support() (since 80c33d34, 2017-05)
+CAS_NO_SUITABLE_PVR = "Couldn't negotiate a suitable PVR during CAS"
+# hw/ppc/spapr_hcall.c, do_client_architecture_support()
+CAS_MULTI_THREADS = "guest has multiple active vCPUs at CAS, which is not allowed"
+
+# cpu.c parse_cpu_option(): the -cpu name is not a known model
+def unknown_cpu_model(name: str) -> str:
+    return f"unable to find CPU model '{name}'"
+
+
+# migration/savevm.c, vmstate load failure of one device instance
+def migration_load_failed(instance_id: int, idstr: str) -> str:
+    return f"error while loading state for instance 0x{instance_id:x} of device '{idstr}'"
+
+
+def strerror(err: int) -> str:
+    """The C library's text for an errno, as QEMU's error_setg_errno() appends it."""
+    return os.strerror(err)
+
+
+#: errno values the kernel models use (asm-generic/errno-base.h)
+EINVAL = _errno.EINVAL
+EFAULT = _errno.EFAULT
+EBUSY = _errno.EBUSY
+ENOENT = _errno.ENOENT
+EBADF = _errno.EBADF
+ENOTTY = _errno.ENOTTY

@@ -1,0 +1,398 @@
+"""Standard runs of the machine that the front-ends share: a boot up to CAS (negotiate) and
+an event timeline (simulate). Machine-layer code: it composes machine, guests and profiles,
+and prints nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from powercompat.catalog.guests import GUESTS, GuestProfile, guest_by_name
+from powercompat.catalog.modes import mode_by_pvr
+from powercompat.decisions.cas import H_SUCCESS, parse_cas_pvrs
+from powercompat.decisions.guest import guest_cpu_line, userland_verdict
+from powercompat.decisions.threads import max_vthreads
+from powercompat.errors import (
+    InvalidValueError,
+    MigrationError,
+    PowerCompatError,
+    UnknownProfileError,
+)
+from powercompat.machine.options import MachineOptions
+from powercompat.machine.pseries import PseriesMachine
+from powercompat.machine.state import Event, Lifecycle, VcpuState
+from powercompat.messages import hex32, hex64
+
+DEFAULT_GUEST: Final = "linux-6.1"
+EVENT_NAMES: Final[tuple[str, ...]] = ("realize", "reset", "cas", "reboot", "hotplug", "migrate")
+DEFAULT_EVENTS: Final[tuple[str, ...]] = ("realize", "reset", "cas")
+
+
+def parse_guest(name: str) -> GuestProfile:
+    """:raises UnknownProfileError: not a known guest profile."""
+    guest = guest_by_name(name)
+    if guest is None:
+        raise UnknownProfileError("guest", name, [g.name for g in GUESTS])
+    return guest
+
+
+def parse_events(text: str) -> tuple[str, ...]:
+    """``realize,reset,cas`` into a checked tuple.
+
+    :raises InvalidValueError: an empty list or an unknown event name.
+    """
+    names = tuple(part.strip() for part in text.split(","))
+    if not names or any(not n for n in names):
+        raise InvalidValueError(f"empty event in '{text}' (valid: {', '.join(EVENT_NAMES)})")
+    for name in names:
+        if name not in EVENT_NAMES:
+            raise InvalidValueError(
+                f"unknown event '{name}' (valid: {', '.join(EVENT_NAMES)})")
+    return names
+
+
+@dataclass(frozen=True, slots=True)
+class Negotiation:
+    """A boot up to and through CAS: what the guest ends up in, and why."""
+
+    cpu: str
+    raw_pvr: int
+    max_cpu_compat: str | None
+    started: bool
+    initial_compat_pvr: int
+    compat_pvr: int
+    cas_failed: bool
+    raw_fallback: bool
+    cpu_version: int
+    pcr: int
+    max_vthreads: int | None
+    guest_threads: int
+    guest: str
+    guest_cpu_line: str
+    userland_ok: bool | None
+    userland_reason: str
+    kernel_arch_compat: int | None
+    kernel_pcr: int | None
+    kernel_enforced: bool | None
+    kernel_note: str | None
+    qemu: str
+    accel: str
+    reasons: tuple[str, ...]
+    error: str | None
+    one_reg_total: int
+
+    @property
+    def initial_compat(self) -> str | None:
+        return _mode_name(self.initial_compat_pvr, self.qemu)
+
+    @property
+    def compat(self) -> str | None:
+        return _mode_name(self.compat_pvr, self.qemu)
+
+    @property
+    def ok(self) -> bool:
+        return self.started and self.error is None
+
+    def to_json(self) -> dict[str, object]:
+        """The ``negotiate --json`` contract (README); extra keys may be added."""
+        return {
+            "cpu": self.cpu,
+            "raw_pvr": hex32(self.raw_pvr),
+            "max_cpu_compat": self.max_cpu_compat,
+            "started": self.started,
+            "initial_compat": self.initial_compat,
+            "initial_compat_pvr": hex32(self.initial_compat_pvr),
+            "compat": self.compat,
+            "compat_pvr": hex32(self.compat_pvr),
+            "cas_failed": self.cas_failed,
+            "raw_fallback": self.raw_fallback,
+            "cpu_version": hex32(self.cpu_version),
+            "pcr": hex64(self.pcr),
+            "max_vthreads": self.max_vthreads,
+            "guest_threads_per_core": self.guest_threads,
+            "guest": self.guest,
+            "guest_cpu_line": self.guest_cpu_line,
+            "userland_ok": self.userland_ok,
+            "kernel_arch_compat": _opt_hex32(self.kernel_arch_compat),
+            "kernel_pcr": None if self.kernel_pcr is None else hex64(self.kernel_pcr),
+            "kernel_enforced": self.kernel_enforced,
+            "kernel_note": self.kernel_note,
+            "qemu": self.qemu,
+            "accel": self.accel,
+            "one_reg_total": self.one_reg_total,
+            "reasons": list(self.reasons),
+            "error": self.error,
+        }
+
+
+def _opt_hex32(value: int | None) -> str | None:
+    return None if value is None else hex32(value)
+
+
+def _mode_name(pvr: int, qemu: str) -> str | None:
+    from powercompat.profiles import parse_profile
+
+    mode = mode_by_pvr(pvr, parse_profile(qemu).rules.modes) if pvr else None
+    return mode.name if mode else (None if not pvr else hex32(pvr))
+
+
+def negotiate(
+    cpu: str,
+    max_cpu_compat: str | None = None,
+    guest: str = DEFAULT_GUEST,
+    pvr_list: bytes | None = None,
+    accel: str = "tcg",
+    host_cpu: str | None = None,
+    qemu: str = "head",
+    smp: int = 1,
+    threads: int = 1,
+) -> Negotiation:
+    """Start the machine and run CAS with the guest's buffer (or ``pvr_list``).
+
+    A refused start or a failed CAS is a result (``error`` set), not an exception.
+
+    :raises InputError: unknown CPU, mode, profile, guest or accelerator.
+    :raises CasBufferError: ``pvr_list`` is malformed.
+    """
+    options = MachineOptions(cpu=cpu, smp=smp, threads=threads, max_cpu_compat=max_cpu_compat,
+                             accel=accel, host_cpu=host_cpu, qemu=qemu)
+    profile_guest = parse_guest(guest)
+    machine = PseriesMachine.from_options(options)
+    config = machine.config
+    buffer = pvr_list if pvr_list is not None else profile_guest.cas_buffer
+    parse_cas_pvrs(buffer)  # a malformed buffer is bad input: refuse before starting
+    reasons: list[str] = []
+    error: str | None = None
+    cas_failed = raw_fallback = False
+    initial = 0
+    try:
+        machine.realize()
+        machine.reset()
+    except PowerCompatError as err:
+        error = str(err)
+    else:
+        initial = machine.boot_cpu.compat_pvr
+        result = machine.cas(buffer)
+        raw_fallback = result.raw_fallback
+        if result.hcall_ret != H_SUCCESS:
+            cas_failed = True
+            error = result.error or f"CAS returned H_HARDWARE ({result.hcall_ret})"
+    for event in machine.events:
+        reasons.extend(f"{event.name}: {r}" for r in event.reasons)
+        if event.error:
+            reasons.append(f"{event.name}: error: {event.error}")
+    started = machine.state is Lifecycle.RUNNING
+    boot = machine.vcpus[0] if machine.vcpus else None
+    compat_pvr = boot.compat_pvr if boot and started else 0
+    mode = mode_by_pvr(compat_pvr, config.profile.rules.modes) if compat_pvr else None
+    state: VcpuState | None = machine.vcpu_states()[0] if boot else None
+    verdict = userland_verdict(profile_guest, config.model, mode, config.profile.rules)
+    cpu_version = boot.cpu_version if boot else config.model.pvr
+    return Negotiation(
+        cpu=config.model.name,
+        raw_pvr=config.model.pvr,
+        max_cpu_compat=config.max_compat.name if config.max_compat else None,
+        started=started,
+        initial_compat_pvr=initial,
+        compat_pvr=compat_pvr,
+        cas_failed=cas_failed,
+        raw_fallback=raw_fallback,
+        cpu_version=cpu_version,
+        pcr=boot.spr_pcr if boot else 0,
+        max_vthreads=mode.max_vthreads if mode else None,
+        guest_threads=max_vthreads(config.threads, mode),
+        guest=profile_guest.name,
+        guest_cpu_line=guest_cpu_line(profile_guest, config.model.pvr, cpu_version),
+        userland_ok=verdict.ok if started else None,
+        userland_reason=verdict.reason,
+        kernel_arch_compat=state.kernel_arch_compat if state else None,
+        kernel_pcr=state.kernel_pcr if state else None,
+        kernel_enforced=state.kernel_enforced if state else None,
+        kernel_note=state.kernel_note if state else None,
+        qemu=config.profile.name,
+        accel=config.accel,
+        reasons=tuple(reasons),
+        error=error,
+        one_reg_total=len(machine.accel.transport.calls) if machine.accel.transport else 0,
+    )
+
+
+@dataclass
+class Simulation:
+    """A timeline: each event with its calls and vCPU states, and the final state."""
+
+    started: bool = False
+    error: str | None = None
+    events: list[Event] = field(default_factory=list)
+    vcpus: tuple[VcpuState, ...] = ()
+    machines: list[PseriesMachine] = field(default_factory=list)
+
+    @property
+    def one_reg_total(self) -> int:
+        return sum(len(e.one_reg) for e in self.events)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "started": self.started,
+            "error": self.error,
+            "events": [e.to_json() for e in self.events],
+            "vcpus": [v.to_json() for v in self.vcpus],
+            "one_reg_total": self.one_reg_total,
+        }
+
+
+def simulate(
+    options: MachineOptions,
+    events: tuple[str, ...] = DEFAULT_EVENTS,
+    guest: str = DEFAULT_GUEST,
+    pvr_list: bytes | None = None,
+    dst_cpu: str | None = None,
+    dst_host_cpu: str | None = None,
+) -> Simulation:
+    """Run ``events`` in order; ``migrate`` moves the timeline to a destination machine
+    (``dst_cpu``, default the source's) that is realized and reset with ``incoming``.
+
+    :raises InputError: bad options, guest, or event names.
+    :raises CasBufferError: ``pvr_list`` is malformed.
+    """
+    buffer = pvr_list if pvr_list is not None else parse_guest(guest).cas_buffer
+    machine = PseriesMachine.from_options(options)
+    dst_options = replace(options, cpu=dst_cpu or options.cpu,
+                          host_cpu=dst_host_cpu or options.host_cpu, incoming=True)
+    if "migrate" in events:
+        PseriesMachine.from_options(dst_options)  # validate before anything runs
+    sim = Simulation(machines=[machine])
+    for name in events:
+        marks = [len(m.events) for m in sim.machines]
+        try:
+            _step(sim.machines[-1], name, buffer, sim, dst_options)
+        except PowerCompatError as err:
+            sim.error = str(err)
+        for i, m in enumerate(sim.machines):
+            sim.events.extend(m.events[marks[i] if i < len(marks) else 0:])
+        machine = sim.machines[-1]
+        last = sim.events[-1] if sim.events else None
+        if last is not None and last.name == "cas" and not last.ok:
+            sim.error = last.error or "CAS failed (H_HARDWARE)"
+        if machine.state is Lifecycle.RUNNING:
+            sim.started = True
+        if machine.state is Lifecycle.EXITED or (sim.error and not machine.started):
+            break
+    sim.vcpus = sim.machines[-1].vcpu_states()
+    return sim
+
+
+def _step(machine: PseriesMachine, name: str, buffer: bytes, sim: Simulation,
+          dst_options: MachineOptions) -> None:
+    if name == "realize":
+        machine.realize()
+    elif name == "reset":
+        machine.reset()
+    elif name == "reboot":
+        machine.reboot()
+    elif name == "cas":
+        machine.cas(buffer)
+    elif name == "hotplug":
+        machine.hotplug()
+    elif name == "migrate":
+        stream = machine.migrate_out()
+        dst = PseriesMachine.from_options(dst_options)
+        sim.machines.append(dst)
+        dst.realize()
+        dst.reset()
+        dst.migrate_in(stream)
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationCheck:
+    """Can a guest booted on ``source`` move to ``destination``, and if not, what to set."""
+
+    ok: bool
+    source: Negotiation
+    destination_cpu: str
+    error: str | None
+    cause: str | None
+    advice: tuple[str, ...]
+    suggested_max: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "source": self.source.to_json(),
+            "destination_cpu": self.destination_cpu,
+            "error": self.error,
+            "cause": self.cause,
+            "advice": list(self.advice),
+            "suggested_max_cpu_compat": self.suggested_max,
+        }
+
+
+def _try_migration(options: MachineOptions, dst_options: MachineOptions, buffer: bytes
+                   ) -> tuple[PseriesMachine, str | None, str | None]:
+    """Boot the source through CAS, then start the destination and load the stream."""
+    src = PseriesMachine.from_options(options)
+    try:
+        src.realize()
+        src.reset()
+        src.cas(buffer)
+        stream = src.migrate_out()
+    except PowerCompatError as err:
+        return src, f"source: {err}", None
+    dst = PseriesMachine.from_options(dst_options)
+    try:
+        dst.realize()
+        dst.reset()
+        dst.migrate_in(stream)
+    except MigrationError as err:
+        return src, str(err), err.cause
+    except PowerCompatError as err:
+        return src, f"destination cannot start: {err}", None
+    return src, None, None
+
+
+def migrate_check(
+    cpu: str,
+    dst_cpu: str,
+    max_cpu_compat: str | None = None,
+    guest: str = DEFAULT_GUEST,
+    qemu: str = "head",
+    accel: str = "kvm-hv",
+    dst_max_cpu_compat: str | None = None,
+) -> MigrationCheck:
+    """Boot on ``cpu``, run CAS, migrate to ``dst_cpu``; if refused, find the newest
+    max-cpu-compat that both sides accept and that makes the guest mobile.
+
+    :raises InputError: unknown CPU, mode, profile, guest or accelerator.
+    """
+    buffer = parse_guest(guest).cas_buffer
+    options = MachineOptions(cpu=cpu, max_cpu_compat=max_cpu_compat, accel=accel, qemu=qemu)
+    dst_max = max_cpu_compat if dst_max_cpu_compat is None else dst_max_cpu_compat
+    dst_options = MachineOptions(cpu=dst_cpu, max_cpu_compat=dst_max, accel=accel,
+                                 qemu=qemu, incoming=True)
+    dst_config = PseriesMachine.from_options(dst_options).config
+    source = negotiate(cpu, max_cpu_compat, guest, accel=accel, qemu=qemu)
+    _, error, cause = _try_migration(options, dst_options, buffer)
+    if error is None:
+        return MigrationCheck(True, source, dst_config.model.name, None, None, (), None)
+    advice: list[str] = []
+    suggested: str | None = None
+    for mode in reversed(dst_config.profile.rules.modes):
+        trial_src = replace(options, max_cpu_compat=mode.name)
+        trial_dst = replace(dst_options, max_cpu_compat=mode.name)
+        try:
+            _, trial_error, _ = _try_migration(trial_src, trial_dst, buffer)
+        except PowerCompatError:
+            continue
+        if trial_error is None:
+            suggested = mode.name
+            break
+    if suggested:
+        advice.append(
+            f"set max-cpu-compat={suggested} on the source and the destination "
+            f"(QEMU: -M pseries,max-cpu-compat={suggested}; libvirt: "
+            f"<cpu mode='host-model'><model>{suggested}</model></cpu>); "
+            "on the source it takes effect at the guest's next reboot")
+    else:
+        advice.append("no max-cpu-compat makes this guest mobile between these CPUs")
+    return MigrationCheck(False, source, dst_config.model.name, error, cause,
+                          tuple(advice), suggested)

@@ -1,0 +1,265 @@
+"""Judge the engine against what real QEMU and a real guest did.
+
+Why a separate step: recorded files hold observations only; the verdict is recomputed from the
+current engine every time (``tests/verify/test_recorded.py``), so a change in the engine, not
+in the data, is what makes a cell fail. The QEMU profile is taken from the version QEMU printed;
+an unknown version is an error, never a guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from powercompat.errors import PowerCompatError
+from powercompat.verify.errors import UnknownQemuError
+from powercompat.verify.matrix import CellResult
+from powercompat.verify.probes import ProbeResult
+
+#: QEMU version prefix -> engine profile. Only releases that were actually booted belong here.
+_QEMU_PROFILES = ((re.compile(r"\bversion 7\.2\.\d+\b"), "7.2"),)
+#: Debian kernel package version prefix -> engine guest profile.
+_GUEST_PROFILES = ((re.compile(r"^6\.1\.\d+"), "linux-6.1"),)
+
+
+class Outcome(StrEnum):
+    """The verdict on one cell."""
+
+    MATCH = "match"  # the guest booted and every signal it gave agrees with the engine
+    REFUSAL_MATCHED = "refusal-matched"  # QEMU and the engine refused with the same text
+    MISMATCH = "mismatch"
+    INCONCLUSIVE = "inconclusive"  # the guest never reached CAS; only start-up was compared
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    """One field on which reality and the engine disagree."""
+
+    field: str
+    observed: object
+    predicted: object
+
+    def __str__(self) -> str:
+        return f"{self.field}: observed {_show(self.observed)}, engine {_show(self.predicted)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A cell's outcome and, for a mismatch, every differing field."""
+
+    cpu: str
+    max_cpu_compat: str | None
+    outcome: Outcome
+    diffs: tuple[Diff, ...] = ()
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is not Outcome.MISMATCH
+
+    def __str__(self) -> str:
+        mode = "(unset)" if self.max_cpu_compat is None else repr(self.max_cpu_compat)
+        head = f"{self.cpu} max-cpu-compat={mode}: {self.outcome}"
+        tail = "; ".join(str(d) for d in self.diffs)
+        return f"{head} ({tail})" if tail else (f"{head} ({self.note})" if self.note else head)
+
+
+class EngineResult(Protocol):
+    """The part of ``powercompat.scenario.negotiate``'s result the harness reads."""
+
+    @property
+    def started(self) -> bool: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def initial_compat_pvr(self) -> int: ...
+    @property
+    def compat_pvr(self) -> int: ...
+    @property
+    def cas_failed(self) -> bool: ...
+    @property
+    def cpu_version(self) -> int: ...
+    @property
+    def guest_cpu_line(self) -> str | None: ...
+    @property
+    def userland_ok(self) -> bool | None: ...
+    @property
+    def raw_pvr(self) -> int: ...
+
+
+Negotiate = Callable[..., EngineResult]
+
+
+def _show(v: object) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, int):
+        return f"0x{v:08x}"
+    return repr(v)
+
+
+def qemu_profile(qemu_version: str) -> str:
+    """The engine profile for a ``qemu-system-ppc64 --version`` line.
+
+    :raises UnknownQemuError: for a release no profile was checked against.
+    """
+    for pattern, profile in _QEMU_PROFILES:
+        if pattern.search(qemu_version):
+            return profile
+    raise UnknownQemuError(qemu_version)
+
+
+def guest_profile(kernel_version: str) -> str:
+    """The engine guest profile for a Debian kernel package version such as ``6.1.176-1``.
+
+    :raises ValueError: for a kernel no guest profile was built from.
+    """
+    for pattern, profile in _GUEST_PROFILES:
+        if pattern.search(kernel_version):
+            return profile
+    raise ValueError(f"no engine guest profile for kernel {kernel_version!r}")
+
+
+def _default_negotiate() -> Negotiate:
+    from powercompat.scenario import negotiate
+
+    return negotiate
+
+
+def _predict(
+    negotiate: Negotiate,
+    cpu: str,
+    mode: str | None,
+    guest: str,
+    qemu: str,
+    **machine: int,
+) -> EngineResult | PowerCompatError:
+    try:
+        return negotiate(
+            cpu=cpu, max_cpu_compat=mode, guest=guest, accel="tcg", qemu=qemu, **machine
+        )
+    except PowerCompatError as err:  # bad option strings: QEMU refuses them at start-up too
+        return err
+
+
+def smp_options(extra: tuple[str, ...]) -> dict[str, int] | None:
+    """``-smp N[,threads=T]`` as ``negotiate`` keywords; None for any other extra option."""
+    if not extra:
+        return {}
+    if len(extra) != 2 or extra[0] != "-smp":
+        return None
+    first, *rest = extra[1].split(",")
+    out = {"smp": int(first)}
+    for item in rest:
+        key, _, value = item.partition("=")
+        if key != "threads":
+            return None
+        out["threads"] = int(value)
+    return out
+
+
+def _startup(observed_error: str | None, predicted: EngineResult | PowerCompatError) -> list[Diff]:
+    """Start-up agreement: both started, or both refused with the same text.
+
+    A started machine's ``error`` (a failed CAS) is judged with the boot, not here.
+    """
+    if isinstance(predicted, PowerCompatError):
+        text = str(predicted)
+        return [] if observed_error == text else [Diff("startup_error", observed_error, text)]
+    if predicted.started:
+        return [] if observed_error is None else [Diff("startup_error", observed_error, None)]
+    if observed_error != predicted.error:
+        return [Diff("startup_error", observed_error, predicted.error)]
+    return []
+
+
+def judge_cell(
+    cell: CellResult, *, qemu: str, guest: str, negotiate: Negotiate | None = None
+) -> Verdict:
+    """Compare one booted (or refused) matrix cell with the engine's prediction."""
+    predicted = _predict(
+        negotiate or _default_negotiate(), cell.cpu, cell.max_cpu_compat, guest, qemu
+    )
+    mk = _verdict_maker(cell.cpu, cell.max_cpu_compat)
+    if isinstance(predicted, PowerCompatError) or cell.startup_error is not None:
+        diffs = _startup(cell.startup_error, predicted)
+        if diffs:
+            return mk(Outcome.MISMATCH, diffs)
+        return mk(Outcome.REFUSAL_MATCHED, [], cell.startup_error or "")
+    diffs = _startup(None, predicted)
+    if diffs:
+        return mk(Outcome.MISMATCH, diffs)
+    if cell.cas_trace_count == 0:
+        return mk(Outcome.INCONCLUSIVE, [], f"no CAS seen (guest {cell.stop_reason})")
+    return mk(*_booted(cell, predicted))
+
+
+def _booted(cell: CellResult, p: EngineResult) -> tuple[Outcome, list[Diff]]:
+    d: list[Diff] = []
+
+    def check(name: str, observed: object, predicted: object) -> None:
+        if observed is not None and observed != predicted:
+            d.append(Diff(name, observed, predicted))
+
+    check("trace_current (pre-CAS mode)", cell.trace_current, p.initial_compat_pvr)
+    check("cas_failed", cell.cas_failed, p.cas_failed)
+    # The trace prints new=0x0 for raw mode and for a failed CAS alike (oracle.md); after a
+    # failure the vCPUs keep their pre-CAS mode, which is what the engine's compat_pvr says.
+    check("trace_new (CAS result)", cell.trace_new, 0 if p.cas_failed else p.compat_pvr)
+    for v in cell.cpu_versions:
+        check("DT cpu-version", v, p.cpu_version)
+    check("guest cpu line", cell.guest_cpu_line, p.guest_cpu_line)
+    check("Hardware name real PVR", cell.hardware_real_pvr, p.raw_pvr)
+    check("cpuinfo revision PVR", revision_pvr(cell.guest_revision), p.raw_pvr)
+    if cell.hardware_name is not None:
+        check("Hardware name compat PVR", cell.hardware_compat_pvr or 0, p.compat_pvr)
+    if p.userland_ok is not None:
+        check("init SIGILL", cell.init_sigill, not p.userland_ok)
+    return (Outcome.MISMATCH if d else Outcome.MATCH), d
+
+
+def revision_pvr(revision: str | None) -> int | None:
+    """The real PVR in a ``/proc/cpuinfo`` revision line: ``2.0 (pvr 004e 1200)`` -> 0x4e1200."""
+    m = re.search(r"\(pvr ([0-9a-fA-F]{4}) ([0-9a-fA-F]{4})\)", revision or "")
+    return int(m.group(1) + m.group(2), 16) if m else None
+
+
+def judge_probe(
+    probe: ProbeResult, *, qemu: str, guest: str, negotiate: Negotiate | None = None
+) -> Verdict | None:
+    """Compare a start-up probe (refusal text, pre-CAS ``cpu-version``); None if not modelled.
+
+    Only ``-smp`` extra options have a counterpart in ``negotiate``.
+    """
+    machine = smp_options(probe.extra)
+    if machine is None:
+        return None
+    predicted = _predict(
+        negotiate or _default_negotiate(), probe.cpu, probe.max_cpu_compat, guest, qemu, **machine
+    )
+    mk = _verdict_maker(probe.cpu, probe.max_cpu_compat)
+    diffs = _startup(probe.startup_error, predicted)
+    if diffs:
+        return mk(Outcome.MISMATCH, diffs)
+    if probe.startup_error is not None or isinstance(predicted, PowerCompatError):
+        return mk(Outcome.REFUSAL_MATCHED, [], probe.startup_error or "")
+    want = predicted.initial_compat_pvr or predicted.raw_pvr
+    d = [Diff("pre-CAS DT cpu-version", v, want) for v in probe.cpu_versions if v != want]
+    return mk(Outcome.MISMATCH if d else Outcome.MATCH, d)
+
+
+def _verdict_maker(cpu: str, mode: str | None) -> Callable[..., Verdict]:
+    def mk(outcome: Outcome, diffs: Iterable[Diff], note: str = "") -> Verdict:
+        return Verdict(cpu, mode, outcome, tuple(diffs), note)
+
+    return mk
+
+
+def judge_file(header: dict[str, Any], cells: Iterable[CellResult]) -> list[Verdict]:
+    """Judge every cell of a recorded matrix file, profiles taken from its header."""
+    qemu = qemu_profile(header["qemu_version"])
+    guest = guest_profile(header["kernel_version"])
+    return [judge_cell(c, qemu=qemu, guest=guest) for c in cells]

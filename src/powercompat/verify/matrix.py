@@ -1,0 +1,212 @@
+"""Run a CPU model x max-cpu-compat matrix of real boots and keep each cell's observations.
+
+Why a matrix: it covers every branch of QEMU's start-up check (``pcc_compat``) and of CAS
+(``cas_check_pvr``) that one Linux guest can reach; comparison with the engine is a separate
+step (compare.py), so recorded files hold observations only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import platform
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from powercompat.verify import signals
+from powercompat.verify.assets import Assets
+from powercompat.verify.boot import BootOutput, BootSpec, Firmware, StopReason, boot
+
+#: QEMU ``-cpu`` names of the default matrix, oldest first.
+DEFAULT_CPUS = ("power7", "power8", "power9", "power10")
+#: ``None`` = max-cpu-compat left unset; the rest are QEMU 7.2's table names (compat.c).
+DEFAULT_MODES: tuple[str | None, ...] = (
+    None, "power6", "power7", "power7+", "power8", "power9", "power10",
+)  # fmt: skip
+CONSOLE_TAIL_LINES = 40
+SCHEMA = "powercompat-verify/1"
+
+
+@dataclass(frozen=True, slots=True)
+class CellResult:
+    """What one real boot showed; every field is an observation, none is a verdict."""
+
+    cpu: str
+    max_cpu_compat: str | None
+    firmware: str
+    argv: tuple[str, ...]
+    startup_error: str | None  # QEMU's exact message, prefix split off
+    startup_error_prefix: str | None
+    trace_current: int | None  # spapr_cas_pvr: mode before CAS (0 = raw)
+    trace_new: int | None  # spapr_cas_pvr: chosen mode (0 = raw or failed)
+    trace_explicit_match: bool | None
+    cas_trace_count: int
+    cpu_versions: tuple[int, ...]  # DT cpu-version of each vCPU, as the guest read it
+    guest_cpu_line: str | None  # /proc/cpuinfo "cpu"
+    guest_revision: str | None  # /proc/cpuinfo "revision" (always the real PVR)
+    guest_mmu: str | None  # /proc/cpuinfo "MMU"
+    hardware_name: str | None
+    hardware_real_pvr: int | None
+    hardware_compat_pvr: int | None
+    cas_failed: bool
+    init_sigill: bool
+    os_panic: str | None
+    returncode: int | None
+    stop_reason: str
+    stopped_by: str
+    console_tail: tuple[str, ...]
+    wall_seconds: float
+
+    @property
+    def started(self) -> bool:
+        return self.startup_error is None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["argv"] = list(self.argv)
+        d["cpu_versions"] = list(self.cpu_versions)
+        d["console_tail"] = list(self.console_tail)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> CellResult:
+        d = dict(d)
+        for k in ("argv", "cpu_versions", "console_tail"):
+            d[k] = tuple(d[k])
+        return cls(**d)
+
+
+def cell_from_output(spec: BootSpec, out: BootOutput) -> CellResult:
+    """Apply every parser of signals.py to one boot's raw output."""
+    traces = signals.cas_traces(out.stderr)
+    last = traces[-1] if traces else None
+    # A refusal is QEMU ending by itself with a failure status before CAS or any console
+    # output; a guest that hangs silently (stopped on timeout) was not refused.
+    refused = (
+        out.stop_reason is StopReason.EXITED
+        and out.returncode != 0
+        and not traces
+        and not out.console.strip()
+    )
+    err = signals.startup_error(out.stderr) if refused else None
+    info = signals.cpuinfo(out.console)
+    hw = signals.hardware_name(out.console)
+    tail = [ln.rstrip("\r") for ln in out.console.splitlines()][-CONSOLE_TAIL_LINES:]
+    return CellResult(
+        cpu=spec.cpu,
+        max_cpu_compat=spec.max_cpu_compat,
+        firmware=spec.firmware.value,
+        argv=out.argv,
+        startup_error=err.message if err else None,
+        startup_error_prefix=err.prefix if err else None,
+        trace_current=last.current if last else None,
+        trace_new=last.new if last else None,
+        trace_explicit_match=last.explicit_match if last else None,
+        cas_trace_count=len(traces),
+        cpu_versions=tuple(v for _path, v in signals.cpu_versions(out.console)),
+        guest_cpu_line=signals.cpuinfo_field(info, "cpu"),
+        guest_revision=signals.cpuinfo_field(info, "revision"),
+        guest_mmu=signals.cpuinfo_field(info, "MMU"),
+        hardware_name=hw.line if hw else None,
+        hardware_real_pvr=hw.real_pvr if hw else None,
+        hardware_compat_pvr=hw.compat_pvr if hw else None,
+        cas_failed=signals.cas_failed(out.stderr),
+        init_sigill=signals.init_sigill(out.console),
+        os_panic=signals.os_panic(out.stderr),
+        returncode=out.returncode,
+        stop_reason=out.stop_reason.value,
+        stopped_by=out.stopped_by,
+        console_tail=tuple(tail),
+        wall_seconds=out.seconds,
+    )
+
+
+def matrix_specs(
+    cpus: Sequence[str] = DEFAULT_CPUS,
+    modes: Sequence[str | None] = DEFAULT_MODES,
+    firmware: Firmware = Firmware.VOF,
+) -> list[BootSpec]:
+    """Cells in row order: each CPU with every mode."""
+    return [BootSpec(cpu=c, max_cpu_compat=m, firmware=firmware) for c in cpus for m in modes]
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixRun:
+    """A finished matrix with the provenance every recorded file carries."""
+
+    assets: Assets
+    firmware: str
+    jobs: int
+    started_at: str
+    wall_seconds: float
+    cells: tuple[CellResult, ...]
+    host: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "qemu_version": self.assets.qemu_version,
+            "kernel_package": self.assets.kernel_package,
+            "kernel_version": self.assets.kernel_version,
+            "busybox_version": self.assets.busybox_version,
+            "firmware": self.firmware,
+            "date": self.started_at,
+            "jobs": self.jobs,
+            "host": self.host,
+            "kernel_append": self.cells[0].argv[-1] if self.cells else None,
+            "matrix_wall_seconds": self.wall_seconds,
+            "cells": [c.to_json() for c in self.cells],
+        }
+
+
+async def run_matrix_async(
+    specs: Sequence[BootSpec],
+    assets: Assets,
+    *,
+    jobs: int = 2,
+    progress: Callable[[CellResult], None] | None = None,
+) -> MatrixRun:
+    """Boot every spec, at most ``jobs`` at a time; results keep the order of ``specs``."""
+    gate = asyncio.Semaphore(max(1, jobs))
+    started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+    async def one(spec: BootSpec) -> CellResult:
+        async with gate:
+            out = await boot(spec, assets.qemu, assets.vmlinux, assets.initrd)
+        cell = cell_from_output(spec, out)
+        if progress is not None:
+            progress(cell)
+        return cell
+
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    cells = await asyncio.gather(*(one(s) for s in specs))
+    wall = round(loop.time() - t0, 3)
+    firmware = ",".join(sorted({s.firmware.value for s in specs}))
+    host = {"machine": platform.machine(), "python": platform.python_version()}
+    return MatrixRun(assets, firmware, jobs, started_at, wall, tuple(cells), host)
+
+
+def run_matrix(
+    assets: Assets,
+    *,
+    cpus: Sequence[str] = DEFAULT_CPUS,
+    modes: Sequence[str | None] = DEFAULT_MODES,
+    firmware: Firmware | str = Firmware.VOF,
+    jobs: int = 2,
+    progress: Callable[[CellResult], None] | None = None,
+) -> MatrixRun:
+    """Plain entry point for the CLI: run the matrix and return its results."""
+    specs = matrix_specs(cpus, modes, Firmware(firmware))
+    return asyncio.run(run_matrix_async(specs, assets, jobs=jobs, progress=progress))
+
+
+def load_cells(path: Path) -> tuple[dict[str, Any], tuple[CellResult, ...]]:
+    """Read a recorded file: its header and its cells."""
+    import json
+
+    data = json.loads(path.read_text())
+    cells = tuple(CellResult.from_json(c) for c in data.get("cells", []))
+    return {k: v for k, v in data.items() if k != "cells"}, cells

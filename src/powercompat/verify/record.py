@@ -1,0 +1,92 @@
+"""Record real-QEMU observations under ``tests/data/real/`` (never edited by hand).
+
+Why a module of its own: each file carries its provenance (QEMU version string, kernel and
+busybox package versions, date, command) so a later reader can tell which QEMU said what.
+
+Usage: ``python -m powercompat.verify.record {probes,vector,oldcpus} OUT.json``
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from powercompat.verify.assets import Assets, ensure_assets
+from powercompat.verify.matrix import run_matrix
+from powercompat.verify.probes import DEFAULT_PROBES, run_probe
+from powercompat.verify.report import write_json
+from powercompat.verify.vector import SYMBOL, pvr_pairs, read_symbol
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def _header(assets: Assets, argv: list[str]) -> dict[str, Any]:
+    return {
+        "qemu_version": assets.qemu_version,
+        "kernel_package": assets.kernel_package,
+        "kernel_version": assets.kernel_version,
+        "busybox_version": assets.busybox_version,
+        "date": _now(),
+        "command": "python -m powercompat.verify.record " + shlex.join(argv),
+    }
+
+
+def record_probes(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
+    """Start-up probes (``-machine dumpdtb``): exact refusals and pre-CAS ``cpu-version``."""
+    data = {
+        **_header(assets, argv),
+        "method": "qemu-system-ppc64 -M pseries[,max-cpu-compat=X],dumpdtb=FILE -cpu CPU "
+        "-m 1G -nodefaults -display none -monitor none [extra]",
+        "probes": [run_probe(assets.qemu, p).to_json() for p in DEFAULT_PROBES],
+    }
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def record_vector(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
+    """The guest kernel's ``ibm_architecture_vec_template`` bytes, as hex."""
+    sym = read_symbol(assets.vmlinux, SYMBOL)
+    data = {
+        **_header(assets, argv),
+        "vmlinux": assets.vmlinux.name,
+        "symbol": sym.name,
+        "section": sym.section,
+        "address": f"0x{sym.address:016x}",
+        "size": sym.size,
+        "byte_order": "big",
+        "pvr_pairs": [[f"0x{m:08x}", f"0x{v:08x}"] for m, v in pvr_pairs(sym.data)],
+        "hex": sym.data.hex(),
+    }
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def record_oldcpus(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
+    """Boot CPUs older than POWER6 (no compat modes at all): what CAS does with them."""
+    run = run_matrix(assets, cpus=["970", "power5+"], modes=[None, "power6"], firmware="vof")
+    cmd = "python -m powercompat.verify.record " + shlex.join(argv)
+    write_json(run, out, extra={"command": cmd})
+    return run.to_json()
+
+
+_RECORDERS = {"probes": record_probes, "vector": record_vector, "oldcpus": record_oldcpus}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in _RECORDERS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    assets = ensure_assets(progress=lambda m: print(f"setup: {m}", file=sys.stderr))
+    _RECORDERS[argv[0]](assets, Path(argv[1]), argv)
+    print(f"recorded {argv[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
