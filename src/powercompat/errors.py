@@ -5,6 +5,7 @@
     PowerCompatError
      +-- InputError                  bad text from a user (CLI option, inventory, hex)
      |    +-- UnknownCpuError        -cpu name QEMU does not know
+     |    +-- CpuPropertyError       -cpu X,prop=Y with a property the CPU type lacks
      |    +-- InvalidModeError       max-cpu-compat name not in the table
      |    +-- UnknownProfileError    QEMU release profile or guest profile unknown
      |    +-- InvalidValueError      malformed number, hex string or event list
@@ -42,6 +43,10 @@ class UnknownCpuError(InputError):
     def __init__(self, name: str) -> None:
         super().__init__(messages.unknown_cpu_model(name))
         self.name = name
+
+
+class CpuPropertyError(InputError):
+    """``-cpu X,prop=value`` where the CPU type has no such property (QEMU's global error)."""
 
 
 class InvalidModeError(InputError):

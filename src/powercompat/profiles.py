@@ -8,7 +8,7 @@ QEMU's history, plus ``powercompat``: our recommended policy on top of head.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Any, Final
 
 from powercompat.catalog.cpus import CPU_ALIASES, CPU_MODELS, CpuModel
 from powercompat.catalog.modes import COMPAT_MODES, CompatMode
@@ -56,19 +56,26 @@ class Profile:
     tcg_max_threads: int | None
     #: POWER8E/NVL bases still match the POWER8 family (until f73b3168).
     p8_variants: bool
+    #: ``-cpu X,compat=Y`` means max-cpu-compat=Y: a CPU property in 2.9, a parse hack from
+    #: 7843c0d6 (2.10); deprecated in 5.0 (22062e54), removed in 6.0 (f518be3a).
+    cpu_compat_option: bool = False
     #: powercompat policy: the machine-wide set is all-or-nothing (rollback recorded).
     all_or_nothing: bool = False
     #: powercompat policy: probe ARCH_COMPAT with a GET before the first write.
     probe_before_write: bool = False
 
 
-def _models(*, newest: str, p8_variants: bool) -> tuple[CpuModel, ...]:
+def _models(*, newest: str, p8_variants: bool, before_2023: bool) -> tuple[CpuModel, ...]:
+    """The models a release knows: none newer than its newest family, POWER8E/NVL only
+    before f73b3168, and before 2023-05 no power9_v2.2 (277ee172) and the old DD PVRs."""
     order = ("power9", "power10", "power11")
     cut = order[order.index(newest) + 1:]
     return tuple(
-        m for m in CPU_MODELS
+        replace(m, pvr=m.pvr_before_2023) if before_2023 and m.pvr_before_2023 else m
+        for m in CPU_MODELS
         if not any(m.name.startswith(c + "_") for c in cut)
         and (p8_variants or m.removed is None)
+        and not (before_2023 and m.added == "277ee172")
     )
 
 
@@ -88,66 +95,62 @@ def _table(newest: str, era_2017: bool) -> tuple[CompatMode, ...]:
     return rows
 
 
-_M2017 = _models(newest="power9", p8_variants=True)
-_M72 = _models(newest="power10", p8_variants=True)
-_MHEAD = _models(newest="power11", p8_variants=False)
+_M2017 = _models(newest="power9", p8_variants=True, before_2023=True)
+_M72 = _models(newest="power10", p8_variants=True, before_2023=True)
+_MHEAD = _models(newest="power11", p8_variants=False, before_2023=False)
 
-_BASE_2017 = dict(
-    rules=CompatRules(_table("power9", True), logical_pvr_check=False),
-    cpu_models=_M2017,
-    # 2017's "power9" named the DD1 model (not modelled); v2.0 is the closest we model.
-    cpu_aliases=_aliases(_M2017, power9="power9_v2.0"),
-    reset_function="ppc_set_compat_all",
-    cas_failure_message=True,
-    tcg_max_threads=None,
-    p8_variants=True,
-)
+def _profile_2017(name: str, title: str, description: str, **switches: Any) -> Profile:
+    """A 2017 release: power9 is the newest mode, no logical-PVR check, no TCG SMT."""
+    defaults: dict[str, Any] = dict(
+        rules=CompatRules(_table("power9", True), logical_pvr_check=False),
+        cpu_models=_M2017,
+        # 2017's "power9" named the DD1 model (not modelled); v2.0 is the closest we model.
+        cpu_aliases=_aliases(_M2017, power9="power9_v2.0"),
+        reset_function="ppc_set_compat_all", tcg_max_threads=None, p8_variants=True,
+        set_compat_at_cpu_init=False, reset_sets_compat=True, cas_failure_message=True,
+        cpu_compat_option=True)
+    return Profile(name=name, title=title, description=description,
+                   **{**defaults, **switches})
+
 
 PROFILES: Final[tuple[Profile, ...]] = (
-    Profile(
+    _profile_2017(
         name="2.9",
         title="QEMU 2.9 (before 66d5c492)",
         description="mode set once at CPU creation when a maximum is given; reset leaves it "
         "alone, so a CAS-negotiated mode survives a guest reboot; every set calls KVM",
-        set_compat_at_cpu_init=True, reset_sets_compat=False,
+        set_compat_at_cpu_init=True, reset_sets_compat=False, cas_failure_message=False,
         ioctl_only_on_change=False, commit_before_kvm=True, kvm_gets_old_value=False,
         cas_raw_fallback=False, migrates_compat=False, migration_forces_write=False,
         hotplug_compat="max",
-        **{**_BASE_2017, "cas_failure_message": False},  # type: ignore[arg-type]
     ),
-    Profile(
+    _profile_2017(
         name="2.10-pre",
         title="QEMU 2.10 development, 66d5c492 without 5dfaa532",
         description="66d5c492 'pseries: Reset CPU compatibility mode': every reset sets every "
         "vCPU to max-cpu-compat (0 when unset), state first, ioctl on every set: KVM PR "
         "guests cannot start",
-        set_compat_at_cpu_init=False, reset_sets_compat=True,
         ioctl_only_on_change=False, commit_before_kvm=True, kvm_gets_old_value=False,
         cas_raw_fallback=False, migrates_compat=True, migration_forces_write=False,
         hotplug_compat="none",
-        **_BASE_2017,  # type: ignore[arg-type]
     ),
-    Profile(
+    _profile_2017(
         name="2.10",
         title="QEMU 2.10.0 (5dfaa532)",
         description="5dfaa532 'ppc: fix ppc_set_compat() with KVM PR': ioctl only when the "
         "mode changes, state committed after KVM accepts, but the OLD value is sent",
-        set_compat_at_cpu_init=False, reset_sets_compat=True,
         ioctl_only_on_change=True, commit_before_kvm=False, kvm_gets_old_value=True,
         cas_raw_fallback=False, migrates_compat=True, migration_forces_write=False,
         hotplug_compat="none",
-        **_BASE_2017,  # type: ignore[arg-type]
     ),
-    Profile(
+    _profile_2017(
         name="2.11",
         title="QEMU 2.11.0 (e4f0c6bb, cc7b35b1, e07cc192)",
         description="the new value is sent (e4f0c6bb); CAS falls back to raw when the write "
         "fails (cc7b35b1); incoming migration forces the write (e07cc192)",
-        set_compat_at_cpu_init=False, reset_sets_compat=True,
         ioctl_only_on_change=True, commit_before_kvm=False, kvm_gets_old_value=False,
         cas_raw_fallback=True, migrates_compat=True, migration_forces_write=True,
         hotplug_compat="none",
-        **_BASE_2017,  # type: ignore[arg-type]
     ),
     Profile(
         name="7.2",

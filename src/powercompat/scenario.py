@@ -186,7 +186,9 @@ def negotiate(
     compat_pvr = boot.compat_pvr if boot and started else 0
     mode = mode_by_pvr(compat_pvr, config.profile.rules.modes) if compat_pvr else None
     state: VcpuState | None = machine.vcpu_states()[0] if boot else None
-    verdict = userland_verdict(profile_guest, config.model, mode, config.profile.rules)
+    enforced = bool(state and state.kernel_enforced)  # TCG and KVM PR enforce no PCR
+    verdict = userland_verdict(profile_guest, config.model, mode, config.profile.rules,
+                               pcr_enforced=enforced)
     cpu_version = boot.cpu_version if boot else config.model.pvr
     return Negotiation(
         cpu=config.model.name,

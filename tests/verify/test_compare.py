@@ -12,6 +12,7 @@ from powercompat.verify.compare import (
     Outcome,
     guest_profile,
     judge_cell,
+    judge_pcr,
     qemu_profile,
     revision_pvr,
     smp_options,
@@ -31,6 +32,7 @@ class Fake:
     guest_cpu_line: str | None = "POWER8 (architected), altivec supported"
     userland_ok: bool | None = True
     raw_pvr: int = 0x004E1200
+    pcr: int = 0x8
 
 
 def engine(result: Fake | Exception) -> Any:
@@ -161,3 +163,14 @@ def test_revision_pvr() -> None:
 )  # fmt: skip
 def test_smp_options(extra: tuple[str, ...], expected: dict[str, int] | None) -> None:
     assert smp_options(extra) == expected
+
+
+def test_pcr_reading() -> None:
+    reading = {"cpu": "power9", "max_cpu_compat": "power8", "pcr": 0x8, "pvr": 0x004E1200}
+    assert judge_pcr(reading, qemu="7.2", guest="linux-6.1", negotiate=engine(Fake())).ok
+    v = judge_pcr(reading, qemu="7.2", guest="linux-6.1", negotiate=engine(Fake(pcr=0x18)))
+    assert str(v.diffs[0]) == "SPR_PCR: observed 0x0000000000000008, engine 0x0000000000000018"
+    refused = {"cpu": "power8", "max_cpu_compat": "power9", "error": "x"}
+    assert judge_pcr(refused, qemu="7.2", guest="linux-6.1", negotiate=engine(Fake())).outcome is (
+        Outcome.MISMATCH
+    )

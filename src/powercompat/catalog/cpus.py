@@ -97,13 +97,17 @@ FAMILIES: Final[tuple[CpuFamily, ...]] = (
 
 @dataclass(frozen=True, slots=True)
 class CpuModel:
-    """A ``-cpu`` model. ``removed`` is the commit that dropped it upstream, if any."""
+    """A ``-cpu`` model. ``removed`` is the commit that dropped it upstream, if any;
+    ``pvr_before_2023`` the raw PVR QEMU used before the DD constants were renumbered in
+    2023-05 (POWER10_DD20 was 0x00800200; seen on Debian's QEMU 7.2)."""
 
     name: str
     pvr: int
     family: CpuFamily
     description: str
     removed: str | None = None
+    pvr_before_2023: int | None = None
+    added: str | None = None
 
 
 #: target/ppc/cpu-models.c, the server models pseries can run
@@ -117,9 +121,9 @@ CPU_MODELS: Final[tuple[CpuModel, ...]] = (
     CpuModel("power8nvl_v1.0", 0x004C0100, POWER8, "POWER8NVL v1.0", removed="f73b3168"),
     CpuModel("power8_v2.0", 0x004D0200, POWER8, "POWER8 v2.0"),
     CpuModel("power9_v2.0", 0x004E1200, POWER9, "POWER9 v2.0"),
-    CpuModel("power9_v2.2", 0x004E1202, POWER9, "POWER9 v2.2"),
-    CpuModel("power10_v2.0", 0x00801200, POWER10, "POWER10 v2.0"),
-    CpuModel("power11_v2.0", 0x00821200, POWER11, "POWER11 v2.0"),
+    CpuModel("power9_v2.2", 0x004E1202, POWER9, "POWER9 v2.2", added="277ee172"),
+    CpuModel("power10_v2.0", 0x00801200, POWER10, "POWER10 v2.0", pvr_before_2023=0x00800200),
+    CpuModel("power11_v2.0", 0x00821200, POWER11, "POWER11 v2.0", added="c0d96407"),
 )
 
 #: target/ppc/cpu-models.c ppc_cpu_aliases (head); profiles override ``power9``.

@@ -16,23 +16,26 @@ from typing import Final
 
 @dataclass(frozen=True, slots=True)
 class LinuxCpuSpec:
-    """One cpu_specs[] row of the guest kernel: pvr_mask, pvr_value, cpu_name, altivec."""
+    """One cpu_specs[] row of the guest kernel: pvr_mask, pvr_value, cpu_name, and two of
+    its user features: altivec (PPC_FEATURE_HAS_ALTIVEC) and vsx (PPC_FEATURE_HAS_VSX, in
+    COMMON_USER_POWER7 and later, not in COMMON_USER_POWER6)."""
 
     mask: int
     value: int
     name: str
     altivec: bool
+    vsx: bool = True
 
 
 # arch/powerpc/kernel/cpu_specs_book3s_64.h as of 6.1 (first match wins; the last row is the
 # default match). Architected rows use mask 0xffffffff. 0x0f100003 (power7+) has no row.
 LINUX_6_1_CPU_SPECS: Final[tuple[LinuxCpuSpec, ...]] = (
-    LinuxCpuSpec(0xFFFF0000, 0x00390000, "PPC970", True),
-    LinuxCpuSpec(0xFFFF0000, 0x00440000, "PPC970MP", True),
-    LinuxCpuSpec(0xFFFF0000, 0x003A0000, "POWER5 (gr)", False),
-    LinuxCpuSpec(0xFFFF0000, 0x003B0000, "POWER5+ (gs)", False),
-    LinuxCpuSpec(0xFFFFFFFF, 0x0F000002, "POWER6 (architected)", True),
-    LinuxCpuSpec(0xFFFF0000, 0x003E0000, "POWER6 (raw)", True),
+    LinuxCpuSpec(0xFFFF0000, 0x00390000, "PPC970", True, vsx=False),
+    LinuxCpuSpec(0xFFFF0000, 0x00440000, "PPC970MP", True, vsx=False),
+    LinuxCpuSpec(0xFFFF0000, 0x003A0000, "POWER5 (gr)", False, vsx=False),
+    LinuxCpuSpec(0xFFFF0000, 0x003B0000, "POWER5+ (gs)", False, vsx=False),
+    LinuxCpuSpec(0xFFFFFFFF, 0x0F000002, "POWER6 (architected)", True, vsx=False),
+    LinuxCpuSpec(0xFFFF0000, 0x003E0000, "POWER6 (raw)", True, vsx=False),
     LinuxCpuSpec(0xFFFFFFFF, 0x0F000003, "POWER7 (architected)", True),
     LinuxCpuSpec(0xFFFF0000, 0x003F0000, "POWER7 (raw)", True),
     LinuxCpuSpec(0xFFFF0000, 0x004A0000, "POWER7+ (raw)", True),
@@ -44,7 +47,7 @@ LINUX_6_1_CPU_SPECS: Final[tuple[LinuxCpuSpec, ...]] = (
     LinuxCpuSpec(0xFFFF0000, 0x004E0000, "POWER9 (raw)", True),
     LinuxCpuSpec(0xFFFFFFFF, 0x0F000006, "POWER10 (architected)", True),
     LinuxCpuSpec(0xFFFF0000, 0x00800000, "POWER10 (raw)", True),
-    LinuxCpuSpec(0x00000000, 0x00000000, "POWER4 (compatible)", False),
+    LinuxCpuSpec(0x00000000, 0x00000000, "POWER4 (compatible)", False, vsx=False),
 )
 
 # c2ed087ed35c (2024) added Power11 (mixed case in the kernel's own spelling).
@@ -97,8 +100,9 @@ def pack_pvrs(pairs: tuple[Pair, ...]) -> bytes:
 class GuestProfile:
     """A guest OS as CAS and the boot see it.
 
-    ``userland_min_mode`` is the oldest compat mode (table name) whose ISA the guest's userland
-    can run; below it the kernel boots but init dies with SIGILL. None: not modelled.
+    ``userland_isa`` names the compat mode whose ISA the userland's instructions need
+    (Debian ppc64el: POWER8, ISA 2.07); ``userland_vsx``: it also needs the kernel to enable
+    VSX. Without them the kernel boots but init dies with SIGILL. None: not modelled.
     ``vectors`` are the bytes after the PVR list (num_vectors and the option vectors).
     """
 
@@ -106,7 +110,8 @@ class GuestProfile:
     description: str
     pvrs: tuple[Pair, ...]
     cpu_specs: tuple[LinuxCpuSpec, ...]
-    userland_min_mode: str | None
+    userland_isa: str | None
+    userland_vsx: bool = False
     vectors: bytes = b""
 
     @property
@@ -118,11 +123,11 @@ GUESTS: Final[tuple[GuestProfile, ...]] = (
     GuestProfile(
         "linux-6.1",
         "Debian bookworm's Linux 6.1 (linux-image-powerpc64le), POWER8 userland",
-        LINUX_6_1_PVRS, LINUX_6_1_CPU_SPECS, "power8"),
+        LINUX_6_1_PVRS, LINUX_6_1_CPU_SPECS, "power8", userland_vsx=True),
     GuestProfile(
         "linux-2025",
         "Linux with Power11 support (2024+, 16 PVR pairs), POWER8 userland",
-        LINUX_2025_PVRS, LINUX_2025_CPU_SPECS, "power8"),
+        LINUX_2025_PVRS, LINUX_2025_CPU_SPECS, "power8", userland_vsx=True),
     GuestProfile(
         "logical-upto-power8",
         "a guest that lists only logical PVRs up to power8 (2.07, 2.06, 2.05)",

@@ -31,9 +31,14 @@ class UserlandVerdict:
 
 def effective_level(model: CpuModel, compat: CompatMode | None,
                     rules: CompatRules = HEAD_RULES) -> CompatMode:
-    """The ISA level the guest runs at: its compat mode, or in raw mode the CPU's own."""
+    """The ISA level the guest kernel is told: its compat mode, or in raw mode the CPU's own."""
     if compat is not None:
         return compat
+    return hardware_level(model, rules)
+
+
+def hardware_level(model: CpuModel, rules: CompatRules = HEAD_RULES) -> CompatMode:
+    """The ISA the CPU itself implements (under TCG: the model's instruction set)."""
     own = mode_by_pvr(model.family.spapr_logical_pvr, rules.modes)
     if own is None:  # a family newer than this release's table: its newest mode
         own = rules.modes[-1]
@@ -41,20 +46,36 @@ def effective_level(model: CpuModel, compat: CompatMode | None,
 
 
 def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | None,
-                     rules: CompatRules = HEAD_RULES) -> UserlandVerdict:
-    """Can the guest's init run at the negotiated level? Below it: SIGILL in init."""
+                     rules: CompatRules = HEAD_RULES,
+                     pcr_enforced: bool = False) -> UserlandVerdict:
+    """Can the guest's init run? It needs the kernel to enable VSX (the cpu_spec chosen from
+    cpu-version) and to execute its ISA's instructions: the CPU must implement them, and an
+    enforcing PCR (KVM HV on hardware) must not block them. TCG does not enforce the PCR's
+    architecture bits on instructions (seen on QEMU 7.2: power7 compat on POWER8 runs a
+    POWER8 userland), and KVM PR programs no PCR."""
     if not model.family.pcr_supported:
         return UserlandVerdict(None, model.family.name, "CPU family has no compat levels")
     level = effective_level(model, compat, rules)
-    if guest.userland_min_mode is None:
+    if guest.userland_isa is None:
         return UserlandVerdict(None, level.name, f"{guest.name}: userland not modelled")
-    need = mode_by_name(guest.userland_min_mode)
+    need = mode_by_name(guest.userland_isa)
     assert need is not None
-    ok = _isa_rank(level) >= _isa_rank(need)
-    verb = "runs" if ok else "cannot run (init dies with SIGILL)"
-    return UserlandVerdict(
-        ok, level.name, f"{guest.name} userland needs {need.name} (ISA {need.isa}); "
-        f"at {level.name} (ISA {level.isa}) it {verb}")
+    spec = linux_cpu_spec(compat.pvr if compat else model.pvr, guest.cpu_specs)
+    hardware = hardware_level(model, rules)
+    runs = hardware if not pcr_enforced else min(hardware, level, key=_isa_rank)
+    problems = []
+    if guest.userland_vsx and not spec.vsx:
+        problems.append(f"the kernel's '{spec.name}' has no VSX")
+    if _isa_rank(runs) < _isa_rank(need):
+        why = ("the PCR limits the guest to" if pcr_enforced and runs is level
+               else "the CPU implements only")
+        problems.append(f"{why} ISA {runs.isa}")
+    needs = f"{guest.name} userland needs ISA {need.isa}" + (" and VSX" if guest.userland_vsx
+                                                              else "")
+    if problems:
+        return UserlandVerdict(False, level.name,
+                               f"{needs}: {'; '.join(problems)}: init dies with SIGILL")
+    return UserlandVerdict(True, level.name, f"{needs}: it runs")
 
 
 def _isa_rank(mode: CompatMode) -> int:

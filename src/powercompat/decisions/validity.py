@@ -65,6 +65,8 @@ def check_compat(
     # An older CPU cannot support a newer processor's mode: a *numeric* comparison, which is
     # why power7+ (0x0f100003) is refused on POWER8 and newer at head.
     if rules.logical_pvr_check and mode.pvr > family.spapr_logical_pvr:
+        if not family.spapr_logical_pvr:
+            return refuse("newer-than-cpu", f"{family.name} has no logical PVR: no compat modes")
         return refuse(
             "newer-than-cpu",
             f"{hex32(mode.pvr)} > {family.name}'s logical PVR "

@@ -8,7 +8,7 @@ from powercompat.accel.factory import ACCELS
 from powercompat.catalog.cpus import CpuModel
 from powercompat.catalog.modes import CompatMode, mode_by_name
 from powercompat.decisions.cpu_match import resolve_cpu
-from powercompat.errors import InvalidModeError, InvalidValueError
+from powercompat.errors import CpuPropertyError, InvalidModeError, InvalidValueError
 from powercompat.profiles import DEFAULT_PROFILE, Profile, parse_profile
 
 
@@ -73,15 +73,27 @@ def parse_options(options: MachineOptions) -> MachineConfig:
         if not kvm:
             raise InvalidValueError("--host-cpu only applies to a KVM accelerator")
         host = resolve_cpu(options.host_cpu, profile.cpu_models, profile.cpu_aliases)
-    if options.cpu.lower() == "host":
+    name, *props = options.cpu.split(",")
+    if name.lower() == "host":
         if not kvm or host is None:
             raise InvalidValueError("-cpu host needs a KVM accelerator and --host-cpu")
         model = host
     else:
-        model = resolve_cpu(options.cpu, profile.cpu_models, profile.cpu_aliases)
+        model = resolve_cpu(name, profile.cpu_models, profile.cpu_aliases)
     if host is None:
         host = model
-    max_compat = parse_max_cpu_compat(options.max_cpu_compat, profile)
+    max_text = options.max_cpu_compat
+    for prop in props:
+        key, _, value = prop.partition("=")
+        if key == "compat" and profile.cpu_compat_option:
+            max_text = value  # 7843c0d6's parse hack: -cpu X,compat=Y is max-cpu-compat=Y
+            continue
+        # qdev globals: QEMU has no such property on the CPU type
+        typename = f"{model.name}-powerpc64-cpu"
+        raise CpuPropertyError(
+            f"can't apply global {typename}.{key}={value}: "
+            f"Property '{typename}.{key}' not found")
+    max_compat = parse_max_cpu_compat(max_text, profile)
     if not 1 <= options.threads <= 8:
         raise InvalidValueError(f"threads per core must be 1..8, got {options.threads}")
     if not 1 <= options.smp <= 1024:

@@ -144,16 +144,7 @@ class PseriesMachine:
         :raises UnknownCompatPvrError, CompatNotValidError, KvmSetCompatError:
         """
         p = self.profile
-        if pvr == 0:
-            pcr = 0
-        else:
-            mode = mode_by_pvr(pvr, self.rules.modes)
-            if mode is None:
-                raise UnknownCompatPvrError(pvr)
-            if not check_compat(cpu.model.family, pvr, rules=self.rules).ok:
-                raise CompatNotValidError(pvr)
-            pcr = mode.pcr
-        new_pcr = pcr & cpu.model.family.pcr_mask
+        new_pcr = self._checked_pcr(cpu, pvr)
         transport = self.accel.transport
         if transport is not None and (not p.ioctl_only_on_change or cpu.compat_pvr != pvr):
             value = cpu.compat_pvr if p.kvm_gets_old_value else pvr  # 5dfaa532's bug
@@ -164,6 +155,20 @@ class PseriesMachine:
             except KvmError as err:
                 raise KvmSetCompatError(pvr, err.errno, cpu.index) from err
         cpu.compat_pvr, cpu.spr_pcr = pvr, new_pcr
+
+    def _checked_pcr(self, cpu: VCpu, pvr: int) -> int:
+        """ppc_set_compat() step 1: the mode's PCR masked by the class (0 = raw).
+
+        :raises UnknownCompatPvrError, CompatNotValidError:
+        """
+        if pvr == 0:
+            return 0
+        mode = mode_by_pvr(pvr, self.rules.modes)
+        if mode is None:
+            raise UnknownCompatPvrError(pvr)
+        if not check_compat(cpu.model.family, pvr, rules=self.rules).ok:
+            raise CompatNotValidError(pvr)
+        return mode.pcr & cpu.model.family.pcr_mask
 
     def _probe(self, pvr: int, event: Event) -> None:
         """powercompat policy: is ARCH_COMPAT supported? A GET answers, as a capability
@@ -190,6 +195,12 @@ class PseriesMachine:
             for cpu in cpus:
                 self._set_compat(cpu, pvr)
             return
+        # Fix (stress, issue #5): validate before probing. ppc_set_compat() refuses an
+        # unknown or invalid mode before any KVM call (qemu.md 1.6, step 1 before step 3);
+        # probing first answered "Unable to set CPU compatibility mode in KVM" under KVM PR
+        # for a max-cpu-compat the CPU cannot run, and issued a needless GET.
+        for cpu in cpus[:1]:
+            self._checked_pcr(cpu, pvr)
         if self.accel.kvm and any(c.compat_pvr != pvr for c in cpus):
             self._probe(pvr, event)
         snapshots = [(cpu, cpu.snapshot()) for cpu in cpus]

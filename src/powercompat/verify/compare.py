@@ -88,6 +88,8 @@ class EngineResult(Protocol):
     def userland_ok(self) -> bool | None: ...
     @property
     def raw_pvr(self) -> int: ...
+    @property
+    def pcr(self) -> int: ...
 
 
 Negotiate = Callable[..., EngineResult]
@@ -96,6 +98,8 @@ Negotiate = Callable[..., EngineResult]
 def _show(v: object) -> str:
     if isinstance(v, bool) or v is None:
         return str(v)
+    if isinstance(v, _Hex64):
+        return repr(v)
     if isinstance(v, int):
         return f"0x{v:08x}"
     return repr(v)
@@ -263,3 +267,32 @@ def judge_file(header: dict[str, Any], cells: Iterable[CellResult]) -> list[Verd
     qemu = qemu_profile(header["qemu_version"])
     guest = guest_profile(header["kernel_version"])
     return [judge_cell(c, qemu=qemu, guest=guest) for c in cells]
+
+
+def judge_pcr(
+    reading: dict[str, Any], *, qemu: str, guest: str, negotiate: Negotiate | None = None
+) -> Verdict:
+    """Compare one gdbstub reading (``record pcr``) with the engine's PCR and PVR."""
+    cpu, mode = reading["cpu"], reading["max_cpu_compat"]
+    mk = _verdict_maker(cpu, mode)
+    predicted = _predict(negotiate or _default_negotiate(), cpu, mode, guest, qemu)
+    if "error" in reading:  # refused at start-up: the engine must refuse too
+        refused = isinstance(predicted, PowerCompatError) or not predicted.started
+        if refused:
+            return mk(Outcome.REFUSAL_MATCHED, [], reading["error"])
+        return mk(Outcome.MISMATCH, [Diff("started", False, True)])
+    if isinstance(predicted, PowerCompatError) or not predicted.started:
+        return mk(Outcome.MISMATCH, [Diff("started", True, False)])
+    d = []
+    if reading["pcr"] != predicted.pcr:
+        d.append(Diff("SPR_PCR", _Hex64(reading["pcr"]), _Hex64(predicted.pcr)))
+    if reading["pvr"] != predicted.raw_pvr:
+        d.append(Diff("SPR_PVR", reading["pvr"], predicted.raw_pvr))
+    return mk(Outcome.MISMATCH if d else Outcome.MATCH, d)
+
+
+class _Hex64(int):
+    """An int shown as QEMU shows a 64-bit register (``0x%016x``)."""
+
+    def __repr__(self) -> str:
+        return f"0x{int(self):016x}"

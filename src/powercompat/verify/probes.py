@@ -53,6 +53,13 @@ class ProbeResult:
             d[k] = list(d[k])
         return d
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ProbeResult:
+        d = dict(d)
+        for k in ("extra", "argv", "cpu_nodes", "cpu_versions"):
+            d[k] = tuple(d[k])
+        return cls(**d)
+
 
 def dtb_cpu_versions(blob: bytes) -> tuple[tuple[str, int], ...]:
     """``(node name, cpu-version)`` of every CPU node of a flattened device tree."""

@@ -3,11 +3,12 @@
 Why a module of its own: each file carries its provenance (QEMU version string, kernel and
 busybox package versions, date, command) so a later reader can tell which QEMU said what.
 
-Usage: ``python -m powercompat.verify.record {probes,vector,oldcpus} OUT.json``
+Usage: ``python -m powercompat.verify.record {probes,vector,oldcpus,pcr} OUT.json``
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import shlex
@@ -16,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from powercompat.verify.assets import Assets, ensure_assets
-from powercompat.verify.matrix import run_matrix
+from powercompat.verify.boot import BootSpec
+from powercompat.verify.errors import BootError
+from powercompat.verify.gdbpcr import read_pcr
+from powercompat.verify.matrix import matrix_specs, run_matrix
 from powercompat.verify.probes import DEFAULT_PROBES, run_probe
 from powercompat.verify.report import write_json
 from powercompat.verify.vector import SYMBOL, pvr_pairs, read_symbol
@@ -75,7 +79,40 @@ def record_oldcpus(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]
     return run.to_json()
 
 
-_RECORDERS = {"probes": record_probes, "vector": record_vector, "oldcpus": record_oldcpus}
+def record_pcr(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
+    """PCR and PVR of vCPU 0 after CAS, read through the gdbstub, for every startable cell."""
+
+    async def all_cells() -> list[dict[str, Any]]:
+        gate = asyncio.Semaphore(2)
+
+        async def one(spec: BootSpec) -> dict[str, Any] | None:
+            async with gate:
+                try:
+                    reading = await read_pcr(spec, assets.qemu, assets.vmlinux, assets.initrd)
+                except BootError as err:
+                    return {"cpu": spec.cpu, "max_cpu_compat": spec.max_cpu_compat,
+                            "error": str(err)}  # fmt: skip
+                return reading.to_json()
+
+        got = await asyncio.gather(*(one(s) for s in matrix_specs()))
+        return [g for g in got if g is not None]
+
+    data = {
+        **_header(assets, argv),
+        "method": "boot with -gdb tcp:127.0.0.1:PORT; after CAS and the first kernel line, "
+        "attach (QEMU stops the VM), read target.xml features, 'p' the pvr and pcr registers",
+        "readings": asyncio.run(all_cells()),
+    }
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
+_RECORDERS = {
+    "probes": record_probes,
+    "vector": record_vector,
+    "oldcpus": record_oldcpus,
+    "pcr": record_pcr,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,121 @@
+"""``powercompat negotiate``: one boot through CAS, and why it ends where it ends."""
+
+from __future__ import annotations
+
+import click
+
+from powercompat.cli.common import (
+    accel_option,
+    accel_title,
+    cpu_option,
+    emit_json,
+    fail,
+    guest_option,
+    host_cpu_option,
+    json_option,
+    max_compat_option,
+    mode_label,
+    parse_pvr_list,
+    pcr_text,
+    pvr_list_option,
+    qemu_option,
+    smp_options,
+    want_json,
+)
+from powercompat.decisions.pcr import decode_pcr
+from powercompat.messages import hex32
+from powercompat.scenario import Negotiation
+from powercompat.scenario import negotiate as run_negotiation
+
+
+@click.command()
+@cpu_option
+@max_compat_option
+@guest_option
+@pvr_list_option
+@accel_option()
+@host_cpu_option
+@qemu_option
+@smp_options
+@json_option
+def negotiate(cpu: str, max_cpu_compat: str | None, guest: str, pvr_list: str | None,
+              accel: str, host_cpu: str | None, qemu: str, smp: int, threads: int,
+              as_json: bool) -> int:
+    """Boot up to CAS: the mode before CAS, the CAS choice with its reasons, the result.
+
+    Exit status 1 when the machine does not start or CAS fails.
+    """
+    want_json(as_json)
+    buffer = parse_pvr_list(pvr_list) if pvr_list is not None else None
+    result = run_negotiation(cpu, max_cpu_compat, guest, buffer, accel, host_cpu, qemu,
+                             smp, threads)
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        click.echo(render(result, custom_list=buffer is not None))
+    if result.error:
+        return fail(result.error)
+    return 0
+
+
+def render(n: Negotiation, custom_list: bool = False) -> str:
+    """The human report; the same Negotiation feeds --json."""
+    from powercompat.profiles import parse_profile
+
+    modes = parse_profile(n.qemu).rules.modes
+    maximum = n.max_cpu_compat or "none (raw allowed)"
+    lines = [
+        f"{n.cpu} (raw PVR {hex32(n.raw_pvr)}), max-cpu-compat={maximum}, "
+        f"{accel_title(n.accel)}, QEMU profile {n.qemu}, guest {n.guest}"
+        + (" with --pvr-list" if custom_list else ""),
+        "",
+    ]
+    start = [r for r in n.reasons if not r.startswith("cas: ")]
+    cas = [r.removeprefix("cas: ") for r in n.reasons if r.startswith("cas: ")]
+    lines.append("Start-up: " + ("ok" if n.started or cas else "REFUSED"))
+    lines.extend(f"  {r}" for r in start)
+    if not (n.started or cas):
+        lines += ["", f"The machine does not start: {n.error}"]
+        return "\n".join(lines)
+    lines += ["", f"Before CAS: {mode_label(n.initial_compat_pvr, modes)}", "", "CAS:"]
+    lines.extend(f"  {r}" for r in cas)
+    if n.raw_fallback:
+        lines.append("  the set failed and QEMU fell back to raw mode (cc7b35b1)")
+    lines += ["", "Result:"]
+    rows: list[tuple[str, str]] = [
+        ("compat", n.compat or "raw"),
+        ("compat_pvr", hex32(n.compat_pvr)),
+        ("cpu-version", hex32(n.cpu_version)),
+        ("PCR (QEMU)", pcr_text(n.pcr, decode_pcr(n.pcr))),
+        ("threads/core", f"{n.guest_threads} visible to the guest"
+         + (f" (mode allows {n.max_vthreads})" if n.max_vthreads else "")),
+        ("guest cpu line", n.guest_cpu_line),
+        ("userland", n.userland_reason),
+    ]
+    if n.kernel_arch_compat is not None:
+        rows += kernel_rows(n)
+    rows.append(("ONE_REG calls", str(n.one_reg_total)))
+    if n.cas_failed:
+        rows.append(("CAS", f"failed: {n.error}"))
+    width = max(len(k) for k, _ in rows)
+    lines.extend(f"  {k.ljust(width)}  {v}" for k, v in rows)
+    return "\n".join(lines)
+
+
+def kernel_rows(n: Negotiation) -> list[tuple[str, str]]:
+    """The kernel's side under KVM: what it holds and whether it enforces it."""
+    assert n.kernel_arch_compat is not None
+    rows = [("kernel arch_compat", hex32(n.kernel_arch_compat)),
+            ("kernel PCR", pcr_text(n.kernel_pcr, decode_pcr(n.kernel_pcr, "linux")
+                                    if n.kernel_pcr is not None else ()))]
+    if n.kernel_enforced:
+        rows.append(("enforced", f"yes ({n.kernel_note})"))
+    elif n.kernel_arch_compat:
+        rows += [("enforced", "NO: the mode is requested but NOT enforced"),
+                 ("kernel note", n.kernel_note or "")]
+    else:
+        rows.append(("enforced", f"no ({n.kernel_note})"))
+    if n.kernel_enforced is not None and n.kernel_arch_compat != n.compat_pvr:
+        rows.append(("MISMATCH", f"QEMU holds {hex32(n.compat_pvr)}, the kernel "
+                                 f"{hex32(n.kernel_arch_compat)}"))
+    return rows

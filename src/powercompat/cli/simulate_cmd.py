@@ -1,0 +1,140 @@
+"""``powercompat simulate``: a timeline of lifecycle events, each with its decisions, its
+ONE_REG calls and the state of every vCPU afterwards."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from powercompat.catalog.kvm import reg_name
+from powercompat.catalog.modes import CompatMode
+from powercompat.cli.common import (
+    accel_option,
+    accel_title,
+    cpu_option,
+    emit_json,
+    errno_name,
+    fail,
+    guest_option,
+    host_cpu_option,
+    json_option,
+    max_compat_option,
+    mode_label,
+    parse_pvr_list,
+    pvr_list_option,
+    qemu_option,
+    smp_options,
+    want_json,
+)
+from powercompat.machine.options import MachineOptions
+from powercompat.machine.state import Event, VcpuState
+from powercompat.messages import hex32, hex64
+from powercompat.scenario import DEFAULT_EVENTS, EVENT_NAMES, Simulation, parse_events
+from powercompat.scenario import simulate as run_simulation
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.table import Table
+
+
+@click.command()
+@cpu_option
+@max_compat_option
+@guest_option
+@pvr_list_option
+@accel_option()
+@host_cpu_option
+@qemu_option
+@smp_options
+@click.option("--events", default=",".join(DEFAULT_EVENTS), show_default=True, metavar="LIST",
+              help=f"Comma-separated events, in order: {', '.join(EVENT_NAMES)}.")
+@click.option("--dst-cpu", default=None, metavar="CPU",
+              help="Destination CPU for 'migrate' (default: --cpu).")
+@click.option("--dst-host-cpu", default=None, metavar="CPU",
+              help="Destination host CPU under KVM (default: --dst-cpu).")
+@json_option
+def simulate(cpu: str, max_cpu_compat: str | None, guest: str, pvr_list: str | None,
+             accel: str, host_cpu: str | None, qemu: str, smp: int, threads: int, events: str,
+             dst_cpu: str | None, dst_host_cpu: str | None, as_json: bool) -> int:
+    """Run lifecycle events and show each one's decisions, ONE_REG calls and vCPUs.
+
+    Exit status 1 when the machine does not start or an event fails.
+    """
+    want_json(as_json)
+    names = parse_events(events)
+    buffer = parse_pvr_list(pvr_list) if pvr_list is not None else None
+    options = MachineOptions(cpu=cpu, smp=smp, threads=threads, max_cpu_compat=max_cpu_compat,
+                             accel=accel, host_cpu=host_cpu, qemu=qemu)
+    if dst_host_cpu is None and dst_cpu is not None and host_cpu is not None:
+        dst_host_cpu = dst_cpu
+    sim = run_simulation(options, names, guest, buffer, dst_cpu, dst_host_cpu)
+    if as_json:
+        emit_json(sim.to_json())
+    else:
+        render(sim, options, names)
+    if sim.error:
+        return fail(sim.error)
+    return 0
+
+
+def render(sim: Simulation, options: MachineOptions, names: tuple[str, ...]) -> None:
+    from powercompat.cli import tables
+    from powercompat.profiles import parse_profile
+
+    modes = parse_profile(options.qemu).rules.modes
+    first = sim.machines[0].config
+    head = (f"{first.model.name} x{first.smp} ({first.threads} thread(s)/core), "
+            f"max-cpu-compat={first.max_compat.name if first.max_compat else 'none'}, "
+            f"{accel_title(first.accel)}"
+            + (f" on a {first.host.family.name} host" if first.accel != "tcg" else "")
+            + f", QEMU profile {first.profile.name}")
+    items: list[RenderableType | str] = [head, f"events: {', '.join(names)}", ""]
+    for number, event in enumerate(sim.events, 1):
+        items.extend(_event_items(number, event, modes))
+    verdict = ("started" if sim.started else "did not start") + (
+        f"; failed: {sim.error}" if sim.error else "; no failure")
+    items.append(f"Summary: {verdict}; {sim.one_reg_total} ONE_REG call(s) in all.")
+    tables.show(*items)
+
+
+def _event_items(number: int, event: Event, modes: tuple[CompatMode, ...]
+                 ) -> list[RenderableType | str]:
+    from powercompat.cli import tables
+
+    status = "ok" if event.ok else f"FAILED: {event.error}"
+    items: list[RenderableType | str] = [
+        tables.text(f"[{number}] {event.name} ({event.machine}): {status}",
+                    "bold" if event.ok else "bold red")]
+    items.extend(f"    - {reason}" for reason in event.reasons)
+    if event.one_reg:
+        calls = tables.table("vCPU", "ioctl", "register", "value", "errno")
+        for call in event.one_reg:
+            calls.add_row(str(call.vcpu), f"KVM_{call.op.upper()}_ONE_REG",
+                          reg_name(call.reg_id),
+                          "-" if call.value is None else hex32(call.value),
+                          errno_name(call.errno))
+        items.append(tables.indent(calls))
+    else:
+        items.append("    ONE_REG: none")
+    items.append(tables.indent(vcpu_table(event.vcpus, modes)))
+    items.append("")
+    return items
+
+
+def vcpu_table(vcpus: tuple[VcpuState, ...], modes: tuple[CompatMode, ...]) -> Table:
+    """One row per vCPU: QEMU's compat and PCR, the kernel's arch_compat and PCR."""
+    from powercompat.cli import tables
+
+    grid = tables.table("vCPU", "QEMU compat", "QEMU PCR", "cpu-version",
+                        "kernel arch_compat", "kernel PCR", "enforced")
+    for v in vcpus:
+        kernel = "-" if v.kernel_arch_compat is None else mode_label(v.kernel_arch_compat, modes)
+        kpcr = "-" if v.kernel_arch_compat is None else (
+            "none" if v.kernel_pcr is None else hex64(v.kernel_pcr))
+        enforced = "-" if v.kernel_enforced is None else (
+            "yes" if v.kernel_enforced else
+            ("NO (requested, not enforced)" if v.kernel_arch_compat else "no"))
+        grid.add_row(str(v.index), mode_label(v.compat_pvr, modes), hex64(v.pcr),
+                     hex32(v.cpu_version), kernel, kpcr, enforced)
+    return grid

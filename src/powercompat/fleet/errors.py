@@ -1,0 +1,26 @@
+"""The fleet planner's input error: one line naming the file, the record and the field."""
+
+from __future__ import annotations
+
+from powercompat.errors import InputError
+
+
+class InventoryError(InputError):
+    """An inventory that cannot be planned.
+
+    ``path`` is the file, ``where`` the record (``row 7``, ``guests[3]``, ``<cpu>/<model>``),
+    ``field`` the field or attribute (None when the whole record or file is at fault) and
+    ``problem`` the reason, often the engine's own message.
+
+    >>> str(InventoryError("fleet.csv", "row 7", "cpu", "unable to find CPU model 'power12'"))
+    "fleet.csv: row 7, field 'cpu': unable to find CPU model 'power12'"
+    """
+
+    def __init__(self, path: str, where: str | None, field: str | None, problem: str) -> None:
+        spot = ", ".join(part for part in (
+            where, f"field '{field}'" if field is not None else None) if part)
+        super().__init__(f"{path}: {spot}: {problem}" if spot else f"{path}: {problem}")
+        self.path = path
+        self.where = where
+        self.field = field
+        self.problem = problem

@@ -1,0 +1,361 @@
+"""The fleet inventory: hosts and guests, read from JSON, CSV and libvirt domain XML.
+
+Schema (docs/FLEET.md has examples). A host has ``name``, ``cpu`` (a ``-cpu`` model or alias,
+resolved under its QEMU profile), ``kvm`` (``hv`` default, ``pr``, ``pr-ignore``), ``qemu`` (a
+QEMU profile, default ``head``) and ``group``. A guest has ``name``, ``profile`` (a guest
+profile, default ``linux-6.1``), ``max_cpu_compat`` (empty or absent: none), ``host`` (where it
+runs now), an optional ``group`` (the host group it may move in; absent: any host), and
+optionally ``libvirt_xml``: a domain file (relative to the inventory) that supplies the name
+and the maximum instead.
+
+- JSON: ``{"hosts": [{...}, ...], "guests": [{...}, ...]}``; values are strings (null for an
+  absent optional one); unknown keys are errors (they are usually typos).
+- CSV: a header row with the field names above. A ``kind`` column (``host`` or ``guest``)
+  lets one file hold both; without it a file with a ``cpu`` column holds hosts and a file with
+  a ``host`` column holds guests. Empty cells are absent values.
+- XML: a libvirt domain given directly; its ``<metadata>`` names the host
+  (:mod:`powercompat.fleet.domain_xml`).
+
+Several files may be given; they form one inventory. Every error is one line naming the
+file, the record (``row 7``, ``guests[3]``) and the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from powercompat.accel.factory import ACCELS
+from powercompat.catalog.guests import GUESTS
+from powercompat.catalog.modes import COMPAT_MODES
+from powercompat.errors import InputError, InvalidModeError, UnknownProfileError
+from powercompat.fleet.decide import GuestKind, HostClass, host_class
+from powercompat.fleet.domain_xml import FLEET_NS, Domain, parse_domain, read_domain
+from powercompat.fleet.errors import InventoryError
+from powercompat.profiles import DEFAULT_PROFILE
+from powercompat.scenario import DEFAULT_GUEST
+
+HOST_FIELDS: Final = ("name", "cpu", "kvm", "qemu", "group")
+GUEST_FIELDS: Final = ("name", "profile", "max_cpu_compat", "host", "group", "libvirt_xml")
+#: KVM flavours, from the engine's accelerator names (``kvm-hv`` -> ``hv``)
+KVM_FLAVOURS: Final = tuple(a.removeprefix("kvm-") for a in ACCELS if a.startswith("kvm-"))
+DEFAULT_KVM: Final = "hv"
+#: an inventory of a million records is ~120 MiB of JSON
+MAX_INVENTORY_BYTES: Final = 512 << 20
+
+_HOST_KEYS: Final = frozenset(HOST_FIELDS)
+_GUEST_KEYS: Final = frozenset(GUEST_FIELDS)
+_MODE_NAMES: Final = frozenset(m.name for m in COMPAT_MODES)
+_GUEST_NAMES: Final = frozenset(g.name for g in GUESTS)
+
+#: where a bad value is reported: (file, record, field)
+_Spot = tuple[str, str | None, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    name: str
+    cls: HostClass
+    group: str
+
+
+@dataclass(frozen=True, slots=True)
+class Guest:
+    """``group`` None: the guest may go to any host. ``origin``: (file, record)."""
+
+    name: str
+    kind: GuestKind
+    host: str
+    group: str | None
+    origin: tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    hosts: tuple[Host, ...]
+    guests: tuple[Guest, ...]
+
+    def host_by_name(self) -> dict[str, Host]:
+        return {h.name: h for h in self.hosts}
+
+
+class _Builder:
+    """Collects records from every file, then checks the references between them."""
+
+    def __init__(self) -> None:
+        self.hosts: dict[str, Host] = {}
+        self.host_origin: dict[str, str] = {}
+        self.guests: dict[str, Guest] = {}
+
+    def add_host(self, rec: Mapping[str, str | None], path: str, where: str) -> None:
+        name = _required(rec, "name", path, where)
+        cpu = _required(rec, "cpu", path, where)
+        group = _required(rec, "group", path, where)
+        kvm = rec.get("kvm") or DEFAULT_KVM
+        qemu = rec.get("qemu") or DEFAULT_PROFILE
+        if kvm not in KVM_FLAVOURS:
+            raise InventoryError(path, where, "kvm", f"unknown KVM flavour '{kvm}' "
+                                 f"(valid: {', '.join(KVM_FLAVOURS)})")
+        try:
+            cls = host_class(cpu, kvm, qemu)
+        except UnknownProfileError as err:
+            raise InventoryError(path, where, "qemu", str(err)) from err
+        except InputError as err:
+            raise InventoryError(path, where, "cpu", f"{err} (QEMU profile {qemu})") from err
+        if name in self.hosts:
+            raise InventoryError(path, where, "name", f"duplicate host '{name}' (first at "
+                                 f"{self.host_origin[name]})")
+        self.hosts[name] = Host(name, cls, group)
+        self.host_origin[name] = f"{path} {where}"
+
+    def add_guest(self, rec: Mapping[str, str | None], path: str, where: str,
+                  base: Path) -> None:
+        xml = rec.get("libvirt_xml")
+        if xml:
+            for field in ("name", "max_cpu_compat"):
+                if rec.get(field):
+                    raise InventoryError(path, where, field,
+                                         "comes from the libvirt_xml domain; leave it empty")
+            domain = read_domain(base / xml)
+            name, max_compat = domain.name, domain.max_cpu_compat
+            max_spot: _Spot = (str(base / xml), "<cpu>/<model>", None)
+        else:
+            name = _required(rec, "name", path, where)
+            max_compat = rec.get("max_cpu_compat") or None
+            max_spot = (path, where, "max_cpu_compat")
+        self._add_guest(name, rec.get("profile") or DEFAULT_GUEST, max_compat,
+                        _required(rec, "host", path, where), rec.get("group") or None,
+                        bool(xml), (path, where), max_spot)
+
+    def add_domain(self, domain: Domain, path: str) -> None:
+        meta = domain.metadata
+        where = "<metadata>/<fleet:guest>"
+        if not meta.get("host"):
+            raise InventoryError(path, where, "host",
+                                 "missing: a domain given directly must name its current host "
+                                 f"in <metadata><fleet:guest xmlns:fleet='{FLEET_NS}' "
+                                 "host='...'/></metadata>")
+        unknown = sorted(set(meta) - {"host", "profile", "group"})
+        if unknown:
+            raise InventoryError(path, where, unknown[0], "unknown attribute")
+        self._add_guest(domain.name, meta.get("profile") or DEFAULT_GUEST,
+                        domain.max_cpu_compat, meta["host"], meta.get("group") or None, True,
+                        (path, where), (path, "<cpu>/<model>", None))
+
+    def _add_guest(self, name: str, profile: str, max_compat: str | None, host: str,
+                   group: str | None, libvirt: bool, origin: tuple[str, str],
+                   max_spot: _Spot) -> None:
+        path, where = origin
+        if profile not in _GUEST_NAMES:
+            raise InventoryError(path, where, "profile", str(
+                UnknownProfileError("guest", profile, [g.name for g in GUESTS])))
+        if max_compat is not None and max_compat not in _MODE_NAMES:
+            raise InventoryError(*max_spot, str(InvalidModeError(max_compat)))
+        if name in self.guests:
+            first = self.guests[name].origin
+            raise InventoryError(path, where, "name",
+                                 f"duplicate guest '{name}' (first at {first[0]} {first[1]})")
+        self.guests[name] = Guest(name, GuestKind(profile, max_compat, libvirt), host, group,
+                                  origin)
+
+    def finish(self) -> Inventory:
+        groups = {h.group for h in self.hosts.values()}
+        for guest in self.guests.values():
+            if guest.host not in self.hosts:
+                raise _at_origin(guest, "host", f"unknown host '{guest.host}'")
+            if guest.group is not None and guest.group not in groups:
+                raise _at_origin(guest, "group", f"no host is in group '{guest.group}'")
+        return Inventory(tuple(self.hosts.values()), tuple(self.guests.values()))
+
+
+def _at_origin(guest: Guest, field: str, problem: str) -> InventoryError:
+    return InventoryError(*guest.origin, field, problem)
+
+
+def _required(rec: Mapping[str, str | None], field: str, path: str, where: str) -> str:
+    value = rec.get(field)
+    if not value:
+        raise InventoryError(path, where, field, "missing")
+    return value
+
+
+# ---------------------------------------------------------------------- entry points
+
+
+def load_inventory(paths: Sequence[Path | str]) -> Inventory:
+    """Read every file (by suffix: ``.json``, ``.csv``, ``.xml``) into one inventory.
+
+    :raises InventoryError: the first problem found, with its file, record and field.
+    """
+    if not paths:
+        raise InventoryError("inventory", None, None, "no inventory file given")
+    builder = _Builder()
+    for raw in paths:
+        path = Path(raw)
+        suffix = path.suffix.lower()
+        if suffix == ".xml":
+            builder.add_domain(read_domain(path), str(path))
+        elif suffix in (".json", ".csv"):
+            text = _read_text(path)
+            if suffix == ".json":
+                _parse_json(text, str(path), path.parent, builder)
+            else:
+                _parse_csv(text, str(path), path.parent, builder)
+        else:
+            raise InventoryError(str(path), None, None,
+                                 "unknown inventory format (use .json, .csv or .xml)")
+    return builder.finish()
+
+
+def parse_inventory_text(text: str, fmt: str, label: str = "inventory",
+                         base: Path | None = None) -> Inventory:
+    """Parse one JSON or CSV inventory given as text (``fmt`` ``json`` or ``csv``).
+
+    :raises InventoryError: as :func:`load_inventory`.
+    """
+    builder = _Builder()
+    where = base or Path(".")
+    if fmt == "json":
+        _parse_json(text, label, where, builder)
+    elif fmt == "csv":
+        _parse_csv(text, label, where, builder)
+    else:
+        raise InventoryError(label, None, None, f"unknown format '{fmt}' (json or csv)")
+    return builder.finish()
+
+
+def parse_domain_text(data: bytes, label: str = "domain.xml") -> Inventory:
+    """A one-guest inventory from domain XML bytes (tests; the host is not checked)."""
+    domain = parse_domain(data, label)
+    builder = _Builder()
+    builder.add_domain(domain, label)
+    return Inventory((), tuple(builder.guests.values()))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_INVENTORY_BYTES + 1)
+    except OSError as err:
+        raise InventoryError(str(path), None, None, f"cannot read: {err.strerror}") from err
+    if len(data) > MAX_INVENTORY_BYTES:
+        raise InventoryError(str(path), None, None,
+                             f"larger than {MAX_INVENTORY_BYTES >> 20} MiB")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InventoryError(str(path), f"byte {err.start}", None, "not UTF-8") from err
+
+
+# ---------------------------------------------------------------------- JSON
+
+
+def _parse_json(text: str, path: str, base: Path, builder: _Builder) -> None:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InventoryError(path, f"line {err.lineno} column {err.colno}", None,
+                             f"not valid JSON ({err.msg})") from err
+    if not isinstance(doc, dict):
+        raise InventoryError(path, None, None,
+                             'the top level must be an object {"hosts": [...], "guests": [...]}')
+    unknown = sorted(set(doc) - {"hosts", "guests"})
+    if unknown:
+        raise InventoryError(path, None, unknown[0],
+                             "unknown top-level key (expected 'hosts' and 'guests')")
+    for section, keys in (("hosts", _HOST_KEYS), ("guests", _GUEST_KEYS)):
+        records = doc.get(section, [])
+        if not isinstance(records, list):
+            raise InventoryError(path, section, None, "must be a list of objects")
+        for index, rec in enumerate(records):
+            where = f"{section}[{index}]"
+            checked = _json_record(rec, keys, path, where)
+            if section == "hosts":
+                builder.add_host(checked, path, where)
+            else:
+                builder.add_guest(checked, path, where, base)
+
+
+def _json_record(rec: object, keys: frozenset[str], path: str, where: str
+                 ) -> dict[str, str | None]:
+    if not isinstance(rec, dict):
+        raise InventoryError(path, where, None, "must be an object")
+    if not keys.issuperset(rec):
+        extra = sorted(set(rec) - keys)[0]
+        raise InventoryError(path, where, extra,
+                             f"unknown field (valid: {', '.join(sorted(keys))})")
+    for field, value in rec.items():
+        if value is not None and type(value) is not str:
+            raise InventoryError(path, where, field,
+                                 f"must be a string, not {type(value).__name__}")
+    return rec
+
+
+# ---------------------------------------------------------------------- CSV
+
+
+def _parse_csv(text: str, path: str, base: Path, builder: _Builder) -> None:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InventoryError(path, None, None, "empty file (a header row is needed)") from None
+    header = [h.strip() for h in header]
+    columns = set(header)
+    allowed = _HOST_KEYS | _GUEST_KEYS | {"kind"}
+    for column in header:
+        if column not in allowed:
+            raise InventoryError(path, "row 1", column,
+                                 f"unknown column (valid: {', '.join(sorted(allowed))})")
+    if len(columns) != len(header):
+        raise InventoryError(path, "row 1", None, "a column is named twice")
+    fixed = _csv_kind(columns, path)
+    width = len(header)
+    try:
+        for number, row in enumerate(reader, start=2):
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank line
+            where = f"row {number}"
+            if len(row) != width:
+                raise InventoryError(path, where, None,
+                                     f"{len(row)} values for {width} header columns")
+            rec = {k: v.strip() for k, v in zip(header, row, strict=True) if v.strip()}
+            kind = fixed or rec.pop("kind", "")
+            if kind == "host":
+                _no_foreign(rec, _HOST_KEYS, "host", path, where)
+                builder.add_host(rec, path, where)
+            elif kind == "guest":
+                _no_foreign(rec, _GUEST_KEYS, "guest", path, where)
+                builder.add_guest(rec, path, where, base)
+            else:
+                raise InventoryError(path, where, "kind",
+                                     f"must be 'host' or 'guest', not '{kind}'")
+    except csv.Error as err:
+        raise InventoryError(path, f"line {reader.line_num}", None,
+                             f"malformed CSV ({err})") from err
+
+
+def _csv_kind(columns: set[str], path: str) -> str | None:
+    """The record kind of a file without a ``kind`` column, from its columns."""
+    if "kind" in columns:
+        return None
+    if "cpu" in columns and "host" not in columns:
+        return "host"
+    if "host" in columns and "cpu" not in columns:
+        return "guest"
+    raise InventoryError(path, "row 1", "kind",
+                         "add a 'kind' column (host or guest): the columns do not say which "
+                         "records this file holds")
+
+
+def _no_foreign(rec: dict[str, str], keys: frozenset[str], kind: str, path: str,
+                where: str) -> None:
+    rec.pop("kind", None)
+    for field in rec:
+        if field not in keys:
+            raise InventoryError(path, where, field, f"does not apply to a {kind}")

@@ -1,0 +1,164 @@
+"""Random machine lifecycles: options from the catalogue, event sequences, CAS buffers, faults.
+
+Everything is drawn from one seeded ``random.Random``, so a lifecycle is reproduced by its
+seed and index (``lifecycle_seed``).
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Final
+
+from powercompat.accel.factory import ACCELS
+from powercompat.catalog.guests import GUESTS
+from powercompat.catalog.modes import COMPAT_MODES
+from powercompat.machine.options import MachineOptions
+from powercompat.profiles import PROFILE_NAMES, Profile, parse_profile
+from powercompat.stress.harness import FAULT_ERRNOS, Harness
+
+#: the modelled accelerators (``kvm`` needs a real ppc64 host)
+MODEL_ACCELS: Final[tuple[str, ...]] = tuple(a for a in ACCELS if a != "kvm")
+#: interesting 32-bit words for CAS pairs: modes, raw PVRs, masks, edges
+_WORDS: Final[tuple[int, ...]] = (
+    0, 0xFFFFFFFF, 0xFFFF0000, 0xFFFE0000, 0xFFFFFFFE, 0x0F000001, 0x0F100003,
+    *(m.pvr for m in COMPAT_MODES),
+    0x003F0000, 0x004A0000, 0x004B0000, 0x004C0000, 0x004D0000, 0x004E0000, 0x004E1202,
+    0x00800000, 0x00820000, 0x00390202,
+)
+EVENTS: Final[tuple[str, ...]] = ("cas", "cas", "cas", "reboot", "reset", "hotplug", "fault",
+                                  "fault", "migrate", "migrate-bad")
+
+
+def lifecycle_seed(seed: int, index: int) -> int:
+    """The seed of lifecycle ``index`` in a run seeded ``seed``."""
+    return (seed * 1_000_003 + index) & 0xFFFFFFFFFFFF
+
+
+def random_pairs_buffer(rng: random.Random) -> bytes:
+    """A list of (mask, value) pairs from interesting words, usually terminated."""
+    pairs = [(rng.choice(_WORDS), rng.choice(_WORDS)) for _ in range(rng.randint(0, 12))]
+    if rng.random() < 0.85:
+        pairs.append((0xFFFFFFFE, 0x0F000001))
+    return b"".join(struct.pack(">II", m, v) for m, v in pairs)
+
+
+def random_cas_buffer(rng: random.Random) -> bytes:
+    """A guest buffer: a real guest's, random pairs, or hostile bytes."""
+    kind = rng.random()
+    if kind < 0.35:
+        return rng.choice(GUESTS).cas_buffer
+    if kind < 0.75:
+        return random_pairs_buffer(rng)
+    if kind < 0.80:
+        return bytes(rng.choice((0, 8, 4096, 4104)))  # all-zero: never terminates
+    if kind < 0.85:
+        return b"\xff" * rng.choice((8, 4096, 5000))  # all-ones: raw match, no terminator
+    if kind < 0.92:
+        buf = rng.choice(GUESTS).cas_buffer
+        return buf[:rng.randrange(len(buf) + 1)]  # truncated
+    return rng.randbytes(rng.randrange(64))
+
+
+def corrupt_stream(rng: random.Random) -> Callable[[bytes], bytes]:
+    """A bit flip, a truncation, a byte overwrite or an appended byte."""
+    how = rng.randrange(4)
+    pick = rng.random()
+    value = rng.randrange(256)
+
+    def apply(stream: bytes) -> bytes:
+        data = bytearray(stream)
+        pos = int(pick * len(data))
+        if how == 0:
+            data[pos] ^= 1 << (value % 8)
+        elif how == 1:
+            del data[pos:]
+        elif how == 2:
+            data[pos] = value
+        else:
+            data.append(value)
+        return bytes(data)
+
+    return apply
+
+
+def random_options(rng: random.Random, profile: str | None = None,
+                   accel: str | None = None) -> MachineOptions:
+    """Options from the catalogue; always parseable (whether the machine starts is random)."""
+    p: Profile = parse_profile(profile or rng.choice(PROFILE_NAMES))
+    acc = accel or rng.choice(MODEL_ACCELS)
+    model = rng.choice(p.cpu_models)
+    cpu = model.name
+    threads = rng.choice((1, 1, 1, 2, 4, 8))
+    smp = threads * rng.randint(1, 2)
+    max_names = [None, None, *(m.name for m in p.rules.modes)]
+    host = None
+    if acc == "kvm-hv" and rng.random() < 0.5:
+        host = rng.choice(p.cpu_models).name
+    return MachineOptions(
+        cpu=cpu, smp=smp, threads=threads, max_cpus=smp + threads * rng.randint(0, 2),
+        max_cpu_compat=rng.choice(max_names), accel=acc, host_cpu=host, qemu=p.name,
+        kernel_reserved_bits=rng.random() < 0.8)
+
+
+def destination_options(rng: random.Random, source: MachineOptions) -> MachineOptions:
+    """Same command line on the destination (max-cpu-compat is not migrated, so it must be
+    given on both sides), sometimes another CPU or host of the profile."""
+    dst = replace(source, incoming=True)
+    if rng.random() < 0.3:
+        p = parse_profile(source.qemu)
+        dst = replace(dst, cpu=rng.choice(p.cpu_models).name)
+        if source.accel == "kvm-hv":
+            dst = replace(dst, host_cpu=rng.choice(p.cpu_models).name)
+    return dst
+
+
+@dataclass
+class LifecycleResult:
+    seed: int
+    options: MachineOptions
+    events: list[str]
+    steps: int
+    violations: list[str]
+
+
+def run_lifecycle(seed: int, profile: str | None = None, accel: str | None = None,
+                  max_events: int = 8) -> LifecycleResult:
+    """One random machine life: realize, reset, then random events, checked throughout."""
+    rng = random.Random(seed)
+    options = random_options(rng, profile, accel)
+    harness = Harness(options)
+    events: list[str] = []
+    pair = harness.pair
+    if rng.random() < 0.1:
+        harness.pair.inject(rng.choice(FAULT_ERRNOS), rng.randrange(3))
+    if pair.realize() == "ok":
+        if rng.random() < 0.15:
+            pair.hotplug()
+        pair.reset()
+    for _ in range(rng.randint(1, max_events)):
+        pair = harness.pair
+        if pair.machine.state.value in ("exited", "created"):
+            break
+        event = rng.choice(EVENTS)
+        events.append(event)
+        if event == "cas":
+            pair.cas(random_cas_buffer(rng))
+        elif event == "reboot":
+            pair.reboot()
+        elif event == "reset":
+            pair.reset()
+        elif event == "hotplug":
+            pair.hotplug()
+        elif event == "fault":
+            pair.inject(rng.choice(FAULT_ERRNOS), rng.randrange(4))
+        elif event == "migrate":
+            faults = ((rng.choice(FAULT_ERRNOS), rng.randrange(3)),) if rng.random() < 0.2 \
+                else ()
+            harness.migrate(destination_options(rng, harness.options), dst_faults=faults)
+        else:
+            harness.migrate(destination_options(rng, harness.options),
+                            corrupt=corrupt_stream(rng))
+    return LifecycleResult(seed, options, events, len(events), harness.violations)

@@ -1,0 +1,396 @@
+"""An independent, deliberately simple model of what each QEMU profile does to vCPUs and KVM.
+
+The stress runner and the stateful property test compare the real machine
+(machine/pseries.py) against this model after every step. It is written from the reference
+facts (shared/reference/qemu.md sections 1.6, 1.7, 5, 6, 7; kernel_libvirt.md sections 1-3),
+not from the machine's code: it imports catalogue facts, the two untrusted-input parsers
+(which have their own property tests) and ``migration_pvr_match`` (target/ppc/machine.c
+pvr_match, a pure catalogue lookup), and nothing from machine/pseries.py, accel/ or
+decisions/validity.py / decisions/cas.py's choice logic.
+
+Outcomes are compared as short category strings (``ok``, ``state``, ``unknown-pvr``,
+``not-valid``, ``kvm:<errno>``, ``cas-buffer``, ``cas:<hcall>``, ``stream``, ``migration``,
+``refused``) so that a wrong error class is caught as surely as a wrong state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from powercompat.catalog.cpus import CpuFamily
+from powercompat.catalog.modes import CompatMode
+from powercompat.decisions.cas import parse_cas_pvrs
+from powercompat.decisions.cpu_match import migration_pvr_match
+from powercompat.errors import CasBufferError, MigrationStreamError
+from powercompat.machine.migration import decode_stream
+from powercompat.machine.options import MachineConfig
+from powercompat.profiles import Profile
+
+EINVAL: Final = 22
+
+#: kernel_libvirt.md 1.3: logical PVR -> guest PCR bit in kvmppc_set_arch_compat()
+GUEST_PCR_BIT: Final[dict[int, int]] = {
+    0x0F000002: 0x2, 0x0F000003: 0x4, 0x0F100003: 0x4, 0x0F000004: 0x8,
+    0x0F000005: 0x10, 0x0F000006: 0x20, 0x0F000007: 0x20,
+}
+#: kernel_libvirt.md 1.4: reserved PCR bits kept set since v5.4
+PCR_RESERVED: Final = 0x0FFFFFFFFFFFFFE1
+
+
+# ---------------------------------------------------------------- QEMU's rules, restated
+
+
+def ref_mode(profile: Profile, pvr: int) -> CompatMode | None:
+    """compat_by_pvr(): exact match in the profile's table."""
+    for mode in profile.rules.modes:
+        if mode.pvr == pvr:
+            return mode
+    return None
+
+
+def ref_index(profile: Profile, pvr: int) -> int:
+    return [m.pvr for m in profile.rules.modes].index(pvr)
+
+
+def ref_refusal(profile: Profile, family: CpuFamily, pvr: int) -> str | None:
+    """pcc_compat() without bounds (qemu.md 1.5): None when valid, else the category."""
+    mode = ref_mode(profile, pvr)
+    if mode is None:
+        return "unknown-pvr"
+    if profile.rules.logical_pvr_check and pvr > family.spapr_logical_pvr:
+        return "not-valid"
+    if not family.pcr_supported & mode.pcr_level:
+        return "not-valid"
+    return None
+
+
+def ref_host_accepts(host: CpuFamily, pvr: int) -> bool:
+    """kvmppc_set_arch_compat() (kernel_libvirt.md 1.3/1.4): is the level within the host's?"""
+    if pvr == 0:
+        return True
+    bit = GUEST_PCR_BIT.get(pvr)
+    return bit is not None and bit <= host.host_pcr_bit
+
+
+def ref_cas_choice(profile: Profile, family: CpuFamily, real_pvr: int, max_pvr: int,
+                   pairs: list[tuple[int, int]]) -> tuple[int, bool]:
+    """cas_check_pvr() (qemu.md 5.1): (newest listed valid mode within max, raw listed)."""
+    best = 0
+    explicit = False
+    for mask, value in pairs:
+        if real_pvr & mask == value & mask:
+            explicit = True
+            continue
+        if ref_refusal(profile, family, value) is not None:
+            continue
+        if max_pvr and ref_index(profile, value) > ref_index(profile, max_pvr):
+            continue
+        if best and ref_index(profile, value) < ref_index(profile, best):
+            continue
+        best = value
+    return best, explicit
+
+
+# ---------------------------------------------------------------- the kernel side
+
+
+class RefKernel:
+    """The kernel behind ONE_REG plus the fault plan, reduced to what the machine can see."""
+
+    def __init__(self, accel: str, host: CpuFamily, threads: int, reserved: bool) -> None:
+        self.accel = accel
+        self.host = host
+        self.threads = threads
+        self.reserved = reserved
+        #: hv: vcore -> (arch_compat, pcr); pr-ignore: vcpu -> (arch_compat, None)
+        self.store: dict[int, tuple[int, int | None]] = {}
+        self.plan: dict[int, int] = {}
+        self.sets_seen = 0
+        #: (vcpu, op, value, errno), as RecordingTransport records them
+        self.calls: list[tuple[int, str, int | None, int]] = []
+
+    @property
+    def kvm(self) -> bool:
+        return self.accel != "tcg"
+
+    def _key(self, vcpu: int) -> int:
+        return vcpu // self.threads if self.accel == "kvm-hv" else vcpu
+
+    def create(self, vcpu: int) -> None:
+        if self.accel == "kvm-hv":
+            self.store.setdefault(self._key(vcpu), (0, 0))
+        elif self.accel == "kvm-pr-ignore":
+            self.store.setdefault(vcpu, (0, None))
+
+    def fail_next_set(self, errno: int, after: int = 0) -> None:
+        self.plan[self.sets_seen + after] = errno
+
+    def set(self, vcpu: int, value: int) -> int:
+        index = self.sets_seen
+        self.sets_seen += 1
+        err = self.plan.pop(index, 0)
+        if not err:
+            if self.accel == "kvm-pr":
+                err = EINVAL
+            elif self.accel == "kvm-hv":
+                if not ref_host_accepts(self.host, value):
+                    err = EINVAL
+                else:
+                    guest = GUEST_PCR_BIT[value] if value else self.host.host_pcr_bit
+                    pcr = self.host.host_pcr_bit - guest
+                    self.store[self._key(vcpu)] = (
+                        value, pcr | PCR_RESERVED if self.reserved else pcr)
+            else:
+                self.store[vcpu] = (value, None)
+        self.calls.append((vcpu, "set", value, err))
+        return err
+
+    def get(self, vcpu: int) -> int:
+        if self.accel == "kvm-pr":
+            self.calls.append((vcpu, "get", None, EINVAL))
+            return EINVAL
+        self.calls.append((vcpu, "get", self.store[self._key(vcpu)][0], 0))
+        return 0
+
+    def view(self, vcpu: int) -> tuple[int, int | None] | None:
+        if self.accel == "tcg":
+            return None
+        if self.accel == "kvm-pr":
+            return (0, None)
+        return self.store[self._key(vcpu)]
+
+
+# ---------------------------------------------------------------- the QEMU side
+
+
+@dataclass
+class RefCpu:
+    index: int
+    compat: int = 0
+    pcr: int = 0
+
+
+class RefFailure(Exception):  # noqa: N818 - a control-flow signal inside the model
+    """A refused or failed step; ``category`` is compared with the machine's error."""
+
+    def __init__(self, category: str) -> None:
+        super().__init__(category)
+        self.category = category
+
+
+@dataclass
+class RefMachine:
+    """One pseries machine as the profile's QEMU would hold it."""
+
+    config: MachineConfig
+    state: str = "created"
+    cpus: list[RefCpu] = field(default_factory=list)
+    kernel: RefKernel = field(init=False)
+    next_index: int = 0
+    probe: int | None = None
+    #: (hcall_ret, raw_fallback) of the last CAS
+    last_cas: tuple[int, bool] | None = None
+
+    def __post_init__(self) -> None:
+        c = self.config
+        self.kernel = RefKernel(c.accel, c.host.family, c.threads, c.kernel_reserved_bits)
+
+    @property
+    def profile(self) -> Profile:
+        return self.config.profile
+
+    @property
+    def family(self) -> CpuFamily:
+        return self.config.model.family
+
+    def _need(self, *states: str) -> None:
+        if self.state not in states:
+            raise RefFailure("state")
+
+    def _fatal(self) -> None:
+        if not self.profile.all_or_nothing:
+            self.state = "exited"
+
+    # ppc_set_compat() (qemu.md 1.6 and its history table)
+    def _set(self, cpu: RefCpu, pvr: int) -> None:
+        p = self.profile
+        pcr = 0
+        if pvr:
+            refusal = ref_refusal(p, self.family, pvr)
+            if refusal:
+                raise RefFailure(refusal)
+            mode = ref_mode(p, pvr)
+            assert mode is not None
+            pcr = mode.pcr & self.family.pcr_mask
+        if self.kernel.kvm and (not p.ioctl_only_on_change or cpu.compat != pvr):
+            sent = cpu.compat if p.kvm_gets_old_value else pvr
+            if p.commit_before_kvm:
+                cpu.compat, cpu.pcr = pvr, pcr
+            err = self.kernel.set(cpu.index, sent)
+            if err:
+                raise RefFailure(f"kvm:{err}")
+        cpu.compat, cpu.pcr = pvr, pcr
+
+    # ppc_set_compat_all() / ppc_init_compat_all() (qemu.md 1.7), or the powercompat policy
+    def _set_all(self, cpus: list[RefCpu], pvr: int) -> None:
+        if not self.profile.all_or_nothing:
+            for cpu in cpus:
+                self._set(cpu, pvr)
+            return
+        # powercompat: validate (as ppc_set_compat would), probe once, then all-or-nothing
+        if pvr:
+            refusal = ref_refusal(self.profile, self.family, pvr)
+            if refusal:
+                raise RefFailure(refusal)
+        if self.kernel.kvm and any(c.compat != pvr for c in cpus):
+            if self.probe is None:
+                self.probe = self.kernel.get(self.cpus[0].index)
+            if self.probe:
+                raise RefFailure(f"kvm:{self.probe}")
+        done: list[tuple[RefCpu, tuple[int, int]]] = []
+        for cpu in cpus:
+            before = (cpu.compat, cpu.pcr)
+            try:
+                self._set(cpu, pvr)
+            except RefFailure:
+                self._rollback(done)
+                raise
+            done.append((cpu, before))
+
+    def _rollback(self, done: list[tuple[RefCpu, tuple[int, int]]]) -> None:
+        for cpu, (compat, pcr) in reversed(done):
+            try:
+                self._set(cpu, compat)
+            except RefFailure:
+                pass
+            cpu.compat, cpu.pcr = compat, pcr
+
+    # ------------------------------------------------------------ lifecycle steps
+
+    def realize(self) -> None:
+        self._need("created")
+        c = self.config
+        if not self.kernel.kvm and c.threads > 1:
+            limit = self.profile.tcg_max_threads
+            p8_ok = ref_refusal(self.profile, self.family, 0x0F000004) is None and (
+                not c.max_compat_pvr
+                or ref_index(self.profile, 0x0F000004) <= ref_index(self.profile,
+                                                                     c.max_compat_pvr))
+            if limit is None or not p8_ok or c.threads > limit:
+                self._fatal()
+                raise RefFailure("refused")
+        self.cpus = [RefCpu(i) for i in range(c.smp)]
+        for cpu in self.cpus:
+            self.kernel.create(cpu.index)
+        self.next_index = c.smp
+        if self.profile.set_compat_at_cpu_init and c.max_compat_pvr:
+            try:
+                self._set_all(self.cpus, c.max_compat_pvr)
+            except RefFailure:
+                self._fatal()
+                raise
+        self.state = "realized"
+
+    def reset(self, reboot: bool = False) -> None:
+        if reboot:
+            self._need("running")
+        else:
+            self._need("realized", "running")
+        if self.profile.reset_sets_compat:
+            try:
+                self._set_all(self.cpus, self.config.max_compat_pvr)
+            except RefFailure:
+                self._fatal()
+                raise
+        incoming = self.config.incoming and self.state == "realized"
+        self.state = "incoming" if incoming else "running"
+
+    def cas(self, buffer: bytes) -> tuple[int, bool]:
+        """do_client_architecture_support() (qemu.md 5.2): (hcall_ret, raw_fallback)."""
+        self._need("running")
+        try:
+            parsed = parse_cas_pvrs(buffer)
+        except CasBufferError as err:
+            raise RefFailure("cas-buffer") from err
+        pairs = [(e.mask, e.value) for e in parsed.entries]
+        c = self.config
+        best, explicit = ref_cas_choice(self.profile, self.family, c.model.pvr,
+                                        c.max_compat_pvr, pairs)
+        result = (0, False)
+        if not best and (not explicit or c.max_compat_pvr):
+            result = (-1, False)
+        elif self.cpus[0].compat != best:
+            try:
+                self._set_all(self.cpus, best)
+            except RefFailure:
+                result = (0, True) if (self.profile.cas_raw_fallback and explicit) else (-1, False)
+        self.last_cas = result
+        return result
+
+    def hotplug(self) -> list[int]:
+        self._need("realized", "running")
+        c = self.config
+        if len(self.cpus) + c.threads > c.max_cpus:
+            raise RefFailure("refused")
+        new = [RefCpu(self.next_index + t) for t in range(c.threads)]
+        self.next_index += c.threads
+        for cpu in new:
+            self.kernel.create(cpu.index)
+        how = self.profile.hotplug_compat
+        target = {"max": c.max_compat_pvr, "boot-cpu": self.cpus[0].compat}.get(how, 0)
+        self.cpus.extend(new)
+        if how == "boot-cpu" or (how == "max" and target):
+            try:
+                self._set_all(new, target)
+            except RefFailure:
+                del self.cpus[-c.threads:]
+                if how == "boot-cpu":
+                    self._fatal()
+                raise
+        return [cpu.index for cpu in new]
+
+    def migrate_in(self, stream: bytes) -> None:
+        """cpu_post_load() (qemu.md 7): check every section, then load."""
+        self._need("incoming")
+        try:
+            records = decode_stream(stream).cpus
+        except MigrationStreamError as err:
+            raise RefFailure("stream") from err
+        by_index = {cpu.index: cpu for cpu in self.cpus}
+        plan: list[tuple[RefCpu, int, int]] = []
+        p = self.profile
+        for rec in records:
+            cpu = by_index.get(rec.index)
+            if cpu is None:
+                raise RefFailure("migration")
+            compat = cpu.compat if rec.compat_pvr is None else rec.compat_pvr
+            if p.migrates_compat:
+                if compat:
+                    if ref_refusal(p, self.family, compat) is not None:
+                        raise RefFailure("migration")
+                elif not migration_pvr_match(self.config.model, rec.spr_pvr, p.p8_variants):
+                    raise RefFailure("migration")
+            plan.append((cpu, rec.spr_pcr, compat))
+        before = [(cpu, cpu.compat, cpu.pcr) for cpu, _, _ in plan]
+        done: list[tuple[RefCpu, tuple[int, int]]] = []
+        for (cpu, pcr, compat), (_, old_compat, old_pcr) in zip(plan, before, strict=True):
+            cpu.pcr = pcr
+            if not p.migrates_compat:
+                continue
+            cpu.compat = compat
+            if compat:
+                if p.migration_forces_write:
+                    cpu.compat = 0
+                try:
+                    self._set(cpu, compat)
+                except RefFailure as err:
+                    if p.all_or_nothing:
+                        self._rollback(done)
+                        for c, o_compat, o_pcr in before:
+                            c.compat, c.pcr = o_compat, o_pcr
+                    else:
+                        self.state = "exited"
+                    raise RefFailure("migration") from err
+            done.append((cpu, (old_compat, old_pcr)))
+        self.state = "running"

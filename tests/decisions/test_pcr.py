@@ -1,0 +1,77 @@
+"""PCR in QEMU's view (qemu.md 1.10) and in KVM HV's (kernel_libvirt.md 1.4)."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from powercompat.catalog.cpus import FAMILIES
+from powercompat.catalog.modes import COMPAT_MODES, mode_by_name
+from powercompat.decisions.pcr import decode_pcr, kvm_hv_pcr, qemu_pcr
+
+
+def _family(name: str):  # type: ignore[no-untyped-def]
+    return next(f for f in FAMILIES if f.name == name)
+
+
+# qemu.md 1.10 (SPR_PCR = pcr & pcr_mask), for the modes valid at head
+SPR_PCR = {
+    ("POWER7", "power6"): 0x4000000000000002, ("POWER7", "power7"): 0,
+    ("POWER7", "power7+"): 0,
+    ("POWER8", "power6"): 0x2000000000000006, ("POWER8", "power7"): 0x2000000000000004,
+    ("POWER8", "power8"): 0,
+    ("POWER9", "power6"): 0xE, ("POWER9", "power7"): 0xC, ("POWER9", "power8"): 0x8,
+    ("POWER9", "power9"): 0,
+    ("POWER10", "power6"): 0x1E, ("POWER10", "power7"): 0x1C, ("POWER10", "power8"): 0x18,
+    ("POWER10", "power9"): 0x10, ("POWER10", "power10"): 0,
+    ("POWER11", "power11"): 0, ("POWER11", "power9"): 0x10,
+}
+
+
+@pytest.mark.parametrize(("family", "mode"), list(SPR_PCR))
+def test_qemu_spr_pcr(family: str, mode: str) -> None:
+    assert qemu_pcr(_family(family), mode_by_name(mode)) == SPR_PCR[(family, mode)]
+
+
+def test_raw_mode_pcr_is_zero() -> None:
+    assert qemu_pcr(_family("POWER9"), None) == 0
+
+
+# kernel_libvirt.md 1.4 worked results (host - guest, before PCR_MASK)
+HV = {
+    "POWER7": ["0x2", "0x0", "EINVAL", "EINVAL", "EINVAL", "0x0"],
+    "POWER8": ["0x6", "0x4", "0x0", "EINVAL", "EINVAL", "0x0"],
+    "POWER9": ["0xe", "0xc", "0x8", "0x0", "EINVAL", "0x0"],
+    "POWER10": ["0x1e", "0x1c", "0x18", "0x10", "0x0", "0x0"],
+    "POWER11": ["0x1e", "0x1c", "0x18", "0x10", "0x0", "0x0"],
+}
+GUESTS = [0x0F000002, 0x0F000003, 0x0F000004, 0x0F000005, 0x0F000006, 0]
+
+
+@pytest.mark.parametrize("host", HV)
+def test_kvm_hv_table(host: str) -> None:
+    got = []
+    for guest in GUESTS:
+        r = kvm_hv_pcr(_family(host), guest, reserved_bits=False)
+        got.append("EINVAL" if r.errno == errno.EINVAL else hex(r.pcr))
+    assert got == HV[host]
+
+
+def test_kvm_hv_reserved_bits_and_unknown_values() -> None:
+    r = kvm_hv_pcr(_family("POWER9"), 0x0F000004)
+    assert r.pcr == 0x8 | 0x0FFFFFFFFFFFFFE1
+    assert kvm_hv_pcr(_family("POWER10"), 0x0F000007).errno == 0  # P11 shares PCR_ARCH_31
+    assert kvm_hv_pcr(_family("POWER9"), 0x0F000001).errno == errno.EINVAL  # 2.04
+    assert kvm_hv_pcr(_family("POWER9"), 0x004E1202).errno == errno.EINVAL  # a raw PVR
+    assert kvm_hv_pcr(_family("POWER8"), 0x0F100003).pcr & 0xFF == 0xE1 | 0x4
+
+
+def test_decode() -> None:
+    p6 = next(m for m in COMPAT_MODES if m.name == "power6")
+    assert decode_pcr(p6.pcr) == ("VSX_DIS", "TM_DIS", "COMPAT_3_10", "COMPAT_3_00",
+                                  "COMPAT_2_07", "COMPAT_2_06", "COMPAT_2_05")
+    assert decode_pcr(0x8 | 0x0FFFFFFFFFFFFFE1, "linux") == ("reserved (PCR_MASK)",
+                                                             "PCR_ARCH_207")
+    assert decode_pcr(0) == ()
+    assert decode_pcr(0x1) == ("bit 63",)

@@ -1,0 +1,121 @@
+"""Migration: the cpu/compat section, the destination's checks, the forced write."""
+
+from __future__ import annotations
+
+import pytest
+
+from powercompat.errors import MigrationError, MigrationStreamError
+from powercompat.machine.migration import CpuRecord, MigrationStream, decode_stream, encode_stream
+from powercompat.machine.options import MachineOptions
+from powercompat.machine.pseries import PseriesMachine, migrate
+from powercompat.machine.state import Lifecycle
+
+
+def booted(linux: bytes, **kw: object) -> PseriesMachine:
+    m = PseriesMachine.from_options(MachineOptions(**kw))  # type: ignore[arg-type]
+    m.realize()
+    m.reset()
+    m.cas(linux)
+    return m
+
+
+def destination(**kw: object) -> PseriesMachine:
+    m = PseriesMachine.from_options(MachineOptions(incoming=True, **kw))  # type: ignore[arg-type]
+    m.realize()
+    m.reset()
+    assert m.state is Lifecycle.INCOMING
+    return m
+
+
+def test_stream_layout() -> None:
+    stream = encode_stream(MigrationStream((CpuRecord(0, 0x004E1202, 0x8, 0x0F000004),
+                                            CpuRecord(1, 0x004E1202, 0, None))))
+    assert stream[:8] == bytes.fromhex("5145564d00000003")
+    assert b"\x05\x0acpu/compat\x00\x00\x00\x01\x0f\x00\x00\x04" in stream
+    assert stream.count(b"cpu/compat") == 1  # only sent when compat_pvr != 0
+    assert stream[-1] == 0x07
+    assert decode_stream(stream).cpus[0].compat_pvr == 0x0F000004
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda s: s[:5], "migration stream truncated at byte 5 reading the header"),
+    (lambda s: b"XEVM" + s[4:], "migration stream: bad magic 0x5845564d at byte 0"),
+    (lambda s: s[:-1], "migration stream truncated at byte 124 reading a section type"),
+    (lambda s: s + b"\x00", "migration stream: 1 trailing bytes after the end at byte 125"),
+])
+def test_corrupt_streams_are_refused_with_offsets(mutate, message: str) -> None:  # type: ignore[no-untyped-def]
+    stream = encode_stream(MigrationStream((CpuRecord(0, 0x004E1202, 0x8, 0x0F000004),
+                                            CpuRecord(1, 0x004E1202, 0x8, 0x0F000004))))
+    assert len(stream) == 8 + 2 * (9 + 24 + 20 + 5) + 1 == 125
+    with pytest.raises(MigrationStreamError) as info:
+        decode_stream(mutate(stream))
+    assert str(info.value) == message
+
+
+def test_power8_compat_guest_moves_from_power9_to_power8(linux: bytes) -> None:
+    src = booted(linux, cpu="power9", accel="kvm-hv", smp=2, max_cpu_compat="power8")
+    dst = destination(cpu="power8", accel="kvm-hv", smp=2, max_cpu_compat="power8")
+    migrate(src, dst)
+    assert dst.state is Lifecycle.RUNNING
+    assert [v.kernel_arch_compat for v in dst.vcpu_states()] == [0x0F000004] * 2
+    assert [c.compat_pvr for c in dst.vcpus] == [0x0F000004] * 2
+    assert dst.boot_cpu.spr_pcr == 0  # POWER8 in power8 mode: no PCR bits
+
+
+def test_power9_compat_guest_refused_on_power8_and_destination_unchanged(linux: bytes) -> None:
+    src = booted(linux, cpu="power9", accel="kvm-hv", smp=2)
+    assert src.boot_cpu.compat_pvr == 0x0F000005  # Linux negotiated power9 at CAS
+    dst = destination(cpu="power8", accel="kvm-hv", smp=2)
+    before = (dst.vcpu_states(), dst.state)
+    calls_before = len(dst.accel.transport.calls) if dst.accel.transport else 0
+    with pytest.raises(MigrationError) as info:
+        migrate(src, dst)
+    assert str(info.value) == "Compatibility PVR 0x0f000005 not valid for CPU"
+    assert info.value.cause == "error while loading state for instance 0x0 of device 'cpu'"
+    assert (dst.vcpu_states(), dst.state) == before
+    assert dst.accel.transport is not None and len(dst.accel.transport.calls) == calls_before
+
+
+def test_raw_guest_checks_the_pvr_family(linux: bytes) -> None:
+    raw_only = bytes.fromhex("ffff0000004e0000fffffffe0f000001")
+    src = booted(raw_only, cpu="power9", accel="kvm-hv")
+    assert src.boot_cpu.compat_pvr == 0
+    ok = destination(cpu="power9_v2.2", accel="kvm-hv")
+    migrate(src, ok)
+    bad = destination(cpu="power8", accel="kvm-hv")
+    with pytest.raises(MigrationError) as info:
+        migrate(src, bad)
+    assert str(info.value) == "error while loading state for instance 0x0 of device 'cpu'"
+    assert bad.state is Lifecycle.INCOMING
+
+
+@pytest.mark.parametrize(("qemu", "kernel"), [
+    ("2.10", 0),  # no write after load: the kernel stays raw (what e07cc192 fixed)
+    ("2.11", 0x0F000004),
+    ("head", 0x0F000004),
+    ("2.10-pre", 0x0F000004),  # every set reaches KVM
+])
+def test_forced_write_after_load(qemu: str, kernel: int, linux: bytes) -> None:
+    logical_p8 = bytes.fromhex("ffffffff0f000004fffffffe0f000001")
+    src = booted(logical_p8, cpu="power9", accel="kvm-hv", qemu=qemu)
+    assert src.boot_cpu.compat_pvr == 0x0F000004
+    dst = destination(cpu="power9", accel="kvm-hv", qemu=qemu)
+    migrate(src, dst)
+    assert dst.boot_cpu.compat_pvr == 0x0F000004
+    assert dst.vcpu_states()[0].kernel_arch_compat == kernel
+
+
+def test_2_9_does_not_migrate_the_mode(linux: bytes) -> None:
+    src = booted(linux, cpu="power9", accel="kvm-hv", qemu="2.9")
+    assert src.boot_cpu.compat_pvr == 0x0F000005
+    dst = destination(cpu="power8", accel="kvm-hv", qemu="2.9")
+    migrate(src, dst)  # 2.9 ignores the source PVR: accepted
+    assert dst.boot_cpu.compat_pvr == 0  # and the negotiated mode is lost
+
+
+def test_unknown_instance_is_refused(linux: bytes) -> None:
+    src = booted(linux, cpu="power9", accel="kvm-hv", smp=2, max_cpu_compat="power8")
+    dst = destination(cpu="power9", accel="kvm-hv", smp=1, max_cpu_compat="power8")
+    with pytest.raises(MigrationError) as info:
+        migrate(src, dst)
+    assert str(info.value).startswith("Unknown savevm section or instance 'cpu' 1.")

@@ -1,0 +1,122 @@
+"""Replay every recorded real-QEMU observation (tests/data/real/) against the engine.
+
+No booting: the files were written by the harness from real boots (QEMU 7.2, Debian Linux
+6.1) and are never edited by hand. The QEMU profile comes from each file's QEMU version.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from powercompat.verify.compare import (
+    Outcome,
+    Verdict,
+    guest_profile,
+    judge_cell,
+    judge_pcr,
+    judge_probe,
+    qemu_profile,
+)
+from powercompat.verify.matrix import CellResult, load_cells
+from powercompat.verify.probes import ProbeResult
+from powercompat.verify.vector import pvr_pairs
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
+MATRIX_FILES = sorted(REAL.glob("qemu-*-linux-*.json"))
+PROBE_FILES = sorted(REAL.glob("qemu-*-startup-probes.json"))
+
+
+def _cells() -> list[Any]:
+    out = []
+    for f in MATRIX_FILES:
+        header, cells = load_cells(f)
+        for c in cells:
+            mode = "unset" if c.max_cpu_compat is None else c.max_cpu_compat
+            out.append(pytest.param(header, c, id=f"{f.stem}:{c.cpu}:{mode}"))
+    return out
+
+
+def _probes() -> list[Any]:
+    out = []
+    for f in PROBE_FILES:
+        data = json.loads(f.read_text())
+        for p in data["probes"]:
+            probe = ProbeResult.from_json(p)
+            pid = f"{probe.cpu}:{probe.max_cpu_compat}:{' '.join(probe.extra)}"
+            out.append(pytest.param(data, probe, id=pid))
+    return out
+
+
+def test_the_recorded_files_are_there() -> None:
+    names = {f.name for f in MATRIX_FILES}
+    assert "qemu-7.2-linux-6.1-vof.json" in names
+    assert "qemu-7.2-linux-6.1-slof.json" in names
+    assert PROBE_FILES
+
+
+def _assert_ok(v: Verdict | None) -> None:
+    assert v is None or v.outcome is not Outcome.MISMATCH, str(v)
+
+
+@pytest.mark.parametrize(("header", "cell"), _cells())
+def test_cell_matches_engine(header: dict[str, Any], cell: CellResult) -> None:
+    v = judge_cell(
+        cell,
+        qemu=qemu_profile(header["qemu_version"]),
+        guest=guest_profile(header["kernel_version"]),
+    )
+    _assert_ok(v)
+
+
+@pytest.mark.parametrize(("header", "probe"), _probes())
+def test_startup_probe_matches_engine(header: dict[str, Any], probe: ProbeResult) -> None:
+    v = judge_probe(
+        probe,
+        qemu=qemu_profile(header["qemu_version"]),
+        guest=guest_profile(header["kernel_version"]),
+    )
+    _assert_ok(v)
+
+
+def test_full_vof_matrix_was_recorded() -> None:
+    header, cells = load_cells(REAL / "qemu-7.2-linux-6.1-vof.json")
+    assert header["firmware"] == "vof"
+    assert len(cells) == 28
+    assert {c.cpu for c in cells} == {"power7", "power8", "power9", "power10"}
+    booted = [c for c in cells if c.startup_error is None]
+    # every booted cell gave the CAS trace; none hung
+    assert all(c.cas_trace_count >= 1 and c.stop_reason != "timeout" for c in booted)
+
+
+def test_cas_vector_file() -> None:
+    data = json.loads((REAL / "linux-6.1-ibm_architecture_vec_template.json").read_text())
+    blob = bytes.fromhex(data["hex"])
+    assert data["size"] == len(blob) == 445
+    pairs = pvr_pairs(blob)
+    assert len(pairs) == 14
+    assert pairs[-1] == (0xFFFFFFFE, 0x0F000001)  # terminator: value bit outside mask
+    assert blob[112] == 0x05  # num_vectors follows the 14 pairs
+    assert [[f"0x{m:08x}", f"0x{v:08x}"] for m, v in pairs] == data["pvr_pairs"]
+
+
+def _pcr_readings() -> list[Any]:
+    out = []
+    for f in sorted(REAL.glob("qemu-*-pcr.json")):
+        data = json.loads(f.read_text())
+        for r in data["readings"]:
+            out.append(pytest.param(data, r, id=f"{r['cpu']}:{r['max_cpu_compat']}"))
+    return out
+
+
+@pytest.mark.parametrize(("header", "reading"), _pcr_readings())
+def test_pcr_matches_engine(header: dict[str, Any], reading: dict[str, Any]) -> None:
+    v = judge_pcr(
+        reading,
+        qemu=qemu_profile(header["qemu_version"]),
+        guest=guest_profile(header["kernel_version"]),
+    )
+    _assert_ok(v)
