@@ -115,3 +115,17 @@ def test_guest_names_unique() -> None:
     names = [g.name for g in GUESTS]
     assert len(names) == len(set(names))
     assert {"linux-6.1", "logical-upto-power8", "raw-only"} <= set(names)
+
+
+def test_linux_61_template_matches_the_real_kernel() -> None:
+    """The whole 445-byte template, as read from Debian's vmlinux by the verify harness."""
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parents[1] / "data" / "real" /
+                       "linux-6.1-ibm_architecture_vec_template.json").read_text())
+    guest = guest_by_name("linux-6.1")
+    assert guest is not None
+    assert data["size"] == 445
+    assert guest.cas_buffer == bytes.fromhex(data["hex"])
+    assert guest.cas_buffer[112] == 0x05  # num_vectors

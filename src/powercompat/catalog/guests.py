@@ -90,6 +90,25 @@ LINUX_2025_PVRS: Final[tuple[Pair, ...]] = (
 
 _TERMINATOR: Final[Pair] = (0xFFFFFFFE, 0x0F000001)
 
+#: Linux 6.1's ibm_architecture_vec_template after its 14 pairs: num_vectors (0x05, firmware
+#: counts n-1) and the option vectors OV1..OV7 (333 bytes), read with pyelftools from the
+#: ``.init.data`` of Debian's vmlinux-6.1.0-50-powerpc64le (6.1.176-1; recorded in
+#: tests/data/real/linux-6.1-ibm_architecture_vec_template.json). prom_init edits OV5
+#: (MMU, max_cpus) and OV7 (the banner) at run time; this is the template as shipped.
+LINUX_6_1_VECTORS: Final = bytes.fromhex(
+    "050200ffc020200000ffffffffffffffffffffffffffffffffffffffff000002"
+    "00ffffffff00300100e00100011900f30000e00500000000080000000000e000"
+    "000001c00000000002000002ff00000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "0000000000000000000000000000000000000000000000000000000000000000"
+    "00000000000000000000000000"
+)
+
 
 def pack_pvrs(pairs: tuple[Pair, ...]) -> bytes:
     """Big-endian (mask, value) words, as prom_init lays them out and QEMU reads them."""
@@ -123,7 +142,8 @@ GUESTS: Final[tuple[GuestProfile, ...]] = (
     GuestProfile(
         "linux-6.1",
         "Debian bookworm's Linux 6.1 (linux-image-powerpc64le), POWER8 userland",
-        LINUX_6_1_PVRS, LINUX_6_1_CPU_SPECS, "power8", userland_vsx=True),
+        LINUX_6_1_PVRS, LINUX_6_1_CPU_SPECS, "power8", userland_vsx=True,
+        vectors=LINUX_6_1_VECTORS),
     GuestProfile(
         "linux-2025",
         "Linux with Power11 support (2024+, 16 PVR pairs), POWER8 userland",

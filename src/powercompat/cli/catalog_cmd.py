@@ -1,0 +1,118 @@
+"""``powercompat modes`` and ``powercompat cpus``: the catalogue, as tables or JSON."""
+
+from __future__ import annotations
+
+import click
+
+from powercompat.catalog.modes import COMPAT_MODES, CompatMode, mode_by_name
+from powercompat.cli.common import emit_json, json_option, want_json
+from powercompat.decisions.pcr import decode_pcr
+from powercompat.decisions.validity import valid_modes
+from powercompat.messages import hex32, hex64
+from powercompat.profiles import DEFAULT_PROFILE, PROFILE_NAMES, Profile, parse_profile
+
+
+def _bits(value: int) -> str:
+    return ", ".join(decode_pcr(value)) or "-"
+
+
+@click.command()
+@click.option("--qemu", default=None, metavar="PROFILE",
+              help=f"Also show which modes are in this release's table, with its values: "
+              f"{', '.join(PROFILE_NAMES)}.")
+@json_option
+def modes(qemu: str | None, as_json: bool) -> int:
+    """The compat table (target/ppc/compat.c compat_table), oldest to newest."""
+    want_json(as_json)
+    profile = parse_profile(qemu) if qemu is not None else None
+    rows = [_mode_row(mode, profile) for mode in COMPAT_MODES]
+    if as_json:
+        emit_json({"qemu": profile.name if profile else None, "modes": rows})
+        return 0
+    from powercompat.cli import tables
+
+    columns = ["name", "logical PVR", "PCR", "PCR bits", "pcr_level", "max_vthreads", "ISA",
+               "since"]
+    if profile:
+        columns.append(f"in {profile.name}")
+    grid = tables.table(*columns, title="Compat modes" + (
+        f" (values as {profile.title} has them)" if profile else " (QEMU head)"))
+    for row in rows:
+        cells = [str(row["name"]), str(row["pvr"]), str(row["pcr"]),
+                 ", ".join(row["pcr_bits"]) or "-",  # type: ignore[arg-type]
+                 f"{row['pcr_level']} ({row['pcr_level_bit']})", str(row["max_vthreads"]),
+                 str(row["isa"]), str(row["since"])]
+        if profile:
+            cells.append("yes" if row["in_profile"] else "no")
+        grid.add_row(*cells)
+    tables.show(grid)
+    return 0
+
+
+def _mode_row(mode: CompatMode, profile: Profile | None) -> dict[str, object]:
+    own = mode_by_name(mode.name, profile.rules.modes) if profile else mode
+    shown = own or mode
+    row: dict[str, object] = {
+        "name": mode.name,
+        "pvr": hex32(mode.pvr),
+        "pcr": hex64(shown.pcr),
+        "pcr_bits": list(decode_pcr(shown.pcr)),
+        "pcr_level": hex64(shown.pcr_level),
+        "pcr_level_bit": _bits(shown.pcr_level),
+        "max_vthreads": shown.max_vthreads,
+        "isa": mode.isa,
+        "since": mode.since,
+    }
+    if profile:
+        row["in_profile"] = own is not None
+    return row
+
+
+@click.command()
+@click.option("--qemu", default=DEFAULT_PROFILE, show_default=True, metavar="PROFILE",
+              help=f"QEMU release profile: {', '.join(PROFILE_NAMES)}.")
+@json_option
+def cpus(qemu: str, as_json: bool) -> int:
+    """The CPU models a QEMU release knows, and the modes each may run."""
+    want_json(as_json)
+    profile = parse_profile(qemu)
+    aliases: dict[str, list[str]] = {}
+    for alias, target in profile.cpu_aliases.items():
+        aliases.setdefault(target, []).append(alias)
+    rows: list[dict[str, object]] = []
+    for model in profile.cpu_models:
+        family = model.family
+        rows.append({
+            "model": model.name,
+            "aliases": sorted(aliases.get(model.name, [])),
+            "pvr": hex32(model.pvr),
+            "family": family.name,
+            "pcr_mask": hex64(family.pcr_mask),
+            "pcr_mask_bits": list(decode_pcr(family.pcr_mask)),
+            "pcr_supported": hex64(family.pcr_supported),
+            "pcr_supported_bits": list(decode_pcr(family.pcr_supported)),
+            "valid_modes": [m.name for m in valid_modes(family, profile.rules)],
+            "description": model.description,
+        })
+    if as_json:
+        emit_json({"qemu": profile.name, "cpus": rows})
+        return 0
+    from powercompat.cli import tables
+
+    grid = tables.table("model", "aliases", "raw PVR", "family", "pcr_mask", "pcr_supported",
+                        "valid modes", title=f"CPU models in {profile.title}")
+    for row in rows:
+        grid.add_row(
+            str(row["model"]), ", ".join(row["aliases"]) or "-",  # type: ignore[arg-type]
+            str(row["pvr"]), str(row["family"]),
+            f"{_short(str(row['pcr_mask']))} {', '.join(row['pcr_mask_bits'])}",  # type: ignore[arg-type]
+            f"{_short(str(row['pcr_supported']))} "
+            f"{', '.join(row['pcr_supported_bits'])}",  # type: ignore[arg-type]
+            ", ".join(row["valid_modes"]) or "none")  # type: ignore[arg-type]
+    tables.show(grid)
+    return 0
+
+
+def _short(hex_text: str) -> str:
+    """``0x000000000000000e`` as ``0xe`` inside a crowded table (JSON keeps the 16 digits)."""
+    return hex(int(hex_text, 16))

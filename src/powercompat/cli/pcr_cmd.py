@@ -1,0 +1,154 @@
+"""``powercompat pcr``: PCR bits by name, in QEMU's view and in KVM HV's.
+
+Two subcommands: ``pcr decode VALUE`` names the bits of a value, ``pcr show --cpu --mode``
+computes both views for a configuration. ``pcr --cpu X --mode Y`` is a shorthand for
+``pcr show``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from powercompat.cli.common import (
+    emit_json,
+    fail,
+    host_cpu_option,
+    json_option,
+    parse_pcr_value,
+    pcr_text,
+    qemu_option,
+    want_json,
+)
+from powercompat.decisions.pcr import decode_pcr
+from powercompat.messages import hex32, hex64
+
+
+def _mode_option(f: click.decorators.FC) -> click.decorators.FC:
+    return click.option("--mode", default=None, metavar="MODE",
+                        help="Compat mode name from the table, or 'raw'.")(f)
+
+
+def _cpu_option(f: click.decorators.FC) -> click.decorators.FC:
+    return click.option("--cpu", default=None, metavar="CPU",
+                        help="-cpu model or alias (the guest's CPU).")(f)
+
+
+@click.group(invoke_without_command=True)
+@_cpu_option
+@_mode_option
+@host_cpu_option
+@qemu_option
+@json_option
+@click.pass_context
+def pcr(ctx: click.Context, cpu: str | None, mode: str | None, host_cpu: str | None,
+        qemu: str, as_json: bool) -> int | None:
+    """PCR values by name: 'pcr decode VALUE' or 'pcr show --cpu CPU --mode MODE'.
+
+    Without a subcommand, '--cpu' and '--mode' run 'pcr show'.
+    """
+    if ctx.invoked_subcommand is not None:
+        if cpu or mode or host_cpu:
+            raise click.UsageError(
+                f"give --cpu/--mode/--host-cpu after '{ctx.invoked_subcommand}'", ctx)
+        return None
+    if cpu is None or mode is None:
+        raise click.UsageError("give a subcommand (decode, show), or --cpu and --mode", ctx)
+    return show_views(cpu, mode, host_cpu, qemu, as_json)
+
+
+@pcr.command()
+@click.argument("value")
+@json_option
+def decode(value: str, as_json: bool) -> int:
+    """Name the bits of a PCR VALUE (hex, '0x' optional) in QEMU's and Linux's spelling.
+
+    A negative value needs '--' first: 'powercompat pcr decode -- -1' (and is refused).
+    """
+    want_json(as_json)
+    number = parse_pcr_value(value)
+    qemu_bits, linux_bits = decode_pcr(number, "qemu"), decode_pcr(number, "linux")
+    if as_json:
+        emit_json({"value": hex64(number), "qemu": list(qemu_bits), "linux": list(linux_bits)})
+        return 0
+    click.echo(f"{hex64(number)}\n"
+               f"  QEMU  (target/ppc/cpu.h):      {', '.join(qemu_bits) or 'no bits'}\n"
+               f"  Linux (asm/reg.h, book3s_hv): {', '.join(linux_bits) or 'no bits'}")
+    return 0
+
+
+@pcr.command()
+@click.option("--cpu", required=True, metavar="CPU", help="-cpu model or alias.")
+@click.option("--mode", required=True, metavar="MODE",
+              help="Compat mode name from the table, or 'raw'.")
+@host_cpu_option
+@qemu_option
+@json_option
+def show(cpu: str, mode: str, host_cpu: str | None, qemu: str, as_json: bool) -> int:
+    """The PCR for CPU in MODE: QEMU's SPR_PCR and the vcore PCR of Linux KVM HV.
+
+    Exit status 1 when QEMU refuses the mode for the CPU or KVM HV refuses it on the host.
+    """
+    return show_views(cpu, mode, host_cpu, qemu, as_json)
+
+
+def show_views(cpu: str, mode: str, host_cpu: str | None, qemu: str, as_json: bool) -> int:
+    from powercompat.decisions.cpu_match import resolve_cpu
+    from powercompat.decisions.pcr import kvm_hv_pcr, qemu_pcr
+    from powercompat.decisions.validity import check_compat
+    from powercompat.machine.options import parse_max_cpu_compat
+    from powercompat.messages import compat_not_valid, strerror
+    from powercompat.profiles import parse_profile
+
+    want_json(as_json)
+    profile = parse_profile(qemu)
+    model = resolve_cpu(cpu, profile.cpu_models, profile.cpu_aliases)
+    host = resolve_cpu(host_cpu, profile.cpu_models, profile.cpu_aliases) if host_cpu else model
+    compat = None if mode == "raw" else parse_max_cpu_compat(mode, profile)
+    pvr = compat.pvr if compat else 0
+    validity = check_compat(model.family, pvr, rules=profile.rules) if compat else None
+    qemu_ok = validity is None or validity.ok
+    qemu_value = qemu_pcr(model.family, compat)
+    hv = kvm_hv_pcr(host.family, pvr)
+    errors: list[str] = []
+    if not qemu_ok:
+        errors.append(compat_not_valid(pvr))
+    if hv.errno:
+        errors.append(f"KVM HV on a {host.family.name} host refuses ARCH_COMPAT {hex32(pvr)}: "
+                      f"{strerror(hv.errno)}")
+    if as_json:
+        emit_json({
+            "cpu": model.name, "family": model.family.name, "host_family": host.family.name,
+            "mode": compat.name if compat else None, "compat_pvr": hex32(pvr), "qemu": profile.name,
+            "qemu_valid": qemu_ok,
+            "qemu_reason": validity.reason.text if validity else "raw mode",
+            "table_pcr": hex64(compat.pcr if compat else 0),
+            "pcr_mask": hex64(model.family.pcr_mask),
+            "qemu_pcr": hex64(qemu_value), "qemu_bits": list(decode_pcr(qemu_value)),
+            "kvm_hv_errno": hv.errno,
+            "kvm_hv_pcr": None if hv.errno else hex64(hv.pcr),
+            "kvm_hv_bits": [] if hv.errno else list(decode_pcr(hv.pcr, "linux")),
+            "kvm_hv_reason": hv.reason,
+            "error": errors[0] if errors else None,
+        })
+    else:
+        table_pcr = compat.pcr if compat else 0
+        lines = [
+            f"{model.name} ({model.family.name}) in {compat.name if compat else 'raw mode'} "
+            f"({hex32(pvr)}), QEMU profile {profile.name}",
+            "",
+            "QEMU (ppc_set_compat: the table's PCR & the class's pcr_mask):",
+            f"  valid     {validity.reason.text if validity else 'raw mode: always'}",
+            f"  table     {pcr_text(table_pcr, decode_pcr(table_pcr))}",
+            f"  pcr_mask  {pcr_text(model.family.pcr_mask, decode_pcr(model.family.pcr_mask))}",
+            f"  SPR_PCR   {pcr_text(qemu_value, decode_pcr(qemu_value))}"
+            + ("" if qemu_ok else "  (never set: QEMU refuses the mode)"),
+            "",
+            f"KVM HV (kvmppc_set_arch_compat on a {host.family.name} host):",
+        ]
+        if hv.errno:
+            lines.append(f"  EINVAL    {hv.reason}")
+        else:
+            lines += [f"  host bit  0x{hv.host_pcr_bit:x}, guest bit 0x{hv.guest_pcr_bit:x}",
+                      f"  vcore PCR {pcr_text(hv.pcr, decode_pcr(hv.pcr, 'linux'))}"]
+        click.echo("\n".join(lines))
+    return fail(errors[0]) if errors else 0

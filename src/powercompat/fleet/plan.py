@@ -1,0 +1,381 @@
+"""Plan a fleet: where each guest can start and live-migrate, and what each host group should
+set so that every guest in it stays mobile.
+
+The plan works on classes. Hosts with the same :class:`~powercompat.fleet.decide.HostClass`
+are interchangeable; guests with the same kind, current host class, allowed group and home
+group get the same answer (a :class:`GuestClass`). Each distinct (guest kind, host class)
+pair is decided once by the :class:`~powercompat.fleet.decide.Decider`, so the work grows with
+the number of classes, and only the bookkeeping grows with the fleet.
+
+A guest's *home group* is its ``group`` or, without one, its current host's group. A group's
+recommendation is the newest ``max-cpu-compat`` with which every guest profile at home there
+can start on every host of the group and live-migrate between every pair of its hosts; a guest
+needs a change when its own setting does not already give it that.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from powercompat.catalog.modes import COMPAT_MODES
+from powercompat.decisions.libvirt import (
+    LibvirtResult,
+    check_libvirt_compat,
+    libvirt_cpu_xml,
+    qemu_args,
+)
+from powercompat.errors import InvalidValueError
+from powercompat.fleet.decide import Decider, GuestKind, HostClass, Verdict
+from powercompat.fleet.inventory import Guest, Host, Inventory
+from powercompat.scenario import DEFAULT_GUEST
+
+#: heat-map columns: no maximum, then every mode of the newest table, oldest first
+MODE_COLUMNS: Final[tuple[str | None, ...]] = (None, *(m.name for m in COMPAT_MODES))
+#: guest names listed per class or change in tables and examples
+EXAMPLES: Final = 3
+
+Progress = Callable[[str, int, int], None]
+
+
+def column_label(mode: str | None) -> str:
+    return mode or "raw"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetAnswer:
+    """One host class seen from one guest class. ``hosts``: hosts of the class the guest may
+    go to; ``migrate_hosts``: the same without the guest's current host."""
+
+    host_class: int
+    hosts: int
+    start: Verdict
+    migrate_hosts: int
+    migrate: Verdict
+
+    def to_json(self) -> dict[str, object]:
+        return {"host_class": self.host_class, "hosts": self.hosts,
+                "start": self.start.to_json(), "migrate_hosts": self.migrate_hosts,
+                "migrate": self.migrate.to_json()}
+
+
+@dataclass(frozen=True, slots=True)
+class GuestClass:
+    """Guests with the same answer. ``scope`` is the group they may move in (None: any)."""
+
+    id: int
+    kind: GuestKind
+    current: int
+    scope: str | None
+    home: str
+    guests: tuple[int, ...]
+    targets: tuple[TargetAnswer, ...]
+
+    @property
+    def hosts(self) -> int:
+        return sum(t.hosts for t in self.targets)
+
+    @property
+    def can_start(self) -> int:
+        return sum(t.hosts for t in self.targets if t.start.ok)
+
+    @property
+    def migration_targets(self) -> int:
+        return sum(t.migrate_hosts for t in self.targets)
+
+    @property
+    def can_migrate(self) -> int:
+        return sum(t.migrate_hosts for t in self.targets if t.migrate.ok)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Guests of one kind in a group whose setting does not keep them mobile."""
+
+    kind: GuestKind
+    to: str | None
+    guests: tuple[str, ...]
+    reason: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"profile": self.kind.profile, "libvirt": self.kind.libvirt,
+                "max_cpu_compat": self.kind.max_cpu_compat, "to": self.to,
+                "guests": len(self.guests), "names": list(self.guests), "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPlan:
+    """One host group: its recommendation (``status`` ``mode``, ``raw`` or ``none``)."""
+
+    name: str
+    hosts: int
+    classes: tuple[tuple[int, int], ...]
+    guests: int
+    status: str
+    recommended: str | None
+    why_not_newer: str | None
+    libvirt_notes: tuple[str, ...]
+    changes: tuple[Change, ...]
+    heat: tuple[float, ...]
+
+    @property
+    def qemu(self) -> str | None:
+        """``-machine pseries,max-cpu-compat=power8 -cpu host`` (None: nothing works)."""
+        if self.status == "none":
+            return None
+        return " ".join(qemu_args("host", self.recommended, kvm=True))
+
+    @property
+    def libvirt(self) -> str | None:
+        if self.status == "none":
+            return None
+        return "".join(line.strip() for line in libvirt_cpu_xml(self.recommended).splitlines())
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name, "hosts": self.hosts, "guests": self.guests,
+            "host_classes": [{"host_class": c, "hosts": n} for c, n in self.classes],
+            "status": self.status, "recommended_max_cpu_compat": self.recommended,
+            "why_not_newer": self.why_not_newer, "qemu": self.qemu, "libvirt": self.libvirt,
+            "libvirt_notes": list(self.libvirt_notes),
+            "changes": [c.to_json() for c in self.changes],
+            "heat": {column_label(m): f for m, f in zip(MODE_COLUMNS, self.heat, strict=True)},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HostAnswer:
+    """One host seen from one guest; ``migrate`` None for the guest's current host."""
+
+    host: Host
+    start: Verdict
+    migrate: Verdict | None
+
+    def to_json(self) -> dict[str, object]:
+        return {"host": self.host.name, "group": self.host.group,
+                "start": self.start.to_json(),
+                "migrate": None if self.migrate is None else self.migrate.to_json()}
+
+
+@dataclass(frozen=True, slots=True)
+class GuestDetail:
+    guest: Guest
+    guest_class: GuestClass
+    current: HostClass
+    hosts: tuple[HostAnswer, ...]
+
+    def to_json(self) -> dict[str, object]:
+        g = self.guest
+        return {"guest": g.name, "profile": g.kind.profile,
+                "max_cpu_compat": g.kind.max_cpu_compat, "libvirt": g.kind.libvirt,
+                "host": g.host, "group": g.group, "guest_class": self.guest_class.id,
+                "hosts": [h.to_json() for h in self.hosts]}
+
+
+@dataclass(frozen=True, slots=True)
+class FleetPlan:
+    """The whole answer; the tables, the JSON and the picture are all drawn from it."""
+
+    inventory: Inventory
+    host_classes: tuple[HostClass, ...]
+    host_class_of: dict[str, int]
+    guest_classes: tuple[GuestClass, ...]
+    guest_class_of: tuple[int, ...]
+    groups: tuple[GroupPlan, ...]
+    engine_calls: dict[str, int]
+
+    def guest_detail(self, name: str) -> GuestDetail:
+        """Every host a guest may go to, one by one.
+
+        :raises InvalidValueError: no guest of that name.
+        """
+        found = next((i for i, g in enumerate(self.inventory.guests) if g.name == name), None)
+        if found is None:
+            raise InvalidValueError(f"no guest named '{name}' in the inventory")
+        guest = self.inventory.guests[found]
+        index = found
+        gclass = self.guest_classes[self.guest_class_of[index]]
+        by_class = {t.host_class: t for t in gclass.targets}
+        answers = []
+        for host in self.inventory.hosts:
+            if gclass.scope is not None and host.group != gclass.scope:
+                continue
+            target = by_class[self.host_class_of[host.name]]
+            moved = None if host.name == guest.host else target.migrate
+            answers.append(HostAnswer(host, target.start, moved))
+        return GuestDetail(guest, gclass, self.host_classes[gclass.current], tuple(answers))
+
+    def to_json(self, guests: bool = True) -> dict[str, object]:
+        counts = Counter(self.host_class_of.values())
+        per_group: dict[int, dict[str, int]] = {}
+        for group in self.groups:
+            for cls, n in group.classes:
+                per_group.setdefault(cls, {})[group.name] = n
+        out: dict[str, object] = {
+            "summary": {
+                "hosts": len(self.inventory.hosts), "guests": len(self.inventory.guests),
+                "host_classes": len(self.host_classes),
+                "guest_classes": len(self.guest_classes), "groups": len(self.groups),
+                "engine_calls": dict(self.engine_calls)},
+            "host_classes": [
+                {"id": i, **c.to_json(), "hosts": counts[i], "groups": per_group.get(i, {})}
+                for i, c in enumerate(self.host_classes)],
+            "guest_classes": [self._class_json(c) for c in self.guest_classes],
+            "groups": [g.to_json() for g in self.groups],
+        }
+        if guests:
+            of = self.guest_class_of
+            out["guests"] = [{"name": g.name, "host": g.host, "guest_class": of[i]}
+                             for i, g in enumerate(self.inventory.guests)]
+        return out
+
+    def _class_json(self, c: GuestClass) -> dict[str, object]:
+        names = self.inventory.guests
+        return {
+            "id": c.id, "profile": c.kind.profile, "max_cpu_compat": c.kind.max_cpu_compat,
+            "libvirt": c.kind.libvirt, "current_host_class": c.current, "group": c.scope,
+            "home_group": c.home, "guests": len(c.guests),
+            "examples": [names[i].name for i in c.guests[:EXAMPLES]],
+            "hosts": c.hosts, "can_start": c.can_start,
+            "migration_targets": c.migration_targets, "can_migrate": c.can_migrate,
+            "targets": [t.to_json() for t in c.targets],
+        }
+
+
+def plan(inventory: Inventory, progress: Progress | None = None,
+         decider: Decider | None = None) -> FleetPlan:
+    """Plan the whole fleet. ``progress(phase, done, total)`` is called as work proceeds."""
+    decider = decider or Decider()
+    report = progress or _no_progress
+    hosts = inventory.hosts
+    classes = tuple(sorted({h.cls for h in hosts}))
+    index = {c: i for i, c in enumerate(classes)}
+    host_class_of = {h.name: index[h.cls] for h in hosts}
+    group_counts: dict[str, Counter[int]] = {}
+    for host in hosts:
+        group_counts.setdefault(host.group, Counter())[host_class_of[host.name]] += 1
+    all_counts: Counter[int] = Counter(host_class_of.values())
+    report("hosts", len(hosts), len(hosts))
+
+    host_group = {h.name: h.group for h in hosts}
+    keys: dict[tuple[GuestKind, int, str | None, str, bool], list[int]] = {}
+    guests = inventory.guests
+    step = max(1, len(guests) // 20)
+    for i, guest in enumerate(guests):
+        home = guest.group or host_group[guest.host]
+        in_scope = guest.group is None or host_group[guest.host] == guest.group
+        key = (guest.kind, host_class_of[guest.host], guest.group, home, in_scope)
+        members = keys.get(key)
+        if members is None:
+            keys[key] = [i]
+        else:
+            members.append(i)
+        if i % step == 0:
+            report("guests", i, len(guests))
+    report("guests", len(guests), len(guests))
+
+    guest_classes: list[GuestClass] = []
+    guest_class_of = [0] * len(guests)
+    for n, (key, members) in enumerate(sorted(keys.items(), key=_class_order)):
+        kind, current, scope, home, in_scope = key
+        scope_counts = all_counts if scope is None else group_counts[scope]
+        targets = []
+        for cls, count in sorted(scope_counts.items()):
+            others = count - (1 if cls == current and in_scope else 0)
+            targets.append(TargetAnswer(
+                cls, count, decider.start(kind, classes[cls]), others,
+                decider.migrate(kind, classes[current], classes[cls])))
+        guest_classes.append(GuestClass(n, kind, current, scope, home, tuple(members),
+                                        tuple(targets)))
+        for member in members:
+            guest_class_of[member] = n
+        report("decisions", n + 1, len(keys))
+
+    groups = []
+    names = sorted(group_counts)
+    for n, name in enumerate(names):
+        groups.append(_group_plan(name, group_counts[name], classes, guest_classes, guests,
+                                  decider))
+        report("groups", n + 1, len(names))
+    return FleetPlan(inventory, classes, host_class_of, tuple(guest_classes),
+                     tuple(guest_class_of), tuple(groups), dict(decider.calls))
+
+
+def _no_progress(phase: str, done: int, total: int) -> None:
+    pass
+
+
+def _class_order(item: tuple[tuple[GuestKind, int, str | None, str, bool], list[int]]
+                 ) -> tuple[str, str, str, bool, int, str]:
+    (kind, current, scope, home, _), _members = item
+    return (home, kind.profile, kind.max_cpu_compat or "", kind.libvirt, current, scope or "")
+
+
+def _group_plan(name: str, counts: Counter[int], classes: tuple[HostClass, ...],
+                guest_classes: list[GuestClass], guests: tuple[Guest, ...],
+                decider: Decider) -> GroupPlan:
+    members = sorted((classes[c], n) for c, n in counts.items())
+    at_home = [c for c in guest_classes if c.home == name]
+    profiles = sorted({(c.kind.profile, c.kind.libvirt) for c in at_home}) or [
+        (DEFAULT_GUEST, False)]
+
+    def mobile(mode: str | None) -> Verdict:
+        for profile, libvirt in profiles:
+            verdict = decider.mobility(GuestKind(profile, mode, libvirt), members)
+            if not verdict.ok:
+                return Verdict(False, f"{column_label(mode)}: {verdict.reason}")
+        return verdict
+
+    status, recommended, why_not = "none", None, None
+    for mode in reversed(MODE_COLUMNS[1:]):
+        verdict = mobile(mode)
+        if verdict.ok:
+            status, recommended = "mode", mode
+            break
+        why_not = verdict.reason
+    else:
+        if mobile(None).ok:
+            status = "raw"
+    changes = _changes(at_home, members, status, recommended, guests, decider)
+    notes = _libvirt_notes(recommended, members) if status == "mode" else ()
+    heat = tuple(_heat(mode, profiles, members, decider) for mode in MODE_COLUMNS)
+    return GroupPlan(name, sum(counts.values()), tuple(sorted(counts.items())),
+                     sum(len(c.guests) for c in at_home), status, recommended, why_not,
+                     notes, changes, heat)
+
+
+def _changes(at_home: list[GuestClass], members: list[tuple[HostClass, int]], status: str,
+             recommended: str | None, guests: tuple[Guest, ...],
+             decider: Decider) -> tuple[Change, ...]:
+    stuck: dict[GuestKind, tuple[list[str], str]] = {}
+    for gclass in at_home:
+        verdict = decider.mobility(gclass.kind, members)
+        if verdict.ok:
+            continue
+        names, _ = stuck.setdefault(gclass.kind, ([], verdict.reason))
+        names.extend(guests[i].name for i in gclass.guests)
+    to = recommended if status != "none" else None
+    return tuple(Change(kind, to, tuple(names), reason)
+                 for kind, (names, reason) in sorted(stuck.items()))
+
+
+def _libvirt_notes(mode: str | None, members: list[tuple[HostClass, int]]) -> tuple[str, ...]:
+    notes: dict[str, str] = {}
+    for cls, _ in members:
+        verdict = check_libvirt_compat(cls.family, mode)
+        if verdict.result is not LibvirtResult.IDENTICAL and cls.family not in notes:
+            notes[cls.family] = (f"libvirt cannot express max-cpu-compat={mode} on "
+                                 f"{cls.family} hosts: {verdict.message}")
+    return tuple(notes.values())
+
+
+def _heat(mode: str | None, profiles: list[tuple[str, bool]],
+          members: list[tuple[HostClass, int]], decider: Decider) -> float:
+    """The fraction of the group's hosts on which every guest profile at home there starts
+    with this ``max-cpu-compat``."""
+    total = sum(n for _, n in members)
+    able = sum(n for cls, n in members
+               if all(decider.start(GuestKind(p, mode, lv), cls).ok for p, lv in profiles))
+    return able / total if total else 0.0
