@@ -12,7 +12,6 @@ from powercompat.accel.kernels import (
     PrIgnoreKernel,
     PrKernel,
 )
-from powercompat.accel.linux import LinuxTransport, is_ppc64_kvm_host, open_linux_vm
 from powercompat.accel.transport import FaultInjector, OneRegTransport, RecordingTransport
 from powercompat.catalog.cpus import CpuFamily
 from powercompat.errors import InvalidValueError
@@ -56,6 +55,9 @@ def make_accel(name: str, host: CpuFamily, threads: int, nr_vcpus: int,
     elif name == "kvm-pr-ignore":
         kernel = PrIgnoreKernel()
     elif name == "kvm":
+        # imported here: ctypes/fcntl cost start-up time that TCG and the models never need
+        from powercompat.accel.linux import LinuxTransport, is_ppc64_kvm_host, open_linux_vm
+
         if not is_ppc64_kvm_host():
             raise InvalidValueError("accel 'kvm' needs a ppc64 host with /dev/kvm; "
                                     "use kvm-hv, kvm-pr or kvm-pr-ignore to model one")

@@ -16,7 +16,7 @@ def _bits(value: int) -> str:
     return ", ".join(decode_pcr(value)) or "-"
 
 
-@click.command()
+@click.command(short_help="The compat mode table, oldest to newest.")
 @click.option("--qemu", default=None, metavar="PROFILE",
               help=f"Also show which modes are in this release's table, with its values: "
               f"{', '.join(PROFILE_NAMES)}.")
@@ -31,17 +31,16 @@ def modes(qemu: str | None, as_json: bool) -> int:
         return 0
     from powercompat.cli import tables
 
-    columns = ["name", "logical PVR", "PCR", "PCR bits", "pcr_level", "max_vthreads", "ISA",
-               "since"]
+    columns = ["name", "logical PVR", "PCR", "pcr_level", "vthreads", "ISA", "since"]
     if profile:
         columns.append(f"in {profile.name}")
-    grid = tables.table(*columns, title="Compat modes" + (
+    grid = tables.table(*columns, wrap=("PCR",), title="Compat modes" + (
         f" (values as {profile.title} has them)" if profile else " (QEMU head)"))
     for row in rows:
-        cells = [str(row["name"]), str(row["pvr"]), str(row["pcr"]),
-                 ", ".join(row["pcr_bits"]) or "-",  # type: ignore[arg-type]
-                 f"{row['pcr_level']} ({row['pcr_level_bit']})", str(row["max_vthreads"]),
-                 str(row["isa"]), str(row["since"])]
+        cells = [str(row["name"]), str(row["pvr"]),
+                 f"{_short(str(row['pcr']))} {' '.join(row['pcr_bits'])}",  # type: ignore[arg-type]
+                 f"{_short(str(row['pcr_level']))} {row['pcr_level_bit']}",
+                 str(row["max_vthreads"]), str(row["isa"]), str(row["since"])]
         if profile:
             cells.append("yes" if row["in_profile"] else "no")
         grid.add_row(*cells)
@@ -68,7 +67,7 @@ def _mode_row(mode: CompatMode, profile: Profile | None) -> dict[str, object]:
     return row
 
 
-@click.command()
+@click.command(short_help="CPU models, their PCR masks and valid modes.")
 @click.option("--qemu", default=DEFAULT_PROFILE, show_default=True, metavar="PROFILE",
               help=f"QEMU release profile: {', '.join(PROFILE_NAMES)}.")
 @json_option
@@ -100,14 +99,15 @@ def cpus(qemu: str, as_json: bool) -> int:
     from powercompat.cli import tables
 
     grid = tables.table("model", "aliases", "raw PVR", "family", "pcr_mask", "pcr_supported",
-                        "valid modes", title=f"CPU models in {profile.title}")
+                        "valid modes", title=f"CPU models in {profile.title}",
+                        wrap=("aliases", "pcr_mask", "pcr_supported", "valid modes"))
     for row in rows:
         grid.add_row(
             str(row["model"]), ", ".join(row["aliases"]) or "-",  # type: ignore[arg-type]
             str(row["pvr"]), str(row["family"]),
-            f"{_short(str(row['pcr_mask']))} {', '.join(row['pcr_mask_bits'])}",  # type: ignore[arg-type]
+            f"{_short(str(row['pcr_mask']))} {' '.join(row['pcr_mask_bits'])}",  # type: ignore[arg-type]
             f"{_short(str(row['pcr_supported']))} "
-            f"{', '.join(row['pcr_supported_bits'])}",  # type: ignore[arg-type]
+            f"{' '.join(row['pcr_supported_bits'])}",  # type: ignore[arg-type]
             ", ".join(row["valid_modes"]) or "none")  # type: ignore[arg-type]
     tables.show(grid)
     return 0

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import click
 
@@ -49,13 +48,16 @@ COMMANDS: dict[str, str] = {
 }
 
 
-@dataclass
 class CliState:
-    """What the error handler needs to know about the run (``ctx.obj``)."""
+    """What the error handler needs to know about the run (``ctx.obj``). A plain class:
+    ``dataclasses`` costs start-up time that ``--help`` and ``--version`` need not pay."""
 
-    debug: bool = False
-    #: set by a command that was asked for ``--json``: errors then also go to stdout as JSON
-    json: bool = False
+    __slots__ = ("debug", "json")
+
+    def __init__(self, debug: bool = False) -> None:
+        self.debug = debug
+        #: set by a command asked for ``--json``: errors then also go to stdout as JSON
+        self.json = False
 
 
 class LazyGroup(click.Group):
@@ -81,14 +83,16 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """List the commands; one that fails to import is shown as unavailable."""
         rows: list[tuple[str, str]] = []
-        for name in self.list_commands(ctx):
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max((len(n) for n in names), default=0)
+        for name in names:
             try:
                 cmd = _load(self.lazy[name])
             except Exception as err:  # someone else's half-written module must not break --help
                 rows.append((name, f"(unavailable: {type(err).__name__}: {err})"))
                 continue
             if not cmd.hidden:
-                rows.append((name, cmd.get_short_help_str(formatter.width - 6 - len(name))))
+                rows.append((name, cmd.get_short_help_str(limit)))
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
@@ -168,6 +172,10 @@ def main(cli_args: Sequence[str] | None = None) -> int:
     try:
         result = cli.main(args=args, prog_name=PROG, standalone_mode=False, obj=state)
     except click.exceptions.Exit as exc:  # pragma: no cover - click returns it instead
+        return exc.exit_code
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        _error_line(exc.format_message() + hint)
         return exc.exit_code
     except click.ClickException as exc:
         _error_line(exc.format_message())

@@ -28,7 +28,7 @@ from powercompat.scenario import Negotiation
 from powercompat.scenario import negotiate as run_negotiation
 
 
-@click.command()
+@click.command(short_help="Boot through CAS: which mode, which PCR, and why.")
 @cpu_option
 @max_compat_option
 @guest_option

@@ -33,7 +33,8 @@ def _cpu_option(f: click.decorators.FC) -> click.decorators.FC:
                         help="-cpu model or alias (the guest's CPU).")(f)
 
 
-@click.group(invoke_without_command=True)
+@click.group(invoke_without_command=True,
+             short_help="PCR bits by name, in QEMU's and KVM HV's view.")
 @_cpu_option
 @_mode_option
 @host_cpu_option

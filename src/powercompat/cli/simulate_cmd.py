@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 
-@click.command()
+@click.command(short_help="A lifecycle timeline with ONE_REG calls and vCPU states.")
 @cpu_option
 @max_compat_option
 @guest_option

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from powercompat.cli.common import want_json
 from powercompat.errors import InvalidValueError
 from powercompat.profiles import parse_profile
 from powercompat.stress.generator import MODEL_ACCELS
@@ -22,11 +23,11 @@ from powercompat.stress.runner import run_stress
 @click.option("--accel", default=None,
               help=f"Only this accelerator ({', '.join(MODEL_ACCELS)}; default: random).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.pass_context
-def stress(ctx: click.Context, lifecycles: int, seed: int, profile: str | None,
-           accel: str | None, as_json: bool) -> None:
+def stress(lifecycles: int, seed: int, profile: str | None, accel: str | None,
+           as_json: bool) -> int:
     """Run random lifecycles (options, events, CAS buffers, migrations, injected ONE_REG
     faults) and check every step; exit 1 if any invariant is violated."""
+    want_json(as_json)
     if lifecycles < 1:
         raise InvalidValueError(f"--lifecycles must be at least 1, got {lifecycles}")
     if profile is not None:
@@ -47,5 +48,4 @@ def stress(ctx: click.Context, lifecycles: int, seed: int, profile: str | None,
             click.echo(f"    events: {', '.join(failure.events)}")
             for text in failure.violations[:5]:
                 click.echo(f"    {text}")
-    if report.violations:
-        ctx.exit(1)
+    return 1 if report.violations else 0

@@ -23,15 +23,17 @@ def console() -> Console:
                    markup=False, emoji=False, soft_wrap=False)
 
 
-def table(*columns: str, title: str | None = None, caption: str | None = None) -> Table:
-    """A table with a header row; cells are plain text (never rich markup)."""
+def table(*columns: str, title: str | None = None, caption: str | None = None,
+          wrap: tuple[str, ...] = ()) -> Table:
+    """A table with a header row; cells are plain text (never rich markup). Only the
+    columns named in ``wrap`` may fold their text; the others (hex, names) stay whole."""
     from rich import box
     from rich.table import Table
 
     out = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, title_justify="left",
                 caption_justify="left", show_edge=False, pad_edge=False)
     for name in columns:
-        out.add_column(name, overflow="fold")
+        out.add_column(name, overflow="fold", no_wrap=name not in wrap)
     return out
 
 

@@ -63,7 +63,21 @@ def libvirt_cpu_xml(compat: str | None) -> str:
     return f"<cpu mode='host-model'>\n  <model>{compat}</model>\n</cpu>"
 
 
-def qemu_args(cpu: str, compat: str | None, kvm: bool) -> list[str]:
-    """QEMU arguments for the configuration (libvirt uses ``-cpu host`` under KVM)."""
+#: the pseries ``kvm-type`` machine property for each modelled KVM flavour (hw/ppc/spapr.c)
+_KVM_TYPE = {"kvm-hv": "hv", "kvm-pr": "pr", "kvm-pr-ignore": "pr", "kvm": "auto"}
+
+
+def qemu_args(cpu: str, compat: str | None, accel: str) -> list[str]:
+    """QEMU arguments for the configuration. Under KVM the CPU is ``-cpu host`` (as libvirt
+    generates for host-model) and ``kvm-type`` names the flavour (``auto`` lets HV win).
+
+    >>> qemu_args("power9", "power8", "kvm-pr")
+    ['-machine', 'pseries,max-cpu-compat=power8,kvm-type=pr', '-accel', 'kvm', '-cpu', 'host']
+    """
     machine = "pseries" + (f",max-cpu-compat={compat}" if compat else "")
-    return ["-machine", machine, "-cpu", "host" if kvm else cpu]
+    if accel == "tcg":
+        return ["-machine", machine, "-accel", "tcg", "-cpu", cpu]
+    kvm_type = _KVM_TYPE[accel]
+    if kvm_type != "auto":
+        machine += f",kvm-type={kvm_type}"
+    return ["-machine", machine, "-accel", "kvm", "-cpu", "host"]

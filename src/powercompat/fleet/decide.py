@@ -70,13 +70,17 @@ def host_class(cpu: str, kvm: str, qemu: str) -> HostClass:
     return HostClass(config.model.family.name, config.model.name, kvm, config.profile.name)
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class GuestKind:
     """What a decision needs to know of a guest."""
 
     profile: str
     max_cpu_compat: str | None
     libvirt: bool = False
+
+    @property
+    def sort_key(self) -> tuple[str, str, bool]:
+        return (self.profile, self.max_cpu_compat or "", self.libvirt)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,12 +182,13 @@ class Decider:
             machine.realize()
             machine.reset()
             machine.migrate_in(stream)
-        except MigrationError as err:
-            return Verdict(False, str(err))
+        except MigrationError as err:  # migrate-check prints the cause on a second line
+            return Verdict(False, f"{err}; {err.cause}" if err.cause else str(err))
         except PowerCompatError as err:
             return Verdict(False, f"destination cannot start: {err}")
         compat = machine.vcpus[0].compat_pvr if machine.vcpus else 0
-        return Verdict(True, "migrates", _mode_name(destination, compat))
+        mode = _mode_name(destination, compat)
+        return Verdict(True, f"migrates, runs as {mode or 'raw'}", mode)
 
     # ------------------------------------------------------------------ mobility
 

@@ -119,13 +119,18 @@ class GroupPlan:
     libvirt_notes: tuple[str, ...]
     changes: tuple[Change, ...]
     heat: tuple[float, ...]
+    #: per MODE_COLUMNS: does that setting keep every guest profile at home here mobile?
+    mobility: tuple[Verdict, ...]
+    #: the hosts' accelerator (``kvm`` when the group mixes KVM flavours)
+    accel: str
 
     @property
     def qemu(self) -> str | None:
-        """``-machine pseries,max-cpu-compat=power8 -cpu host`` (None: nothing works)."""
+        """``-machine pseries,max-cpu-compat=power8,kvm-type=hv -accel kvm -cpu host``
+        (None: nothing works)."""
         if self.status == "none":
             return None
-        return " ".join(qemu_args("host", self.recommended, kvm=True))
+        return " ".join(qemu_args("host", self.recommended, self.accel))
 
     @property
     def libvirt(self) -> str | None:
@@ -142,6 +147,8 @@ class GroupPlan:
             "libvirt_notes": list(self.libvirt_notes),
             "changes": [c.to_json() for c in self.changes],
             "heat": {column_label(m): f for m, f in zip(MODE_COLUMNS, self.heat, strict=True)},
+            "mobility": {column_label(m): v.to_json()
+                         for m, v in zip(MODE_COLUMNS, self.mobility, strict=True)},
         }
 
 
@@ -191,11 +198,10 @@ class FleetPlan:
 
         :raises InvalidValueError: no guest of that name.
         """
-        found = next((i for i, g in enumerate(self.inventory.guests) if g.name == name), None)
-        if found is None:
+        index = next((i for i, g in enumerate(self.inventory.guests) if g.name == name), None)
+        if index is None:
             raise InvalidValueError(f"no guest named '{name}' in the inventory")
-        guest = self.inventory.guests[found]
-        index = found
+        guest = self.inventory.guests[index]
         gclass = self.guest_classes[self.guest_class_of[index]]
         by_class = {t.host_class: t for t in gclass.targets}
         answers = []
@@ -328,22 +334,24 @@ def _group_plan(name: str, counts: Counter[int], classes: tuple[HostClass, ...],
                 return Verdict(False, f"{column_label(mode)}: {verdict.reason}")
         return verdict
 
-    status, recommended, why_not = "none", None, None
-    for mode in reversed(MODE_COLUMNS[1:]):
-        verdict = mobile(mode)
-        if verdict.ok:
-            status, recommended = "mode", mode
-            break
-        why_not = verdict.reason
+    verdicts = {mode: mobile(mode) for mode in MODE_COLUMNS}
+    newest_first = [m for m in reversed(MODE_COLUMNS) if m is not None]
+    first = next((i for i, m in enumerate(newest_first) if verdicts[m].ok), None)
+    if first is not None:
+        status, recommended = "mode", newest_first[first]
+        why_not = verdicts[newest_first[first - 1]].reason if first else None
+    elif verdicts[None].ok:
+        status, recommended, why_not = "raw", None, verdicts[newest_first[-1]].reason
     else:
-        if mobile(None).ok:
-            status = "raw"
+        status, recommended, why_not = "none", None, verdicts[None].reason
     changes = _changes(at_home, members, status, recommended, guests, decider)
     notes = _libvirt_notes(recommended, members) if status == "mode" else ()
     heat = tuple(_heat(mode, profiles, members, decider) for mode in MODE_COLUMNS)
+    accels = {cls.accel for cls, _ in members}
+    accel = accels.pop() if len(accels) == 1 else "kvm"
     return GroupPlan(name, sum(counts.values()), tuple(sorted(counts.items())),
                      sum(len(c.guests) for c in at_home), status, recommended, why_not,
-                     notes, changes, heat)
+                     notes, changes, heat, tuple(verdicts[m] for m in MODE_COLUMNS), accel)
 
 
 def _changes(at_home: list[GuestClass], members: list[tuple[HostClass, int]], status: str,
@@ -358,7 +366,7 @@ def _changes(at_home: list[GuestClass], members: list[tuple[HostClass, int]], st
         names.extend(guests[i].name for i in gclass.guests)
     to = recommended if status != "none" else None
     return tuple(Change(kind, to, tuple(names), reason)
-                 for kind, (names, reason) in sorted(stuck.items()))
+                 for kind, (names, reason) in sorted(stuck.items(), key=lambda i: i[0].sort_key))
 
 
 def _libvirt_notes(mode: str | None, members: list[tuple[HostClass, int]]) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ Outcomes are compared as short category strings (``ok``, ``state``, ``unknown-pv
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -171,7 +172,7 @@ class RefCpu:
     pcr: int = 0
 
 
-class RefFailure(Exception):  # noqa: N818 - a control-flow signal inside the model
+class RefFailure(Exception):
     """A refused or failed step; ``category`` is compared with the machine's error."""
 
     def __init__(self, category: str) -> None:
@@ -260,10 +261,8 @@ class RefMachine:
 
     def _rollback(self, done: list[tuple[RefCpu, tuple[int, int]]]) -> None:
         for cpu, (compat, pcr) in reversed(done):
-            try:
+            with suppress(RefFailure):  # a failed rollback write is only noted
                 self._set(cpu, compat)
-            except RefFailure:
-                pass
             cpu.compat, cpu.pcr = compat, pcr
 
     # ------------------------------------------------------------ lifecycle steps

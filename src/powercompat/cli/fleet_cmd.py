@@ -1,0 +1,299 @@
+"""``powercompat fleet``: plan a fleet (where each guest can live, what keeps it mobile) and
+write synthetic inventories. The planning is :mod:`powercompat.fleet`; this module only
+parses options, calls it and prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import click
+
+from powercompat.cli.common import json_option, want_json
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from powercompat.fleet.decide import HostClass, Verdict
+    from powercompat.fleet.plan import FleetPlan, GuestClass, GuestDetail, TargetAnswer
+
+#: input larger than this (about 10,000 records) gets a progress bar on a terminal
+PROGRESS_BYTES: Final = 1 << 20
+#: above this many guests ``--json`` is printed compactly (the indenting encoder is slow)
+JSON_INDENT_LIMIT: Final = 10_000
+#: guest classes shown in the table unless --limit says otherwise
+DEFAULT_LIMIT: Final = 20
+
+
+@click.group("fleet")
+def fleet() -> None:
+    """Plan a fleet: where each guest can start and live-migrate, and which
+    max-cpu-compat keeps every guest of a host group mobile.
+
+    The inventory format is described in docs/FLEET.md.
+    """
+
+
+@fleet.command("plan")
+@click.argument("inventory", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--guest", "guest_name", default=None, metavar="NAME",
+              help="Show every host, one by one, for this guest.")
+@click.option("--plot", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Write the groups x modes heat map (.svg or .png).")
+@click.option("--limit", default=DEFAULT_LIMIT, show_default=True, type=click.IntRange(0),
+              metavar="N", help="Guest classes shown in the table (largest first; 0: all).")
+@click.option("--check", is_flag=True,
+              help="Exit 1 when some guest needs a new max-cpu-compat to stay mobile.")
+@json_option
+def plan_cmd(inventory: tuple[Path, ...], guest_name: str | None, plot: Path | None,
+             limit: int, check: bool, as_json: bool) -> int:
+    """Plan INVENTORY (.json, .csv or libvirt domain .xml files, any mix).
+
+    For each guest: the hosts it can start on and live-migrate to, by classes of equivalent
+    hosts, with QEMU's and KVM's reason for every refusal. For each host group: the newest
+    max-cpu-compat that keeps every guest in it mobile, in QEMU's and libvirt's spelling, and
+    the guests that need a change.
+    """
+    from powercompat.fleet.inventory import load_inventory
+    from powercompat.fleet.plan import plan
+
+    want_json(as_json)
+    size = sum(p.stat().st_size for p in inventory if p.is_file())
+    with _progress(not as_json and size > PROGRESS_BYTES) as report:
+        report("reading", 0, 0)
+        loaded = load_inventory(inventory)
+        report("reading", 1, 1)
+        result = plan(loaded, report)
+    detail = result.guest_detail(guest_name) if guest_name else None
+    if plot is not None:
+        from powercompat.fleet.plot import write_heatmap
+
+        write_heatmap(result, plot)
+    if as_json:
+        obj = detail.to_json() if detail else result.to_json()
+        indent = 2 if len(loaded.guests) <= JSON_INDENT_LIMIT else None
+        click.echo(json.dumps(obj, indent=indent))
+    elif detail is not None:
+        _show_detail(result, detail)
+    else:
+        _show_plan(result, limit)
+    if plot is not None and not as_json:
+        click.echo(f"heat map written to {plot}")
+    if check and any(g.changes for g in result.groups):
+        click.echo("powercompat: error: some guests need a new max-cpu-compat to stay mobile",
+                   err=True)
+        return 1
+    return 0
+
+
+@fleet.command("synth")
+@click.option("--hosts", "n_hosts", required=True, type=click.IntRange(0), metavar="N",
+              help="Number of hosts.")
+@click.option("--guests", "n_guests", required=True, type=click.IntRange(0), metavar="N",
+              help="Number of guests.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Inventory to write (.json or .csv).")
+def synth(n_hosts: int, n_guests: int, seed: int, output: Path) -> int:
+    """Write a synthetic inventory: POWER8 to POWER11 host groups (mostly KVM HV, a small
+    KVM PR lab, QEMU head and 7.2), Linux 6.1 and 2025 guests, some with a max-cpu-compat."""
+    from powercompat.fleet.synth import synthesize, write_inventory
+
+    hosts, guests = synthesize(n_hosts, n_guests, seed)
+    write_inventory(output, hosts, guests)
+    groups = len({h.group for h in hosts})
+    click.echo(f"wrote {output}: {len(hosts)} hosts in {groups} groups, {len(guests)} guests")
+    return 0
+
+
+# ---------------------------------------------------------------------- progress
+
+
+@contextmanager
+def _progress(wanted: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on stderr, only on a terminal and only when asked for."""
+    if not (wanted and sys.stderr.isatty()):
+        yield _quiet
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    bar = Progress(TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(),
+                   console=Console(stderr=True), transient=True)
+    tasks: dict[str, object] = {}
+
+    def report(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total or None)
+        bar.update(tasks[phase], completed=done, total=total or None)  # type: ignore[arg-type]
+
+    with bar:
+        yield report
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    pass
+
+
+# ---------------------------------------------------------------------- tables
+
+
+def _show_plan(result: FleetPlan, limit: int) -> None:
+    from powercompat.cli import tables
+
+    inv = result.inventory
+    calls = result.engine_calls
+    tables.show(
+        f"{len(inv.hosts)} hosts in {len(result.host_classes)} host classes, "
+        f"{len(inv.guests)} guests in {len(result.guest_classes)} guest classes, "
+        f"{len(result.groups)} host groups; engine runs: {calls['negotiate']} boots, "
+        f"{calls['migrate_out']} migration streams, {calls['migrate_in']} loads",
+        "", _host_table(result), "", *_group_tables(result), "",
+        _class_table(result, limit))
+
+
+def _host_table(result: FleetPlan) -> RenderableType:
+    from powercompat.cli import tables
+
+    counts = Counter(result.host_class_of.values())
+    per_group: dict[int, list[str]] = {}
+    for group in result.groups:
+        for index, n in group.classes:
+            per_group.setdefault(index, []).append(f"{group.name}:{n}")
+    out = tables.table("class", "CPU", "KVM", "QEMU", "hosts", "groups",
+                       title="Host classes (hosts the engine cannot tell apart)",
+                       wrap=("groups",))
+    for i, cls in enumerate(result.host_classes):
+        out.add_row(f"H{i}", f"{cls.family} {cls.cpu}", cls.kvm, cls.qemu, str(counts[i]),
+                    " ".join(per_group.get(i, [])))
+    return out
+
+
+def _group_tables(result: FleetPlan) -> list[RenderableType]:
+    from powercompat.cli import tables
+    from powercompat.fleet.plan import MODE_COLUMNS, column_label
+
+    groups = tables.table(
+        "group", "hosts", "guests", "max-cpu-compat", "to change", "why not newer",
+        title="Host groups: the newest max-cpu-compat that keeps every guest mobile",
+        wrap=("why not newer",))
+    spelling = tables.table("group", "QEMU", "libvirt domain XML",
+                            title="How to set it", wrap=("QEMU",))
+    notes: list[str] = []
+    for g in result.groups:
+        setting = {"mode": g.recommended or "", "raw": "none (raw)",
+                   "none": "NO SETTING"}[g.status]
+        groups.add_row(g.name, str(g.hosts), str(g.guests), setting,
+                       str(sum(len(c.guests) for c in g.changes)), g.why_not_newer or "")
+        if g.status == "none":
+            spelling.add_row(g.name, "nothing keeps every guest mobile", "")
+        else:
+            spelling.add_row(g.name, g.qemu or "", g.libvirt or "")
+        notes.extend(f"note: {g.name}: {n}" for n in g.libvirt_notes)
+    changes = tables.table("group", "guests", "profile", "now", "set", "examples", "because",
+                           title="Guests that need a change to stay mobile in their group",
+                           wrap=("examples", "because"))
+    for g in result.groups:
+        for c in g.changes:
+            now = c.kind.max_cpu_compat or "none"
+            to = "no setting" if g.status == "none" else (c.to or "none (raw)")
+            changes.add_row(g.name, str(len(c.guests)),
+                            c.kind.profile + (" (libvirt)" if c.kind.libvirt else ""),
+                            now, to, _examples(c.guests), c.reason)
+    heat = tables.table("group", *(column_label(m) for m in MODE_COLUMNS),
+                        title="Share of each group's hosts that start its guests, per "
+                        "max-cpu-compat")
+    for g in result.groups:
+        heat.add_row(g.name, *(f"{v:.0%}" for v in g.heat))
+    out: list[RenderableType] = [groups, "", spelling, *notes, ""]
+    if changes.row_count:
+        out += [changes, ""]
+    return [*out, heat]
+
+
+def _class_table(result: FleetPlan, limit: int) -> RenderableType:
+    from powercompat.cli import tables
+
+    ranked = sorted(result.guest_classes, key=lambda c: (-len(c.guests), c.id))
+    shown = ranked if limit == 0 else ranked[:limit]
+    caption = None
+    if len(shown) < len(ranked):
+        caption = (f"{len(shown)} of {len(ranked)} guest classes (largest first); --limit 0 "
+                   "shows all, --guest NAME one guest host by host, --json everything")
+    out = tables.table("class", "guests", "profile", "max", "now on", "may go to",
+                       "start", "live-migrate", title="Guest classes (guests with the "
+                       "same answer): where they can start and live-migrate",
+                       caption=caption, wrap=("guests", "start", "live-migrate"))
+    for c in shown:
+        names = [result.inventory.guests[i].name for i in c.guests]
+        out.add_row(
+            f"G{c.id}", f"{len(names)}: {_examples(names)}",
+            c.kind.profile + (" (libvirt)" if c.kind.libvirt else ""),
+            c.kind.max_cpu_compat or "none", f"H{c.current}", c.scope or "any group",
+            _answers(c, lambda t: (t.hosts, t.start)),
+            _answers(c, lambda t: (t.migrate_hosts, t.migrate)))
+    return out
+
+
+def _answers(c: GuestClass, pick: Callable[[TargetAnswer], tuple[int, Verdict]]) -> str:
+    """``12/40 hosts``, then each refusal with the host classes (and hosts) it applies to."""
+    total = ok = 0
+    refused: dict[str, tuple[list[str], int]] = {}
+    for target in c.targets:
+        hosts, verdict = pick(target)
+        if not hosts:
+            continue
+        total += hosts
+        if verdict.ok:
+            ok += hosts
+            continue
+        labels, count = refused.get(verdict.reason, ([], 0))
+        labels.append(f"H{target.host_class}")
+        refused[verdict.reason] = (labels, count + hosts)
+    return "\n".join([f"{ok}/{total} hosts", *(
+        f"not {','.join(labels)} ({count}): {reason}"
+        for reason, (labels, count) in refused.items())])
+
+
+def _examples(names: list[str] | tuple[str, ...]) -> str:
+    from powercompat.fleet.plan import EXAMPLES
+
+    head = ", ".join(names[:EXAMPLES])
+    return head + (", ..." if len(names) > EXAMPLES else "")
+
+
+def _show_detail(result: FleetPlan, detail: GuestDetail) -> None:
+    from powercompat.cli import tables
+
+    g = detail.guest
+    current: HostClass = detail.current
+    out = tables.table("host", "group", "class", "start", "live-migrate from " + g.host,
+                       wrap=("start", "live-migrate from " + g.host))
+    for answer in detail.hosts:
+        moved = "(its current host)" if answer.migrate is None else _verdict(answer.migrate)
+        out.add_row(answer.host.name, answer.host.group,
+                    f"H{result.host_class_of[answer.host.name]}", _verdict(answer.start),
+                    moved)
+    tables.show(
+        f"guest {g.name}: {g.kind.profile}"
+        + (" (libvirt domain)" if g.kind.libvirt else "")
+        + f", max-cpu-compat={g.kind.max_cpu_compat or 'none'}, on {g.host} "
+        f"({current.label}), may go to {g.group or 'any group'}; guest class "
+        f"G{detail.guest_class.id}", "", out)
+
+
+def _verdict(verdict: Verdict) -> str:
+    return f"yes: {verdict.reason}" if verdict.ok else f"NO: {verdict.reason}"

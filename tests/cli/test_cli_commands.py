@@ -1,0 +1,200 @@
+"""Every command works, with exact values from the engine."""
+
+from __future__ import annotations
+
+from conftest import Runner
+
+KVM_EINVAL = "Unable to set CPU compatibility mode in KVM: Invalid argument"
+
+
+# ------------------------------------------------------------------ simulate
+
+def test_simulate_json_contract(run: Runner) -> None:
+    r = run("simulate", "--cpu", "POWER8", "--accel", "kvm-pr", "--qemu", "2.11", "--smp", "2",
+            "--events", "realize,reset,cas,reboot", "--json")
+    assert (r.code, r.err) == (0, "")
+    data = r.json
+    assert {"started", "error", "events", "vcpus", "one_reg_total"} <= data.keys()
+    assert [e["name"] for e in data["events"]] == [  # type: ignore[attr-defined]
+        "realize", "reset", "cas", "reboot"]
+    cas = data["events"][2]  # type: ignore[index]
+    assert cas["ok"] is True
+    assert cas["one_reg"] == [{"vcpu": 0, "op": "set", "id": "0x10200000000000b7",
+                               "value": "0x0f000004", "errno": 22}]
+    assert data["one_reg_total"] == 1
+    assert len(data["vcpus"]) == 2  # type: ignore[arg-type]
+    vcpu = data["vcpus"][0]  # type: ignore[index]
+    assert {"id", "compat_pvr", "pcr", "kernel_arch_compat"} <= vcpu.keys()
+    assert (vcpu["compat_pvr"], vcpu["pcr"], vcpu["kernel_arch_compat"]) == (
+        "0x00000000", "0x0000000000000000", "0x00000000")
+
+
+def test_simulate_timeline_report(run: Runner) -> None:
+    r = run("simulate", "--cpu", "POWER8", "--accel", "kvm-pr", "--qemu", "2.11",
+            "--events", "realize,reset,cas")
+    assert r.code == 0
+    assert "[3] cas (source): ok" in r.lines
+    call = [line.split() for line in r.lines if "KVM_SET_ONE_REG" in line]
+    assert call == [["0", "KVM_SET_ONE_REG", "KVM_REG_PPC_ARCH_COMPAT", "0x0f000004", "EINVAL"]]
+    assert r.lines[-1] == "Summary: started; no failure; 1 ONE_REG call(s) in all."
+
+
+def test_simulate_failure_exits_1(run: Runner) -> None:
+    r = run("simulate", "--cpu", "POWER8", "--accel", "kvm-pr", "--qemu", "2.10-pre")
+    assert r.code == 1
+    assert r.err == f"powercompat: error: {KVM_EINVAL}\n"
+    assert f"[2] reset (source): FAILED: {KVM_EINVAL}" in r.lines
+
+
+def test_simulate_migrate_to_older_cpu(run: Runner) -> None:
+    r = run("simulate", "--cpu", "POWER9", "--max-cpu-compat", "power8", "--accel", "kvm-hv",
+            "--events", "realize,reset,cas,migrate", "--dst-cpu", "POWER8", "--json")
+    assert r.code == 0
+    events = [(e["name"], e["machine"]) for e in r.json["events"]]  # type: ignore[attr-defined]
+    assert events[-3:] == [("realize", "destination"), ("reset", "destination"),
+                           ("migrate-in", "destination")]
+    assert r.json["vcpus"][0]["compat_pvr"] == "0x0f000004"  # type: ignore[index]
+
+
+# ------------------------------------------------------------------ migrate-check
+
+def test_migrate_check_refused_with_advice(run: Runner) -> None:
+    r = run("migrate-check", "--cpu", "POWER9", "--dst-cpu", "POWER8")
+    assert r.code == 1
+    assert r.err == "powercompat: error: Compatibility PVR 0x0f000005 not valid for CPU\n"
+    assert "migration:   REFUSED: Compatibility PVR 0x0f000005 not valid for CPU" in r.lines
+    assert any(line.startswith("advice:      set max-cpu-compat=power8 on the source")
+               for line in r.lines)
+    data = run("migrate-check", "--cpu", "POWER9", "--dst-cpu", "POWER8", "--json").json
+    assert data["ok"] is False
+    assert data["suggested_max_cpu_compat"] == "power8"
+
+
+def test_migrate_check_ok_with_maximum(run: Runner) -> None:
+    r = run("migrate-check", "--cpu", "POWER9", "--dst-cpu", "POWER8",
+            "--max-cpu-compat", "power8")
+    assert (r.code, r.err) == (0, "")
+    assert "migration:   ACCEPTED: the destination loads the CPU state" in r.lines
+
+
+# ------------------------------------------------------------------ pcr
+
+def test_pcr_decode(run: Runner) -> None:
+    r = run("pcr", "decode", "0x200000000000003c")
+    assert r.code == 0
+    assert r.lines == [
+        "0x200000000000003c",
+        "  QEMU  (target/ppc/cpu.h):      TM_DIS, COMPAT_3_10, COMPAT_3_00, COMPAT_2_07, "
+        "COMPAT_2_06",
+        "  Linux (asm/reg.h, book3s_hv): PCR_TM_DIS, PCR_ARCH_31, PCR_ARCH_300, PCR_ARCH_207, "
+        "PCR_ARCH_206",
+    ]
+    assert run("pcr", "decode", "8", "--json").json == {
+        "value": "0x0000000000000008", "qemu": ["COMPAT_2_07"], "linux": ["PCR_ARCH_207"]}
+
+
+def test_pcr_show_both_views(run: Runner) -> None:
+    r = run("pcr", "--cpu", "POWER9", "--mode", "power8")
+    assert r.code == 0
+    assert "  SPR_PCR   0x0000000000000008 (COMPAT_2_07)" in r.lines
+    assert "  vcore PCR 0x0fffffffffffffe9 (reserved (PCR_MASK), PCR_ARCH_207)" in r.lines
+    assert run("pcr", "show", "--cpu", "POWER9", "--mode", "power8").out == r.out
+
+
+def test_pcr_show_kernel_refuses_newer_than_host(run: Runner) -> None:
+    r = run("pcr", "show", "--cpu", "POWER9", "--host-cpu", "POWER8", "--mode", "power9")
+    assert r.code == 1
+    assert "  EINVAL    guest level 0x10 is above the host's 0x8" in r.lines
+    assert r.err == ("powercompat: error: KVM HV on a POWER8 host refuses ARCH_COMPAT "
+                     "0x0f000005: Invalid argument\n")
+
+
+def test_pcr_show_json_qemu_refuses(run: Runner) -> None:
+    r = run("pcr", "show", "--cpu", "POWER8", "--mode", "power9", "--json")
+    assert r.code == 1
+    assert r.json["qemu_valid"] is False
+    assert r.json["kvm_hv_errno"] == 22
+    assert r.json["error"] == "Compatibility PVR 0x0f000005 not valid for CPU"
+
+
+def test_pcr_show_raw(run: Runner) -> None:
+    data = run("pcr", "show", "--cpu", "POWER8", "--mode", "raw", "--json").json
+    assert (data["qemu_pcr"], data["kvm_hv_pcr"]) == ("0x0000000000000000",
+                                                      "0x0fffffffffffffe1")
+
+
+# ------------------------------------------------------------------ modes, cpus
+
+def test_modes_json(run: Runner) -> None:
+    data = run("modes", "--json").json
+    rows = data["modes"]
+    assert [m["name"] for m in rows] == [  # type: ignore[attr-defined]
+        "power6", "power7", "power7+", "power8", "power9", "power10", "power11"]
+    power8 = rows[3]  # type: ignore[index]
+    assert (power8["pvr"], power8["pcr"], power8["max_vthreads"]) == (
+        "0x0f000004", "0x0000000000000038", 8)
+    assert power8["pcr_bits"] == ["COMPAT_3_10", "COMPAT_3_00", "COMPAT_2_07"]
+
+
+def test_modes_for_a_2017_release(run: Runner) -> None:
+    rows = run("modes", "--qemu", "2.10", "--json").json["modes"]
+    in_table = {m["name"]: m["in_profile"] for m in rows}  # type: ignore[attr-defined]
+    assert in_table == {"power6": True, "power7": True, "power7+": True, "power8": True,
+                        "power9": True, "power10": False, "power11": False}
+    power9 = rows[4]  # type: ignore[index]
+    assert (power9["pcr"], power9["max_vthreads"]) == ("0x0000000000000010", 4)
+    r = run("modes", "--qemu", "2.10")
+    assert r.code == 0
+    assert r.lines[0] == "Compat modes (values as QEMU 2.10.0 (5dfaa532) has them)"
+
+
+def test_cpus(run: Runner) -> None:
+    data = run("cpus", "--json").json
+    by_name = {c["model"]: c for c in data["cpus"]}  # type: ignore[attr-defined]
+    assert by_name["power8_v2.0"]["valid_modes"] == ["power6", "power7", "power8"]
+    assert by_name["power9_v2.2"]["aliases"] == ["power9"]
+    assert by_name["power9_v2.2"]["pvr"] == "0x004e1202"
+    assert by_name["970_v2.2"]["valid_modes"] == []
+    r = run("cpus")
+    assert r.code == 0
+    assert r.lines[0] == "CPU models in QEMU head (b428fe0362, 11.1 rc)"
+    assert any(line.split()[:4] == ["power9_v2.2", "power9", "0x004e1202", "POWER9"]
+               for line in r.lines)
+
+
+# ------------------------------------------------------------------ qemu-args, libvirt-xml
+
+def test_qemu_args(run: Runner) -> None:
+    r = run("qemu-args", "--cpu", "POWER9", "--max-cpu-compat", "power8", "--accel", "kvm-hv")
+    assert (r.code, r.out) == (
+        0, "-machine pseries,max-cpu-compat=power8,kvm-type=hv -accel kvm -cpu host\n")
+    r = run("qemu-args", "--cpu", "POWER9")
+    assert r.out == "-machine pseries -accel tcg -cpu POWER9\n"
+    r = run("qemu-args", "--cpu", "POWER8", "--accel", "kvm-pr")
+    assert r.out == "-machine pseries,kvm-type=pr -accel kvm -cpu host\n"
+
+
+def test_qemu_args_refused(run: Runner) -> None:
+    r = run("qemu-args", "--cpu", "POWER8", "--max-cpu-compat", "power9")
+    assert r.code == 1
+    assert r.err == ("powercompat: error: QEMU head refuses: Compatibility PVR 0x0f000005 "
+                     "not valid for CPU\n")
+
+
+def test_libvirt_refuses_power7_plus(run: Runner) -> None:
+    r = run("libvirt-xml", "--cpu", "POWER8", "--max-cpu-compat", "power7+", "--qemu", "7.2")
+    assert r.code == 1
+    assert r.err == "powercompat: error: Unknown compatibility mode power7+\n"
+    assert "libvirt on a POWER8 host: refuses (error): Unknown compatibility mode power7+" \
+        in r.lines
+    assert "QEMU 7.2: starts it" in r.lines
+
+
+def test_libvirt_accepts_power8_on_power9(run: Runner) -> None:
+    r = run("libvirt-xml", "--cpu", "POWER9", "--max-cpu-compat", "power8")
+    assert (r.code, r.err) == (0, "")
+    assert r.lines[:3] == ["<cpu mode='host-model'>", "  <model>power8</model>", "</cpu>"]
+    data = run("libvirt-xml", "--cpu", "POWER9", "--max-cpu-compat", "power8", "--json").json
+    assert data["libvirt"] == "identical"
+    assert data["qemu_args"] == ["-machine", "pseries,max-cpu-compat=power8,kvm-type=hv",
+                                 "-accel", "kvm", "-cpu", "host"]

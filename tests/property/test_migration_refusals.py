@@ -1,0 +1,147 @@
+"""A refused incoming stream leaves the destination as it was: random corruption of valid
+streams, and targeted cases (unknown PVR, a mode the CPU or the kernel cannot run)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from powercompat.catalog.guests import GUESTS
+from powercompat.errors import MigrationError, MigrationStreamError
+from powercompat.machine.migration import CpuRecord, MigrationStream, encode_stream
+from powercompat.machine.options import MachineOptions
+from powercompat.machine.pseries import PseriesMachine
+from powercompat.machine.state import Lifecycle
+from powercompat.stress.harness import Pair
+from powercompat.stress.invariants import check_unchanged, snapshot
+
+SOURCES = [
+    MachineOptions(cpu="power9", smp=2, max_cpu_compat="power8", accel="kvm-hv"),
+    MachineOptions(cpu="power9", smp=2, accel="kvm-hv"),
+    MachineOptions(cpu="power10", smp=4, threads=2, qemu="7.2", accel="kvm-pr-ignore"),
+    MachineOptions(cpu="power8", smp=2, qemu="powercompat", accel="kvm-hv"),
+    MachineOptions(cpu="power9", smp=2, qemu="2.11"),
+]
+
+
+def _source_stream(options: MachineOptions) -> bytes:
+    machine = PseriesMachine.from_options(options)
+    machine.realize()
+    machine.reset()
+    machine.cas(GUESTS[0].cas_buffer)
+    return machine.migrate_out()
+
+
+STREAMS = [(o, _source_stream(o)) for o in SOURCES]
+
+
+def _incoming(options: MachineOptions) -> MachineOptions:
+    from dataclasses import replace
+
+    return replace(options, incoming=True)
+
+
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(range(len(STREAMS))), st.integers(0, 10_000), st.integers(0, 7),
+       st.sampled_from(["flip", "truncate", "byte", "append"]), st.integers(0, 255))
+def test_corrupted_stream_is_refused_without_change(which: int, pos: int, bit: int, how: str,
+                                                    value: int) -> None:
+    options, stream = STREAMS[which]
+    data = bytearray(stream)
+    pos %= len(data)
+    if how == "flip":
+        data[pos] ^= 1 << bit
+    elif how == "truncate":
+        del data[pos:]
+    elif how == "byte":
+        data[pos] = value
+    else:
+        data.append(value)
+    violations: list[str] = []
+    pair = Pair(_incoming(options), violations, "destination")
+    assert pair.realize() == "ok" and pair.reset() == "ok"
+    before = snapshot(pair.machine)
+    got = pair.migrate_in(bytes(data))
+    assert violations == []  # the machine did what the QEMU model says, invariants hold
+    if got != "ok" and pair.machine.state is not Lifecycle.EXITED:
+        assert check_unchanged(pair.machine, before, "migrate-in") == []
+    if got == "stream":
+        assert pair.machine.state is Lifecycle.INCOMING
+
+
+def _record_stream(compat: int | None, pvr: int = 0x004E1202, n: int = 2) -> bytes:
+    return encode_stream(MigrationStream(tuple(CpuRecord(i, pvr, 0, compat)
+                                               for i in range(n))))
+
+
+@pytest.mark.parametrize("qemu", ["2.10-pre", "2.10", "2.11", "7.2", "head", "powercompat"])
+@pytest.mark.parametrize(("dst_cpu", "compat", "pvr", "cause"), [
+    ("power9", 0x0F000001, 0x004E1202, "Unknown compatibility PVR 0x0f000001"),
+    ("power9", 0x12345678, 0x004E1202, "Unknown compatibility PVR 0x12345678"),
+    ("power8", 0x0F000005, 0x004E1202, "Compatibility PVR 0x0f000005 not valid for CPU"),
+    ("power9", None, 0x004D0200, None),  # raw POWER8 PVR into a POWER9: pvr_match fails
+    ("power9", None, 0xDEADBEEF, None),
+])
+def test_targeted_refusals_change_nothing(qemu: str, dst_cpu: str, compat: int | None,
+                                          pvr: int, cause: str | None) -> None:
+    options = MachineOptions(cpu=dst_cpu, smp=2, accel="kvm-hv", qemu=qemu, incoming=True)
+    dst = PseriesMachine.from_options(options)
+    dst.realize()
+    dst.reset()
+    before = snapshot(dst)
+    with pytest.raises(MigrationError) as info:
+        dst.migrate_in(_record_stream(compat, pvr))
+    assert "\n" not in str(info.value)
+    if cause:
+        assert str(info.value) == cause
+    assert snapshot(dst) == before  # vCPUs, lifecycle, kernel view and no ONE_REG call
+
+
+@pytest.mark.parametrize("qemu", ["2.11", "7.2", "head", "powercompat"])
+def test_mode_the_host_kernel_cannot_run(qemu: str) -> None:
+    """power9 is valid for a POWER9 CPU, but a POWER8 HV host refuses it: QEMU's destination
+    exits (cpu_post_load fails after loading); the powercompat profile rolls back."""
+    options = MachineOptions(cpu="power9", smp=2, accel="kvm-hv", host_cpu="power8", qemu=qemu,
+                             incoming=True)
+    dst = PseriesMachine.from_options(options)
+    dst.realize()
+    dst.reset()
+    before = snapshot(dst)
+    with pytest.raises(MigrationError) as info:
+        dst.migrate_in(_record_stream(0x0F000005))
+    assert str(info.value) == ("Unable to set CPU compatibility mode in KVM: "
+                               "Invalid argument")
+    after = snapshot(dst)
+    if qemu == "powercompat":
+        assert (after.state, after.vcpus, after.kernel) == (before.state, before.vcpus,
+                                                             before.kernel)
+    else:
+        assert after.state is Lifecycle.EXITED
+
+
+@pytest.mark.parametrize("errno", [22, 14, 16])
+def test_injected_fault_during_load_rolls_back_under_powercompat(errno: int) -> None:
+    options = MachineOptions(cpu="power9", smp=4, accel="kvm-hv", qemu="powercompat",
+                             incoming=True)
+    violations: list[str] = []
+    pair = Pair(options, violations, "destination")
+    pair.realize()
+    pair.reset()
+    before = snapshot(pair.machine)
+    pair.inject(errno, after=2)
+    assert pair.migrate_in(_record_stream(0x0F000004, n=4)) == "migration"
+    assert violations == []
+    assert check_unchanged(pair.machine, before, "migrate-in") == []
+
+
+def test_stream_error_names_offset() -> None:
+    dst = PseriesMachine.from_options(MachineOptions(smp=2, incoming=True))
+    dst.realize()
+    dst.reset()
+    data = bytearray(_record_stream(0x0F000004))
+    data[8] = 0x09  # the first section type
+    with pytest.raises(MigrationStreamError) as info:
+        dst.migrate_in(bytes(data))
+    assert str(info.value) == "migration stream: unknown section type 0x09 at byte 8"
+    assert info.value.offset == 8 and dst.state is Lifecycle.INCOMING
