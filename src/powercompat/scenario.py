@@ -329,27 +329,56 @@ class MigrationCheck:
         }
 
 
-def _try_migration(options: MachineOptions, dst_options: MachineOptions, buffer: bytes
-                   ) -> tuple[PseriesMachine, str | None, str | None]:
-    """Boot the source through CAS, then start the destination and load the stream."""
+def save_on_source(options: MachineOptions, buffer: bytes) -> bytes:
+    """The source side of a live migration: realize, reset, CAS with ``buffer``, then the
+    CPU part of the stream.
+
+    :raises PowerCompatError: the source cannot start (or the buffer is malformed).
+    """
     src = PseriesMachine.from_options(options)
+    src.realize()
+    src.reset()
+    src.cas(buffer)
+    return src.migrate_out()
+
+
+def load_on_destination(dst_options: MachineOptions, stream: bytes) -> PseriesMachine:
+    """The destination side: start with ``incoming`` (realize, reset), then load.
+
+    :raises MigrationError: the destination refused the incoming state.
+    :raises PowerCompatError: the destination cannot start with these options.
+    """
+    dst = PseriesMachine.from_options(replace(dst_options, incoming=True))
+    dst.realize()
+    dst.reset()
+    dst.migrate_in(stream)
+    return dst
+
+
+def migration_refusal(err: PowerCompatError, side: str) -> tuple[str, str | None]:
+    """One wording for a refused migration, whoever asks: (message, cause).
+
+    A MigrationError keeps QEMU's first line as the message and the next as the cause.
+    """
+    if side == "source":
+        return f"source: {err}", None
+    if isinstance(err, MigrationError):
+        return str(err), err.cause
+    return f"destination cannot start: {err}", None
+
+
+def _try_migration(options: MachineOptions, dst_options: MachineOptions, buffer: bytes
+                   ) -> tuple[str | None, str | None]:
+    """(error, cause) of booting on the source and loading on the destination."""
     try:
-        src.realize()
-        src.reset()
-        src.cas(buffer)
-        stream = src.migrate_out()
+        stream = save_on_source(options, buffer)
     except PowerCompatError as err:
-        return src, f"source: {err}", None
-    dst = PseriesMachine.from_options(dst_options)
+        return migration_refusal(err, "source")
     try:
-        dst.realize()
-        dst.reset()
-        dst.migrate_in(stream)
-    except MigrationError as err:
-        return src, str(err), err.cause
+        load_on_destination(dst_options, stream)
     except PowerCompatError as err:
-        return src, f"destination cannot start: {err}", None
-    return src, None, None
+        return migration_refusal(err, "destination")
+    return None, None
 
 
 def migrate_check(
@@ -373,7 +402,7 @@ def migrate_check(
                                  qemu=qemu, incoming=True)
     dst_config = PseriesMachine.from_options(dst_options).config
     source = negotiate(cpu, max_cpu_compat, guest, accel=accel, qemu=qemu)
-    _, error, cause = _try_migration(options, dst_options, buffer)
+    error, cause = _try_migration(options, dst_options, buffer)
     if error is None:
         return MigrationCheck(True, source, dst_config.model.name, None, None, (), None)
     advice: list[str] = []
@@ -382,7 +411,7 @@ def migrate_check(
         trial_src = replace(options, max_cpu_compat=mode.name)
         trial_dst = replace(dst_options, max_cpu_compat=mode.name)
         try:
-            _, trial_error, _ = _try_migration(trial_src, trial_dst, buffer)
+            trial_error, _ = _try_migration(trial_src, trial_dst, buffer)
         except PowerCompatError:
             continue
         if trial_error is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Runner
+from cli_runner import Runner
 
 KVM_EINVAL = "Unable to set CPU compatibility mode in KVM: Invalid argument"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Runner
+from cli_runner import Runner
 
 from powercompat.cli import main as main_module
 

@@ -1,12 +1,11 @@
-"""Shared inventories for the fleet tests."""
+"""Fixtures for the fleet tests."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "fleet"
+from fleet_helpers import EXAMPLES
 
 
 @pytest.fixture

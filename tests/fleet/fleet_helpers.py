@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "fleet"
 
 def write_json(tmp: Path, hosts: list[dict[str, object]], guests: list[dict[str, object]],
                name: str = "inv.json") -> Path:

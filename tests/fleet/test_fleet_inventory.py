@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES
-from fleet_helpers import guest, host, write_json
+from fleet_helpers import EXAMPLES, guest, host, write_json
 
 from powercompat.errors import InputError
 from powercompat.fleet.decide import GuestKind, HostClass

@@ -206,7 +206,7 @@ def test_machine_options(smp: int, threads: int, max_cpus: int | None, accel: st
     assert config.smp <= config.max_cpus
 
 
-def test_control_characters_in_names_are_quoted_on_one_line() -> None:
+def test_names_with_control_characters_are_echoed_raw() -> None:
     """One-line messages hold for typed text; a name with a newline is echoed as typed (as
     QEMU does), so the engine message spans two lines. The CLI's handler folds whitespace
     before printing; the engine keeps the raw value in ``err.name`` / ``err.value``."""

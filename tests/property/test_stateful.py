@@ -23,40 +23,43 @@ from powercompat.stress.harness import FAULT_ERRNOS, Harness
 class MachineLife(RuleBasedStateMachine):
     harness: Harness
 
-    @initialize(options=machine_options())
-    def start(self, options: MachineOptions) -> None:
-        self.harness = Harness(options)
+    @initialize(options=machine_options(), boot=st.booleans())
+    def start(self, options: MachineOptions, boot: bool) -> None:
+        self.new_machine(options, boot)
 
     @property
-    def state(self) -> Lifecycle:
+    def life(self) -> Lifecycle:
         return self.harness.machine.state
 
-    @rule(options=machine_options())
-    def new_machine(self, options: MachineOptions) -> None:
-        """Start over (also how a run continues after QEMU would have exited)."""
+    @rule(options=machine_options(), boot=st.booleans())
+    def new_machine(self, options: MachineOptions, boot: bool) -> None:
+        """Start over (also how a run continues after QEMU would have exited); ``boot``
+        realizes and resets it at once (each a checked step)."""
         self.harness = Harness(options)
+        if boot and self.harness.pair.realize() == "ok":
+            self.harness.pair.reset()
 
-    @precondition(lambda self: self.state is Lifecycle.CREATED)
+    @precondition(lambda self: self.life is Lifecycle.CREATED)
     @rule()
     def realize(self) -> None:
         self.harness.pair.realize()
 
-    @precondition(lambda self: self.state in (Lifecycle.REALIZED, Lifecycle.RUNNING))
+    @precondition(lambda self: self.life in (Lifecycle.REALIZED, Lifecycle.RUNNING))
     @rule()
     def reset(self) -> None:
         self.harness.pair.reset()
 
-    @precondition(lambda self: self.state is Lifecycle.RUNNING)
+    @precondition(lambda self: self.life is Lifecycle.RUNNING)
     @rule()
     def reboot(self) -> None:
         self.harness.pair.reboot()
 
-    @precondition(lambda self: self.state is Lifecycle.RUNNING)
+    @precondition(lambda self: self.life is Lifecycle.RUNNING)
     @rule(buffer=cas_buffers)
     def cas(self, buffer: bytes) -> None:
         self.harness.pair.cas(buffer)
 
-    @precondition(lambda self: self.state in (Lifecycle.REALIZED, Lifecycle.RUNNING))
+    @precondition(lambda self: self.life in (Lifecycle.REALIZED, Lifecycle.RUNNING))
     @rule()
     def hotplug(self) -> None:
         self.harness.pair.hotplug()
@@ -65,16 +68,17 @@ class MachineLife(RuleBasedStateMachine):
     def inject_fault(self, errno: int, after: int) -> None:
         self.harness.pair.inject(errno, after)
 
+    @precondition(lambda self: self.life in (Lifecycle.RUNNING, Lifecycle.EXITED))
     @rule()
     def refused_step(self) -> None:
         """Any step in a state that does not allow it: StateError, nothing changes."""
         pair = self.harness.pair
-        if self.state is not Lifecycle.RUNNING:
+        if self.life is not Lifecycle.RUNNING:
             pair.cas(b"")
         else:
             pair.realize()
 
-    @precondition(lambda self: self.state is Lifecycle.RUNNING)
+    @precondition(lambda self: self.life is Lifecycle.RUNNING)
     @rule(cpu=st.none() | st.sampled_from(["power8", "power9", "power10"]),
           host=st.none() | st.sampled_from(["power8", "power9", "power10"]),
           fault=st.none() | st.tuples(st.sampled_from(FAULT_ERRNOS), st.integers(0, 3)),

@@ -8,7 +8,7 @@ profile, its ``max-cpu-compat`` and whether libvirt starts it (a :class:`GuestKi
 - start: :func:`powercompat.scenario.negotiate` (boot through CAS), plus libvirt's
   ``ppc64CheckCompatibilityMode`` (:func:`~powercompat.decisions.libvirt.check_libvirt_compat`)
   for a guest defined by a libvirt domain, and the guest userland's verdict;
-- live migration: the machine itself (:class:`~powercompat.machine.pseries.PseriesMachine`),
+- live migration: scenario.save_on_source / load_on_destination (the machine itself),
   booted on the source through CAS, then loaded on the destination, as
   :func:`powercompat.scenario.migrate_check` does, but with the source's and the destination's
   own KVM flavour and QEMU profile. The source's stream is computed once per source and reused
@@ -25,11 +25,16 @@ from functools import cache
 
 from powercompat.catalog.modes import mode_by_pvr
 from powercompat.decisions.libvirt import LibvirtResult, check_libvirt_compat
-from powercompat.errors import InputError, MigrationError, PowerCompatError
+from powercompat.errors import InputError, PowerCompatError
 from powercompat.machine.options import MachineOptions, parse_options
-from powercompat.machine.pseries import PseriesMachine
 from powercompat.profiles import parse_profile
-from powercompat.scenario import negotiate, parse_guest
+from powercompat.scenario import (
+    load_on_destination,
+    migration_refusal,
+    negotiate,
+    parse_guest,
+    save_on_source,
+)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -161,14 +166,11 @@ class Decider:
         if not started.ok:
             return Verdict(False, f"source: {started.reason}")
         self.calls["migrate_out"] += 1
-        machine = PseriesMachine.from_options(source.options(kind.max_cpu_compat))
         try:
-            machine.realize()
-            machine.reset()
-            machine.cas(parse_guest(kind.profile).cas_buffer)
-            return machine.migrate_out()
+            return save_on_source(source.options(kind.max_cpu_compat),
+                                  parse_guest(kind.profile).cas_buffer)
         except PowerCompatError as err:
-            return Verdict(False, f"source: {err}")
+            return Verdict(False, migration_refusal(err, "source")[0])
 
     def _decide_load(self, kind: GuestKind, stream: bytes, destination: HostClass) -> Verdict:
         """scenario.migrate_check's destination side: start with ``incoming``, load."""
@@ -177,15 +179,11 @@ class Decider:
             return Verdict(False, f"destination cannot start: {refused}")
         self.calls["migrate_in"] += 1
         try:
-            machine = PseriesMachine.from_options(
-                destination.options(kind.max_cpu_compat, incoming=True))
-            machine.realize()
-            machine.reset()
-            machine.migrate_in(stream)
-        except MigrationError as err:  # migrate-check prints the cause on a second line
-            return Verdict(False, f"{err}; {err.cause}" if err.cause else str(err))
-        except PowerCompatError as err:
-            return Verdict(False, f"destination cannot start: {err}")
+            machine = load_on_destination(
+                destination.options(kind.max_cpu_compat, incoming=True), stream)
+        except PowerCompatError as err:  # migrate-check prints the cause on a second line
+            message, cause = migration_refusal(err, "destination")
+            return Verdict(False, f"{message}; {cause}" if cause else message)
         compat = machine.vcpus[0].compat_pvr if machine.vcpus else 0
         mode = _mode_name(destination, compat)
         return Verdict(True, f"migrates, runs as {mode or 'raw'}", mode)

@@ -117,8 +117,9 @@ async def _qmp_quit(sock: Path) -> None:
     except (QMPError, OSError, TimeoutError) as err:
         raise BootError(f"QMP quit failed on {sock}: {err!r}") from err
     finally:
-        with contextlib.suppress(QMPError, OSError, EOFError):
-            await qmp.disconnect()
+        # disconnect() can wait forever on a peer that died mid-reply; bound it.
+        with contextlib.suppress(QMPError, OSError, EOFError, TimeoutError):
+            await asyncio.wait_for(qmp.disconnect(), _QMP_TIMEOUT)
 
 
 async def _pump(stream: asyncio.StreamReader, sink: bytearray, changed: asyncio.Event) -> None:
@@ -178,9 +179,14 @@ async def boot(
             ev.cancel()
 
         stopped_by = "qemu"
-        if not waiter.done():
-            stopped_by = await _stop(proc, sock, waiter)
-        await asyncio.gather(*pumps)
+        try:
+            if not waiter.done():
+                stopped_by = await asyncio.wait_for(_stop(proc, sock, waiter), 4 * _QMP_TIMEOUT)
+        except TimeoutError:
+            stopped_by = "kill"
+        finally:
+            _kill_if_running(proc)
+        await _drain(pumps, waiter)
         seconds = time.monotonic() - start
         return BootOutput(
             argv=tuple(argv),
@@ -193,6 +199,20 @@ async def boot(
         )
 
 
+def _kill_if_running(proc: asyncio.subprocess.Process) -> None:
+    """Last resort: SIGKILL the QEMU session (it was started in its own session)."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 9)
+
+
+async def _drain(pumps: list[asyncio.Task[None]], waiter: asyncio.Task[int]) -> None:
+    """Collect the last output; never wait forever on a pipe or a child."""
+    _done, pending = await asyncio.wait([*pumps, waiter], timeout=2 * _QMP_TIMEOUT)
+    for task in pending:
+        task.cancel()
+
+
 async def _stop(proc: asyncio.subprocess.Process, sock: Path, waiter: asyncio.Task[int]) -> str:
     """QMP ``quit`` first; SIGKILL to the process group only if QEMU does not go."""
     try:
@@ -202,9 +222,7 @@ async def _stop(proc: asyncio.subprocess.Process, sock: Path, waiter: asyncio.Ta
     except (BootError, TimeoutError):
         if waiter.done():  # it exited on its own while QMP was failing
             return "qemu"
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 9)
-        await waiter
+        _kill_if_running(proc)
         return "kill"
 
 

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from powercompat.verify.boot import BootSpec, _pump, _stop, qemu_argv
+from powercompat.verify.boot import BootSpec, _drain, _kill_if_running, _pump, _stop, qemu_argv
 from powercompat.verify.errors import BootError
 from powercompat.verify.signals import cas_traces, startup_error
 
@@ -198,9 +198,14 @@ async def read_pcr(
             pvr, pcr, order = decode_pair(pvr_raw, pcr_raw)
             writer.close()
         finally:
-            if not waiter.done():
-                await _stop(proc, sock, waiter)
-            await asyncio.gather(*pumps)
+            try:
+                if not waiter.done():
+                    await asyncio.wait_for(_stop(proc, sock, waiter), 12.0)
+            except TimeoutError:
+                pass
+            finally:
+                _kill_if_running(proc)
+            await _drain(pumps, waiter)
         trace = cas_traces(err.decode())
         return PcrReading(
             cpu=spec.cpu,
