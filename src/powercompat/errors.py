@@ -137,7 +137,12 @@ class CasError(PowerCompatError):
 
 
 class MigrationError(PowerCompatError):
-    """The destination refused the incoming CPU state; its state is unchanged."""
+    """The destination refused the incoming CPU state; its state is unchanged.
+
+    The message is the first line QEMU prints and ``cause`` the next: for a refused mode,
+    ppc_set_compat()'s error then the vmstate load failure; for a raw PVR of another family,
+    where cpu_post_load() returns -EINVAL silently, the load failure then our explanation.
+    """
 
     def __init__(self, message: str, cause: str | None = None) -> None:
         super().__init__(message)

@@ -17,6 +17,7 @@ from typing import Protocol
 from powercompat.accel.transport import check_value_size
 from powercompat.catalog.cpus import CpuFamily
 from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
+from powercompat.catalog.pcr import PCR_MASK
 from powercompat.decisions.pcr import kvm_hv_pcr
 from powercompat.errors import KvmError
 from powercompat.messages import EBADF, EINVAL
@@ -58,7 +59,7 @@ class HvKernel:
         self.threads = threads_per_vcore
         self.reserved_bits = reserved_bits
         self.vcpus: set[int] = set()
-        #: vcore id -> (arch_compat, pcr); a new vcore starts raw (arch_compat 0, pcr 0)
+        #: vcore id -> (arch_compat, pcr)
         self.vcores: dict[int, tuple[int, int]] = {}
 
     def _vcore(self, op: str, vcpu: int, reg_id: int) -> int:
@@ -68,7 +69,9 @@ class HvKernel:
 
     def create_vcpu(self, vcpu: int) -> None:
         self.vcpus.add(vcpu)
-        self.vcores.setdefault(vcpu // self.threads, (0, 0))
+        # A new vcore is raw; since 13c7bb3c57dc the guest is entered with vc->pcr | PCR_MASK,
+        # so its effective PCR is the reserved bits alone, as after a raw write.
+        self.vcores.setdefault(vcpu // self.threads, (0, PCR_MASK if self.reserved_bits else 0))
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         core = self._vcore("get", vcpu, reg_id)

@@ -21,6 +21,7 @@ from typing import Final
 
 from powercompat.catalog.cpus import CpuFamily
 from powercompat.catalog.modes import CompatMode
+from powercompat.catalog.pcr import PCR_MASK
 from powercompat.decisions.cas import parse_cas_pvrs
 from powercompat.decisions.cpu_match import migration_pvr_match
 from powercompat.errors import CasBufferError, MigrationStreamError
@@ -120,7 +121,8 @@ class RefKernel:
 
     def create(self, vcpu: int) -> None:
         if self.accel == "kvm-hv":
-            self.store.setdefault(self._key(vcpu), (0, 0))
+            # a new vcore is raw and entered with PCR_MASK alone (13c7bb3c57dc)
+            self.store.setdefault(self._key(vcpu), (0, PCR_MASK if self.reserved else 0))
         elif self.accel == "kvm-pr-ignore":
             self.store.setdefault(vcpu, (0, None))
 

@@ -29,6 +29,8 @@ KERNEL_APPEND = "console=hvc0 loglevel=4 panic=-1"
 #: Per-boot limits: VOF boots take ~2-5 s, SLOF ~14 s, both slower on a busy host (oracle.md).
 DEFAULT_TIMEOUT = {"vof": 30.0, "slof": 60.0}
 _QMP_TIMEOUT = 3.0
+#: How long a guest that reported or panicked gets to end QEMU by itself.
+_EXIT_GRACE = 1.0
 _READ_CHUNK = 65536
 
 
@@ -114,7 +116,9 @@ async def _qmp_quit(sock: Path) -> None:
         # QEMU may close the socket before or after its reply to quit; both are success.
         with contextlib.suppress(EOFError, ConnectionError):
             await asyncio.wait_for(qmp.execute("quit"), _QMP_TIMEOUT)
-    except (QMPError, OSError, TimeoutError) as err:
+    except (QMPError, OSError, TimeoutError, AssertionError) as err:
+        # qemu.qmp 0.0.6 protocol.py connect() asserts its runstate is RUNNING; that fails
+        # when QEMU closes the socket mid-greeting (the guest powered off at that moment).
         raise BootError(f"QMP quit failed on {sock}: {err!r}") from err
     finally:
         # disconnect() can wait forever on a peer that died mid-reply; bound it.
@@ -181,7 +185,10 @@ async def boot(
         stopped_by = "qemu"
         try:
             if not waiter.done():
-                stopped_by = await asyncio.wait_for(_stop(proc, sock, waiter), 4 * _QMP_TIMEOUT)
+                grace = 0.0 if reason is StopReason.TIMEOUT else _EXIT_GRACE
+                stopped_by = await asyncio.wait_for(
+                    _stop(proc, sock, waiter, grace), grace + 4 * _QMP_TIMEOUT
+                )
         except TimeoutError:
             stopped_by = "kill"
         finally:
@@ -213,8 +220,21 @@ async def _drain(pumps: list[asyncio.Task[None]], waiter: asyncio.Task[int]) -> 
         task.cancel()
 
 
-async def _stop(proc: asyncio.subprocess.Process, sock: Path, waiter: asyncio.Task[int]) -> str:
-    """QMP ``quit`` first; SIGKILL to the process group only if QEMU does not go."""
+async def _stop(
+    proc: asyncio.subprocess.Process,
+    sock: Path,
+    waiter: asyncio.Task[int],
+    grace: float = 0.0,
+) -> str:
+    """Let QEMU end by itself within ``grace``, else QMP ``quit``, else SIGKILL its session.
+
+    A guest that reported (``poweroff -f`` follows) or panicked (``panic=-1 -no-reboot``)
+    ends QEMU within milliseconds; racing it with a QMP connection gains nothing.
+    """
+    if grace > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(waiter), grace)
+            return "qemu"
     try:
         await _qmp_quit(sock)
         await asyncio.wait_for(asyncio.shield(waiter), _QMP_TIMEOUT)

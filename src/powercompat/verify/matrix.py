@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import platform
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from powercompat.verify import signals
-from powercompat.verify.assets import Assets
+from powercompat.verify.assets import Assets, ensure_assets
 from powercompat.verify.boot import BootOutput, BootSpec, Firmware, StopReason, boot
 
 #: QEMU ``-cpu`` names of the default matrix, oldest first.
@@ -190,7 +191,7 @@ async def run_matrix_async(
 
 
 def run_matrix(
-    assets: Assets,
+    assets: Assets | None = None,
     *,
     cpus: Sequence[str] = DEFAULT_CPUS,
     modes: Sequence[str | None] = DEFAULT_MODES,
@@ -198,15 +199,19 @@ def run_matrix(
     jobs: int = 2,
     progress: Callable[[CellResult], None] | None = None,
 ) -> MatrixRun:
-    """Plain entry point for the CLI: run the matrix and return its results."""
+    """Plain entry point for the CLI: run the matrix and return its results.
+
+    Without ``assets`` it calls :func:`ensure_assets` (default cache) first; pass them to keep
+    set-up out of the measured time. ``progress`` is called once per finished cell.
+    """
+    if assets is None:
+        assets = ensure_assets()
     specs = matrix_specs(cpus, modes, Firmware(firmware))
     return asyncio.run(run_matrix_async(specs, assets, jobs=jobs, progress=progress))
 
 
 def load_cells(path: Path) -> tuple[dict[str, Any], tuple[CellResult, ...]]:
     """Read a recorded file: its header and its cells."""
-    import json
-
     data = json.loads(path.read_text())
     cells = tuple(CellResult.from_json(c) for c in data.get("cells", []))
     return {k: v for k, v in data.items() if k != "cells"}, cells
