@@ -51,3 +51,20 @@ def test_unknown_qemu_version_is_an_error(run: Runner, tmp_path: Path) -> None:
 def test_run_rejects_bad_jobs_before_booting(run: Runner) -> None:
     r = run("verify", "run", "--jobs", "0")
     assert (r.code, r.err) == (1, "powercompat: error: --jobs must be 1..16, got 0\n")
+
+
+def test_malformed_recorded_files_are_one_line_errors(run: Runner, tmp_path: Path) -> None:
+    cases = {
+        "empty.json": ("", "not a readable JSON file"),
+        "object.json": ("{}", "not a recorded matrix (no 'cells' list)"),
+        "header.json": ('{"cells": []}', "header lacks qemu_version, kernel_version"),
+        "cell.json": ('{"qemu_version": "QEMU emulator version 7.2.22", '
+                      '"kernel_version": "6.1.176-1", "cells": [{"cpu": "x"}]}',
+                      "cell 0 is malformed"),
+    }
+    for name, (text, expected) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        r = run("verify", "check", str(path))
+        assert r.code == 1, name
+        assert r.err.count("\n") == 1 and expected in r.err, r.err

@@ -7,6 +7,7 @@
           +-- AssetError             QEMU or a guest package could not be installed/fetched
           +-- BootError              a guest could not be started or stopped
           +-- UnknownQemuError       the QEMU found has no engine profile (never guessed)
+          +-- RecordError            a recorded results file is malformed
 
 ``qemu.qmp`` errors are caught only at the harness edge and re-raised ``from`` the cause
 (STYLE.md section 3).
@@ -43,3 +44,7 @@ class UnknownQemuError(VerifyError):
     def __init__(self, version: str) -> None:
         super().__init__(f"no engine profile for QEMU {version!r}")
         self.version = version
+
+
+class RecordError(VerifyError):
+    """A recorded results file cannot be read: its name and what is wrong, in one line."""

@@ -19,6 +19,7 @@ from typing import Any
 from powercompat.verify import signals
 from powercompat.verify.assets import Assets, ensure_assets
 from powercompat.verify.boot import BootOutput, BootSpec, Firmware, StopReason, boot
+from powercompat.verify.errors import RecordError
 
 #: QEMU ``-cpu`` names of the default matrix, oldest first.
 DEFAULT_CPUS = ("power7", "power8", "power9", "power10")
@@ -210,8 +211,28 @@ def run_matrix(
     return asyncio.run(run_matrix_async(specs, assets, jobs=jobs, progress=progress))
 
 
+#: header keys every recorded matrix file carries (judge_file needs the two versions)
+_HEADER_KEYS = ("qemu_version", "kernel_version")
+
+
 def load_cells(path: Path) -> tuple[dict[str, Any], tuple[CellResult, ...]]:
-    """Read a recorded file: its header and its cells."""
-    data = json.loads(path.read_text())
-    cells = tuple(CellResult.from_json(c) for c in data.get("cells", []))
-    return {k: v for k, v in data.items() if k != "cells"}, cells
+    """Read a recorded file: its header and its cells.
+
+    :raises RecordError: not JSON, not a matrix file, or a cell with missing or extra fields.
+    """
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise RecordError(f"{path}: not a readable JSON file ({err})") from err
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise RecordError(f"{path}: not a recorded matrix (no 'cells' list)")
+    missing = [k for k in _HEADER_KEYS if not isinstance(data.get(k), str)]
+    if missing:
+        raise RecordError(f"{path}: header lacks {', '.join(missing)}")
+    cells = []
+    for i, raw in enumerate(data["cells"]):
+        try:
+            cells.append(CellResult.from_json(raw))
+        except (TypeError, KeyError, AttributeError) as err:
+            raise RecordError(f"{path}: cell {i} is malformed ({err})") from err
+    return {k: v for k, v in data.items() if k != "cells"}, tuple(cells)
