@@ -90,6 +90,14 @@ def smp_options(f: F) -> F:
                         help="Number of vCPUs.")(f)
 
 
+def machine_options(f: F) -> F:
+    """The options that describe one machine and its guest (negotiate, simulate)."""
+    for option in (smp_options, qemu_option, host_cpu_option, accel_option(),
+                   pvr_list_option, guest_option, max_compat_option, cpu_option):
+        f = option(f)
+    return f
+
+
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True,
                         help="Print one JSON object (the documented contract).")(f)

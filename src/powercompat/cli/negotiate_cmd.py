@@ -5,21 +5,14 @@ from __future__ import annotations
 import click
 
 from powercompat.cli.common import (
-    accel_option,
     accel_title,
-    cpu_option,
     emit_json,
     fail,
-    guest_option,
-    host_cpu_option,
     json_option,
-    max_compat_option,
+    machine_options,
     mode_label,
     parse_pvr_list,
     pcr_text,
-    pvr_list_option,
-    qemu_option,
-    smp_options,
     want_json,
 )
 from powercompat.decisions.pcr import decode_pcr
@@ -29,14 +22,7 @@ from powercompat.scenario import negotiate as run_negotiation
 
 
 @click.command(short_help="Boot through CAS: which mode, which PCR, and why.")
-@cpu_option
-@max_compat_option
-@guest_option
-@pvr_list_option
-@accel_option()
-@host_cpu_option
-@qemu_option
-@smp_options
+@machine_options
 @json_option
 def negotiate(cpu: str, max_cpu_compat: str | None, guest: str, pvr_list: str | None,
               accel: str, host_cpu: str | None, qemu: str, smp: int, threads: int,

@@ -10,21 +10,14 @@ import click
 from powercompat.catalog.kvm import reg_name
 from powercompat.catalog.modes import CompatMode
 from powercompat.cli.common import (
-    accel_option,
     accel_title,
-    cpu_option,
     emit_json,
     errno_name,
     fail,
-    guest_option,
-    host_cpu_option,
     json_option,
-    max_compat_option,
+    machine_options,
     mode_label,
     parse_pvr_list,
-    pvr_list_option,
-    qemu_option,
-    smp_options,
     want_json,
 )
 from powercompat.machine.options import MachineOptions
@@ -39,14 +32,7 @@ if TYPE_CHECKING:
 
 
 @click.command(short_help="A lifecycle timeline with ONE_REG calls and vCPU states.")
-@cpu_option
-@max_compat_option
-@guest_option
-@pvr_list_option
-@accel_option()
-@host_cpu_option
-@qemu_option
-@smp_options
+@machine_options
 @click.option("--events", default=",".join(DEFAULT_EVENTS), show_default=True, metavar="LIST",
               help=f"Comma-separated events, in order: {', '.join(EVENT_NAMES)}.")
 @click.option("--dst-cpu", default=None, metavar="CPU",
