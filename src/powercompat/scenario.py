@@ -22,6 +22,7 @@ from powercompat.machine.options import MachineOptions
 from powercompat.machine.pseries import PseriesMachine
 from powercompat.machine.state import Event, Lifecycle, VcpuState
 from powercompat.messages import hex32, hex64
+from powercompat.profiles import parse_profile
 
 DEFAULT_GUEST: Final = "linux-6.1"
 EVENT_NAMES: Final[tuple[str, ...]] = ("realize", "reset", "cas", "reboot", "hotplug", "migrate")
@@ -130,10 +131,11 @@ def _opt_hex32(value: int | None) -> str | None:
 
 
 def _mode_name(pvr: int, qemu: str) -> str | None:
-    from powercompat.profiles import parse_profile
-
-    mode = mode_by_pvr(pvr, parse_profile(qemu).rules.modes) if pvr else None
-    return mode.name if mode else (None if not pvr else hex32(pvr))
+    """A mode's table name under that profile; None for raw (0)."""
+    if not pvr:
+        return None
+    mode = mode_by_pvr(pvr, parse_profile(qemu).rules.modes)
+    return mode.name if mode else hex32(pvr)
 
 
 def negotiate(
