@@ -190,6 +190,26 @@ POWERCOMPAT: Final = replace(
     all_or_nothing=True, probe_before_write=True)
 
 ALL_PROFILES: Final[tuple[Profile, ...]] = (*PROFILES, POWERCOMPAT)
+
+#: every behaviour switch, with what it means and the commit behind it, for people to read
+SWITCHES: Final[tuple[tuple[str, str], ...]] = (
+    ("set_compat_at_cpu_init", "max-cpu-compat set once at CPU creation (2.9; 66d5c492 moved it)"),
+    ("reset_sets_compat", "every reset sets max-cpu-compat (66d5c492)"),
+    ("reset_function", "machine reset path (ppc_init_compat_all since 9c7b7f01)"),
+    ("ioctl_only_on_change", "KVM ioctl only when the mode changes (5dfaa532)"),
+    ("commit_before_kvm", "QEMU state committed before KVM answers (before 5dfaa532)"),
+    ("kvm_gets_old_value", "the OLD value is sent to KVM (5dfaa532 bug, e4f0c6bb fix)"),
+    ("cas_raw_fallback", "CAS falls back to raw when the set fails (cc7b35b1)"),
+    ("cas_failure_message", "\"Couldn't negotiate a suitable PVR during CAS\" (80c33d34)"),
+    ("migrates_compat", "cpu/compat is migrated and checked on load (d5fc133e)"),
+    ("migration_forces_write", "incoming migration forces the KVM write (e07cc192)"),
+    ("hotplug_compat", "what a hot-plugged vCPU gets (51f84465, 9012a53f)"),
+    ("tcg_max_threads", "TCG threads per core (None: 1 only)"),
+    ("p8_variants", "POWER8E/NVL models exist (until f73b3168)"),
+    ("cpu_compat_option", "-cpu X,compat=Y (7843c0d6 .. f518be3a)"),
+    ("all_or_nothing", "machine-wide set rolled back on failure (powercompat)"),
+    ("probe_before_write", "ARCH_COMPAT probed with a GET first (powercompat)"),
+)
 PROFILE_NAMES: Final[tuple[str, ...]] = tuple(p.name for p in ALL_PROFILES)
 DEFAULT_PROFILE: Final = "head"
 

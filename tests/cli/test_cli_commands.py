@@ -198,3 +198,15 @@ def test_libvirt_accepts_power8_on_power9(run: Runner) -> None:
     assert data["libvirt"] == "identical"
     assert data["qemu_args"] == ["-machine", "pseries,max-cpu-compat=power8,kvm-type=hv",
                                  "-accel", "kvm", "-cpu", "host"]
+
+
+def test_profiles(run: Runner) -> None:
+    data = run("profiles", "--json").json
+    by_name = {p["name"]: p for p in data["profiles"]}  # type: ignore[union-attr]
+    assert list(by_name) == ["2.9", "2.10-pre", "2.10", "2.11", "7.2", "head", "powercompat"]
+    assert by_name["2.10"]["switches"]["kvm_gets_old_value"] is True
+    assert by_name["2.11"]["switches"]["kvm_gets_old_value"] is False
+    assert by_name["7.2"]["modes"][-1] == "power10"
+    assert by_name["head"]["logical_pvr_check"] is True
+    r = run("profiles")
+    assert r.code == 0 and r.lines[0] == "QEMU profiles (--qemu)"

@@ -9,7 +9,14 @@ from powercompat.cli.common import emit_json, json_option, want_json
 from powercompat.decisions.pcr import decode_pcr
 from powercompat.decisions.validity import valid_modes
 from powercompat.messages import hex32, hex64
-from powercompat.profiles import DEFAULT_PROFILE, PROFILE_NAMES, Profile, parse_profile
+from powercompat.profiles import (
+    ALL_PROFILES,
+    DEFAULT_PROFILE,
+    PROFILE_NAMES,
+    SWITCHES,
+    Profile,
+    parse_profile,
+)
 
 
 def _bits(value: int) -> str:
@@ -116,3 +123,41 @@ def cpus(qemu: str, as_json: bool) -> int:
 def _short(hex_text: str) -> str:
     """``0x000000000000000e`` as ``0xe`` inside a crowded table (JSON keeps the 16 digits)."""
     return hex(int(hex_text, 16))
+
+
+@click.command(short_help="The QEMU release profiles and their behaviour switches.")
+@json_option
+def profiles(as_json: bool) -> int:
+    """Each QEMU release as named switches (profiles.py), with the commit behind each."""
+    want_json(as_json)
+    values = {p.name: {name: getattr(p, name) for name, _ in SWITCHES} for p in ALL_PROFILES}
+    if as_json:
+        emit_json({"profiles": [{"name": p.name, "title": p.title,
+                                 "description": p.description,
+                                 "modes": [m.name for m in p.rules.modes],
+                                 "logical_pvr_check": p.rules.logical_pvr_check,
+                                 "switches": values[p.name]} for p in ALL_PROFILES],
+                   "switches": dict(SWITCHES)})
+        return 0
+    from powercompat.cli import tables
+
+    grid = tables.table("switch", *(p.name for p in ALL_PROFILES), "meaning",
+                        title="QEMU profiles (--qemu)", wrap=("meaning",))
+    grid.add_row("newest mode", *(p.rules.modes[-1].name for p in ALL_PROFILES),
+                 "the compat table ends there")
+    grid.add_row("logical_pvr_check", *(_flag(p.rules.logical_pvr_check)
+                                        for p in ALL_PROFILES),
+                 "pcc_compat step 4: power7+ refused on POWER8+ (ac0fbbb2)")
+    for name, meaning in SWITCHES:
+        grid.add_row(name, *(_flag(values[p.name][name]) for p in ALL_PROFILES), meaning)
+    tables.show(grid, *(f"{p.name:<12} {p.title}: {p.description}" for p in ALL_PROFILES))
+    return 0
+
+
+def _flag(value: object) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "-"
+    return str(value).replace("ppc_init_compat_all", "init_all").replace(
+        "ppc_set_compat_all", "set_all")

@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "pcr": "powercompat.cli.pcr_cmd:pcr",
     "modes": "powercompat.cli.catalog_cmd:modes",
     "cpus": "powercompat.cli.catalog_cmd:cpus",
+    "profiles": "powercompat.cli.catalog_cmd:profiles",
     "qemu-args": "powercompat.cli.config_cmd:qemu_args",
     "libvirt-xml": "powercompat.cli.config_cmd:libvirt_xml",
     "fleet": "powercompat.cli.fleet_cmd:fleet",
