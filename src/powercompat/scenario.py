@@ -10,7 +10,7 @@ from typing import Final
 from powercompat.catalog.guests import GUESTS, GuestProfile, guest_by_name
 from powercompat.catalog.modes import mode_by_pvr
 from powercompat.decisions.cas import H_SUCCESS, parse_cas_pvrs
-from powercompat.decisions.guest import guest_cpu_line, userland_verdict
+from powercompat.decisions.guest import guest_cpu_line, kernel_verdict, userland_verdict
 from powercompat.decisions.threads import max_vthreads
 from powercompat.errors import (
     InvalidValueError,
@@ -70,6 +70,8 @@ class Negotiation:
     guest_threads: int
     guest: str
     guest_cpu_line: str
+    kernel_boots: bool | None
+    kernel_reason: str
     userland_ok: bool | None
     userland_reason: str
     kernel_arch_compat: int | None
@@ -113,6 +115,7 @@ class Negotiation:
             "guest_threads_per_core": self.guest_threads,
             "guest": self.guest,
             "guest_cpu_line": self.guest_cpu_line,
+            "guest_kernel_boots": self.kernel_boots,
             "userland_ok": self.userland_ok,
             "kernel_arch_compat": _opt_hex32(self.kernel_arch_compat),
             "kernel_pcr": None if self.kernel_pcr is None else hex64(self.kernel_pcr),
@@ -148,10 +151,12 @@ def negotiate(
     qemu: str = "head",
     smp: int = 1,
     threads: int = 1,
+    disable_radix: bool = False,
 ) -> Negotiation:
     """Start the machine and run CAS with the guest's buffer (or ``pvr_list``).
 
     A refused start or a failed CAS is a result (``error`` set), not an exception.
+    ``disable_radix``: the guest kernel is booted with ``disable_radix`` (hash MMU only).
 
     :raises InputError: unknown CPU, mode, profile, guest or accelerator.
     :raises CasBufferError: ``pvr_list`` is malformed.
@@ -192,6 +197,11 @@ def negotiate(
     verdict = userland_verdict(profile_guest, config.model, mode, config.profile.rules,
                                pcr_enforced=enforced)
     cpu_version = boot.cpu_version if boot else config.model.pvr
+    booted_guest = replace(profile_guest, radix=False) if disable_radix else profile_guest
+    kernel = kernel_verdict(booted_guest, config.model, initial, compat_pvr,
+                            config.profile.rules)
+    if started and kernel.ok is False:  # init is never reached
+        verdict = replace(verdict, ok=None, reason=f"not reached: {kernel.reason}")
     return Negotiation(
         cpu=config.model.name,
         raw_pvr=config.model.pvr,
@@ -207,6 +217,8 @@ def negotiate(
         guest_threads=max_vthreads(config.threads, mode),
         guest=profile_guest.name,
         guest_cpu_line=guest_cpu_line(profile_guest, config.model.pvr, cpu_version),
+        kernel_boots=kernel.ok if started else None,
+        kernel_reason=kernel.reason,
         userland_ok=verdict.ok if started else None,
         userland_reason=verdict.reason,
         kernel_arch_compat=state.kernel_arch_compat if state else None,

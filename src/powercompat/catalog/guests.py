@@ -123,6 +123,7 @@ class GuestProfile:
     (Debian ppc64el: POWER8, ISA 2.07); ``userland_vsx``: it also needs the kernel to enable
     VSX. Without them the kernel boots but init dies with SIGILL. None: not modelled.
     ``vectors`` are the bytes after the PVR list (num_vectors and the option vectors).
+    The synthetic guests are Linux 6.1 with its PVR list patched (as oracle.md's runs did).
     """
 
     name: str
@@ -132,6 +133,8 @@ class GuestProfile:
     userland_isa: str | None
     userland_vsx: bool = False
     vectors: bytes = b""
+    #: a Linux kernel with radix support that asks for radix in OV5 when it is offered
+    radix: bool = True
 
     @property
     def cas_buffer(self) -> bytes:

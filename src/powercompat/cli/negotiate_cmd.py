@@ -23,10 +23,12 @@ from powercompat.scenario import negotiate as run_negotiation
 
 @click.command(short_help="Boot through CAS: which mode, which PCR, and why.")
 @machine_options
+@click.option("--disable-radix", is_flag=True,
+              help="The guest kernel is booted with disable_radix (hash MMU only).")
 @json_option
 def negotiate(cpu: str, max_cpu_compat: str | None, guest: str, pvr_list: str | None,
               accel: str, host_cpu: str | None, qemu: str, smp: int, threads: int,
-              as_json: bool) -> int:
+              disable_radix: bool, as_json: bool) -> int:
     """Boot up to CAS: the mode before CAS, the CAS choice with its reasons, the result.
 
     Exit status 1 when the machine does not start or CAS fails.
@@ -34,7 +36,7 @@ def negotiate(cpu: str, max_cpu_compat: str | None, guest: str, pvr_list: str | 
     want_json(as_json)
     buffer = parse_pvr_list(pvr_list) if pvr_list is not None else None
     result = run_negotiation(cpu, max_cpu_compat, guest, buffer, accel, host_cpu, qemu,
-                             smp, threads)
+                             smp, threads, disable_radix)
     if as_json:
         emit_json(result.to_json())
     else:
@@ -76,6 +78,7 @@ def render(n: Negotiation, custom_list: bool = False) -> str:
         ("threads/core", f"{n.guest_threads} visible to the guest"
          + (f" (mode allows {n.max_vthreads})" if n.max_vthreads else "")),
         ("guest cpu line", n.guest_cpu_line),
+        ("guest kernel", n.kernel_reason),
         ("userland", n.userland_reason),
     ]
     if n.kernel_arch_compat is not None:

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from powercompat.catalog.cpus import CpuModel
 from powercompat.catalog.guests import GuestProfile, linux_cpu_spec
-from powercompat.catalog.modes import CompatMode, mode_by_name, mode_by_pvr
+from powercompat.catalog.modes import LOGICAL_3_00, CompatMode, mode_by_name, mode_by_pvr
 from powercompat.decisions.rules import HEAD_RULES, CompatRules
+from powercompat.decisions.validity import check_compat
 
 
 def guest_cpu_line(guest: GuestProfile, raw_pvr: int, cpu_version: int) -> str:
@@ -76,6 +77,34 @@ def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | 
         return UserlandVerdict(False, level.name,
                                f"{needs}: {'; '.join(problems)}: init dies with SIGILL")
     return UserlandVerdict(True, level.name, f"{needs}: it runs")
+
+
+@dataclass(frozen=True, slots=True)
+class KernelVerdict:
+    """Does the guest kernel get past early boot? ``ok`` None: not modelled."""
+
+    ok: bool | None
+    reason: str
+
+
+def kernel_verdict(guest: GuestProfile, model: CpuModel, initial_pvr: int, final_pvr: int,
+                   rules: CompatRules = HEAD_RULES) -> KernelVerdict:
+    """Radix is offered before CAS (hw/ppc/spapr.c spapr_dt_ov5_platform_support(): the first
+    CPU supports ISA 3.00 within its pre-CAS compat_pvr), a radix-capable Linux asks for it in
+    option vector 5 and QEMU grants it; if CAS then settles below ISA 3.00, the guest's
+    H_REGISTER_PROC_TBL fails (H_P2) and pseries_lpar_register_process_table() hits a BUG:
+    an early panic with a silent console (oracle.md; booting with disable_radix avoids it)."""
+    if not guest.radix or not model.family.pcr_supported:
+        return KernelVerdict(True, "hash MMU: the kernel does not ask for radix"
+                             if not guest.radix else "no radix MMU involved")
+    offered = check_compat(model.family, LOGICAL_3_00, 0, initial_pvr, rules).ok
+    runs_300 = check_compat(model.family, LOGICAL_3_00, 0, final_pvr, rules).ok
+    if offered and not runs_300:
+        return KernelVerdict(False, "radix was offered before CAS (ISA 3.00) but CAS settled "
+                             "below ISA 3.00: H_REGISTER_PROC_TBL fails, early kernel panic "
+                             "(boot with disable_radix to avoid it)")
+    return KernelVerdict(True, "radix offered and kept" if offered else
+                         "hash MMU (radix not offered before CAS)")
 
 
 def _isa_rank(mode: CompatMode) -> int:

@@ -3,7 +3,7 @@
 Why a module of its own: each file carries its provenance (QEMU version string, kernel and
 busybox package versions, date, command) so a later reader can tell which QEMU said what.
 
-Usage: ``python -m powercompat.verify.record {probes,vector,oldcpus,pcr} OUT.json``
+Usage: ``python -m powercompat.verify.record {probes,vector,oldcpus,pcr,patched} OUT.json``
 """
 
 from __future__ import annotations
@@ -107,7 +107,30 @@ def record_pcr(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
     return data
 
 
+def record_patched(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
+    """Boots of the real kernel with its PVR list patched (verify/patched.py CASES)."""
+    import tempfile
+
+    from powercompat.verify.patched import CASES, run_case
+
+    async def all_cases(work: Path) -> list[dict[str, Any]]:
+        return [await run_case(case, assets, work) for case in CASES]
+
+    with tempfile.TemporaryDirectory(prefix="pcv-patched-") as tmp:
+        observations = asyncio.run(all_cases(Path(tmp)))
+    data = {
+        **_header(assets, argv),
+        "method": "the kernel's ibm_architecture_vec_template PVR list overwritten in a copy "
+        "of vmlinux (same length, terminator last), booted with VOF; kernel_reached_userspace "
+        "is true when the initramfs printed anything or init died with SIGILL",
+        "boots": observations,
+    }
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
 _RECORDERS = {
+    "patched": record_patched,
     "probes": record_probes,
     "vector": record_vector,
     "oldcpus": record_oldcpus,
