@@ -56,6 +56,10 @@ class Profile:
     tcg_max_threads: int | None
     #: POWER8E/NVL bases still match the POWER8 family (until f73b3168).
     p8_variants: bool
+    #: pseries >= 4.0 defaults to ic-mode=dual (XICS + XIVE); hw/ppc/spapr_irq.c
+    #: spapr_irq_check() keeps XIVE only when the CPU supports ISA 3.00 within
+    #: max-cpu-compat. The 2017 machines had XICS only (XIVE came with QEMU 3.x).
+    ic_mode_dual: bool = True
     #: ``-cpu X,compat=Y`` means max-cpu-compat=Y: a CPU property in 2.9, a parse hack from
     #: 7843c0d6 (2.10); deprecated in 5.0 (22062e54), removed in 6.0 (f518be3a).
     cpu_compat_option: bool = False
@@ -108,7 +112,7 @@ def _profile_2017(name: str, title: str, description: str, **switches: Any) -> P
         cpu_aliases=_aliases(_M2017, power9="power9_v2.0"),
         reset_function="ppc_set_compat_all", tcg_max_threads=None, p8_variants=True,
         set_compat_at_cpu_init=False, reset_sets_compat=True, cas_failure_message=True,
-        cpu_compat_option=True)
+        cpu_compat_option=True, ic_mode_dual=False)
     return Profile(name=name, title=title, description=description,
                    **{**defaults, **switches})
 
@@ -207,6 +211,7 @@ SWITCHES: Final[tuple[tuple[str, str], ...]] = (
     ("tcg_max_threads", "TCG threads per core (None: 1 only)"),
     ("p8_variants", "POWER8E/NVL models exist (until f73b3168)"),
     ("cpu_compat_option", "-cpu X,compat=Y (7843c0d6 .. f518be3a)"),
+    ("ic_mode_dual", "XIVE beside XICS when the CPU does ISA 3.00 within max (spapr_irq_check)"),
     ("all_or_nothing", "machine-wide set rolled back on failure (powercompat)"),
     ("probe_before_write", "ARCH_COMPAT probed with a GET first (powercompat)"),
 )

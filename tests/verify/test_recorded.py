@@ -26,8 +26,11 @@ from powercompat.verify.probes import ProbeResult
 from powercompat.verify.vector import pvr_pairs
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
-# the -pcr file holds gdbstub readings, judged by test_pcr_matches_engine below
-MATRIX_FILES = sorted(f for f in REAL.glob("qemu-*-linux-*.json") if not f.stem.endswith("-pcr"))
+# other recordings: gdbstub PCR readings (judged below), patched-list boots and live
+# migrations (tests/verify/test_patched.py, test_migration_recorded.py)
+NOT_MATRIX = ("-pcr", "-patched-lists", "-migration")
+MATRIX_FILES = sorted(f for f in REAL.glob("qemu-*-linux-*.json")
+                      if not f.stem.endswith(NOT_MATRIX))
 PROBE_FILES = sorted(REAL.glob("qemu-*-startup-probes.json"))
 
 

@@ -1,7 +1,9 @@
 """The CPU part of a migration stream, in QEMU's savevm layout, and its strict reader.
 
 Layout (migration/savevm.c, target/ppc/machine.c vmstate_ppc_cpu): magic ``QEVM``
-(0x5145564d) and version 3; per vCPU a QEMU_VM_SECTION_FULL (0x04) with section id, idstr
+(0x5145564d) and version 3; a ``xive-source`` section (instance 0, no fields modelled) when
+the source machine has a XIVE interrupt controller, ahead of the CPUs as real QEMU 7.2 sends
+it; per vCPU a QEMU_VM_SECTION_FULL (0x04) with section id, idstr
 ``cpu``, instance id and version id, the fields we model (SPR_PVR, SPR_PCR as be64), an
 optional QEMU_VM_SUBSECTION (0x05) ``cpu/compat`` version 1 with ``compat_pvr`` (be32), sent
 only when compat_pvr != 0, and a QEMU_VM_SECTION_FOOTER (0x7e); QEMU_VM_EOF (0x07) at the end.
@@ -24,6 +26,8 @@ SUBSECTION: Final = 0x05
 EOF_MARK: Final = 0x07
 FOOTER: Final = 0x7E
 CPU_IDSTR: Final = b"cpu"
+XIVE_IDSTR: Final = b"xive-source"
+XIVE_VERSION: Final = 1
 CPU_VERSION: Final = 5
 COMPAT_IDSTR: Final = b"cpu/compat"
 COMPAT_VERSION: Final = 1
@@ -43,12 +47,20 @@ class CpuRecord:
 
 @dataclass(frozen=True, slots=True)
 class MigrationStream:
+    """``xive``: the stream carries the XIVE interrupt controller's sections."""
+
     cpus: tuple[CpuRecord, ...]
+    xive: bool = False
 
 
 def encode_stream(stream: MigrationStream) -> bytes:
     out = [struct.pack(">II", MAGIC, VERSION)]
-    for section_id, cpu in enumerate(stream.cpus):
+    first = 0
+    if stream.xive:
+        out.append(struct.pack(">BIB", SECTION_FULL, 0, len(XIVE_IDSTR)) + XIVE_IDSTR)
+        out.append(struct.pack(">II", 0, XIVE_VERSION) + struct.pack(">BI", FOOTER, 0))
+        first = 1
+    for section_id, cpu in enumerate(stream.cpus, start=first):
         out.append(struct.pack(">BIB", SECTION_FULL, section_id, len(CPU_IDSTR)) + CPU_IDSTR)
         out.append(struct.pack(">IIQQ", cpu.index, CPU_VERSION, cpu.spr_pvr, cpu.spr_pcr))
         if cpu.compat_pvr:  # compat_needed(): only when compat_pvr != 0
@@ -99,6 +111,7 @@ def decode_stream(data: bytes) -> MigrationStream:
         raise r.fail(4, f"unsupported version {version}")
     cpus: list[CpuRecord] = []
     seen: set[int] = set()
+    xive = False
     while True:
         at = r.pos
         (kind,) = r.take(">B", "a section type")
@@ -110,8 +123,19 @@ def decode_stream(data: bytes) -> MigrationStream:
             raise r.fail(at, f"more than {MAX_CPUS} cpu sections")
         (section_id,) = r.take(">I", "a section id")
         name_at = r.pos
-        if r.name("a section name") != CPU_IDSTR:
-            raise r.fail(name_at, "section is not 'cpu'")
+        idstr = r.name("a section name")
+        if idstr == XIVE_IDSTR and not xive and not cpus:
+            instance, version = r.take(">II", "the xive-source header")
+            if (instance, version) != (0, XIVE_VERSION):
+                raise r.fail(name_at, f"xive-source instance {instance} version {version}")
+            at = r.pos
+            tag, footer_id = r.take(">BI", "a section footer")
+            if tag != FOOTER or footer_id != section_id:
+                raise r.fail(at, "bad footer after xive-source")
+            xive = True
+            continue
+        if idstr != CPU_IDSTR:
+            raise r.fail(name_at, "section is not 'cpu' (or one leading 'xive-source')")
         index, cpu_version, spr_pvr, spr_pcr = r.take(">IIQQ", "the cpu fields")
         if cpu_version != CPU_VERSION:
             raise r.fail(name_at, f"cpu section version {cpu_version}, expected {CPU_VERSION}")
@@ -141,4 +165,4 @@ def decode_stream(data: bytes) -> MigrationStream:
         cpus.append(CpuRecord(index, spr_pvr, spr_pcr, compat))
     if r.pos != len(data):
         raise r.fail(r.pos, f"{len(data) - r.pos} trailing bytes after the end")
-    return MigrationStream(tuple(cpus))
+    return MigrationStream(tuple(cpus), xive)

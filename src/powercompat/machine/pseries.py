@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from powercompat.accel.factory import Accelerator, make_accel
 from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
-from powercompat.catalog.modes import LOGICAL_2_07, mode_by_pvr
+from powercompat.catalog.modes import LOGICAL_2_07, LOGICAL_3_00, mode_by_pvr
 from powercompat.decisions.cas import (
     H_HARDWARE,
     H_MULTI_THREADS_ACTIVE,
@@ -83,6 +83,10 @@ class PseriesMachine:
         self.probe_errno: int | None = None
         self.last_cas: CasResult | None = None
         self._next_vcpu = 0
+        #: hw/ppc/spapr_irq.c spapr_irq_check(): ic-mode=dual keeps XIVE only when the CPU
+        #: type supports ISA 3.00 within max-cpu-compat; otherwise XICS alone
+        self.has_xive = config.profile.ic_mode_dual and check_compat(
+            config.model.family, LOGICAL_3_00, 0, config.max_compat_pvr, self.rules).ok
 
     @classmethod
     def from_options(cls, options: MachineOptions, inject_faults: bool = False
@@ -388,7 +392,7 @@ class PseriesMachine:
             records = [CpuRecord(c.index, c.model.pvr, c.spr_pcr,
                                  c.compat_pvr if self.profile.migrates_compat else None)
                        for c in self.vcpus]
-            stream = encode_stream(MigrationStream(tuple(records)))
+            stream = encode_stream(MigrationStream(tuple(records), self.has_xive))
             sent = sum(1 for r in records if r.compat_pvr)
             event.reasons.append(
                 f"{len(records)} cpu sections, {sent} with a cpu/compat subsection"
@@ -408,6 +412,12 @@ class PseriesMachine:
         """
         with self._event("migrate-in", (_L.INCOMING,)) as event:
             incoming = decode_stream(stream)
+            if incoming.xive and not self.has_xive:
+                # the interrupt controller's section comes first and finds no device here
+                raise MigrationError(
+                    "Unknown savevm section or instance 'xive-source' 0. Make sure that your "
+                    "current VM setup matches your saved VM setup, including any hotplugged "
+                    "devices", "load of migration failed: Invalid argument")
             by_index = {c.index: c for c in self.vcpus}
             plan: list[tuple[VCpu, CpuRecord, int]] = []
             for rec in incoming.cpus:

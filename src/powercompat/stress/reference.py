@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from powercompat.catalog.cpus import CpuFamily
-from powercompat.catalog.modes import CompatMode
+from powercompat.catalog.modes import LOGICAL_3_00, CompatMode
 from powercompat.catalog.pcr import PCR_MASK
 from powercompat.decisions.cas import parse_cas_pvrs
 from powercompat.decisions.cpu_match import migration_pvr_match
@@ -200,6 +200,18 @@ class RefMachine:
         self.kernel = RefKernel(c.accel, c.host.family, c.threads, c.kernel_reserved_bits)
 
     @property
+    def has_xive(self) -> bool:
+        """spapr_irq_check() (hw/ppc/spapr_irq.c): dual mode keeps XIVE only if the CPU
+        supports ISA 3.00 within max-cpu-compat (table positions, qemu.md 1.5)."""
+        c = self.config
+        if not c.profile.ic_mode_dual or ref_refusal(c.profile, c.model.family,
+                                                     LOGICAL_3_00) is not None:
+            return False
+        modes = [m.pvr for m in c.profile.rules.modes]
+        return not c.max_compat_pvr or modes.index(LOGICAL_3_00) <= modes.index(
+            c.max_compat_pvr)
+
+    @property
     def profile(self) -> Profile:
         return self.config.profile
 
@@ -355,9 +367,12 @@ class RefMachine:
         """cpu_post_load() (qemu.md 7): check every section, then load."""
         self._need("incoming")
         try:
-            records = decode_stream(stream).cpus
+            decoded = decode_stream(stream)
         except MigrationStreamError as err:
             raise RefFailure("stream") from err
+        records = decoded.cpus
+        if decoded.xive and not self.has_xive:  # spapr_irq_check: no XIVE device here
+            raise RefFailure("migration")
         by_index = {cpu.index: cpu for cpu in self.cpus}
         plan: list[tuple[RefCpu, int, int]] = []
         p = self.profile

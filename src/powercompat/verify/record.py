@@ -3,7 +3,8 @@
 Why a module of its own: each file carries its provenance (QEMU version string, kernel and
 busybox package versions, date, command) so a later reader can tell which QEMU said what.
 
-Usage: ``python -m powercompat.verify.record {probes,vector,oldcpus,pcr,patched} OUT.json``
+Usage: ``python -m powercompat.verify.record KIND OUT.json`` with KIND one of probes,
+vector, oldcpus, pcr, patched, migration.
 """
 
 from __future__ import annotations
@@ -129,7 +130,26 @@ def record_patched(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]
     return data
 
 
+def record_migration(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
+    """Live migrations between two real QEMUs on loopback (verify/migration.py CASES)."""
+    from powercompat.verify.migration import APPEND, CASES, run_case
+
+    async def all_cases() -> list[dict[str, Any]]:
+        return [await run_case(case, assets) for case in CASES]
+
+    data = {
+        **_header(assets, argv),
+        "method": "source: VOF, -action panic=pause, kernel append '" + APPEND + "', booted "
+        "through CAS; destination: the same with -incoming tcp:127.0.0.1:PORT; QMP migrate, "
+        "then query-migrate on the source and query-status on the destination",
+        "migrations": asyncio.run(all_cases()),
+    }
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
 _RECORDERS = {
+    "migration": record_migration,
     "patched": record_patched,
     "probes": record_probes,
     "vector": record_vector,
