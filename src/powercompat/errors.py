@@ -144,9 +144,12 @@ class MigrationError(PowerCompatError):
     where cpu_post_load() returns -EINVAL silently, the load failure then our explanation.
     """
 
-    def __init__(self, message: str, cause: str | None = None) -> None:
+    def __init__(self, message: str, cause: str | None = None,
+                 detail: str | None = None) -> None:
         super().__init__(message)
         self.cause = cause
+        #: why, in our words, where QEMU's lines do not say it
+        self.detail = detail
 
 
 class StateError(PowerCompatError):

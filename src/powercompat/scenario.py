@@ -369,6 +369,11 @@ def load_on_destination(dst_options: MachineOptions, stream: bytes) -> PseriesMa
     return dst
 
 
+def migration_detail(err: PowerCompatError) -> str | None:
+    """Our explanation of a refused migration, where QEMU's own lines do not give one."""
+    return err.detail if isinstance(err, MigrationError) else None
+
+
 def migration_refusal(err: PowerCompatError, side: str) -> tuple[str, str | None]:
     """One wording for a refused migration, whoever asks: (message, cause).
 
@@ -382,17 +387,17 @@ def migration_refusal(err: PowerCompatError, side: str) -> tuple[str, str | None
 
 
 def _try_migration(options: MachineOptions, dst_options: MachineOptions, buffer: bytes
-                   ) -> tuple[str | None, str | None]:
-    """(error, cause) of booting on the source and loading on the destination."""
+                   ) -> tuple[str | None, str | None, str | None]:
+    """(error, cause, detail) of booting on the source and loading on the destination."""
     try:
         stream = save_on_source(options, buffer)
     except PowerCompatError as err:
-        return migration_refusal(err, "source")
+        return (*migration_refusal(err, "source"), None)
     try:
         load_on_destination(dst_options, stream)
     except PowerCompatError as err:
-        return migration_refusal(err, "destination")
-    return None, None
+        return (*migration_refusal(err, "destination"), migration_detail(err))
+    return None, None, None
 
 
 def migrate_check(
@@ -416,16 +421,16 @@ def migrate_check(
                                  qemu=qemu, incoming=True)
     dst_config = PseriesMachine.from_options(dst_options).config
     source = negotiate(cpu, max_cpu_compat, guest, accel=accel, qemu=qemu)
-    error, cause = _try_migration(options, dst_options, buffer)
+    error, cause, detail = _try_migration(options, dst_options, buffer)
     if error is None:
         return MigrationCheck(True, source, dst_config.model.name, None, None, (), None)
-    advice: list[str] = []
+    advice: list[str] = [detail] if detail else []
     suggested: str | None = None
     for mode in reversed(dst_config.profile.rules.modes):
         trial_src = replace(options, max_cpu_compat=mode.name)
         trial_dst = replace(dst_options, max_cpu_compat=mode.name)
         try:
-            trial_error, _ = _try_migration(trial_src, trial_dst, buffer)
+            trial_error, _, _ = _try_migration(trial_src, trial_dst, buffer)
         except PowerCompatError:
             continue
         if trial_error is None:

@@ -211,7 +211,7 @@ def brute_migrate(profile: str, max_compat: str | None, src: HostClass, dst: Hos
     dst_options = MachineOptions(cpu=dst.cpu, max_cpu_compat=max_compat, accel=dst.accel,
                                  qemu=dst.qemu, incoming=True)
     try:
-        error, cause = _try_migration(options, dst_options, parse_guest(profile).cas_buffer)
+        error, cause, _ = _try_migration(options, dst_options, parse_guest(profile).cas_buffer)
     except Exception as err:  # the destination's options are refused before it starts
         return False, f"destination cannot start: {err}"
     if error is None:

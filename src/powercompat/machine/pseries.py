@@ -417,7 +417,11 @@ class PseriesMachine:
                 raise MigrationError(
                     "Unknown savevm section or instance 'xive-source' 0. Make sure that your "
                     "current VM setup matches your saved VM setup, including any hotplugged "
-                    "devices", "load of migration failed: Invalid argument")
+                    "devices", "load of migration failed: Invalid argument",
+                    "the source has a XIVE interrupt controller (its CPU runs ISA 3.00 within "
+                    f"its max-cpu-compat); {self.config.model.name} here does not"
+                    + (" within max-cpu-compat" if self.config.max_compat else "")
+                    + ", so this machine has XICS only (spapr_irq_check)")
             by_index = {c.index: c for c in self.vcpus}
             plan: list[tuple[VCpu, CpuRecord, int]] = []
             for rec in incoming.cpus:
