@@ -266,7 +266,9 @@ def simulate(
     dst_host_cpu: str | None = None,
 ) -> Simulation:
     """Run ``events`` in order; ``migrate`` moves the timeline to a destination machine
-    (``dst_cpu``, default the source's) that is realized and reset with ``incoming``.
+    (``dst_cpu``, default the source's) that is realized and reset with ``incoming``; if the
+    migration is refused the guest stays on the source and the timeline goes on there.
+    ``error`` is the first failure.
 
     :raises InputError: bad options, guest, or event names.
     :raises CasBufferError: ``pvr_list`` is malformed.
@@ -278,28 +280,29 @@ def simulate(
     if "migrate" in events:
         PseriesMachine.from_options(dst_options)  # validate before anything runs
     sim = Simulation(machines=[machine])
+    current = machine  # where the guest is: the destination once a migration succeeds
     for name in events:
         marks = [len(m.events) for m in sim.machines]
         try:
-            _step(sim.machines[-1], name, buffer, sim, dst_options)
+            current = _step(current, name, buffer, sim, dst_options)
         except PowerCompatError as err:
-            sim.error = str(err)
+            sim.error = sim.error or str(err)
         for i, m in enumerate(sim.machines):
             sim.events.extend(m.events[marks[i] if i < len(marks) else 0:])
-        machine = sim.machines[-1]
         last = sim.events[-1] if sim.events else None
         if last is not None and last.name == "cas" and not last.ok:
-            sim.error = last.error or "CAS failed (H_HARDWARE)"
-        if machine.state is Lifecycle.RUNNING:
+            sim.error = sim.error or last.error or "CAS failed (H_HARDWARE)"
+        if current.state is Lifecycle.RUNNING:
             sim.started = True
-        if machine.state is Lifecycle.EXITED or (sim.error and not machine.started):
+        if current.state is Lifecycle.EXITED or (sim.error and not current.started):
             break
-    sim.vcpus = sim.machines[-1].vcpu_states()
+    sim.vcpus = current.vcpu_states()
     return sim
 
 
 def _step(machine: PseriesMachine, name: str, buffer: bytes, sim: Simulation,
-          dst_options: MachineOptions) -> None:
+          dst_options: MachineOptions) -> PseriesMachine:
+    """Run one event; returns the machine the guest is on afterwards."""
     if name == "realize":
         machine.realize()
     elif name == "reset":
@@ -312,11 +315,17 @@ def _step(machine: PseriesMachine, name: str, buffer: bytes, sim: Simulation,
         machine.hotplug()
     elif name == "migrate":
         stream = machine.migrate_out()
-        dst = PseriesMachine.from_options(dst_options)
+        # the destination is started with every core the source has now, hot-plugged ones
+        # included (cold-plugged there), as a management layer would start it
+        dst = PseriesMachine.from_options(replace(
+            dst_options, smp=len(machine.vcpus), max_cpus=machine.config.max_cpus))
         sim.machines.append(dst)
         dst.realize()
         dst.reset()
-        dst.migrate_in(stream)
+        dst.migrate_in(stream)  # on failure the guest stays on the source
+        return dst
+    return machine
+
 
 
 @dataclass(frozen=True, slots=True)
