@@ -147,23 +147,9 @@ async def boot(
         argv = qemu_argv(qemu, spec, vmlinux, initrd)
         full = [*argv, "-qmp", f"unix:{sock},server=on,wait=off"]
         start = time.monotonic()
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *full,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except OSError as err:
-            raise BootError(f"cannot run {qemu}: {err}") from err
-        assert proc.stdout is not None and proc.stderr is not None
-        out, err_buf, changed = bytearray(), bytearray(), asyncio.Event()
-        pumps = [
-            asyncio.create_task(_pump(proc.stdout, out, changed)),
-            asyncio.create_task(_pump(proc.stderr, err_buf, changed)),
-        ]
-        waiter = asyncio.create_task(proc.wait())
+        run = await spawn_qemu(full)
+        proc, out, err_buf, changed, pumps, waiter = (
+            run.proc, run.out, run.err, run.changed, run.pumps, run.waiter)
         reason: StopReason | None = None
         deadline = start + timeout
         while reason is None:
@@ -204,6 +190,43 @@ async def boot(
             stopped_by=stopped_by,
             seconds=round(seconds, 3),
         )
+
+
+@dataclass
+class RunningQemu:
+    """A QEMU child in its own session, its stdout/stderr pumped into buffers; ``changed`` is
+    set whenever either grows and ``waiter`` ends with the process."""
+
+    proc: asyncio.subprocess.Process
+    out: bytearray
+    err: bytearray
+    changed: asyncio.Event
+    pumps: list[asyncio.Task[None]]
+    waiter: asyncio.Task[int]
+
+
+async def spawn_qemu(argv: list[str]) -> RunningQemu:
+    """Start QEMU with its output pumped, so it never blocks on a full pipe.
+
+    :raises BootError: QEMU cannot be run at all.
+    """
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as err:
+        raise BootError(f"cannot run {argv[0]}: {err}") from err
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err_buf, changed = bytearray(), bytearray(), asyncio.Event()
+    pumps = [
+        asyncio.create_task(_pump(proc.stdout, out, changed)),
+        asyncio.create_task(_pump(proc.stderr, err_buf, changed)),
+    ]
+    return RunningQemu(proc, out, err_buf, changed, pumps, asyncio.create_task(proc.wait()))
 
 
 def _kill_if_running(proc: asyncio.subprocess.Process) -> None:

@@ -19,14 +19,20 @@ import asyncio
 import contextlib
 import re
 import socket
-import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from powercompat.verify.boot import BootSpec, _drain, _kill_if_running, _pump, _stop, qemu_argv
+from powercompat.verify.boot import (
+    BootSpec,
+    _drain,
+    _kill_if_running,
+    _stop,
+    qemu_argv,
+    spawn_qemu,
+)
 from powercompat.verify.errors import BootError
 from powercompat.verify.signals import cas_traces, startup_error
 
@@ -163,20 +169,9 @@ async def read_pcr(
             "-qmp", f"unix:{sock},server=on,wait=off",
         ]  # fmt: skip
         start = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        assert proc.stdout is not None and proc.stderr is not None
-        out, err, changed = bytearray(), bytearray(), asyncio.Event()
-        pumps = [
-            asyncio.create_task(_pump(proc.stdout, out, changed)),
-            asyncio.create_task(_pump(proc.stderr, err, changed)),
-        ]
-        waiter = asyncio.create_task(proc.wait())
+        run = await spawn_qemu(argv)
+        proc, out, err, changed, pumps, waiter = (
+            run.proc, run.out, run.err, run.changed, run.pumps, run.waiter)
         try:
             while not (cas_traces(err.decode()) and _KERNEL_LINE.search(out.decode())):
                 if waiter.done() or time.monotonic() - start > timeout:
