@@ -27,8 +27,9 @@ from powercompat.verify.vector import pvr_pairs
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 # other recordings: gdbstub PCR readings (judged below), patched-list boots and live
-# migrations (tests/verify/test_patched.py, test_migration_recorded.py)
-NOT_MATRIX = ("-pcr", "-patched-lists", "-migration")
+# migrations and hot-plugs (test_patched.py, test_migration_recorded.py,
+# test_hotplug_recorded.py)
+NOT_MATRIX = ("-pcr", "-patched-lists", "-migration", "-hotplug")
 MATRIX_FILES = sorted(f for f in REAL.glob("qemu-*-linux-*.json")
                       if not f.stem.endswith(NOT_MATRIX))
 PROBE_FILES = sorted(REAL.glob("qemu-*-startup-probes.json"))

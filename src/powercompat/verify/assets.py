@@ -44,6 +44,11 @@ class Assets:
     initrd: Path
     fetched: tuple[str, ...] = ()
 
+    @property
+    def busybox(self) -> Path:
+        """The unpacked static busybox, for initramfs variants (it lies beside initrd.gz)."""
+        return self.initrd.parent / "root" / "busybox" / "bin" / "busybox"
+
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
         d["vmlinux"], d["initrd"] = str(self.vmlinux), str(self.initrd)

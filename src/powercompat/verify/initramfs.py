@@ -92,19 +92,19 @@ def read_newc(blob: bytes) -> list[CpioEntry]:
         entries.append(CpioEntry(name, f[1], data, f[9], f[10]))
 
 
-def initramfs_entries(busybox: bytes) -> list[CpioEntry]:
+def initramfs_entries(busybox: bytes, init: str = INIT_SCRIPT) -> list[CpioEntry]:
     """The members of the harness initramfs: dirs, ``/dev/console`` (5:1), busybox, ``/init``."""
     entries = [CpioEntry(d, stat.S_IFDIR | 0o755) for d in _DIRS]
     entries.append(CpioEntry("dev/console", stat.S_IFCHR | 0o600, rdevmajor=5, rdevminor=1))
     entries.append(CpioEntry("bin/busybox", stat.S_IFREG | 0o755, busybox))
     entries.append(CpioEntry("bin/sh", stat.S_IFLNK | 0o777, b"busybox"))
-    entries.append(CpioEntry("init", stat.S_IFREG | 0o755, INIT_SCRIPT.encode()))
+    entries.append(CpioEntry("init", stat.S_IFREG | 0o755, init.encode()))
     return entries
 
 
-def build_initramfs(busybox: Path, dest: Path) -> Path:
+def build_initramfs(busybox: Path, dest: Path, init: str = INIT_SCRIPT) -> Path:
     """Write the gzip-compressed initramfs for ``busybox`` to ``dest`` (atomically)."""
-    blob = gzip.compress(write_newc(initramfs_entries(busybox.read_bytes())), mtime=0)
+    blob = gzip.compress(write_newc(initramfs_entries(busybox.read_bytes(), init)), mtime=0)
     tmp = dest.with_suffix(dest.suffix + ".tmp")
     tmp.write_bytes(blob)
     tmp.replace(dest)

@@ -4,7 +4,7 @@ Why a module of its own: each file carries its provenance (QEMU version string, 
 busybox package versions, date, command) so a later reader can tell which QEMU said what.
 
 Usage: ``python -m powercompat.verify.record KIND OUT.json`` with KIND one of probes,
-vector, oldcpus, pcr, patched, migration.
+vector, oldcpus, pcr, patched, migration, hotplug.
 """
 
 from __future__ import annotations
@@ -148,7 +148,26 @@ def record_migration(assets: Assets, out: Path, argv: list[str]) -> dict[str, An
     return data
 
 
+def record_hotplug(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
+    """CPU hot-plug after CAS, read back from the guest's device tree (verify/hotplug.py)."""
+    from powercompat.verify.hotplug import CASES, run_case
+
+    async def all_cases() -> list[dict[str, Any]]:
+        return [await run_case(case, assets) for case in CASES]
+
+    data = {
+        **_header(assets, argv),
+        "method": "VOF, -smp 1,maxcpus=2; after the guest's /init prints READY (CAS is over), "
+        "QMP device_add of core 1; /init waits for the second cpus/*@* node and prints every "
+        "cpu-version",
+        "hotplugs": asyncio.run(all_cases()),
+    }
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
 _RECORDERS = {
+    "hotplug": record_hotplug,
     "migration": record_migration,
     "patched": record_patched,
     "probes": record_probes,
