@@ -23,27 +23,24 @@ from qemu.qmp import QMPClient, QMPError
 from powercompat.verify import signals
 from powercompat.verify.assets import Assets
 from powercompat.verify.boot import _kill_if_running, spawn_qemu
-from powercompat.verify.initramfs import CPU_VERSION_TAG, DONE, build_initramfs
+from powercompat.verify.initramfs import (
+    DONE,
+    INIT_EPILOGUE,
+    INIT_PROLOGUE,
+    PRINT_CPU_VERSIONS,
+    build_initramfs,
+)
 from powercompat.verify.patched import PatchedCase, buffer_for, patch_kernel
 from powercompat.verify.vector import pvr_pairs, read_symbol
 
 READY = "@@POWERCOMPAT-READY@@"
 
-HOTPLUG_INIT = f"""#!/bin/sh
-/bin/busybox --install -s
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-echo {READY}
+HOTPLUG_INIT = INIT_PROLOGUE + f"""echo {READY}
 n=0
 while [ $(ls -d /proc/device-tree/cpus/*@* | wc -l) -lt 2 ] && [ $n -lt 40 ]; do
   sleep 0.5; n=$((n+1))
 done
-for f in /proc/device-tree/cpus/*@*/cpu-version; do
-  echo "{CPU_VERSION_TAG} $f $(hexdump -v -e '1/1 "%02x"' "$f")"
-done
-echo {DONE}
-poweroff -f
-"""
+""" + PRINT_CPU_VERSIONS + INIT_EPILOGUE
 
 _P7 = (0xFFFFFFFF, 0x0F000003)
 

@@ -20,19 +20,24 @@ CPUINFO_END = "@@POWERCOMPAT-CPUINFO-END@@"
 CPU_VERSION_TAG = "@@POWERCOMPAT-CPU-VERSION"
 DONE = "@@POWERCOMPAT-DONE@@"
 
-INIT_SCRIPT = f"""#!/bin/sh
+#: the pieces every ``/init`` is made of: set up, print each CPU's cpu-version, finish
+INIT_PROLOGUE = """#!/bin/sh
 /bin/busybox --install -s
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-echo {CPUINFO_BEGIN}
-cat /proc/cpuinfo
-echo {CPUINFO_END}
-for f in /proc/device-tree/cpus/*@*/cpu-version; do
+"""
+PRINT_CPU_VERSIONS = f"""for f in /proc/device-tree/cpus/*@*/cpu-version; do
   echo "{CPU_VERSION_TAG} $f $(hexdump -v -e '1/1 "%02x"' "$f")"
 done
-echo {DONE}
+"""
+INIT_EPILOGUE = f"""echo {DONE}
 poweroff -f
 """
+
+INIT_SCRIPT = (INIT_PROLOGUE + f"""echo {CPUINFO_BEGIN}
+cat /proc/cpuinfo
+echo {CPUINFO_END}
+""" + PRINT_CPU_VERSIONS + INIT_EPILOGUE)
 
 _MAGIC = b"070701"
 _TRAILER = "TRAILER!!!"
