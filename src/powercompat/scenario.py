@@ -10,7 +10,12 @@ from typing import Final
 from powercompat.catalog.guests import GUESTS, GuestProfile, guest_by_name
 from powercompat.catalog.modes import mode_by_pvr
 from powercompat.decisions.cas import H_SUCCESS, parse_cas_pvrs
-from powercompat.decisions.guest import guest_cpu_line, kernel_verdict, userland_verdict
+from powercompat.decisions.guest import (
+    guest_cpu_line,
+    kernel_runs,
+    kernel_verdict,
+    userland_verdict,
+)
 from powercompat.decisions.threads import max_vthreads
 from powercompat.errors import (
     InvalidValueError,
@@ -62,6 +67,7 @@ class Negotiation:
     started: bool
     initial_compat_pvr: int
     compat_pvr: int
+    cas_reached: bool
     cas_failed: bool
     raw_fallback: bool
     cpu_version: int
@@ -107,6 +113,7 @@ class Negotiation:
             "initial_compat_pvr": hex32(self.initial_compat_pvr),
             "compat": self.compat,
             "compat_pvr": hex32(self.compat_pvr),
+            "cas_reached": self.cas_reached,
             "cas_failed": self.cas_failed,
             "raw_fallback": self.raw_fallback,
             "cpu_version": hex32(self.cpu_version),
@@ -170,8 +177,9 @@ def negotiate(
     parse_cas_pvrs(buffer)  # a malformed buffer is bad input: refuse before starting
     reasons: list[str] = []
     error: str | None = None
-    cas_failed = raw_fallback = False
+    cas_failed = raw_fallback = cas_reached = False
     initial = 0
+    runs = kernel_runs(profile_guest, machine.config.model)
     try:
         machine.realize()
         machine.reset()
@@ -179,11 +187,15 @@ def negotiate(
         error = str(err)
     else:
         initial = machine.boot_cpu.compat_pvr
-        result = machine.cas(buffer)
-        raw_fallback = result.raw_fallback
-        if result.hcall_ret != H_SUCCESS:
-            cas_failed = True
-            error = result.error or f"CAS returned H_HARDWARE ({result.hcall_ret})"
+        if not runs.reaches_cas:  # the guest never calls CAS: it stays in its reset mode
+            error = f"the guest never reaches CAS: {runs.reason}"
+        else:
+            cas_reached = True
+            result = machine.cas(buffer)
+            raw_fallback = result.raw_fallback
+            if result.hcall_ret != H_SUCCESS:
+                cas_failed = True
+                error = result.error or f"CAS returned H_HARDWARE ({result.hcall_ret})"
     for event in machine.events:
         reasons.extend(f"{event.name}: {r}" for r in event.reasons)
         if event.error:
@@ -209,6 +221,7 @@ def negotiate(
         started=started,
         initial_compat_pvr=initial,
         compat_pvr=compat_pvr,
+        cas_reached=cas_reached,
         cas_failed=cas_failed,
         raw_fallback=raw_fallback,
         cpu_version=cpu_version,

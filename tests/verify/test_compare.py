@@ -27,6 +27,7 @@ class Fake:
     error: str | None = None
     initial_compat_pvr: int = 0x0F000004
     compat_pvr: int = 0x0F000004
+    cas_reached: bool = True
     cas_failed: bool = False
     cpu_version: int = 0x0F000004
     guest_cpu_line: str | None = "POWER8 (architected), altivec supported"
@@ -134,6 +135,16 @@ def test_no_cas_is_inconclusive() -> None:
     v = judge(cell, Fake())
     assert v.outcome is Outcome.INCONCLUSIVE and v.ok
     assert str(v) == "power9 max-cpu-compat='power8': inconclusive (no CAS seen (guest timeout))"
+
+
+def test_predicted_no_cas_matches_a_silent_guest() -> None:
+    silent = replace(
+        CELL, cas_trace_count=0, trace_current=None, trace_new=None, stop_reason="timeout"
+    )
+    assert judge(silent, Fake(cas_reached=False)).outcome is Outcome.MATCH
+    v = judge(CELL, Fake(cas_reached=False))  # but CAS was seen: the engine was wrong
+    assert v.outcome is Outcome.MISMATCH
+    assert str(v.diffs[0]) == "CAS reached: observed True, engine False"
 
 
 def test_qemu_profile_from_version_string() -> None:

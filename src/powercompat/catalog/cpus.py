@@ -55,6 +55,8 @@ class CpuFamily:
     ``match`` names the class's pvr_match callback: ``power7``, ``power8``, ``power9``,
     ``power10`` (also POWER11's rule) or ``exact`` (the default callback).
     ``host_pcr_bit`` is the level Linux KVM HV derives from a host of this family.
+    ``msr_le``: the class's msr_mask has MSR_LE (POWER7 and later), so little-endian code
+    runs; the 970 and POWER5+ classes have none.
     """
 
     name: str
@@ -65,6 +67,7 @@ class CpuFamily:
     bases: tuple[int, ...]
     host_pcr_bit: int
     kvm_hv: bool
+    msr_le: bool = True
 
 
 _P9_MASK = PCR_COMPAT_2_05 | PCR_COMPAT_2_06 | PCR_COMPAT_2_07
@@ -87,9 +90,9 @@ POWER11: Final = CpuFamily(
     "POWER11", _P9_MASK | PCR_COMPAT_3_00, _P9_SUPP | PCR_COMPAT_3_10, LOGICAL_3_10_P11,
     "power10", (POWER11_BASE,), PCR_ARCH_31, True)
 # No compat support at all: pcr_supported = 0, so every mode is refused.
-POWER5P: Final = CpuFamily("POWER5+", 0, 0, 0, "exact", (), PCR_ARCH_205, False)
-PPC970: Final = CpuFamily("970", 0, 0, 0, "exact", (), PCR_ARCH_205, False)
-PPC970MP: Final = CpuFamily("970MP", 0, 0, 0, "exact", (), PCR_ARCH_205, False)
+POWER5P: Final = CpuFamily("POWER5+", 0, 0, 0, "exact", (), PCR_ARCH_205, False, msr_le=False)
+PPC970: Final = CpuFamily("970", 0, 0, 0, "exact", (), PCR_ARCH_205, False, msr_le=False)
+PPC970MP: Final = CpuFamily("970MP", 0, 0, 0, "exact", (), PCR_ARCH_205, False, msr_le=False)
 
 FAMILIES: Final[tuple[CpuFamily, ...]] = (
     POWER5P, PPC970, PPC970MP, POWER7, POWER8, POWER9, POWER10, POWER11)

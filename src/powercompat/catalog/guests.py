@@ -135,6 +135,8 @@ class GuestProfile:
     vectors: bytes = b""
     #: a Linux kernel with radix support that asks for radix in OV5 when it is offered
     radix: bool = True
+    #: a ppc64le kernel: it needs MSR[LE] before it can run at all
+    little_endian: bool = True
 
     @property
     def cas_buffer(self) -> bytes:

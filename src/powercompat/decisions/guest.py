@@ -81,10 +81,23 @@ def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | 
 
 @dataclass(frozen=True, slots=True)
 class KernelVerdict:
-    """Does the guest kernel get past early boot? ``ok`` None: not modelled."""
+    """Does the guest kernel get past early boot? ``reaches_cas`` False: it stops before it
+    ever calls ibm,client-architecture-support."""
 
     ok: bool | None
     reason: str
+    reaches_cas: bool = True
+
+
+def kernel_runs(guest: GuestProfile, model: CpuModel) -> KernelVerdict:
+    """Can the guest kernel run on the CPU at all? A ppc64le kernel needs MSR[LE], which the
+    970 and POWER5+ classes lack (target/ppc/cpu_init.c msr_mask); on QEMU 7.2 such guests
+    stay silent and never reach CAS (tests/data/real/qemu-7.2-linux-6.1-vof-oldcpus.json)."""
+    if guest.little_endian and not model.family.msr_le:
+        return KernelVerdict(False, f"a little-endian kernel cannot run on a "
+                             f"{model.family.name} (no MSR[LE]): it stops before CAS",
+                             reaches_cas=False)
+    return KernelVerdict(True, "the kernel runs on this CPU")
 
 
 def kernel_verdict(guest: GuestProfile, model: CpuModel, initial_pvr: int, final_pvr: int,
@@ -94,6 +107,9 @@ def kernel_verdict(guest: GuestProfile, model: CpuModel, initial_pvr: int, final
     option vector 5 and QEMU grants it; if CAS then settles below ISA 3.00, the guest's
     H_REGISTER_PROC_TBL fails (H_P2) and pseries_lpar_register_process_table() hits a BUG:
     an early panic with a silent console (oracle.md; booting with disable_radix avoids it)."""
+    runs = kernel_runs(guest, model)
+    if not runs.reaches_cas:
+        return runs
     if not guest.radix or not model.family.pcr_supported:
         return KernelVerdict(True, "hash MMU: the kernel does not ask for radix"
                              if not guest.radix else "no radix MMU involved")

@@ -79,6 +79,8 @@ class EngineResult(Protocol):
     @property
     def compat_pvr(self) -> int: ...
     @property
+    def cas_reached(self) -> bool: ...
+    @property
     def cas_failed(self) -> bool: ...
     @property
     def cpu_version(self) -> int: ...
@@ -196,6 +198,10 @@ def judge_cell(
     diffs = _startup(None, predicted)
     if diffs:
         return mk(Outcome.MISMATCH, diffs)
+    if not predicted.cas_reached:  # the engine says the guest never calls CAS
+        if cell.cas_trace_count == 0:
+            return mk(Outcome.MATCH, [], f"no CAS, as predicted (guest {cell.stop_reason})")
+        return mk(Outcome.MISMATCH, [Diff("CAS reached", True, False)])
     if cell.cas_trace_count == 0:
         return mk(Outcome.INCONCLUSIVE, [], f"no CAS seen (guest {cell.stop_reason})")
     return mk(*_booted(cell, predicted))
