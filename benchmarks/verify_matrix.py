@@ -33,6 +33,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--cpus", default=",".join(DEFAULT_CPUS))
     ap.add_argument("--modes", default=None, help="comma list, '-' for unset")
+    ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("--record", type=Path, default=None)
     args = ap.parse_args(argv)
 
@@ -53,6 +54,7 @@ def main(argv: list[str]) -> int:
         firmware=args.firmware,
         jobs=args.jobs,
         progress=show,
+        smp=args.smp,
     )
     booted = [c.wall_seconds for c in run.cells if c.startup_error is None]
     refused = [c.wall_seconds for c in run.cells if c.startup_error is not None]

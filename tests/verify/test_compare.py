@@ -185,3 +185,12 @@ def test_pcr_reading() -> None:
     assert judge_pcr(refused, qemu="7.2", guest="linux-6.1", negotiate=engine(Fake())).outcome is (
         Outcome.MISMATCH
     )
+
+
+def test_every_vcpu_needs_a_cpu_version() -> None:
+    two = replace(CELL, smp=2, cpu_versions=CELL.cpu_versions * 2)
+    assert judge(two, Fake()).outcome is Outcome.MATCH
+    one_missing = replace(CELL, smp=2)
+    v = judge(one_missing, Fake())
+    assert v.outcome is Outcome.MISMATCH
+    assert str(v.diffs[0]) == "DT cpu-version count: observed 1, engine 2"

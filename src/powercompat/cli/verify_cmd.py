@@ -99,19 +99,22 @@ def _bar(total: int, wanted: bool) -> Iterator[Callable[[CellResult], None]]:
               help="max-cpu-compat values; 'unset' for none (default: unset and power6 .. "
                    "power10).")
 @click.option("--jobs", "-j", default=2, show_default=True, help="Guests booted at once.")
+@click.option("--smp", default=1, show_default=True, help="vCPUs per guest (-smp N).")
 @click.option("--firmware", type=click.Choice([f.value for f in Firmware]), default="vof",
               show_default=True, help="VOF (x-vof=on, fast) or SLOF.")
 @click.option("--cache", type=click.Path(path_type=Path), default=None, help=_CACHE_HELP)
 @click.option("--report-dir", type=click.Path(path_type=Path), default=Path("verify-report"),
               show_default=True, help="Where report.json and report.md are written.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
-def run(cpus: str | None, modes: str | None, jobs: int, firmware: str, cache: Path | None,
-        report_dir: Path, as_json: bool) -> int:
+def run(cpus: str | None, modes: str | None, jobs: int, smp: int, firmware: str,
+        cache: Path | None, report_dir: Path, as_json: bool) -> int:
     """Boot the matrix (CPU models x max-cpu-compat) and compare every cell with the engine's
     prediction for the installed QEMU's profile; exit 1 on any mismatch."""
     want_json(as_json)
     if not 1 <= jobs <= 16:
         raise InvalidValueError(f"--jobs must be 1..16, got {jobs}")
+    if not 1 <= smp <= 8:
+        raise InvalidValueError(f"--smp must be 1..8, got {smp}")
     cpu_list = [c for c in _split(cpus, DEFAULT_CPUS, False) if c is not None]
     mode_list = _split(modes, DEFAULT_MODES, True)
     assets = ensure_assets(cache or default_cache_dir(), progress=None if as_json else _say)
@@ -119,7 +122,7 @@ def run(cpus: str | None, modes: str | None, jobs: int, firmware: str, cache: Pa
     guest = guest_profile(assets.kernel_version)
     with _bar(len(cpu_list) * len(mode_list), not as_json) as advance:
         result = run_matrix(assets, cpus=cpu_list, modes=mode_list, firmware=firmware,
-                            jobs=jobs, progress=advance)
+                            jobs=jobs, progress=advance, smp=smp)
     verdicts = [judge_cell(c, qemu=profile, guest=guest) for c in result.cells]
     report_dir.mkdir(parents=True, exist_ok=True)
     write_json(result, report_dir / "report.json",

@@ -59,6 +59,7 @@ class BootSpec:
     firmware: Firmware = Firmware.VOF
     append: str = KERNEL_APPEND
     timeout: float | None = None
+    smp: int = 1
 
     def machine_option(self) -> str:
         """The ``-M`` value; an unset max-cpu-compat is left out, not passed empty."""
@@ -86,7 +87,7 @@ class BootOutput:
 def qemu_argv(qemu: str, spec: BootSpec, vmlinux: Path, initrd: Path) -> list[str]:
     """The boot command line of oracle.md for ``spec`` (without the harness's QMP socket)."""
     return [
-        qemu, "-M", spec.machine_option(), "-cpu", spec.cpu, "-m", "1G", "-smp", "1",
+        qemu, "-M", spec.machine_option(), "-cpu", spec.cpu, "-m", "1G", "-smp", str(spec.smp),
         "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
         "-no-reboot", "-trace", "spapr_cas_pvr",
         "-kernel", str(vmlinux), "-initrd", str(initrd), "-append", spec.append,

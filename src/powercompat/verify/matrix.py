@@ -60,6 +60,7 @@ class CellResult:
     stopped_by: str
     console_tail: tuple[str, ...]
     wall_seconds: float
+    smp: int = 1  # vCPUs booted (files recorded before this field were all -smp 1)
 
     @property
     def started(self) -> bool:
@@ -122,6 +123,7 @@ def cell_from_output(spec: BootSpec, out: BootOutput) -> CellResult:
         stopped_by=out.stopped_by,
         console_tail=tuple(tail),
         wall_seconds=out.seconds,
+        smp=spec.smp,
     )
 
 
@@ -129,9 +131,11 @@ def matrix_specs(
     cpus: Sequence[str] = DEFAULT_CPUS,
     modes: Sequence[str | None] = DEFAULT_MODES,
     firmware: Firmware = Firmware.VOF,
+    smp: int = 1,
 ) -> list[BootSpec]:
     """Cells in row order: each CPU with every mode."""
-    return [BootSpec(cpu=c, max_cpu_compat=m, firmware=firmware) for c in cpus for m in modes]
+    return [BootSpec(cpu=c, max_cpu_compat=m, firmware=firmware, smp=smp)
+            for c in cpus for m in modes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +203,7 @@ def run_matrix(
     firmware: Firmware | str = Firmware.VOF,
     jobs: int = 2,
     progress: Callable[[CellResult], None] | None = None,
+    smp: int = 1,
 ) -> MatrixRun:
     """Plain entry point for the CLI: run the matrix and return its results.
 
@@ -207,7 +212,7 @@ def run_matrix(
     """
     if assets is None:
         assets = ensure_assets()
-    specs = matrix_specs(cpus, modes, Firmware(firmware))
+    specs = matrix_specs(cpus, modes, Firmware(firmware), smp)
     return asyncio.run(run_matrix_async(specs, assets, jobs=jobs, progress=progress))
 
 
