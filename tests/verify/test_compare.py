@@ -193,4 +193,4 @@ def test_every_vcpu_needs_a_cpu_version() -> None:
     one_missing = replace(CELL, smp=2)
     v = judge(one_missing, Fake())
     assert v.outcome is Outcome.MISMATCH
-    assert str(v.diffs[0]) == "DT cpu-version count: observed 1, engine 2"
+    assert str(v.diffs[0]) == "DT cpu-version count: observed '1', engine '2'"
