@@ -17,7 +17,7 @@ from powercompat.verify.compare import (
     revision_pvr,
     smp_options,
 )
-from powercompat.verify.errors import UnknownQemuError
+from powercompat.verify.errors import UnknownQemuError, VerifyError
 from powercompat.verify.matrix import CellResult
 
 
@@ -158,7 +158,7 @@ def test_qemu_profile_from_version_string() -> None:
 
 def test_guest_profile() -> None:
     assert guest_profile("6.1.176-1") == "linux-6.1"
-    with pytest.raises(ValueError, match="6.12.1"):
+    with pytest.raises(VerifyError, match="6.12.1"):
         guest_profile("6.12.1-1")
 
 

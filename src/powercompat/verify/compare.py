@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from powercompat.errors import PowerCompatError
-from powercompat.verify.errors import UnknownQemuError
+from powercompat.verify.errors import UnknownQemuError, VerifyError
 from powercompat.verify.matrix import CellResult
 from powercompat.verify.probes import ProbeResult
 
@@ -121,12 +121,12 @@ def qemu_profile(qemu_version: str) -> str:
 def guest_profile(kernel_version: str) -> str:
     """The engine guest profile for a Debian kernel package version such as ``6.1.176-1``.
 
-    :raises ValueError: for a kernel no guest profile was built from.
+    :raises VerifyError: for a kernel no guest profile was built from (never guessed).
     """
     for pattern, profile in _GUEST_PROFILES:
         if pattern.search(kernel_version):
             return profile
-    raise ValueError(f"no engine guest profile for kernel {kernel_version!r}")
+    raise VerifyError(f"no engine guest profile for kernel {kernel_version!r}")
 
 
 def _default_negotiate() -> Negotiate:
