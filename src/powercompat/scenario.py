@@ -92,11 +92,11 @@ class Negotiation:
 
     @property
     def initial_compat(self) -> str | None:
-        return _mode_name(self.initial_compat_pvr, self.qemu)
+        return mode_name(self.initial_compat_pvr, self.qemu)
 
     @property
     def compat(self) -> str | None:
-        return _mode_name(self.compat_pvr, self.qemu)
+        return mode_name(self.compat_pvr, self.qemu)
 
     @property
     def ok(self) -> bool:
@@ -140,8 +140,9 @@ def _opt_hex32(value: int | None) -> str | None:
     return None if value is None else hex32(value)
 
 
-def _mode_name(pvr: int, qemu: str) -> str | None:
-    """A mode's table name under that profile; None for raw (0)."""
+def mode_name(pvr: int, qemu: str) -> str | None:
+    """A mode's table name under QEMU profile ``qemu``; None for raw (0), the hex for a PVR
+    the profile's table lacks."""
     if not pvr:
         return None
     mode = mode_by_pvr(pvr, parse_profile(qemu).rules.modes)

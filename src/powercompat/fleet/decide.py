@@ -23,14 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from powercompat.catalog.modes import mode_by_pvr
 from powercompat.decisions.libvirt import LibvirtResult, check_libvirt_compat
 from powercompat.errors import InputError, PowerCompatError
 from powercompat.machine.options import MachineOptions, parse_options
-from powercompat.profiles import parse_profile
 from powercompat.scenario import (
     load_on_destination,
     migration_refusal,
+    mode_name,
     negotiate,
     parse_guest,
     save_on_source,
@@ -185,7 +184,7 @@ class Decider:
             message, cause = migration_refusal(err, "destination")
             return Verdict(False, f"{message}; {cause}" if cause else message)
         compat = machine.vcpus[0].compat_pvr if machine.vcpus else 0
-        mode = _mode_name(destination, compat)
+        mode = mode_name(compat, destination.qemu)
         return Verdict(True, f"migrates, runs as {mode or 'raw'}", mode)
 
     # ------------------------------------------------------------------ mobility
@@ -226,6 +225,3 @@ def _libvirt_refusal(kind: GuestKind, host: HostClass) -> str | None:
     return f"libvirt: {verdict.message}"
 
 
-def _mode_name(host: HostClass, pvr: int) -> str | None:
-    mode = mode_by_pvr(pvr, parse_profile(host.qemu).rules.modes) if pvr else None
-    return mode.name if mode else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -204,6 +205,13 @@ class RunningQemu:
     changed: asyncio.Event
     pumps: list[asyncio.Task[None]]
     waiter: asyncio.Task[int]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (gdbstub, -incoming)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 async def spawn_qemu(argv: list[str]) -> RunningQemu:

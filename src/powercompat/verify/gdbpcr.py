@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -30,6 +29,7 @@ from powercompat.verify.boot import (
     _drain,
     _kill_if_running,
     _stop,
+    free_port,
     qemu_argv,
     spawn_qemu,
 )
@@ -147,11 +147,6 @@ def decode_pair(pvr_raw: bytes, pcr_raw: bytes) -> tuple[int, int, str]:
     raise BootError(f"cannot tell the byte order of PVR bytes {pvr_raw.hex()}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 async def read_pcr(
     spec: BootSpec, qemu: str, vmlinux: Path, initrd: Path, *, timeout: float = 60.0
@@ -160,7 +155,7 @@ async def read_pcr(
 
     :raises BootError: when the guest never gets past CAS or the gdbstub misbehaves.
     """
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="pcv-gdb-") as tmp:
         sock = Path(tmp) / "qmp.sock"
         argv = [

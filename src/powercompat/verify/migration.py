@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from qemu.qmp import QMPClient, QMPError
 
 from powercompat.verify import signals
 from powercompat.verify.assets import Assets
+from powercompat.verify.boot import free_port
 
 #: the guest panics right after CAS and stays paused there
 APPEND = "console=hvc0 loglevel=4 panic=0 rdinit=/nonexistent"
@@ -61,11 +61,6 @@ def _argv(assets: Assets, cpu: str, max_compat: str | None, qmp: Path, extra: li
             "-initrd", str(assets.initrd), "-append", APPEND, *extra]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 async def _qmp(sock: Path, command: str, args: dict[str, Any] | None = None) -> Any:
     client = QMPClient("powercompat-verify")
@@ -88,7 +83,7 @@ async def run_case(case: MigrationCase, assets: Assets) -> dict[str, Any]:
     """Boot the source, start the destination, migrate; what each side reported."""
     with tempfile.TemporaryDirectory(prefix="pcv-mig-") as tmp:
         src_sock, dst_sock = Path(tmp) / "src.sock", Path(tmp) / "dst.sock"
-        port = _free_port()
+        port = free_port()
         src = subprocess.Popen(_argv(assets, case.src_cpu, case.src_max, src_sock, []),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         dst: subprocess.Popen[str] | None = None
