@@ -8,6 +8,7 @@
           +-- BootError              a guest could not be started or stopped
           +-- UnknownQemuError       the QEMU found has no engine profile (never guessed)
           +-- RecordError            a recorded results file is malformed
+          +-- EnvironmentProblem     a program, path or permission of this machine is missing
 
 ``qemu.qmp`` errors are caught only at the harness edge and re-raised ``from`` the cause
 (STYLE.md section 3).
@@ -48,3 +49,8 @@ class UnknownQemuError(VerifyError):
 
 class RecordError(VerifyError):
     """A recorded results file cannot be read: its name and what is wrong, in one line."""
+
+
+class EnvironmentProblem(VerifyError):
+    """This machine lacks what the harness needs: a program, a writable path, a QEMU that
+    answers ``--version``. Not a bug in powercompat and not a verdict on the engine."""

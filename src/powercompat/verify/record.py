@@ -110,15 +110,14 @@ def record_pcr(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
 
 def record_patched(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
     """Boots of the real kernel with its PVR list patched (verify/patched.py CASES)."""
-    import tempfile
-
+    from powercompat.verify import process
     from powercompat.verify.patched import CASES, run_case
 
     async def all_cases(work: Path) -> list[dict[str, Any]]:
         return [await run_case(case, assets, work) for case in CASES]
 
-    with tempfile.TemporaryDirectory(prefix="pcv-patched-") as tmp:
-        observations = asyncio.run(all_cases(Path(tmp)))
+    with process.temp_dir(prefix="pcv-patched-") as tmp:
+        observations = asyncio.run(all_cases(tmp))
     data = {
         **_header(assets, argv),
         "method": "the kernel's ibm_architecture_vec_template PVR list overwritten in a copy "
