@@ -472,7 +472,8 @@ def _download_closure(apt_dir: Path, say: Progress) -> list[Path]:
             _download(apt_dir, HOST_ARCH, archives, package, version)
             closure[package] = (version, closure[package][1])
             break
-    debs, missing = [], []
+    debs: list[Path] = []
+    missing: list[Path] = []
     for package, (version, arch) in sorted(closure.items()):
         deb = archives / _deb_name(package, version, arch)
         (debs if deb.is_file() else missing).append(deb)

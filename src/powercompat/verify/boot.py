@@ -287,7 +287,12 @@ async def _stop(
 
 
 def dump_dtb(
-    qemu: QemuBinary | str, cpu: str, max_cpu_compat: str | None, dest: Path, *, extra: tuple[str, ...] = ()
+    qemu: QemuBinary | str,
+    cpu: str,
+    max_cpu_compat: str | None,
+    dest: Path,
+    *,
+    extra: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Run QEMU with ``-machine dumpdtb=dest``: start-up validation and the pre-CAS tree.
 

@@ -14,15 +14,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from powercompat.errors import PowerCompatError
-from powercompat.verify.errors import UnknownQemuError, VerifyError
+from powercompat.errors import InvalidValueError, PowerCompatError
+from powercompat.verify.errors import EnvironmentProblem, UnknownGuestError, UnknownQemuError
 from powercompat.verify.matrix import CellResult
 from powercompat.verify.probes import ProbeResult
-
-#: QEMU version prefix -> engine profile. Only releases that were actually booted belong here.
-_QEMU_PROFILES = ((re.compile(r"\bversion 7\.2\.\d+\b"), "7.2"),)
-#: Debian kernel package version prefix -> engine guest profile.
-_GUEST_PROFILES = ((re.compile(r"^6\.1\.\d+"), "linux-6.1"),)
+from powercompat.verify.qemu import parse_version
+from powercompat.verify.suites import guest_name
 
 
 class Outcome(StrEnum):
@@ -110,23 +107,42 @@ def _show(v: object) -> str:
 def qemu_profile(qemu_version: str) -> str:
     """The engine profile for a ``qemu-system-ppc64 --version`` line.
 
-    :raises UnknownQemuError: for a release no profile was checked against.
+    The one place a recorded or running QEMU is mapped to an engine profile: the release is
+    read from the line (``QEMU emulator version 10.0.13 (Debian ...)`` -> ``10.0.13``) and
+    handed to the engine's own version lookup, ``profiles.profile_for_qemu_version``, so a
+    profile the engine adds is picked up here without a change.
+
+    :raises UnknownQemuError: the line names no version, or the engine has no profile for it
+        (never guessed).
     """
-    for pattern, profile in _QEMU_PROFILES:
-        if pattern.search(qemu_version):
-            return profile
-    raise UnknownQemuError(qemu_version)
+    from powercompat.profiles import profile_for_qemu_version
+
+    try:
+        version = parse_version(qemu_version)
+    except EnvironmentProblem as err:
+        raise UnknownQemuError(qemu_version) from err
+    profile = profile_for_qemu_version(version.version)
+    if profile is None:
+        raise UnknownQemuError(qemu_version)
+    return profile.name
 
 
 def guest_profile(kernel_version: str) -> str:
-    """The engine guest profile for a Debian kernel package version such as ``6.1.176-1``.
+    """The engine guest for a Debian kernel package version: ``6.12.57-1`` -> ``linux-6.12``.
 
-    :raises VerifyError: for a kernel no guest profile was built from (never guessed).
+    The guest is named after the kernel (``linux-X.Y``); the engine must know that name.
+
+    :raises UnknownGuestError: the engine has no guest of that name (never guessed).
     """
-    for pattern, profile in _GUEST_PROFILES:
-        if pattern.search(kernel_version):
-            return profile
-    raise VerifyError(f"no engine guest profile for kernel {kernel_version!r}")
+    from powercompat.catalog.guests import guest_by_name
+
+    try:
+        name = guest_name(kernel_version)
+    except InvalidValueError as err:
+        raise UnknownGuestError(kernel_version, "") from err
+    if guest_by_name(name) is None:
+        raise UnknownGuestError(kernel_version, name)
+    return name
 
 
 def _default_negotiate() -> Negotiate:

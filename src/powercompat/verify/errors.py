@@ -7,6 +7,7 @@
           +-- AssetError             QEMU or a guest package could not be installed/fetched
           +-- BootError              a guest could not be started or stopped
           +-- UnknownQemuError       the QEMU found has no engine profile (never guessed)
+          +-- UnknownGuestError      the guest kernel has no engine guest (never guessed)
           +-- RecordError            a recorded results file is malformed
           +-- EnvironmentProblem     a program, path or permission of this machine is missing
 
@@ -45,6 +46,16 @@ class UnknownQemuError(VerifyError):
     def __init__(self, version: str) -> None:
         super().__init__(f"no engine profile for QEMU {version!r}")
         self.version = version
+
+
+class UnknownGuestError(VerifyError):
+    """The guest kernel has no engine guest profile; comparing against a guess proves nothing."""
+
+    def __init__(self, kernel_version: str, guest: str) -> None:
+        named = f" ({guest})" if guest else ""
+        super().__init__(f"no engine guest profile for kernel {kernel_version!r}{named}")
+        self.kernel_version = kernel_version
+        self.guest = guest
 
 
 class RecordError(VerifyError):

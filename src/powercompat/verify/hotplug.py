@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from qemu.qmp import QMPClient, QMPError

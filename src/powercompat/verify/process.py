@@ -40,7 +40,7 @@ from typing import Any
 from powercompat.verify.errors import EnvironmentProblem
 
 #: the signals after which the harness cleans up and ends
-HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+HANDLED_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 TEMP_PREFIX = "pcv-"
 
 _lock = threading.RLock()
@@ -266,7 +266,7 @@ def guard() -> Iterator[None]:
     """
     global _stopping
     main = threading.current_thread() is threading.main_thread()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     if main:
         for sig in HANDLED_SIGNALS:
             previous[sig] = signal.signal(sig, _on_signal)
@@ -274,8 +274,8 @@ def guard() -> Iterator[None]:
         yield
     finally:
         cleanup()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for old_sig, handler in previous.items():
+            signal.signal(old_sig, handler)
         _stopping = False
 
 

@@ -33,10 +33,7 @@ def _now() -> str:
 
 def _header(assets: Assets, argv: list[str]) -> dict[str, Any]:
     return {
-        "qemu_version": assets.qemu_version,
-        "kernel_package": assets.kernel_package,
-        "kernel_version": assets.kernel_version,
-        "busybox_version": assets.busybox_version,
+        **assets.header(),
         "date": _now(),
         "command": "python -m powercompat.verify.record " + shlex.join(argv),
     }
