@@ -265,3 +265,12 @@ def _print_verdicts(verdicts: list[Verdict], title: str) -> None:
     for v in verdicts:
         counts[v.outcome.value] = counts.get(v.outcome.value, 0) + 1
     click.echo(", ".join(f"{n} {name}" for name, n in sorted(counts.items())))
+
+
+def _add_migration() -> None:
+    from powercompat.cli.verify_migration_cmd import migration
+
+    verify.add_command(migration)
+
+
+_add_migration()
