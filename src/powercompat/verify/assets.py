@@ -322,6 +322,17 @@ def _apt_options(apt_dir: Path, arch: str = GUEST_ARCH) -> list[str]:
     ]  # fmt: skip
 
 
+def _require_tools() -> None:
+    """apt-get, apt-cache and dpkg-deb must be there before anything is fetched or made.
+
+    :raises EnvironmentProblem: one is missing from PATH.
+    """
+    for tool in ("apt-get", "apt-cache", "dpkg-deb"):
+        if shutil.which(tool) is None:
+            raise EnvironmentProblem(f"cannot run {tool}: not found (verify setup needs "
+                                     f"Debian's apt and dpkg)")
+
+
 def _prepare_apt(apt_dir: Path, suite: Suite, arch: str) -> None:
     for sub in ("lists/partial", "cache/archives/partial", "sources.list.d", "preferences.d"):
         (apt_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -533,6 +544,7 @@ def setup_qemu(
         say(f"using the installed {host.binary.name} ({host.version.line})")
         _write_manifest(cache_dir / suite.name / QEMU_MANIFEST, host.to_json())
         return host, []
+    _require_tools()
     apt_dir = cache_dir / suite.name / f"apt-{HOST_ARCH}"
     _prepare_apt(apt_dir, suite, HOST_ARCH)
     say(f"updating the private {suite.name} {HOST_ARCH} package lists")
@@ -627,6 +639,7 @@ def setup_guest(
     if cached is not None:
         say(f"guest of {suite.name} already set up ({cached.guest}, {cached.kernel_package})")
         return cached, []
+    _require_tools()
     apt_dir = cache_dir / suite.name / f"apt-{GUEST_ARCH}"
     debs = cache_dir / suite.name / f"debs-{GUEST_ARCH}"
     _prepare_apt(apt_dir, suite, GUEST_ARCH)

@@ -156,9 +156,10 @@ def matrix_specs(
     modes: Sequence[str | None] = DEFAULT_MODES,
     firmware: Firmware = Firmware.VOF,
     smp: int = 1,
+    timeout: float | None = None,
 ) -> list[BootSpec]:
     """Cells in row order: each CPU with every mode."""
-    return [BootSpec(cpu=c, max_cpu_compat=m, firmware=firmware, smp=smp)
+    return [BootSpec(cpu=c, max_cpu_compat=m, firmware=firmware, smp=smp, timeout=timeout)
             for c in cpus for m in modes]
 
 
@@ -225,6 +226,7 @@ def run_matrix(
     jobs: int = 2,
     progress: Callable[[CellResult], None] | None = None,
     smp: int = 1,
+    timeout: float | None = None,
 ) -> MatrixRun:
     """Plain entry point for the CLI: run the matrix and return its results.
 
@@ -233,7 +235,7 @@ def run_matrix(
     """
     if assets is None:
         assets = ensure_assets()
-    specs = matrix_specs(cpus, modes, Firmware(firmware), smp)
+    specs = matrix_specs(cpus, modes, Firmware(firmware), smp, timeout)
     return asyncio.run(run_matrix_async(specs, assets, jobs=jobs, progress=progress))
 
 

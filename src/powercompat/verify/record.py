@@ -105,7 +105,7 @@ def record_matrix(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
     opts = _OPTIONS
     firmware = opts.firmware or default_firmware(assets.qemu_release).value
     run = run_matrix(assets, cpus=opts.cpus, modes=opts.modes, firmware=firmware,
-                     jobs=opts.jobs)
+                     jobs=opts.jobs, timeout=opts.timeout)
     write_json(run, out, extra={"command": _command(argv)})
     return run.to_json()
 
@@ -220,6 +220,7 @@ class _Options:
     modes: list[str | None]
     firmware: str | None
     jobs: int
+    timeout: float | None = None
 
 
 _OPTIONS = _Options(list(DEFAULT_CPUS), list(DEFAULT_MODES), None, 2)
@@ -240,9 +241,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--modes", default=",".join(m or "unset" for m in DEFAULT_MODES))
     parser.add_argument("--firmware", choices=("vof", "slof"), default=None)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per boot (default: 30 VOF, 60 SLOF)")
     args = parser.parse_args(argv)
     global _OPTIONS
-    _OPTIONS = _Options(args.cpus.split(","), _modes(args.modes), args.firmware, args.jobs)
+    _OPTIONS = _Options(args.cpus.split(","), _modes(args.modes), args.firmware, args.jobs,
+                        args.timeout)
     prepare_output_file(args.out)
     with process.guard():
         assets = ensure_assets(progress=lambda m: print(f"setup: {m}", file=sys.stderr),
