@@ -357,11 +357,25 @@ def _update_lists(apt_dir: Path, suite: Suite, arch: str) -> list[str]:
     have_main = any(main_index in p.name for p in (apt_dir / "lists").iterdir())
     problems = [ln for ln in proc.stderr.splitlines() if ln.startswith(("E:", "W:"))]
     if not have_main:
+        archs = _release_architectures(apt_dir / "lists", suite.name)
+        if archs is not None and arch not in archs:
+            # bullseye (LTS) dropped ppc64el from its index: nothing to fetch, not a hiccup
+            raise AssetError(f"the {suite.name} index no longer lists {arch} (Architectures: "
+                             f"{' '.join(archs)})", registry=True)
         raise AssetError(
             f"apt-get update ({suite.name} {arch}) got no main index: {' | '.join(problems)}",
             registry=True,
         )
     return problems
+
+
+def _release_architectures(lists: Path, suite: str) -> list[str] | None:
+    """The ``Architectures:`` field of the suite's downloaded ``InRelease``, if there is one."""
+    for path in lists.glob(f"*_dists_{suite}_InRelease"):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("Architectures:"):
+                return line.split(":", 1)[1].split()
+    return None
 
 
 def _madison(apt_dir: Path, arch: str, package: str) -> list[str]:
