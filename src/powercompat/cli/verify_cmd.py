@@ -178,3 +178,33 @@ def _print_verdicts(verdicts: list[Verdict], title: str) -> None:
     for v in verdicts:
         counts[v.outcome.value] = counts.get(v.outcome.value, 0) + 1
     click.echo(", ".join(f"{n} {name}" for name, n in sorted(counts.items())))
+
+
+@verify.command("libvirt")
+@click.option("--connect", "uri", default=None, metavar="URI",
+              help="Use the libvirtd at URI (default: qemu:///system if it answers, else a "
+                   "private one).")
+@click.option("--private", is_flag=True, help="Start a private libvirtd even if one runs.")
+@click.option("--lock", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="flock FILE around each batch of guest starts (default: "
+                                   "$POWERCOMPAT_TCG_LOCK).")
+@click.option("--cache", type=click.Path(path_type=Path), default=None, help=_CACHE_HELP)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Write the recording (tests/data/real/libvirt-*.json).")
+def libvirt_cmd(uri: str | None, private: bool, lock: Path | None, cache: Path | None,
+                out: Path | None) -> int:
+    """Define and start the <cpu> matrix on a real libvirtd (TCG), boot the guests, record
+    libvirt's verdicts, arguments and written XML, and compare them with the engine."""
+    import os
+    import shlex as _shlex
+
+    from powercompat.verify.libvirt import default_cases, run_libvirt, write_recording
+
+    lock = lock or (Path(os.environ["POWERCOMPAT_TCG_LOCK"])
+                    if os.environ.get("POWERCOMPAT_TCG_LOCK") else None)
+    assets = ensure_assets(cache or default_cache_dir(), progress=_say)
+    data = run_libvirt(assets, default_cases(), uri=uri, private=private, lock=lock, say=_say)
+    if out is not None:
+        write_recording(data, out, "powercompat " + _shlex.join(sys.argv[1:]))
+        click.echo(f"recorded {len(data['cases'])} cases in {out}")
+    return 0
