@@ -10,8 +10,12 @@ carries it in its ``<metadata>`` (``<fleet:guest xmlns:fleet="urn:powercompat:fl
 host="p9-01" profile="linux-6.1" group="prod"/>``); an inventory row that names the file
 (``libvirt_xml``) carries it in the row.
 
-The file is untrusted: its size is capped, DTDs and entity declarations are refused before
-parsing (no entity expansion can happen), and every error names the file and the element.
+The file is untrusted: it is read by the capped reader (:mod:`powercompat.inputs`: regular
+files only, at most 1 MiB), parsed by defusedxml, which refuses any DTD, entity declaration or
+external reference whatever the encoding (expat decodes UTF-8, UTF-16 with or without a BOM and
+the encodings a prolog may declare before defusedxml sees a declaration, so a byte search
+cannot be dodged by re-encoding), and every text value is checked to be one printable line.
+Every error names the file and the element.
 """
 
 from __future__ import annotations
@@ -21,10 +25,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as safe_fromstring
+
 from powercompat.fleet.errors import InventoryError
+from powercompat.inputs import DOMAIN_XML, InputFileError, display_path, read_capped, text_problem
 
 #: larger than any real domain definition (they are a few KiB)
-MAX_XML_BYTES: Final = 1 << 20
+MAX_XML_BYTES: Final = DOMAIN_XML.cap
+#: how a UTF-32 document starts (XML 1.0 appendix F): expat cannot read it
+_UTF32_STARTS: Final = (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\x00<",
+                        b"<\x00\x00\x00")
 #: the namespace of powercompat's ``<metadata>`` element
 FLEET_NS: Final = "urn:powercompat:fleet:1"
 _META_TAG: Final = f"{{{FLEET_NS}}}guest"
@@ -44,15 +55,14 @@ class Domain:
 def read_domain(path: Path) -> Domain:
     """Read and check one domain XML file.
 
-    :raises InventoryError: unreadable, too large, a DTD, not well-formed, or not a domain.
+    :raises InventoryError: unreadable, not a regular file, too large, a DTD or entity, not
+        well-formed, not a domain, or a name that is not one printable line.
     """
-    label = str(path)
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_XML_BYTES + 1)
-    except OSError as err:
-        raise InventoryError(label, None, None, f"cannot read: {err.strerror}") from err
-    return parse_domain(data, label)
+        data = read_capped(path, DOMAIN_XML)
+    except InputFileError as err:
+        raise InventoryError(err.path, err.where, None, err.problem) from err
+    return parse_domain(data, display_path(path))
 
 
 def parse_domain(data: bytes, label: str) -> Domain:
@@ -60,11 +70,16 @@ def parse_domain(data: bytes, label: str) -> Domain:
     if len(data) > MAX_XML_BYTES:
         raise InventoryError(label, None, None,
                              f"larger than {MAX_XML_BYTES} bytes: not a domain definition")
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    if data.startswith(_UTF32_STARTS):
         raise InventoryError(label, None, None,
-                             "DTDs and entity declarations are not accepted in domain XML")
+                             "UTF-32 is not supported (libvirt writes domain XML in UTF-8)")
     try:
-        root = ET.fromstring(data)
+        root = safe_fromstring(data, forbid_dtd=True, forbid_entities=True,
+                               forbid_external=True)
+    except DefusedXmlException as err:
+        raise InventoryError(label, None, None,
+                             "DTDs and entity declarations are not accepted in domain XML"
+                             ) from err
     except ET.ParseError as err:
         line, column = err.position
         raise InventoryError(label, f"line {line} column {column + 1}", None,
@@ -72,10 +87,23 @@ def parse_domain(data: bytes, label: str) -> Domain:
     if root.tag != "domain":
         raise InventoryError(label, f"<{root.tag}>", None,
                              "the root element must be <domain>")
-    name = (root.findtext("name") or "").strip()
+    name = _text(root.findtext("name"), label, "<domain>/<name>")
     if not name:
         raise InventoryError(label, "<domain>/<name>", None, "missing or empty")
-    return Domain(name, _max_cpu_compat(root, label), _metadata(root))
+    _text(root.findtext("cpu/model"), label, "<cpu>/<model>")
+    metadata = _metadata(root)
+    for key, value in metadata.items():
+        _text(value, label, "<metadata>/<fleet:guest>", key)
+    return Domain(name, _max_cpu_compat(root, label), metadata)
+
+
+def _text(value: str | None, label: str, where: str, field: str | None = None) -> str:
+    """Element text or attribute value, stripped; refused unless it is one printable line."""
+    text = (value or "").strip()
+    problem = text_problem(text)
+    if problem is not None:
+        raise InventoryError(label, where, field, problem)
+    return text
 
 
 def _max_cpu_compat(root: ET.Element, label: str) -> str | None:
