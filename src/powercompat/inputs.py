@@ -50,6 +50,7 @@ __all__ = [
     "decode_utf8",
     "display_path",
     "loads_json",
+    "one_line",
     "read_capped",
     "text_problem",
 ]
@@ -97,9 +98,18 @@ class InputFileError(InputError):
 
 
 def display_path(path: Path | str) -> str:
-    """A path as one printable line: undecodable bytes (surrogate escapes) and control
-    characters become backslash escapes, so printing an error can never fail."""
-    text = os.fspath(path)
+    """A path as one printable line (see :func:`one_line`), so printing an error naming it
+    can never fail, even for a name that is not valid UTF-8."""
+    return one_line(os.fspath(path))
+
+
+def one_line(text: str) -> str:
+    """``text`` with every non-printable character (newline, control, lone surrogate from an
+    undecodable file name) as its backslash escape.
+
+    >>> one_line("a\\nb\\udcff")
+    'a\\\\nb\\\\udcff'
+    """
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
