@@ -134,7 +134,8 @@ def libvirt_domain(root: ET.Element, label: str) -> LibvirtDomain:
 
     :raises InventoryError: a value libvirt itself would refuse to parse, with its element.
     """
-    virt = _text(root.get("type"), label, "<domain>", "type")
+    # libvirt requires the attribute; a hand-written fleet file without it means a KVM host's
+    virt = _text(root.get("type"), label, "<domain>", "type") or "kvm"
     if virt not in VIRT_TYPES:
         raise InventoryError(label, "<domain>", "type",
                              f"'{virt}' is not a QEMU domain type ({', '.join(VIRT_TYPES)})")
