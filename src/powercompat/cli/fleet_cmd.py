@@ -40,8 +40,11 @@ def fleet() -> None:
 
 
 @fleet.command("plan")
-@click.argument("inventory", nargs=-1, required=True,
+@click.argument("inventory", nargs=-1, required=False,
                 type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--connect", "uris", multiple=True, metavar="URI",
+              help="Also read a host and its domains from the libvirtd at URI (read-only; "
+                   "repeatable; e.g. qemu:///system). Needs the 'libvirt' extra.")
 @click.option("--guest", "guest_name", default=None, metavar="NAME",
               help="Show every host, one by one, for this guest.")
 @click.option("--plot", default=None, type=click.Path(dir_okay=False, path_type=Path),
@@ -51,8 +54,8 @@ def fleet() -> None:
 @click.option("--check", is_flag=True,
               help="Exit 1 when some guest needs a new max-cpu-compat to stay mobile.")
 @json_option
-def plan_cmd(inventory: tuple[Path, ...], guest_name: str | None, plot: Path | None,
-             limit: int, check: bool, as_json: bool) -> int:
+def plan_cmd(inventory: tuple[Path, ...], uris: tuple[str, ...], guest_name: str | None,
+             plot: Path | None, limit: int, check: bool, as_json: bool) -> int:
     """Plan INVENTORY (.json, .csv or libvirt domain .xml files, any mix).
 
     For each guest: the hosts it can start on and live-migrate to, by classes of equivalent
@@ -60,14 +63,25 @@ def plan_cmd(inventory: tuple[Path, ...], guest_name: str | None, plot: Path | N
     max-cpu-compat that keeps every guest in it mobile, in QEMU's and libvirt's spelling, and
     the guests that need a change.
     """
-    from powercompat.fleet.inventory import load_inventory
+    from powercompat.fleet.inventory import Inventory, load_inventory
     from powercompat.fleet.plan import plan
 
     want_json(as_json)
+    if not inventory and not uris:
+        raise click.UsageError("give an INVENTORY file or --connect URI")
     size = sum(p.stat().st_size for p in inventory if p.is_file())
     with _progress(not as_json and size > PROGRESS_BYTES) as report:
         report("reading", 0, 0)
-        loaded = load_inventory(inventory)
+        loaded = load_inventory(inventory) if inventory else Inventory((), ())
+        if uris:
+            from powercompat.fleet.connect import merge, read_connection
+
+            connected = [read_connection(uri) for uri in uris]
+            loaded = merge(loaded, connected)
+            for c in connected:
+                for name, why in c.skipped:
+                    click.echo(f"powercompat: note: {c.uri}: skipped domain {name}: {why}",
+                               err=True)
         report("reading", 1, 1)
         result = plan(loaded, report)
     detail = result.guest_detail(guest_name) if guest_name else None

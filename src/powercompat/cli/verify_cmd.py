@@ -191,20 +191,49 @@ def _print_verdicts(verdicts: list[Verdict], title: str) -> None:
 @click.option("--cache", type=click.Path(path_type=Path), default=None, help=_CACHE_HELP)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="FILE", help="Write the recording (tests/data/real/libvirt-*.json).")
+@click.option("--check", "recorded", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), default=None, metavar="FILE",
+              help="Judge a recording against the model instead of running libvirt.")
 def libvirt_cmd(uri: str | None, private: bool, lock: Path | None, cache: Path | None,
-                out: Path | None) -> int:
+                out: Path | None, recorded: Path | None) -> int:
     """Define and start the <cpu> matrix on a real libvirtd (TCG), boot the guests, record
-    libvirt's verdicts, arguments and written XML, and compare them with the engine."""
+    libvirt's verdicts, arguments and written XML, and compare each case with the model
+    (exit 1 on any difference)."""
     import os
     import shlex as _shlex
 
-    from powercompat.verify.libvirt import default_cases, run_libvirt, write_recording
+    from powercompat.decisions.libvirt import LibvirtHost, qemu_facts
+    from powercompat.profiles import parse_profile
+    from powercompat.scenario import negotiate
+    from powercompat.verify.libvirt import default_cases, judge_case, run_libvirt, write_recording
 
-    lock = lock or (Path(os.environ["POWERCOMPAT_TCG_LOCK"])
-                    if os.environ.get("POWERCOMPAT_TCG_LOCK") else None)
-    assets = ensure_assets(cache or default_cache_dir(), progress=_say)
-    data = run_libvirt(assets, default_cases(), uri=uri, private=private, lock=lock, say=_say)
-    if out is not None:
-        write_recording(data, out, "powercompat " + _shlex.join(sys.argv[1:]))
-        click.echo(f"recorded {len(data['cases'])} cases in {out}")
-    return 0
+    if recorded is not None:
+        data = json.loads(recorded.read_text())
+    else:
+        lock = lock or (Path(os.environ["POWERCOMPAT_TCG_LOCK"])
+                        if os.environ.get("POWERCOMPAT_TCG_LOCK") else None)
+        assets = ensure_assets(cache or default_cache_dir(), progress=_say)
+        data = run_libvirt(assets, default_cases(), uri=uri, private=private, lock=lock,
+                           say=_say)
+        if out is not None:
+            write_recording(data, out, "powercompat " + _shlex.join(sys.argv[1:]))
+            click.echo(f"recorded {len(data['cases'])} cases in {out}")
+    host = LibvirtHost(data["host_arch"], qemu_facts(parse_profile(
+        qemu_profile(data["qemu_version"]))))
+    from powercompat.cli.tables import show, table
+
+    out_table = table("case", "libvirt", "guest", "verdict", title=(
+        f"libvirt {data['virsh_version'][1] if len(data['virsh_version']) > 1 else ''} on "
+        f"{data['host_arch']}, {data['qemu_version']}"), wrap=("verdict",))
+    bad = 0
+    for case in data["cases"]:
+        diffs = judge_case(case, host, negotiate)
+        bad += bool(diffs)
+        stage = ("refused at define" if not case["define"]["ok"] else
+                 "starts" if case["start"]["ok"] else "refused at start")
+        guest = case.get("guest") or {}
+        out_table.add_row(case["id"], stage, str(guest.get("cpu") or ""),
+                          "; ".join(diffs) or "agrees")
+    show(out_table)
+    click.echo(f"{len(data['cases']) - bad} of {len(data['cases'])} cases agree")
+    return 1 if bad else 0

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import itertools
 import json
 import os
 import pwd
@@ -44,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from powercompat.decisions.libvirt import LibvirtCpu, LibvirtDomain, LibvirtHost, start_domain
 from powercompat.verify.assets import Assets
 from powercompat.verify.errors import BootError, VerifyError
 from powercompat.verify.initramfs import DONE
@@ -634,3 +636,77 @@ def run_libvirt(assets: Assets, cases: Sequence[Case], *, uri: str | None = None
 
 def write_recording(data: dict[str, Any], out: Path, command: str) -> None:
     out.write_text(json.dumps({"command": command, **data}, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------------- judging a recording
+
+
+def recorded_domain(case: dict[str, Any]) -> LibvirtDomain:
+    """The domain a recorded case defined (the recording is ours: plain ElementTree)."""
+    cpu = None
+    if case["cpu_xml"]:
+        el = ET.fromstring(case["cpu_xml"])
+        model = el.find("model")
+        cpu = LibvirtCpu(el.get("mode", "custom"),
+                         model.text if model is not None else None, el.get("check"),
+                         el.get("match"), model.get("fallback") if model is not None else None)
+    args = case["commandline"]
+    compat = None
+    for option, value in itertools.pairwise(args):
+        if option == "-machine" and value.startswith("max-cpu-compat="):
+            compat = value.split("=", 1)[1]
+    return LibvirtDomain(cpu, case["virt_type"], case["machine"], compat)
+
+
+def _xml(cpu: LibvirtCpu | None) -> str | None:
+    return cpu.xml() if cpu is not None else None
+
+
+def _recorded_xml(text: str | None) -> str | None:
+    """ElementTree's serialization of a recorded ``<cpu>`` in LibvirtCpu.xml()'s quoting."""
+    return text.replace('"', "'").replace(" />", "/>") if text else None
+
+
+def judge_case(case: dict[str, Any], host: LibvirtHost,
+               negotiate: Callable[..., Any]) -> list[str]:
+    """Every difference between libvirt's recorded behaviour and the model's (empty: agrees).
+
+    ``negotiate`` is the engine's (:func:`powercompat.scenario.negotiate`), given the
+    ``-cpu`` and ``max-cpu-compat`` libvirt passed to QEMU.
+    """
+    diffs: list[str] = []
+
+    def check(what: str, model: object, real: object) -> None:
+        if model != real:
+            diffs.append(f"{what}: model {model!r}, libvirt {real!r}")
+
+    outcome = start_domain(recorded_domain(case), host)
+    define, start = case["define"], case["start"]
+    check("define", outcome.error if outcome.stage == "define" else None, define["error"])
+    if not define["ok"]:
+        return diffs
+    check("machine written", outcome.machine, define["machine"])
+    check("<cpu> written", _xml(outcome.defined), _recorded_xml(define["cpu"]))
+    qemu_errors = start.get("qemu_errors") or []
+    libvirt_refused = not start["ok"] and not qemu_errors
+    check("start", outcome.error if outcome.stage == "start" else None,
+          start["error"] if libvirt_refused else None)
+    native = case["native"]
+    check("domxml-to-native", outcome.error, native["error"])
+    if libvirt_refused or not outcome.ok:
+        return diffs
+    args = qemu_args(outcome.args)
+    check("generated arguments", args, native["args"])
+    if start["ok"]:
+        check("arguments in the domain log", args, start["args"])
+        check("live <cpu>", _xml(outcome.live), _recorded_xml(start["cpu"]))
+    boot = negotiate(str(outcome.qemu_cpu), outcome.max_cpu_compat, accel="tcg",
+                     qemu=host.qemu.name)
+    check("QEMU's refusal", None if boot.started else boot.error,
+          qemu_errors[-1] if qemu_errors else None)
+    guest = case.get("guest")
+    if guest and boot.started:
+        versions = guest["cpu_versions"]
+        check("guest cpu-version", boot.cpu_version, int(versions[0], 16) if versions else None)
+        check("guest cpu line", boot.guest_cpu_line, guest["cpu"])
+    return diffs
