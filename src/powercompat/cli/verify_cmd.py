@@ -222,9 +222,11 @@ def libvirt_cmd(uri: str | None, private: bool, lock: Path | None, cache: Path |
         qemu_profile(data["qemu_version"]))))
     from powercompat.cli.tables import show, table
 
+    version = next((line.rsplit(" ", 1)[-1] for line in data["virsh_version"]
+                    if line.startswith("Using library:")), "?")
     out_table = table("case", "libvirt", "guest", "verdict", title=(
-        f"libvirt {data['virsh_version'][1] if len(data['virsh_version']) > 1 else ''} on "
-        f"{data['host_arch']}, {data['qemu_version']}"), wrap=("verdict",))
+        f"libvirt {version} on {data['host_arch']}, {data['qemu_version']}"),
+        wrap=("verdict",))
     bad = 0
     for case in data["cases"]:
         diffs = judge_case(case, host, negotiate)

@@ -324,7 +324,7 @@ def start_domain(domain: LibvirtDomain, host: LibvirtHost) -> LibvirtOutcome:
     if refusal is not None:
         return _refused("start", refusal, machine, cpu, reasons)
     live = replace(cpu, fallback="forbid") if cpu.model is not None else cpu
-    if cpu.mode == "custom" and cpu.model in LEGACY_MODELS:
+    if cpu.mode == "custom" and cpu.model in LEGACY_MODELS and host.native:
         live = replace(live, model=cpu.model[: len("POWERx")])
     accel = "tcg" if virt == "qemu" else "kvm"
     qemu_cpu = live.model if cpu.mode == "custom" else "host"
@@ -385,7 +385,9 @@ def _start_cpu(cpu: LibvirtCpu, domain: LibvirtDomain, host: LibvirtHost,
         return MODE_UNSUPPORTED.format(mode=cpu.mode, arch=domain.arch, virt=virt,
                                        host=host.arch)
     model = cpu.model
-    if cpu.mode == "custom" and model in LEGACY_MODELS:
+    if cpu.mode == "custom" and model in LEGACY_MODELS and host.native:
+        # virCPUConvertLegacy(hostarch, ...) asks the *host* arch's CPU driver: only the
+        # ppc64 one converts, so off a ppc64 host the legacy name reaches virCPUTranslate
         model = model[: len("POWERx")]
         reasons.append(f"{cpu.model} is read as {model} (virCPUppc64ConvertLegacy)")
     if cpu.check == "partial":
