@@ -205,7 +205,7 @@ def _group_tables(result: FleetPlan) -> list[RenderableType]:
         title="Host groups: the newest max-cpu-compat that keeps every guest mobile",
         wrap=("why not newer",))
     spelling = tables.table("group", "QEMU", "libvirt domain XML",
-                            title="How to set it", wrap=("QEMU",))
+                            title="How to set it", wrap=("QEMU", "libvirt domain XML"))
     notes: list[str] = []
     for g in result.groups:
         setting = {"mode": g.recommended or "", "raw": "none (raw)",
