@@ -117,10 +117,9 @@ class HelpFormatter(argparse.HelpFormatter):
     listing) as it is."""
 
     def __init__(self, prog: str) -> None:
-        import shutil
-
-        width = min(100, shutil.get_terminal_size().columns - 2)
-        super().__init__(prog, max_help_position=28, width=width)
+        # argparse builds a formatter for every add_argument; its default width comes from
+        # shutil, whose import (bz2, lzma, ...) costs more than the rest of the parser
+        super().__init__(prog, max_help_position=28, width=min(100, _columns() - 2))
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         import textwrap
@@ -133,6 +132,18 @@ class HelpFormatter(argparse.HelpFormatter):
                 out.append(textwrap.fill(" ".join(paragraph.split()), width,
                                          initial_indent=indent, subsequent_indent=indent))
         return "\n\n".join(out)
+
+
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size() finds it: $COLUMNS, stdout's, 80."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 class Parser(argparse.ArgumentParser):
@@ -204,22 +215,26 @@ class CliState:
         self.json = False
 
 
-def _module_exists(target: str) -> bool:
-    from importlib.util import find_spec
-
-    module = target.partition(":")[0]
-    try:
-        return find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
+class _Missing(Exception):
+    """A registered command's module is not installed."""
 
 
 def load(target: str) -> Command:
-    """The :class:`Command` named by ``"module:attribute"``."""
+    """The :class:`Command` named by ``"module:attribute"``.
+
+    :raises _Missing: the module itself does not exist (an import error inside it, or a
+        missing attribute, propagates: that is a bug, not an installation choice).
+    """
     from importlib import import_module
 
     module, _, attr = target.partition(":")
-    command = getattr(import_module(module), attr)
+    try:
+        loaded = import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name != module:
+            raise
+        raise _Missing(module) from None
+    command = getattr(loaded, attr)
     if not isinstance(command, Command):
         raise TypeError(f"{target} is not a powercompat.cli.main.Command")
     return command
@@ -229,10 +244,10 @@ def _command_list() -> str:
     """The commands for the top-level help; one that fails to import says so."""
     rows: list[tuple[str, str]] = []
     for name, target in COMMANDS.items():
-        if not _module_exists(target):
-            continue
         try:
             rows.append((name, load(target).summary))
+        except _Missing:
+            continue
         except Exception as err:  # someone else's half-written module must not break --help
             rows.append((name, f"(unavailable: {type(err).__name__}: {err})"))
     width = max((len(n) for n, _ in rows), default=0)
@@ -281,10 +296,11 @@ def _dispatch(args: list[str], state: CliState) -> int:
     if target is None:
         raise UsageError(f"unknown command '{ns.command}'"
                          + _did_you_mean(ns.command, list(COMMANDS)))
-    if not _module_exists(target):
+    try:
+        command = load(target)
+    except _Missing as missing:
         raise UsageError(f"command '{ns.command}' is not available in this installation "
-                         f"({target.partition(':')[0]} is missing)")
-    command = load(target)
+                         f"({missing} is missing)") from None
     parser = Parser(prog=f"{PROG} {ns.command}", description=command.description)
     build(parser, command)
     options = parser.parse_args(ns.args)
