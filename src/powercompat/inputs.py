@@ -268,6 +268,8 @@ def text_problem(value: str) -> str | None:
     """
     if len(value) > MAX_TEXT_CHARS:
         return f"longer than {MAX_TEXT_CHARS} characters"
+    if value.isprintable():  # the usual case, in C: every refused category is unprintable
+        return None
     for ch in value:
         category = unicodedata.category(ch)
         if category in _BAD_CATEGORIES:
@@ -337,7 +339,8 @@ def _describe(hint: Any) -> str:
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_describe(arg) for arg in typing.get_args(hint))
     if origin is tuple:
-        return f"a list of {_describe(typing.get_args(hint)[0])}"
+        item = typing.get_args(hint)[0]
+        return f"a list of {({str: 'strings', int: 'integers'}).get(item) or _describe(item)}"
     return "null" if hint is type(None) else {str: "a string", int: "an integer",
                                                float: "a number", bool: "true or false"}[hint]
 
