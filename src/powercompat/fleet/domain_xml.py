@@ -1,9 +1,13 @@
-"""A guest from a libvirt domain XML file: its name and its compat maximum.
+"""A guest from a libvirt domain XML file: its name, its ``<cpu>`` and its compat maximum.
 
-libvirt spells ``max-cpu-compat=powerN`` as ``<cpu mode='host-model'><model>powerN</model>
-</cpu>`` (kernel_libvirt.md 5.3); ``host-model`` without ``<model>``, ``host-passthrough`` and
-``maximum`` set no maximum. A ``custom`` CPU with a ``<model>`` pins the host's model and is
-not a compat maximum (libvirt's compare needs the exact host model name), so it is refused.
+Every ``<cpu>`` form libvirt writes is read as it is (:class:`~powercompat.decisions.libvirt.
+LibvirtDomain`: mode, model, check, match, fallback, the domain type and machine), and the
+decisions of :mod:`powercompat.decisions.libvirt` say what libvirt does with it on each host.
+The compat maximum is the ``<model>`` of ``<cpu mode='host-model'>`` (libvirt's only spelling,
+kernel_libvirt.md 5.3), or a ``max-cpu-compat=`` passed in ``<qemu:commandline>`` as
+``-machine`` (or ``-M``) properties; any other form sets none: ``custom`` (what libvirt writes
+for a domain defined without ``<cpu>``: ``<cpu mode='custom' match='exact' check='none'><model
+fallback='forbid'>POWER9</model></cpu>``), ``host-passthrough`` and ``maximum``.
 
 Where the guest runs is not part of a domain definition: a file given on the command line
 carries it in its ``<metadata>`` (``<fleet:guest xmlns:fleet="urn:powercompat:fleet:1"
@@ -20,6 +24,7 @@ Every error names the file and the element.
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +33,7 @@ from typing import Final
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 
+from powercompat.decisions.libvirt import CHECKS, CPU_MODES, LibvirtCpu, LibvirtDomain
 from powercompat.fleet.errors import InventoryError
 from powercompat.inputs import DOMAIN_XML, InputFileError, display_path, read_capped, text_problem
 
@@ -39,8 +45,12 @@ _UTF32_STARTS: Final = (b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\x00
 #: the namespace of powercompat's ``<metadata>`` element
 FLEET_NS: Final = "urn:powercompat:fleet:1"
 _META_TAG: Final = f"{{{FLEET_NS}}}guest"
-#: CPU modes that set no compat maximum when they carry no ``<model>``
-_NO_MAX_MODES: Final = ("host-passthrough", "maximum")
+#: libvirt's ``<qemu:commandline>`` namespace (docs/drvqemu.rst)
+QEMU_NS: Final = "http://libvirt.org/schemas/domain/qemu/1.0"
+#: domain types the QEMU driver runs (``qemu`` is TCG)
+VIRT_TYPES: Final = ("qemu", "kvm")
+_MATCHES: Final = ("minimum", "exact", "strict")
+_FALLBACKS: Final = ("allow", "forbid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +60,7 @@ class Domain:
     name: str
     max_cpu_compat: str | None
     metadata: dict[str, str]
+    libvirt: LibvirtDomain
 
 
 def read_domain(path: Path) -> Domain:
@@ -94,7 +105,8 @@ def parse_domain(data: bytes, label: str) -> Domain:
     metadata = _metadata(root)
     for key, value in metadata.items():
         _text(value, label, "<metadata>/<fleet:guest>", key)
-    return Domain(name, _max_cpu_compat(root, label), metadata)
+    domain = libvirt_domain(root, label)
+    return Domain(name, max_cpu_compat(domain), metadata, domain)
 
 
 def _text(value: str | None, label: str, where: str, field: str | None = None) -> str:
@@ -106,21 +118,74 @@ def _text(value: str | None, label: str, where: str, field: str | None = None) -
     return text
 
 
-def _max_cpu_compat(root: ET.Element, label: str) -> str | None:
-    cpu = root.find("cpu")
+def max_cpu_compat(domain: LibvirtDomain) -> str | None:
+    """The maximum the domain asks for: host-model's ``<model>``, or ``<qemu:commandline>``'s
+    (QEMU merges ``-machine`` options, so the command line's wins)."""
+    if domain.commandline_compat is not None:
+        return domain.commandline_compat
+    cpu = domain.cpu
+    if cpu is not None and cpu.mode == "host-model":
+        return cpu.model
+    return None
+
+
+def libvirt_domain(root: ET.Element, label: str) -> LibvirtDomain:
+    """The domain type, machine, ``<cpu>`` and ``<qemu:commandline>`` maximum of a domain.
+
+    :raises InventoryError: a value libvirt itself would refuse to parse, with its element.
+    """
+    # libvirt requires the attribute; a hand-written fleet file without it means a KVM host's
+    virt = _text(root.get("type"), label, "<domain>", "type") or "kvm"
+    if virt not in VIRT_TYPES:
+        raise InventoryError(label, "<domain>", "type",
+                             f"'{virt}' is not a QEMU domain type ({', '.join(VIRT_TYPES)})")
+    os_type = root.find("os/type")
+    machine = _text(os_type.get("machine") if os_type is not None else None, label,
+                    "<os>/<type>", "machine") or "pseries"
+    arch = _text(os_type.get("arch") if os_type is not None else None, label,
+                 "<os>/<type>", "arch") or "ppc64le"
+    return LibvirtDomain(_cpu(root.find("cpu"), label), virt, machine,
+                         _commandline_compat(root, label), arch)
+
+
+def _choice(el: ET.Element, attr: str, allowed: tuple[str, ...], label: str,
+            where: str) -> str | None:
+    value = el.get(attr)
+    if value is None:
+        return None
+    value = _text(value, label, where, attr)
+    if value not in allowed:
+        raise InventoryError(label, where, attr,
+                             f"'{value}' is not one of {', '.join(allowed)}")
+    return value
+
+
+def _cpu(cpu: ET.Element | None, label: str) -> LibvirtCpu | None:
     if cpu is None:
         return None
-    mode = cpu.get("mode", "custom")
-    model = cpu.find("model")
-    text = (model.text or "").strip() if model is not None else ""
-    if mode == "host-model":
-        return text or None
-    if mode in _NO_MAX_MODES or not text:
-        return None
-    raise InventoryError(
-        label, "<cpu>", "mode",
-        f"cpu mode '{mode}' with <model>{text}</model> pins the CPU model; libvirt spells a "
-        f"compat maximum as <cpu mode='host-model'><model>{text.lower()}</model></cpu>")
+    mode = _choice(cpu, "mode", CPU_MODES, label, "<cpu>") or "custom"
+    model_el = cpu.find("model")
+    model = _text(model_el.text, label, "<cpu>/<model>") if model_el is not None else ""
+    fallback = (_choice(model_el, "fallback", _FALLBACKS, label, "<cpu>/<model>")
+                if model_el is not None else None)
+    return LibvirtCpu(mode, model or None, _choice(cpu, "check", CHECKS, label, "<cpu>"),
+                      _choice(cpu, "match", _MATCHES, label, "<cpu>"), fallback)
+
+
+def _commandline_compat(root: ET.Element, label: str) -> str | None:
+    """``max-cpu-compat=X`` among the properties of a ``-machine``/``-M`` argument of
+    ``<qemu:commandline>`` (the last one, as QEMU keeps the last value of a property)."""
+    args = [_text(arg.get("value"), label, "<qemu:commandline>/<qemu:arg>", "value")
+            for arg in root.findall(f"{{{QEMU_NS}}}commandline/{{{QEMU_NS}}}arg")]
+    found = None
+    for option, value in itertools.pairwise(args):
+        if option not in ("-machine", "-M"):
+            continue
+        for prop in value.split(","):
+            key, sep, setting = prop.partition("=")
+            if sep and key == "max-cpu-compat":
+                found = setting or None
+    return found
 
 
 def _metadata(root: ET.Element) -> dict[str, str]:

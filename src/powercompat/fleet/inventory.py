@@ -37,6 +37,7 @@ from typing import Final
 from powercompat.accel.factory import ACCELS
 from powercompat.catalog.guests import GUESTS
 from powercompat.catalog.modes import COMPAT_MODES
+from powercompat.decisions.libvirt import LibvirtDomain
 from powercompat.errors import InputError, InvalidModeError, UnknownProfileError
 from powercompat.fleet.decide import GuestKind, HostClass, host_class
 from powercompat.fleet.domain_xml import FLEET_NS, Domain, parse_domain, read_domain
@@ -137,13 +138,15 @@ class _Builder:
             domain = read_domain(base / xml)
             name, max_compat = domain.name, domain.max_cpu_compat
             max_spot: _Spot = (str(base / xml), "<cpu>/<model>", None)
+            libvirt: LibvirtDomain | None = domain.libvirt
         else:
             name = _required(rec, "name", path, where)
             max_compat = rec.get("max_cpu_compat") or None
             max_spot = (path, where, "max_cpu_compat")
+            libvirt = None
         self._add_guest(name, rec.get("profile") or DEFAULT_GUEST, max_compat,
                         _required(rec, "host", path, where), rec.get("group") or None,
-                        bool(xml), (path, where), max_spot)
+                        libvirt, (path, where), max_spot)
 
     def add_domain(self, domain: Domain, path: str) -> None:
         meta = domain.metadata
@@ -157,12 +160,12 @@ class _Builder:
         if unknown:
             raise InventoryError(path, where, unknown[0], "unknown attribute")
         self._add_guest(domain.name, meta.get("profile") or DEFAULT_GUEST,
-                        domain.max_cpu_compat, meta["host"], meta.get("group") or None, True,
-                        (path, where), (path, "<cpu>/<model>", None))
+                        domain.max_cpu_compat, meta["host"], meta.get("group") or None,
+                        domain.libvirt, (path, where), (path, "<cpu>/<model>", None))
 
     def _add_guest(self, name: str, profile: str, max_compat: str | None, host: str,
-                   group: str | None, libvirt: bool, origin: tuple[str, str],
-                   max_spot: _Spot) -> None:
+                   group: str | None, libvirt: LibvirtDomain | None,
+                   origin: tuple[str, str], max_spot: _Spot) -> None:
         path, where = origin
         if profile not in _GUEST_NAMES:
             raise InventoryError(path, where, "profile", str(
@@ -173,8 +176,8 @@ class _Builder:
             first = self.guests[name].origin
             raise InventoryError(path, where, "name",
                                  f"duplicate guest '{name}' (first at {first[0]} {first[1]})")
-        self.guests[name] = Guest(name, GuestKind(profile, max_compat, libvirt), host, group,
-                                  origin)
+        kind = GuestKind(profile, max_compat, libvirt is not None, libvirt)
+        self.guests[name] = Guest(name, kind, host, group, origin)
 
     def finish(self) -> Inventory:
         groups = {h.group for h in self.hosts.values()}
