@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from powercompat.catalog.accels import Accel
 from powercompat.catalog.libvirt import (
     CPU_INCOMPATIBLE,
     HOST_NO_COMPAT,
@@ -63,11 +64,7 @@ def libvirt_cpu_xml(compat: str | None) -> str:
     return f"<cpu mode='host-model'>\n  <model>{compat}</model>\n</cpu>"
 
 
-#: the pseries ``kvm-type`` machine property for each modelled KVM flavour (hw/ppc/spapr.c)
-_KVM_TYPE = {"kvm-hv": "hv", "kvm-pr": "pr", "kvm-pr-ignore": "pr", "kvm": "auto"}
-
-
-def qemu_args(cpu: str, compat: str | None, accel: str) -> list[str]:
+def qemu_args(cpu: str, compat: str | None, accel: Accel | str) -> list[str]:
     """QEMU arguments for the configuration. Under KVM the CPU is ``-cpu host`` (as libvirt
     generates for host-model) and ``kvm-type`` names the flavour (``auto`` lets HV win).
 
@@ -75,9 +72,9 @@ def qemu_args(cpu: str, compat: str | None, accel: str) -> list[str]:
     ['-machine', 'pseries,max-cpu-compat=power8,kvm-type=pr', '-accel', 'kvm', '-cpu', 'host']
     """
     machine = "pseries" + (f",max-cpu-compat={compat}" if compat else "")
-    if accel == "tcg":
+    kvm_type = Accel(accel).kvm_type
+    if kvm_type is None:
         return ["-machine", machine, "-accel", "tcg", "-cpu", cpu]
-    kvm_type = _KVM_TYPE[accel]
     if kvm_type != "auto":
         machine += f",kvm-type={kvm_type}"
     return ["-machine", machine, "-accel", "kvm", "-cpu", "host"]

@@ -32,7 +32,7 @@ from typing import Final
 
 from powercompat.accel.factory import ACCELS
 from powercompat.catalog.guests import GUESTS
-from powercompat.catalog.modes import COMPAT_MODES
+from powercompat.catalog.history import HEAD
 from powercompat.errors import InputError, InvalidModeError, UnknownProfileError
 from powercompat.fleet.decide import GuestKind, HostClass, host_class
 from powercompat.fleet.domain_xml import FLEET_NS, Domain, parse_domain, read_domain
@@ -50,7 +50,7 @@ MAX_INVENTORY_BYTES: Final = 512 << 20
 
 _HOST_KEYS: Final = frozenset(HOST_FIELDS)
 _GUEST_KEYS: Final = frozenset(GUEST_FIELDS)
-_MODE_NAMES: Final = frozenset(m.name for m in COMPAT_MODES)
+_MODE_NAMES: Final = frozenset(m.name for m in HEAD.modes)
 _GUEST_NAMES: Final = frozenset(g.name for g in GUESTS)
 
 #: where a bad value is reported: (file, record, field)

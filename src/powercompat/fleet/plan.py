@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from powercompat.catalog.modes import COMPAT_MODES
+from powercompat.catalog.history import HEAD
 from powercompat.decisions.libvirt import (
     LibvirtResult,
     check_libvirt_compat,
@@ -33,7 +33,7 @@ from powercompat.fleet.inventory import Guest, Host, Inventory
 from powercompat.scenario import DEFAULT_GUEST
 
 #: heat-map columns: no maximum, then every mode of the newest table, oldest first
-MODE_COLUMNS: Final[tuple[str | None, ...]] = (None, *(m.name for m in COMPAT_MODES))
+MODE_COLUMNS: Final[tuple[str | None, ...]] = (None, *(m.name for m in HEAD.modes))
 #: guest names listed per class or change in tables and examples
 EXAMPLES: Final = 3
 
