@@ -83,7 +83,7 @@ def test_fixed_profiles_come_from_the_switches() -> None:
     head = parse_profile("head")
     renamed = replace(head, name="12.0")
     assert is_fixed(renamed)
-    broken = replace(head, switches=replace(head.switches, set_compat=SetCompat.OLD_VALUE))
+    broken = replace(head, switches=head.switches._replace(set_compat=SetCompat.OLD_VALUE))
     assert not is_fixed(broken)
 
 

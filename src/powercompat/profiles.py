@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from types import MappingProxyType
 from typing import Final
 
@@ -23,7 +23,6 @@ from powercompat.catalog.history import (
     Catalogue,
     Release,
     Version,
-    build,
     parse_version,
 )
 from powercompat.catalog.modes import CompatMode
@@ -71,7 +70,7 @@ class Profile:
 
 
 def _profile(release: Release) -> Profile:
-    catalogue = build(release.changes())
+    catalogue = release.catalogue()
     return Profile(
         name=release.name, title=release.title, description=release.description,
         switches=catalogue.switches,
@@ -82,31 +81,42 @@ def _profile(release: Release) -> Profile:
         resolution=f"release {release.name}" if release.version else release.title)
 
 
-PROFILES: Final[tuple[Profile, ...]] = tuple(_profile(r) for r in RELEASES)
 DEFAULT_PROFILE: Final = "head"
-
-#: our recommended policy: head's logic, but all-or-nothing and probe-first
-POWERCOMPAT: Final = replace(
-    next(p for p in PROFILES if p.name == DEFAULT_PROFILE),
-    name="powercompat", title="powercompat policy (head + all-or-nothing)",
-    description="head, but a machine-wide set is all-or-nothing (earlier vCPUs are rolled "
-    "back) and ARCH_COMPAT support is probed with a GET before the first write",
-    switches=replace(next(p for p in PROFILES if p.name == DEFAULT_PROFILE).switches,
-                     all_or_nothing=True, probe_before_write=True),
-    resolution="powercompat policy on head")
-
-ALL_PROFILES: Final[tuple[Profile, ...]] = (*PROFILES, POWERCOMPAT)
-PROFILE_NAMES: Final[tuple[str, ...]] = tuple(p.name for p in ALL_PROFILES)
+_POLICY: Final = "powercompat"
+#: every profile name, in order: the releases, then our policy (no profile is built for it)
+PROFILE_NAMES: Final[tuple[str, ...]] = (*(r.name for r in RELEASES), _POLICY)
 #: the QEMU releases by (major, minor), for version strings
-_BY_VERSION: Final[Mapping[Version, Profile]] = MappingProxyType(
-    {p.version: p for p in PROFILES if p.version is not None})
+_BY_VERSION: Final[Mapping[Version, str]] = MappingProxyType(
+    {parse_version(r.version): r.name for r in RELEASES if r.version is not None})
+
+
+@cache
+def _named(name: str) -> Profile:
+    """Build a named profile on first use (start-up builds only the one a command asks for)."""
+    if name == _POLICY:
+        # our recommended policy: head's logic, but all-or-nothing and probe-first
+        head = _named(DEFAULT_PROFILE)
+        return replace(
+            head, name=_POLICY, title="powercompat policy (head + all-or-nothing)",
+            description="head, but a machine-wide set is all-or-nothing (earlier vCPUs are "
+            "rolled back) and ARCH_COMPAT support is probed with a GET before the first write",
+            switches=head.switches._replace(all_or_nothing=True, probe_before_write=True),
+            resolution="powercompat policy on head")
+    return _profile(next(r for r in RELEASES if r.name == name))
+
+
+#: every profile, in PROFILE_NAMES order (built on first access: see __getattr__)
+ALL_PROFILES: tuple[Profile, ...]
+
+
+def __getattr__(name: str) -> object:
+    if name == "ALL_PROFILES":
+        return tuple(_named(n) for n in PROFILE_NAMES)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def profile_by_name(name: str) -> Profile | None:
-    for profile in ALL_PROFILES:
-        if profile.name == name:
-            return profile
-    return None
+    return _named(name) if name in PROFILE_NAMES else None
 
 
 # "7.2", "7.2.22", "QEMU emulator version 7.2.22 (Debian ...)", "1:10.0.13+ds-0+deb13u1"
@@ -138,9 +148,10 @@ def profile_for_version(version: str) -> Profile:
 @lru_cache(maxsize=64)
 def _for_version(text: str) -> Profile:
     parsed = parse_qemu_version(text)
-    known = _BY_VERSION.get(parsed[:2]) if parsed else None
-    if parsed is None or known is None:
+    name = _BY_VERSION.get(parsed[:2]) if parsed else None
+    if parsed is None or name is None:
         raise UnknownProfileError("QEMU profile", text, list(PROFILE_NAMES))
+    known = _named(name)
     if text == known.name:
         return known
     return replace(known, resolution=f"{text}: release {known.name}")

@@ -45,7 +45,7 @@ def test_checker_catches_a_redundant_ioctl(monkeypatch: pytest.MonkeyPatch) -> N
     from powercompat import profiles
 
     head = profiles.parse_profile("head")
-    broken = replace(head, switches=replace(head.switches, set_compat=SetCompat.STATE_FIRST))
+    broken = replace(head, switches=head.switches._replace(set_compat=SetCompat.STATE_FIRST))
     monkeypatch.setattr(PseriesMachine, "profile", property(
         lambda self: broken, lambda self, value: None), raising=False)
     report = run_stress(200, seed=3, profile="head", accel="kvm-hv")

@@ -9,10 +9,9 @@ ARCH_COMPAT and enforces nothing; ``kvm`` is the real KVM of a ppc64 host.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 
 class Accel(StrEnum):
@@ -43,8 +42,7 @@ class Accel(StrEnum):
         return ACCEL_FACTS[self].modelled
 
 
-@dataclass(frozen=True, slots=True)
-class AccelFacts:
+class AccelFacts(NamedTuple):
     title: str
     kvm_type: str | None
     modelled: bool

@@ -4,14 +4,14 @@ A switch's value in a release comes from the history of changes
 (:mod:`powercompat.catalog.history`): the defaults below are QEMU before the first change
 that flipped it, and the commit behind each value is the change that set it. A choice with
 more than two values is an enum, so impossible combinations cannot be written. The
-documentation of each switch is its field's metadata (``switch_docs``), not a second list.
+documentation of each switch is in its field's annotation (``switch_docs``), not a second
+list.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any, NamedTuple, get_type_hints
 
 
 class SetCompat(Enum):
@@ -66,53 +66,61 @@ class HotplugRule(Enum):
     BOOT_CPU = "boot-cpu"
 
 
-def _doc(text: str) -> dict[str, str]:
-    return {"doc": text}
+class Doc(NamedTuple):
+    """What a switch means, for people (``profiles``); kept in the field's annotation."""
+
+    text: str
 
 
-@dataclass(frozen=True, slots=True)
-class Switches:
-    """Every switch the machine consults. Defaults: QEMU before the change that set it."""
+class Switches(NamedTuple):
+    """Every switch the machine consults. Defaults: QEMU before the change that set it.
+    (A NamedTuple, not a dataclass: this is on every command's start-up path.)"""
 
-    reset: ResetPath = field(default=ResetPath.CPU_INIT, metadata=_doc(
-        "where the compat mode is set: once at CPU creation, or at every machine reset"))
-    set_compat: SetCompat = field(default=SetCompat.STATE_FIRST, metadata=_doc(
-        "ppc_set_compat(): when KVM is called, with which value, and when state is committed"))
-    cas_raw_fallback: bool = field(default=False, metadata=_doc(
+    reset: Annotated[ResetPath, Doc(
+        "where the compat mode is set: once at CPU creation, or at every machine reset"
+    )] = ResetPath.CPU_INIT
+    set_compat: Annotated[SetCompat, Doc(
+        "ppc_set_compat(): when KVM is called, with which value, and when state is committed"
+    )] = SetCompat.STATE_FIRST
+    cas_raw_fallback: Annotated[bool, Doc(
         "CAS runs raw when setting the mode fails, if the guest listed its real PVR and no "
-        "max-cpu-compat is set"))
-    cas_failure_message: bool = field(default=False, metadata=_doc(
-        "a failed CAS reports its error (messages.CAS_NO_SUITABLE_PVR; before: silent)"))
-    migrates_compat: bool = field(default=False, metadata=_doc(
+        "max-cpu-compat is set")] = False
+    cas_failure_message: Annotated[bool, Doc(
+        "a failed CAS reports its error (messages.CAS_NO_SUITABLE_PVR; before: silent)")] = False
+    migrates_compat: Annotated[bool, Doc(
         "the cpu/compat subsection is migrated and checked on load (before: the mode is not "
-        "migrated and the source PVR is ignored)"))
-    migration_forces_write: bool = field(default=False, metadata=_doc(
-        "cpu_post_load() clears compat_pvr first, forcing the KVM write on the destination"))
-    hotplug: HotplugRule = field(default=HotplugRule.MAX, metadata=_doc(
-        "the compat mode a hot-plugged vCPU gets"))
-    tcg_max_threads: int | None = field(default=None, metadata=_doc(
+        "migrated and the source PVR is ignored)")] = False
+    migration_forces_write: Annotated[bool, Doc(
+        "cpu_post_load() clears compat_pvr first, forcing the KVM write on the destination"
+    )] = False
+    hotplug: Annotated[HotplugRule, Doc(
+        "the compat mode a hot-plugged vCPU gets")] = HotplugRule.MAX
+    tcg_max_threads: Annotated[int | None, Doc(
         "TCG threads per core on pseries (None: 1 only), allowed for POWER8-capable "
-        "configurations"))
-    ic_mode_dual: bool = field(default=False, metadata=_doc(
+        "configurations")] = None
+    ic_mode_dual: Annotated[bool, Doc(
         "ic-mode=dual: XIVE beside XICS when the CPU does ISA 3.00 within max-cpu-compat "
-        "(spapr_irq_check)"))
-    cpu_compat_option: bool = field(default=True, metadata=_doc(
-        "-cpu X,compat=Y is accepted and means max-cpu-compat=Y"))
-    logical_pvr_check: bool = field(default=False, metadata=_doc(
+        "(spapr_irq_check)")] = False
+    cpu_compat_option: Annotated[bool, Doc(
+        "-cpu X,compat=Y is accepted and means max-cpu-compat=Y")] = True
+    logical_pvr_check: Annotated[bool, Doc(
         "pcc_compat refuses a mode numerically above the class's spapr_logical_pvr "
-        "(power7+ refused on POWER8 and newer)"))
-    all_or_nothing: bool = field(default=False, metadata=_doc(
-        "powercompat policy: a machine-wide set is rolled back on failure"))
-    probe_before_write: bool = field(default=False, metadata=_doc(
-        "powercompat policy: ARCH_COMPAT support is probed with a GET before the first write"))
+        "(power7+ refused on POWER8 and newer)")] = False
+    all_or_nothing: Annotated[bool, Doc(
+        "powercompat policy: a machine-wide set is rolled back on failure")] = False
+    probe_before_write: Annotated[bool, Doc(
+        "powercompat policy: ARCH_COMPAT support is probed with a GET before the first write"
+    )] = False
 
 
-SWITCH_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Switches))
+SWITCH_NAMES: tuple[str, ...] = Switches._fields
 
 
 def switch_docs() -> tuple[tuple[str, str], ...]:
-    """(name, meaning) of every switch, from the fields' metadata, in field order."""
-    return tuple((f.name, f.metadata["doc"]) for f in fields(Switches))
+    """(name, meaning) of every switch, from the fields' annotations, in field order."""
+    hints = get_type_hints(Switches, include_extras=True)
+    return tuple((name, next(m.text for m in hints[name].__metadata__ if isinstance(m, Doc)))
+                 for name in Switches._fields)
 
 
 def switch_value(value: Any) -> object:

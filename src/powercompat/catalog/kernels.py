@@ -10,9 +10,8 @@ model takes one of these rows; it never asks a boolean.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 from powercompat.catalog.modes import (
     LOGICAL_2_05,
@@ -50,8 +49,7 @@ _ARMS_V5_9: Final = (*_ARMS_V4_10, (LOGICAL_3_10, PCR_ARCH_31))
 _ARMS_P11: Final = (*_ARMS_V5_9, (LOGICAL_3_10_P11, PCR_ARCH_31))
 
 
-@dataclass(frozen=True, slots=True)
-class KernelRelease:
+class KernelRelease(NamedTuple):
     """One host kernel. ``arms``: the logical PVRs kvmppc_set_arch_compat() knows and the
     guest PCR bit each gives; ``reserved_pcr``: the reserved bits ORed into every vcore PCR
     (PCR_MASK since 13c7bb3c57dc, v5.4; 0 before); ``pr_arch_compat``: KVM PR has an

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import NamedTuple
 
 from powercompat.accel.factory import Accelerator, make_accel
 from powercompat.catalog.behaviour import HotplugRule
@@ -487,8 +488,7 @@ class PseriesMachine:
             self._set_compat(cpu, compat)
 
 
-@dataclass(frozen=True, slots=True)
-class _HotplugPlan:
+class _HotplugPlan(NamedTuple):
     """What one HotplugRule does: the mode to set on the new vCPUs (None: nothing sets it),
     why, and whether a failure is fatal (spapr_core_plug's &error_abort)."""
 

@@ -1,6 +1,6 @@
 """The lifecycle steps a run is made of, and the one table that dispatches them.
 
-``simulate --events``, the stress generator and the stateful tests all name steps by these
+``simulate --events`` and the stress generator name steps by these
 values and run them through :func:`run_step`; a new step is one row here.
 """
 
@@ -9,7 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
+
+if TYPE_CHECKING:  # a protocol costs start-up time; it is only for the type checker
+
+    class StepDriver(Protocol):
+        """Whatever runs steps: a machine's timeline, or a machine beside its reference model."""
+
+        def realize(self) -> object: ...
+
+        def reset(self) -> object: ...
+
+        def reboot(self) -> object: ...
+
+        def cas(self, buffer: bytes) -> object: ...
+
+        def hotplug(self) -> object: ...
+
+        def migrate(self) -> object: ...
 
 
 class Step(StrEnum):
@@ -21,22 +38,6 @@ class Step(StrEnum):
     REBOOT = "reboot"
     HOTPLUG = "hotplug"
     MIGRATE = "migrate"
-
-
-class StepDriver(Protocol):
-    """Whatever runs steps: a machine's timeline, or a machine beside its reference model."""
-
-    def realize(self) -> object: ...
-
-    def reset(self) -> object: ...
-
-    def reboot(self) -> object: ...
-
-    def cas(self, buffer: bytes) -> object: ...
-
-    def hotplug(self) -> object: ...
-
-    def migrate(self) -> object: ...
 
 
 #: the one dispatch table: step -> how a driver runs it (``buffer``: the guest's CAS buffer)
