@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from enum import Enum
 
 from powercompat.catalog.cpus import CpuModel
+from powercompat.catalog.modes import pvr_label
 from powercompat.decisions.reasons import Reason
 from powercompat.decisions.rules import HEAD_RULES, CompatRules
-from powercompat.decisions.validity import check_compat, describe
+from powercompat.decisions.validity import check_compat
 from powercompat.errors import CasBufferError
 from powercompat.messages import CAS_NO_SUITABLE_PVR, hex32
 
@@ -133,7 +134,7 @@ def choose_compat(
             best = entry.value
             reasons.append(Reason(
                 verdict.reason.candidate, True, "best",
-                f"{label}: {describe(entry.value, rules.modes)} is the best so far"))
+                f"{label}: {pvr_label(entry.value, rules.modes, raw=False)} is the best so far"))
         else:
             reasons.append(Reason(verdict.reason.candidate, False, verdict.reason.rule,
                                   f"{label}: {verdict.reason.text}"))
@@ -150,8 +151,8 @@ def choose_compat(
     # max-cpu-compat is set (152ef803); otherwise no suitable PVR is H_HARDWARE.
     if best:
         outcome, error = CasOutcome.COMPAT, None
-        reasons.append(Reason(describe(best, rules.modes), True, "chosen",
-                              f"chosen: {describe(best, rules.modes)}"))
+        reasons.append(Reason(pvr_label(best, rules.modes), True, "chosen",
+                              f"chosen: {pvr_label(best, rules.modes)}"))
     elif explicit_match and not max_compat:
         outcome, error = CasOutcome.RAW, None
         reasons.append(Reason("raw", True, "chosen",

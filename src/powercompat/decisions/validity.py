@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from powercompat.catalog.cpus import CpuFamily, CpuModel
-from powercompat.catalog.modes import CompatMode, mode_by_pvr
+from powercompat.catalog.modes import CompatMode, mode_by_pvr, pvr_label
 from powercompat.decisions.reasons import Reason
 from powercompat.decisions.rules import HEAD_RULES, CompatRules
 from powercompat.messages import hex32
@@ -23,12 +23,6 @@ class Validity:
     pvr: int
     mode: CompatMode | None
     reason: Reason
-
-
-def describe(pvr: int, modes: tuple[CompatMode, ...]) -> str:
-    """``power8 (0x0f000004)`` for a known mode, the bare hex otherwise."""
-    mode = mode_by_pvr(pvr, modes)
-    return f"{mode.name} ({hex32(pvr)})" if mode else hex32(pvr)
 
 
 def check_compat(
@@ -49,7 +43,7 @@ def check_compat(
     # QEMU g_assert()s these: a bound comes from QEMU itself, never from a guest.
     assert not min_pvr or lo is not None, f"unknown min compat {hex32(min_pvr)}"
     assert not max_pvr or hi is not None, f"unknown max compat {hex32(max_pvr)}"
-    name = describe(pvr, modes)
+    name = pvr_label(pvr, modes, raw=False)
 
     def refuse(rule: str, text: str) -> Validity:
         return Validity(False, pvr, mode, Reason(name, False, rule, f"{name}: {text}"))
