@@ -783,21 +783,32 @@ def load_assets(
     :raises EnvironmentProblem: the cache or the given QEMU binary is unusable.
     """
     cache = check_cache_dir(cache_dir or default_cache_dir(), create=False)
+    qemu, suite = find_qemu(cache, release=release, qemu_binary=qemu_binary)
+    return combine(qemu, _load_guest_for(cache, suite, guest))
+
+
+def find_qemu(
+    cache: Path, *, release: str | None = None, qemu_binary: Path | None = None
+) -> tuple[QemuAssets, Suite]:
+    """A QEMU that is already there: one's own binary, or a set-up release (the host's own
+    binary for bookworm). Never downloads.
+
+    :return: the QEMU and the suite whose guest goes with it by default.
+    :raises AssetError: the release is not set up (the message names the ``setup`` to run).
+    :raises EnvironmentProblem: the binary cannot tell its version.
+    """
     if qemu_binary is not None:
         binary = QemuBinary(qemu_binary.expanduser().absolute())
         version = query_version(binary)
-        qemu = QemuAssets("", "given", binary, version)
         own = next((s for s in SUITES if s.qemu_release == version.release), None)
-        suite = own or parse_suite(HOST_SUITE)
-    else:
-        suite = parse_suite(release or HOST_SUITE)
-        found = load_qemu(cache, suite) if cache.is_dir() else None
-        found = found or _installed_qemu(suite)
-        if found is None:
-            raise AssetError(f"QEMU {suite.qemu_release} ({suite.name}) is not set up in "
-                             f"{cache}; {setup_hint(suite)}")
-        qemu = found
-    return combine(qemu, _load_guest_for(cache, suite, guest))
+        return QemuAssets("", "given", binary, version), own or parse_suite(HOST_SUITE)
+    suite = parse_suite(release or HOST_SUITE)
+    found = load_qemu(cache, suite) if cache.is_dir() else None
+    found = found or _installed_qemu(suite)
+    if found is None:
+        raise AssetError(f"QEMU {suite.qemu_release} ({suite.name}) is not set up in "
+                         f"{cache}; {setup_hint(suite)}")
+    return found, suite
 
 
 def _load_guest_for(cache: Path, suite: Suite, guest: str | None) -> GuestAssets:
@@ -839,6 +850,7 @@ __all__ = [
     "combine",
     "default_cache_dir",
     "ensure_assets",
+    "find_qemu",
     "load_assets",
     "setup_guest",
     "setup_qemu",
