@@ -17,8 +17,7 @@ from powercompat.cli.common import add_json, count
 from powercompat.cli.main import Command
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
-
+    from powercompat.cli.tables import Item
     from powercompat.fleet.decide import HostClass, Verdict
     from powercompat.fleet.plan import FleetPlan, GuestClass, GuestDetail, TargetAnswer
 
@@ -179,7 +178,7 @@ def _show_plan(result: FleetPlan, limit: int) -> None:
         _class_table(result, limit))
 
 
-def _host_table(result: FleetPlan) -> RenderableType:
+def _host_table(result: FleetPlan) -> Item:
     from powercompat.cli import tables
 
     counts = Counter(result.host_class_of.values())
@@ -196,7 +195,7 @@ def _host_table(result: FleetPlan) -> RenderableType:
     return out
 
 
-def _group_tables(result: FleetPlan) -> list[RenderableType]:
+def _group_tables(result: FleetPlan) -> list[Item]:
     from powercompat.cli import tables
     from powercompat.fleet.plan import MODE_COLUMNS, column_label
 
@@ -232,13 +231,13 @@ def _group_tables(result: FleetPlan) -> list[RenderableType]:
                         "max-cpu-compat")
     for g in result.groups:
         heat.add_row(g.name, *(f"{v:.0%}" for v in g.heat))
-    out: list[RenderableType] = [groups, "", spelling, *notes, ""]
+    out: list[Item] = [groups, "", spelling, *notes, ""]
     if changes.row_count:
         out += [changes, ""]
     return [*out, heat]
 
 
-def _class_table(result: FleetPlan, limit: int) -> RenderableType:
+def _class_table(result: FleetPlan, limit: int) -> Item:
     from powercompat.cli import tables
 
     ranked = sorted(result.guest_classes, key=lambda c: (-len(c.guests), c.id))

@@ -26,8 +26,7 @@ from powercompat.scenario import DEFAULT_EVENTS, EVENT_NAMES, Simulation, parse_
 from powercompat.scenario import simulate as run_simulation
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
-    from rich.table import Table
+    from powercompat.cli.tables import Item, Table
 
 
 def configure(parser: ArgumentParser) -> None:
@@ -78,7 +77,7 @@ def render(sim: Simulation, options: MachineOptions, names: tuple[str, ...]) -> 
             f"{accel_title(first.accel)}"
             + (f" on a {first.host.family.name} host" if first.accel != "tcg" else "")
             + f", QEMU profile {first.profile.name}")
-    items: list[RenderableType | str] = [head, f"events: {', '.join(names)}", ""]
+    items: list[Item] = [head, f"events: {', '.join(names)}", ""]
     for number, event in enumerate(sim.events, 1):
         items.extend(_event_items(number, event, modes))
     verdict = ("started" if sim.started else "did not start") + (
@@ -88,11 +87,11 @@ def render(sim: Simulation, options: MachineOptions, names: tuple[str, ...]) -> 
 
 
 def _event_items(number: int, event: Event, modes: tuple[CompatMode, ...]
-                 ) -> list[RenderableType | str]:
+                 ) -> list[Item]:
     from powercompat.cli import tables
 
     status = "ok" if event.ok else f"FAILED: {event.error}"
-    items: list[RenderableType | str] = [
+    items: list[Item] = [
         tables.text(f"[{number}] {event.name} ({event.machine}): {status}",
                     "bold" if event.ok else "bold red")]
     items.extend(f"    - {reason}" for reason in event.reasons)
