@@ -256,16 +256,17 @@ def _class_table(result: FleetPlan, limit: int) -> Item:
             f"G{c.id}", f"{len(names)}: {_examples(names)}",
             c.kind.profile + (" (libvirt)" if c.kind.libvirt else ""),
             c.kind.max_cpu_compat or "none", f"H{c.current}", c.scope or "any group",
-            _answers(c, lambda t: (t.hosts, t.start)),
-            _answers(c, lambda t: (t.migrate_hosts, t.migrate)))
+            _answers(result, c, lambda t: (t.hosts, t.start)),
+            _answers(result, c, lambda t: (t.migrate_hosts, t.migrate)))
     return out
 
 
-def _answers(c: GuestClass, pick: Callable[[TargetAnswer], tuple[int, Verdict]]) -> str:
+def _answers(result: FleetPlan, c: GuestClass,
+             pick: Callable[[TargetAnswer], tuple[int, Verdict]]) -> str:
     """``12/40 hosts``, then each refusal with the host classes (and hosts) it applies to."""
     total = ok = 0
     refused: dict[str, tuple[list[str], int]] = {}
-    for target in c.targets:
+    for target in result.targets(c):
         hosts, verdict = pick(target)
         if not hosts:
             continue
