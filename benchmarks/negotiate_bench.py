@@ -7,7 +7,7 @@ its best-of-rounds time per call for three workloads:
 
 - ``same``: ``negotiate("POWER9", "power8")`` over and over (how the issue measured it);
 - ``sweep``: every CPU model of the head profile x max-cpu-compat (none and every mode) x
-  guest x accelerator (tcg, kvm-hv, kvm-pr): 1,120 distinct configurations, each once per
+  guest x accelerator (tcg, kvm-hv, kvm-pr): 960 distinct configurations, each once per
   round (decisions shared between configurations may be cached, whole results never are);
 - ``sweep-cold``: the same sweep once, in a fresh interpreter (nothing cached yet).
 
