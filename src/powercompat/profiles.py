@@ -208,7 +208,7 @@ SWITCHES: Final[tuple[tuple[str, str], ...]] = (
     ("migrates_compat", "cpu/compat is migrated and checked on load (d5fc133e)"),
     ("migration_forces_write", "incoming migration forces the KVM write (e07cc192)"),
     ("hotplug_compat", "what a hot-plugged vCPU gets (51f84465, 9012a53f)"),
-    ("tcg_max_threads", "TCG threads per core (None: 1 only)"),
+    ("tcg_max_threads", "TCG threads per core (1: no SMT; JSON null)"),
     ("p8_variants", "POWER8E/NVL models exist (until f73b3168)"),
     ("cpu_compat_option", "-cpu X,compat=Y (7843c0d6 .. f518be3a)"),
     ("ic_mode_dual", "XIVE beside XICS when the CPU does ISA 3.00 within max (spapr_irq_check)"),

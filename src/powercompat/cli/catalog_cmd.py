@@ -144,16 +144,24 @@ def profiles(args: Namespace) -> int:
                                         for p in ALL_PROFILES),
                  "pcc_compat step 4: power7+ refused on POWER8+ (ac0fbbb2)")
     for name, meaning in SWITCHES:
-        grid.add_row(name, *(_flag(values[p.name][name]) for p in ALL_PROFILES), meaning)
+        grid.add_row(name, *(_flag(values[p.name][name], name) for p in ALL_PROFILES),
+                     meaning)
     tables.show(grid, *(f"{p.name:<12} {p.title}: {p.description}" for p in ALL_PROFILES))
     return 0
 
 
-def _flag(value: object) -> str:
+#: what an unset (None) switch means, where "-" would not say it
+_UNSET: dict[str, str] = {"tcg_max_threads": "1"}
+
+
+def _flag(value: object, switch: str = "") -> str:
+    """A switch's cell: yes, -, a count or a name; never Python's ``None``."""
     if value is True:
         return "yes"
     if value is False:
         return "-"
+    if value is None:
+        return _UNSET.get(switch, "-")
     return str(value).replace("ppc_init_compat_all", "init_all").replace(
         "ppc_set_compat_all", "set_all")
 
