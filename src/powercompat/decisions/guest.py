@@ -82,7 +82,13 @@ def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | 
     if problems:
         return UserlandVerdict(False, level.name,
                                f"{needs}: {'; '.join(problems)}: init dies with SIGILL")
-    return UserlandVerdict(True, level.name, f"{needs}: it runs")
+    if _isa_rank(level) >= _isa_rank(need):
+        return UserlandVerdict(True, level.name, f"{needs}; it gets ISA {level.isa}: init runs")
+    # Told an older ISA than it needs, yet it runs: say why, or it reads as a contradiction.
+    return UserlandVerdict(True, level.name,
+                           f"{needs}; the compat level is ISA {level.isa}, but no PCR enforces "
+                           f"it on instructions (TCG, KVM PR) and the CPU implements ISA "
+                           f"{hardware.isa}: init runs")
 
 
 @dataclass(frozen=True, slots=True)
