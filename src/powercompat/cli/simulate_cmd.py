@@ -17,6 +17,7 @@ from powercompat.cli.common import (
     fail,
     mode_label,
     parse_pvr_list,
+    plural,
 )
 from powercompat.cli.main import Command
 from powercompat.machine.options import MachineOptions
@@ -72,7 +73,7 @@ def render(sim: Simulation, options: MachineOptions, names: tuple[str, ...]) -> 
 
     modes = parse_profile(options.qemu).rules.modes
     first = sim.machines[0].config
-    head = (f"{first.model.name} x{first.smp} ({first.threads} thread(s)/core), "
+    head = (f"{first.model.name} x{first.smp} ({plural(first.threads, 'thread')}/core), "
             f"max-cpu-compat={first.max_compat.name if first.max_compat else 'none'}, "
             f"{accel_title(first.accel)}"
             + (f" on a {first.host.family.name} host" if first.accel != "tcg" else "")
@@ -82,7 +83,7 @@ def render(sim: Simulation, options: MachineOptions, names: tuple[str, ...]) -> 
         items.extend(_event_items(number, event, modes))
     verdict = ("started" if sim.started else "did not start") + (
         f"; failed: {sim.error}" if sim.error else "; no failure")
-    items.append(f"Summary: {verdict}; {sim.one_reg_total} ONE_REG call(s) in all.")
+    items.append(f"Summary: {verdict}; {plural(sim.one_reg_total, 'ONE_REG call')} in all.")
     tables.show(*items)
 
 
