@@ -58,14 +58,22 @@ def checked(**choices: Iterable[str]) -> Callable[[Callable[P, R]], Callable[P, 
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         signature = inspect.signature(func)
+        # Positional-or-keyword parameters only: arguments are matched to names directly,
+        # without signature.bind (the entry points are called in hot loops; issue #13).
+        simple = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
+        names = tuple(signature.parameters)
         hints: dict[str, Any] = {}
 
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             if not hints:  # resolved on first use: the module is complete by then
                 hints.update(typing.get_type_hints(func))
-            bound = signature.bind(*args, **kwargs)  # a wrong call is Python's TypeError
-            for name, value in bound.arguments.items():
+            if simple and len(args) <= len(names) and not any(
+                    k not in hints or k in names[:len(args)] for k in kwargs):
+                given = (*zip(names, args, strict=False), *kwargs.items())
+            else:  # a wrong call is Python's TypeError
+                given = tuple(signature.bind(*args, **kwargs).arguments.items())
+            for name, value in given:
                 _check(func.__name__, name, value, hints[name])
                 if name in allowed:
                     _check_choice(func.__name__, name, value, allowed[name])
@@ -100,6 +108,8 @@ def _check_choice(function: str, name: str, value: object, allowed: tuple[str, .
 
 
 def _matches(value: object, hint: Any) -> bool:
+    if type(value) is hint:  # the common case, and never a wrong answer (bool is not int)
+        return True
     origin = typing.get_origin(hint)
     if hint is Any:
         return True
