@@ -11,7 +11,7 @@ import json
 import re
 import sys
 from argparse import ArgumentParser as Parser
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from powercompat.accel.factory import ACCELS
 from powercompat.catalog.guests import GUESTS
@@ -20,6 +20,9 @@ from powercompat.cli.main import PROG
 from powercompat.errors import InvalidValueError
 from powercompat.messages import hex32, hex64, max_cpu_compat_description
 from powercompat.profiles import DEFAULT_PROFILE, PROFILE_NAMES
+
+if TYPE_CHECKING:  # not at run time: pathlib costs ~3 ms of start-up (urllib, ipaddress)
+    from pathlib import Path
 
 #: accelerators as the help text explains them (names from accel.factory.ACCELS)
 ACCEL_TITLES: dict[str, str] = {
