@@ -8,7 +8,6 @@ first. Everything is importable lazily, so ``import powercompat`` stays cheap.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 __all__ = [  # noqa: RUF022 - ordered by importance, as STYLE.md asks
@@ -25,7 +24,17 @@ __all__ = [  # noqa: RUF022 - ordered by importance, as STYLE.md asks
     "MigrationError",
 ]
 
-logging.getLogger("powercompat").addHandler(logging.NullHandler())
+
+def _logger(name: str) -> logging.Logger:
+    """The logger of module ``name``, imported when something is logged: ``logging`` costs
+    ~2 ms of every start-up (issue #13). As a library should, the package logger gets a
+    NullHandler, so nothing reaches stderr unless the application configures logging."""
+    import logging
+
+    package = logging.getLogger("powercompat")
+    if not package.handlers:
+        package.addHandler(logging.NullHandler())
+    return logging.getLogger(name)
 
 _LAZY = {
     "negotiate": "powercompat.scenario",
@@ -42,6 +51,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    import logging
+
     from powercompat.errors import (
         CompatError,
         InputError,

@@ -9,11 +9,11 @@ hw/ppc/spapr_hcall.c do_client_architecture_support(); target/ppc/machine.c cpu_
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from powercompat import _logger
 from powercompat.accel.factory import Accelerator, make_accel
 from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
 from powercompat.catalog.modes import LOGICAL_2_07, LOGICAL_3_00, mode_by_pvr
@@ -44,8 +44,6 @@ from powercompat.machine.options import MachineConfig, MachineOptions, parse_opt
 from powercompat.machine.state import Event, Lifecycle, VcpuState
 from powercompat.machine.vcpu import VCpu
 from powercompat.messages import CAS_MULTI_THREADS, hex32, migration_load_failed
-
-log = logging.getLogger(__name__)
 
 _L = Lifecycle
 
@@ -312,7 +310,7 @@ class PseriesMachine:
         """
         with self._event("cas", (_L.RUNNING,)) as event:
             if active_vcpus > 1:
-                log.warning(CAS_MULTI_THREADS)
+                _logger(__name__).warning(CAS_MULTI_THREADS)
                 raise CasError(CAS_MULTI_THREADS, H_MULTI_THREADS_ACTIVE)
             pvrs = parse_cas_pvrs(buffer)
             boot = self.boot_cpu
