@@ -181,3 +181,18 @@ def test_verify_libvirt_json_from_the_recording(run: Runner) -> None:
     assert r.code == (1 if data["disagreements"] else 0)
     assert len(data["cases"]) == 28  # type: ignore[arg-type]
     assert all(c["agrees"] == (not c["differences"]) for c in data["cases"])  # type: ignore
+
+
+def test_long_event_lists_are_taken_whole(run: Runner) -> None:
+    """Issue #13's timeline: 7,000 reboot,cas pairs (a 70 KB --events)."""
+    from powercompat.cli.simulate_cmd import events
+
+    text = ",".join(["realize", "reset", "cas", *["reboot", "cas"] * 7000])
+    assert events(text) == tuple(text.split(","))
+    assert events("realize,reset") == ("realize", "reset")
+    bad = run("simulate", "--cpu", "POWER9", "--events", text + ",boot")
+    assert bad.err == ("powercompat: error: unknown event 'boot' (valid: realize, reset, cas, "
+                       "reboot, hotplug, migrate)\n")
+    r = run("simulate", "--cpu", "POWER9", "--events", ",".join(["realize", "reset", "cas",
+                                                                 *["reboot", "cas"] * 3000]))
+    assert r.code == 0 and r.lines[-1].startswith("Summary: started; no failure")

@@ -42,8 +42,27 @@ def configure(parser: ArgumentParser) -> None:
     add_json(parser)
 
 
+def events(text: str) -> tuple[str, ...]:
+    """``--events`` through scenario.parse_events, a piece of at most MAX_TEXT_CHARS at a
+    time (the library caps one string there; a timeline of 7,000 reboot,cas pairs is longer)."""
+    from powercompat.inputs import MAX_TEXT_CHARS
+
+    if len(text) <= MAX_TEXT_CHARS:
+        return parse_events(text)
+    names: list[str] = []
+    piece: list[str] = []
+    size = 0
+    for item in text.split(","):
+        if piece and size + 1 + len(item) > MAX_TEXT_CHARS:
+            names += parse_events(",".join(piece))
+            piece, size = [], 0
+        piece.append(item)
+        size += len(item) + (1 if len(piece) > 1 else 0)
+    return (*names, *parse_events(",".join(piece)))
+
+
 def run(args: Namespace) -> int:
-    names = parse_events(args.events)
+    names = events(args.events)
     buffer = parse_pvr_list(args.pvr_list) if args.pvr_list is not None else None
     options = MachineOptions(cpu=args.cpu, smp=args.smp, threads=args.threads,
                              max_cpu_compat=args.max_cpu_compat, accel=args.accel,
