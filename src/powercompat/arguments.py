@@ -93,10 +93,16 @@ def _check(function: str, name: str, value: object, hint: Any) -> None:
         if problem is not None:
             raise ArgumentError(function, name, problem)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        field_hints = typing.get_type_hints(type(value))
-        for field in dataclasses.fields(value):
-            _check(function, f"{name}.{field.name}", getattr(value, field.name),
-                   field_hints[field.name])
+        for field, hint in _field_hints(type(value)):
+            _check(function, f"{name}.{field}", getattr(value, field), hint)
+
+
+@functools.cache
+def _field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
+    """A dataclass's fields with their resolved annotations, resolved once per class
+    (get_type_hints compiles every string annotation again on each call; issue #13)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
 
 
 def _check_choice(function: str, name: str, value: object, allowed: tuple[str, ...]) -> None:
