@@ -93,8 +93,33 @@ def _check(function: str, name: str, value: object, hint: Any) -> None:
         if problem is not None:
             raise ArgumentError(function, name, problem)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if _known_good(value):
+            return
         for field, hint in _field_hints(type(value)):
             _check(function, f"{name}.{field}", getattr(value, field), hint)
+        _remember(value)
+
+
+#: frozen dataclass values already checked field by field (the same MachineOptions is passed
+#: to every boot and load of a fleet plan); bounded, and only hashable values
+_GOOD: dict[object, None] = {}
+_GOOD_MAX = 4096
+
+
+def _known_good(value: object) -> bool:
+    try:
+        return value in _GOOD
+    except TypeError:  # not hashable: checked every time
+        return False
+
+
+def _remember(value: object) -> None:
+    try:
+        if len(_GOOD) >= _GOOD_MAX:
+            _GOOD.clear()
+        _GOOD[value] = None
+    except TypeError:
+        pass
 
 
 @functools.cache
