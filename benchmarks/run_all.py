@@ -108,7 +108,7 @@ def main() -> int:
                      f"{f['peak_rss'] / 1e6:.0f} MB)", bool(f["ok"])))
 
     print(f"\n4. negotiate() in-process, baseline {negotiate_bench.BASELINE} against this tree")
-    n = negotiate_bench.compare(rounds=3 if quick else 5)
+    n = negotiate_bench.compare(rounds=3 if quick else 7)
     for workload, sides in n.items():
         print(f"   {workload:10} baseline {sides['baseline'] * 1e6:7.1f} us   now "
               f"{sides['now'] * 1e6:7.1f} us   {sides['baseline'] / sides['now']:5.2f}x")
