@@ -101,7 +101,8 @@ def main() -> int:
 
     print("\n3. fleet plan --json on the matrix inventory")
     f = fleet_matrix.measure()
-    print(f"   {f['hosts']} hosts, {f['guests']} guests: {f['seconds']:.2f} s, peak RSS "
+    print(f"   {f['hosts']} hosts, {f['guests']} guests: {f['seconds']:.2f} s wall, "
+          f"{f['cpu_seconds']:.2f} s CPU, peak RSS "
           f"{f['peak_rss'] / 1e6:.0f} MB, output {f['output_bytes'] / 1e6:.1f} MB")
     verdicts.append((f"fleet plan --json <= {fleet_matrix.GOAL_SECONDS:.0f} s and "
                      f"<= {fleet_matrix.GOAL_BYTES / 1e6:.0f} MB ({f['seconds']:.2f} s, "
