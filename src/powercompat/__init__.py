@@ -17,6 +17,7 @@ __all__ = [  # noqa: RUF022 - ordered by importance, as STYLE.md asks
     "PseriesMachine",
     "MachineOptions",
     "parse_profile",
+    "profile_for_version",
     "PowerCompatError",
     "InputError",
     "CompatError",
@@ -43,6 +44,7 @@ _LAZY = {
     "PseriesMachine": "powercompat.machine.pseries",
     "MachineOptions": "powercompat.machine.options",
     "parse_profile": "powercompat.profiles",
+    "profile_for_version": "powercompat.profiles",
     "PowerCompatError": "powercompat.errors",
     "InputError": "powercompat.errors",
     "CompatError": "powercompat.errors",
@@ -62,7 +64,7 @@ if TYPE_CHECKING:
     )
     from powercompat.machine.options import MachineOptions
     from powercompat.machine.pseries import PseriesMachine
-    from powercompat.profiles import parse_profile
+    from powercompat.profiles import parse_profile, profile_for_version
     from powercompat.scenario import migrate_check, negotiate, simulate
 
 

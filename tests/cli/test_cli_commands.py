@@ -254,8 +254,9 @@ def test_profiles(run: Runner) -> None:
     data = run("profiles", "--json").json
     by_name = {p["name"]: p for p in data["profiles"]}  # type: ignore[union-attr]
     assert list(by_name) == ["2.9", "2.10-pre", "2.10", "2.11", "7.2", "head", "powercompat"]
-    assert by_name["2.10"]["switches"]["kvm_gets_old_value"] is True
-    assert by_name["2.11"]["switches"]["kvm_gets_old_value"] is False
+    assert by_name["2.10"]["switches"]["set_compat"] == "old-value"
+    assert by_name["2.10"]["switch_commits"]["set_compat"] == "5dfaa532"
+    assert by_name["2.11"]["switches"]["set_compat"] == "new-value"
     assert by_name["7.2"]["modes"][-1] == "power10"
     assert by_name["head"]["logical_pvr_check"] is True
     r = run("profiles")

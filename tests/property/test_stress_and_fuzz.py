@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from powercompat.catalog.behaviour import SetCompat
 from powercompat.fuzz.corpus import CORPUS_DIR, REAL_CAS_SEED, seed_corpus
 from powercompat.fuzz.runner import atheris_available, replay
 from powercompat.fuzz.targets import FuzzInvariantError, cas_target, migration_target
@@ -44,7 +45,7 @@ def test_checker_catches_a_redundant_ioctl(monkeypatch: pytest.MonkeyPatch) -> N
     from powercompat import profiles
 
     head = profiles.parse_profile("head")
-    broken = replace(head, ioctl_only_on_change=False)
+    broken = replace(head, switches=head.switches._replace(set_compat=SetCompat.STATE_FIRST))
     monkeypatch.setattr(PseriesMachine, "profile", property(
         lambda self: broken, lambda self, value: None), raising=False)
     report = run_stress(200, seed=3, profile="head", accel="kvm-hv")

@@ -181,6 +181,10 @@ GUESTS: Final[tuple[GuestProfile, ...]] = (
 )
 
 
+#: the guest a run boots when none is named: Debian bookworm's kernel, the one recorded most
+DEFAULT_GUEST: Final = "linux-6.1"
+
+
 def guest_by_name(name: str) -> GuestProfile | None:
     for guest in GUESTS:
         if guest.name == name:

@@ -13,26 +13,20 @@ import sys
 from argparse import ArgumentParser as Parser
 from typing import TYPE_CHECKING
 
-from powercompat.accel.factory import ACCELS
-from powercompat.catalog.guests import GUESTS
-from powercompat.catalog.modes import COMPAT_MODES, CompatMode, mode_by_pvr
+from powercompat.catalog.accels import ACCELS, Accel
+from powercompat.catalog.guests import DEFAULT_GUEST, GUESTS
+from powercompat.catalog.history import HEAD
+from powercompat.catalog.modes import CompatMode, pvr_label
 from powercompat.cli.main import PROG
 from powercompat.errors import InvalidValueError
-from powercompat.messages import hex32, hex64, max_cpu_compat_description
+from powercompat.messages import hex64, max_cpu_compat_description
 from powercompat.profiles import DEFAULT_PROFILE, PROFILE_NAMES
 
 if TYPE_CHECKING:  # not at run time: pathlib costs ~3 ms of start-up (urllib, ipaddress)
     from pathlib import Path
 
-#: accelerators as the help text explains them (names from accel.factory.ACCELS)
-ACCEL_TITLES: dict[str, str] = {
-    "tcg": "TCG",
-    "kvm-hv": "KVM HV",
-    "kvm-pr": "KVM PR",
-    "kvm-pr-ignore": "KVM PR accepting and ignoring ARCH_COMPAT",
-    "kvm": "the real KVM of this ppc64 host",
-}
-DEFAULT_GUEST = GUESTS[0].name
+#: accelerators as the help text explains them (from catalog.accels)
+ACCEL_TITLES: dict[str, str] = {a.value: a.description for a in Accel}
 PCR_LIMIT = 1 << 64
 
 
@@ -55,7 +49,7 @@ def add_qemu(parser: Parser) -> None:
 def add_max_compat(parser: Parser) -> None:
     parser.add_argument(
         "--max-cpu-compat", dest="max_cpu_compat", default=None, metavar="MODE",
-        help=(max_cpu_compat_description([m.name for m in COMPAT_MODES])
+        help=(max_cpu_compat_description([m.name for m in HEAD.modes])
               + " Exact and case-sensitive, as QEMU. An empty value is no maximum, as QEMU "
               "7.2 takes '-M pseries,max-cpu-compat=' (it starts, raw allowed).")
         .replace("%", "%%"))
@@ -176,12 +170,9 @@ def parse_pcr_value(text: str) -> int:
     return value
 
 
-def mode_label(pvr: int, modes: tuple[CompatMode, ...] = COMPAT_MODES) -> str:
+def mode_label(pvr: int, modes: tuple[CompatMode, ...] = HEAD.modes) -> str:
     """``power8 (0x0f000004)``, ``raw (0x00000000)`` or the bare hex of an unknown value."""
-    if pvr == 0:
-        return f"raw ({hex32(0)})"
-    mode = mode_by_pvr(pvr, modes)
-    return f"{mode.name} ({hex32(pvr)})" if mode else hex32(pvr)
+    return pvr_label(pvr, modes)
 
 
 def errno_name(err: int) -> str:

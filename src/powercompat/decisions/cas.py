@@ -13,9 +13,10 @@ from enum import Enum
 from functools import lru_cache
 
 from powercompat.catalog.cpus import CpuModel
+from powercompat.catalog.modes import pvr_label
 from powercompat.decisions.reasons import Reason
 from powercompat.decisions.rules import HEAD_RULES, CompatRules
-from powercompat.decisions.validity import check_compat, describe
+from powercompat.decisions.validity import check_compat
 from powercompat.errors import CasBufferError
 from powercompat.messages import CAS_NO_SUITABLE_PVR, hex32
 
@@ -165,7 +166,7 @@ def _choose_compat(model: CpuModel, real_pvr: int, max_compat: int, pvrs: CasPvr
             best = entry.value
             reasons.append(Reason(
                 verdict.reason.candidate, True, "best",
-                f"{label}: {describe(entry.value, rules.modes)} is the best so far"))
+                f"{label}: {pvr_label(entry.value, rules.modes, raw=False)} is the best so far"))
         else:
             reasons.append(Reason(verdict.reason.candidate, False, verdict.reason.rule,
                                   f"{label}: {verdict.reason.text}"))
@@ -182,8 +183,8 @@ def _choose_compat(model: CpuModel, real_pvr: int, max_compat: int, pvrs: CasPvr
     # max-cpu-compat is set (152ef803); otherwise no suitable PVR is H_HARDWARE.
     if best:
         outcome, error = CasOutcome.COMPAT, None
-        reasons.append(Reason(describe(best, rules.modes), True, "chosen",
-                              f"chosen: {describe(best, rules.modes)}"))
+        reasons.append(Reason(pvr_label(best, rules.modes), True, "chosen",
+                              f"chosen: {pvr_label(best, rules.modes)}"))
     elif explicit_match and not max_compat:
         outcome, error = CasOutcome.RAW, None
         reasons.append(Reason("raw", True, "chosen",

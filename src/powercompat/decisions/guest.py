@@ -65,7 +65,7 @@ def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | 
     level = effective_level(model, compat, rules)
     if guest.userland_isa is None:
         return UserlandVerdict(None, level.name, f"{guest.name}: userland not modelled")
-    need = mode_by_name(guest.userland_isa)
+    need = mode_by_name(guest.userland_isa, rules.modes)
     assert need is not None
     spec = linux_cpu_spec(compat.pvr if compat else model.pvr, guest.cpu_specs)
     hardware = hardware_level(model, rules)

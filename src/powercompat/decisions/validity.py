@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from powercompat.catalog.cpus import CpuFamily, CpuModel
-from powercompat.catalog.modes import CompatMode, mode_by_pvr
+from powercompat.catalog.modes import CompatMode, pvr_label
 from powercompat.decisions.reasons import Reason
 from powercompat.decisions.rules import HEAD_RULES, CompatRules
 from powercompat.messages import hex32
@@ -24,12 +24,6 @@ class Validity:
     pvr: int
     mode: CompatMode | None
     reason: Reason
-
-
-def describe(pvr: int, modes: tuple[CompatMode, ...]) -> str:
-    """``power8 (0x0f000004)`` for a known mode, the bare hex otherwise."""
-    mode = mode_by_pvr(pvr, modes)
-    return f"{mode.name} ({hex32(pvr)})" if mode else hex32(pvr)
 
 
 def check_compat(
@@ -68,7 +62,7 @@ def _check_compat(family: CpuFamily, pvr: int, min_pvr: int, max_pvr: int,
     # QEMU g_assert()s these: a bound comes from QEMU itself, never from a guest.
     assert not min_pvr or lo >= 0, f"unknown min compat {hex32(min_pvr)}"
     assert not max_pvr or hi >= 0, f"unknown max compat {hex32(max_pvr)}"
-    name = f"{mode.name} ({hex32(pvr)})" if mode else hex32(pvr)  # describe()
+    name = pvr_label(pvr, modes, raw=False)
 
     def refuse(rule: str, text: str) -> Validity:
         return Validity(False, pvr, mode, Reason(name, False, rule, f"{name}: {text}"))

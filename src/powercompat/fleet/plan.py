@@ -25,7 +25,8 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Final
 
-from powercompat.catalog.modes import COMPAT_MODES
+from powercompat.catalog.accels import Accel
+from powercompat.catalog.history import HEAD
 from powercompat.decisions.libvirt import LibvirtCpu, commandline_xml
 from powercompat.errors import InvalidValueError
 from powercompat.fleet.decide import Decider, GuestKind, HostClass, Verdict, libvirt_outcome
@@ -33,7 +34,7 @@ from powercompat.fleet.inventory import Guest, Host, Inventory
 from powercompat.scenario import DEFAULT_GUEST
 
 #: heat-map columns: no maximum, then every mode of the newest table, oldest first
-MODE_COLUMNS: Final[tuple[str | None, ...]] = (None, *(m.name for m in COMPAT_MODES))
+MODE_COLUMNS: Final[tuple[str | None, ...]] = (None, *(m.name for m in HEAD.modes))
 #: guest names listed per class or change in tables and examples
 EXAMPLES: Final = 3
 
@@ -143,11 +144,11 @@ class GroupPlan:
             return None
         machine = "pseries" + (f",max-cpu-compat={self.recommended}" if self.recommended
                                else "")
-        if self.accel == "tcg":
+        kvm_type = Accel(self.accel).kvm_type  # the one table of flavours (catalog.accels)
+        if kvm_type is None:
             return f"-machine {machine} -accel tcg -cpu CPU"
-        flavour = {"kvm-hv": "hv", "kvm-pr": "pr", "kvm-pr-ignore": "pr"}.get(self.accel)
-        if flavour:
-            machine += f",kvm-type={flavour}"
+        if kvm_type != "auto":
+            machine += f",kvm-type={kvm_type}"
         return f"-machine {machine} -accel kvm -cpu host"
 
     @property
