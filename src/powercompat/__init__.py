@@ -26,17 +26,6 @@ __all__ = [  # noqa: RUF022 - ordered by importance, as STYLE.md asks
 ]
 
 
-def _logger(name: str) -> logging.Logger:
-    """The logger of module ``name``, imported when something is logged: ``logging`` costs
-    ~2 ms of every start-up (issue #13). As a library should, the package logger gets a
-    NullHandler, so nothing reaches stderr unless the application configures logging."""
-    import logging
-
-    package = logging.getLogger("powercompat")
-    if not package.handlers:
-        package.addHandler(logging.NullHandler())
-    return logging.getLogger(name)
-
 _LAZY = {
     "negotiate": "powercompat.scenario",
     "simulate": "powercompat.scenario",
@@ -53,8 +42,6 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    import logging
-
     from powercompat.errors import (
         CompatError,
         InputError,

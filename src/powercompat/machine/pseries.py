@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple
 
-from powercompat import _logger
 from powercompat.accel.factory import Accelerator, make_accel
 from powercompat.catalog.behaviour import HotplugRule
 from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
@@ -61,6 +60,18 @@ from powercompat.messages import (
 )
 
 _L = Lifecycle
+
+
+def _warn(message: str) -> None:
+    """QEMU's warn_report(), through logging, imported only when there is something to log
+    (``logging`` costs ~2 ms of every start-up; issue #13). As a library should, the package
+    logger gets a NullHandler: nothing reaches stderr unless the application configures it."""
+    import logging
+
+    package = logging.getLogger("powercompat")
+    if not package.handlers:
+        package.addHandler(logging.NullHandler())
+    logging.getLogger(__name__).warning(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,7 +338,7 @@ class PseriesMachine:
         """
         with self._event("cas", (_L.RUNNING,)) as event:
             if active_vcpus > 1:
-                _logger(__name__).warning(CAS_MULTI_THREADS)
+                _warn(CAS_MULTI_THREADS)
                 raise CasError(CAS_MULTI_THREADS, H_MULTI_THREADS_ACTIVE)
             pvrs = parse_cas_pvrs(buffer)
             boot = self.boot_cpu
