@@ -36,7 +36,6 @@ import json, sys, time
 from powercompat.scenario import negotiate
 from powercompat.profiles import parse_profile
 from powercompat.catalog.guests import GUESTS
-from powercompat.catalog.modes import COMPAT_MODES
 
 workload, rounds = sys.argv[1], int(sys.argv[2])
 profile = parse_profile("head")
