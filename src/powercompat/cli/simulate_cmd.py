@@ -3,23 +3,23 @@ ONE_REG calls and the state of every vCPU afterwards."""
 
 from __future__ import annotations
 
+from argparse import ArgumentParser, Namespace
 from typing import TYPE_CHECKING
-
-import click
 
 from powercompat.catalog.kvm import reg_name
 from powercompat.catalog.modes import CompatMode
 from powercompat.cli.common import (
     accel_title,
+    add_json,
+    add_machine_options,
     emit_json,
     errno_name,
     fail,
-    json_option,
-    machine_options,
     mode_label,
     parse_pvr_list,
-    want_json,
+    plural,
 )
+from powercompat.cli.main import Command
 from powercompat.machine.options import MachineOptions
 from powercompat.machine.state import Event, VcpuState
 from powercompat.messages import hex32, hex64
@@ -27,35 +27,51 @@ from powercompat.scenario import DEFAULT_EVENTS, EVENT_NAMES, Simulation, parse_
 from powercompat.scenario import simulate as run_simulation
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
-    from rich.table import Table
+    from powercompat.cli.tables import Item, Table
 
 
-@click.command(short_help="A lifecycle timeline with ONE_REG calls and vCPU states.")
-@machine_options
-@click.option("--events", default=",".join(DEFAULT_EVENTS), show_default=True, metavar="LIST",
-              help=f"Comma-separated events, in order: {', '.join(EVENT_NAMES)}.")
-@click.option("--dst-cpu", default=None, metavar="CPU",
-              help="Destination CPU for 'migrate' (default: --cpu).")
-@click.option("--dst-host-cpu", default=None, metavar="CPU",
-              help="Destination host CPU under KVM (default: --dst-cpu).")
-@json_option
-def simulate(cpu: str, max_cpu_compat: str | None, guest: str, pvr_list: str | None,
-             accel: str, host_cpu: str | None, qemu: str, smp: int, threads: int, events: str,
-             dst_cpu: str | None, dst_host_cpu: str | None, as_json: bool) -> int:
-    """Run lifecycle events and show each one's decisions, ONE_REG calls and vCPUs.
+def configure(parser: ArgumentParser) -> None:
+    add_machine_options(parser)
+    parser.add_argument("--events", default=",".join(DEFAULT_EVENTS), metavar="LIST",
+                        help=f"Comma-separated events, in order: {', '.join(EVENT_NAMES)} "
+                        "(default: %(default)s).")
+    parser.add_argument("--dst-cpu", default=None, metavar="CPU",
+                        help="Destination CPU for 'migrate' (default: --cpu).")
+    parser.add_argument("--dst-host-cpu", default=None, metavar="CPU",
+                        help="Destination host CPU under KVM (default: --dst-cpu).")
+    add_json(parser)
 
-    Exit status 1 when the machine does not start or an event fails.
-    """
-    want_json(as_json)
-    names = parse_events(events)
-    buffer = parse_pvr_list(pvr_list) if pvr_list is not None else None
-    options = MachineOptions(cpu=cpu, smp=smp, threads=threads, max_cpu_compat=max_cpu_compat,
-                             accel=accel, host_cpu=host_cpu, qemu=qemu)
-    if dst_host_cpu is None and dst_cpu is not None and host_cpu is not None:
-        dst_host_cpu = dst_cpu
-    sim = run_simulation(options, names, guest, buffer, dst_cpu, dst_host_cpu)
-    if as_json:
+
+def events(text: str) -> tuple[str, ...]:
+    """``--events`` through scenario.parse_events, a piece of at most MAX_TEXT_CHARS at a
+    time (the library caps one string there; a timeline of 7,000 reboot,cas pairs is longer)."""
+    from powercompat.inputs import MAX_TEXT_CHARS
+
+    if len(text) <= MAX_TEXT_CHARS:
+        return parse_events(text)
+    names: list[str] = []
+    piece: list[str] = []
+    size = 0
+    for item in text.split(","):
+        if piece and size + 1 + len(item) > MAX_TEXT_CHARS:
+            names += parse_events(",".join(piece))
+            piece, size = [], 0
+        piece.append(item)
+        size += len(item) + (1 if len(piece) > 1 else 0)
+    return (*names, *parse_events(",".join(piece)))
+
+
+def run(args: Namespace) -> int:
+    names = events(args.events)
+    buffer = parse_pvr_list(args.pvr_list) if args.pvr_list is not None else None
+    options = MachineOptions(cpu=args.cpu, smp=args.smp, threads=args.threads,
+                             max_cpu_compat=args.max_cpu_compat, accel=args.accel,
+                             host_cpu=args.host_cpu, qemu=args.qemu)
+    dst_host_cpu = args.dst_host_cpu
+    if dst_host_cpu is None and args.dst_cpu is not None and args.host_cpu is not None:
+        dst_host_cpu = args.dst_cpu
+    sim = run_simulation(options, names, args.guest, buffer, args.dst_cpu, dst_host_cpu)
+    if args.as_json:
         emit_json(sim.to_json())
     else:
         render(sim, options, names)
@@ -64,32 +80,38 @@ def simulate(cpu: str, max_cpu_compat: str | None, guest: str, pvr_list: str | N
     return 0
 
 
+COMMAND = Command(
+    "A lifecycle timeline with ONE_REG calls and vCPU states.", configure=configure, run=run,
+    description="Run lifecycle events and show each one's decisions, ONE_REG calls and "
+    "vCPUs.\n\nExit status 1 when the machine does not start or an event fails.")
+
+
 def render(sim: Simulation, options: MachineOptions, names: tuple[str, ...]) -> None:
     from powercompat.cli import tables
     from powercompat.profiles import parse_profile
 
     modes = parse_profile(options.qemu).rules.modes
     first = sim.machines[0].config
-    head = (f"{first.model.name} x{first.smp} ({first.threads} thread(s)/core), "
+    head = (f"{first.model.name} x{first.smp} ({plural(first.threads, 'thread')}/core), "
             f"max-cpu-compat={first.max_compat.name if first.max_compat else 'none'}, "
             f"{accel_title(first.accel)}"
             + (f" on a {first.host.family.name} host" if first.accel != "tcg" else "")
             + f", QEMU profile {first.profile.name}")
-    items: list[RenderableType | str] = [head, f"events: {', '.join(names)}", ""]
+    items: list[Item] = [head, f"events: {', '.join(names)}", ""]
     for number, event in enumerate(sim.events, 1):
         items.extend(_event_items(number, event, modes))
     verdict = ("started" if sim.started else "did not start") + (
         f"; failed: {sim.error}" if sim.error else "; no failure")
-    items.append(f"Summary: {verdict}; {sim.one_reg_total} ONE_REG call(s) in all.")
+    items.append(f"Summary: {verdict}; {plural(sim.one_reg_total, 'ONE_REG call')} in all.")
     tables.show(*items)
 
 
 def _event_items(number: int, event: Event, modes: tuple[CompatMode, ...]
-                 ) -> list[RenderableType | str]:
+                 ) -> list[Item]:
     from powercompat.cli import tables
 
     status = "ok" if event.ok else f"FAILED: {event.error}"
-    items: list[RenderableType | str] = [
+    items: list[Item] = [
         tables.text(f"[{number}] {event.name} ({event.machine}): {status}",
                     "bold" if event.ok else "bold red")]
     items.extend(f"    - {reason}" for reason in event.reasons)

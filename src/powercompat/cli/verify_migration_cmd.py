@@ -6,17 +6,17 @@ import datetime as dt
 import json
 import shlex
 import sys
+from argparse import ArgumentParser, Namespace
 from pathlib import Path
 from typing import Any
 
-import click
-
-from powercompat.cli.common import want_json
+from powercompat.cli.common import add_json, count
+from powercompat.cli.main import Command
 from powercompat.errors import InvalidValueError
 
 
 def _say(message: str) -> None:
-    click.echo(message, err=True)
+    print(message, file=sys.stderr)
 
 
 def _line(r: dict[str, Any]) -> str:
@@ -28,46 +28,52 @@ def _line(r: dict[str, Any]) -> str:
             f" {r['guest']} {r['seconds']:5.1f}s  {why}")
 
 
-@click.command("migration")
-@click.option("--src-release", required=True, metavar="R",
-              help="The source's QEMU release or Debian suite (7.2, 10.0, 11.1, ...).")
-@click.option("--dst-release", required=True, metavar="R",
-              help="The destination's QEMU release or Debian suite.")
-@click.option("--cpu", default=None, metavar="CPU",
-              help="Run one case of your own: the source's -cpu (default: the recorded "
-                   "cases of the pair).")
-@click.option("--dst-cpu", default=None, metavar="CPU", help="The destination's -cpu "
-              "(default: --cpu).")
-@click.option("--max-cpu-compat", default=None, metavar="MODE",
-              help="The source's max-cpu-compat (default: unset).")
-@click.option("--dst-max-cpu-compat", default=None, metavar="MODE",
-              help="The destination's max-cpu-compat (default: unset).")
-@click.option("--machine", default="pseries", show_default=True, metavar="TYPE",
-              help="Machine type on both sides; plain pseries is each release's newest.")
-@click.option("--before-boot", is_flag=True,
-              help="Migrate a source created with -S that never ran (no CAS, raw PVR).")
-@click.option("--guest", default="linux-6.1", show_default=True, metavar="G",
-              help="Guest kernel booted on the source.")
-@click.option("--only", default=None, metavar="TEXT",
-              help="Of the recorded cases, only those whose key contains TEXT.")
-@click.option("--record", type=click.Path(path_type=Path), default=None, metavar="FILE",
-              help="Write every observation with versions to FILE (tests/data/real/...).")
-@click.option("--lock", type=click.Path(path_type=Path), default=None, metavar="FILE",
-              help="flock FILE around each batch (default: /work/locks/tcg.lock if it "
-                   "exists).")
-@click.option("--batch", default=6, show_default=True, help="Cases per lock hold.")
-@click.option("--cache", type=click.Path(path_type=Path), default=None,
-              help="Where the suites are set up (default: $POWERCOMPAT_CACHE or "
-                   "~/.cache/powercompat).")
-@click.option("--json", "as_json", is_flag=True, help="Print every observation as JSON.")
-def migration(src_release: str, dst_release: str, cpu: str | None, dst_cpu: str | None,
-              max_cpu_compat: str | None, dst_max_cpu_compat: str | None, machine: str,
-              before_boot: bool, guest: str, only: str | None, record: Path | None,
-              lock: Path | None, batch: int, cache: Path | None, as_json: bool) -> int:
-    """Live-migrate a real guest from one QEMU release to another on loopback (TCG), each
-    side its own binary, and record what each side did. Needs `verify setup --release R`
-    for both releases. Exit 1 when a case was inconclusive (the guest never booted, the
-    migration never ended); a refusal by either QEMU is an observation, not a failure."""
+def configure(parser: ArgumentParser) -> None:
+    parser.add_argument("--src-release", required=True, metavar="R",
+                        help="The source's QEMU release or Debian suite (7.2, 10.0, 11.1, ...).")
+    parser.add_argument("--dst-release", required=True, metavar="R",
+                        help="The destination's QEMU release or Debian suite.")
+    parser.add_argument("--cpu", default=None, metavar="CPU",
+                        help="Run one case of your own: the source's -cpu (default: the "
+                             "recorded cases of the pair).")
+    parser.add_argument("--dst-cpu", default=None, metavar="CPU",
+                        help="The destination's -cpu (default: --cpu).")
+    parser.add_argument("--max-cpu-compat", default=None, metavar="MODE",
+                        help="The source's max-cpu-compat (default: unset).")
+    parser.add_argument("--dst-max-cpu-compat", default=None, metavar="MODE",
+                        help="The destination's max-cpu-compat (default: unset).")
+    parser.add_argument("--machine", default="pseries", metavar="TYPE",
+                        help="Machine type on both sides; plain pseries is each release's "
+                             "newest (default: %(default)s).")
+    parser.add_argument("--before-boot", action="store_true",
+                        help="Migrate a source created with -S that never ran (no CAS, raw "
+                             "PVR).")
+    parser.add_argument("--guest", default="linux-6.1", metavar="G",
+                        help="Guest kernel booted on the source (default: %(default)s).")
+    parser.add_argument("--only", default=None, metavar="TEXT",
+                        help="Of the recorded cases, only those whose key contains TEXT.")
+    parser.add_argument("--record", type=Path, default=None, metavar="FILE",
+                        help="Write every observation with versions to FILE "
+                             "(tests/data/real/qemu-R1-to-R2-migration.json).")
+    parser.add_argument("--lock", type=Path, default=None, metavar="FILE",
+                        help="flock FILE around each batch (default: /work/locks/tcg.lock if "
+                             "it exists).")
+    parser.add_argument("--batch", type=count, default=6, metavar="N",
+                        help="Cases per lock hold (default: %(default)s).")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="Where the suites are set up (default: $POWERCOMPAT_CACHE or "
+                             "~/.cache/powercompat).")
+    add_json(parser)
+
+
+def migration(args: Namespace) -> int:
+    """Run the pair's cases (or one of the user's) and print or record what each side did."""
+    src_release, dst_release, cpu = args.src_release, args.dst_release, args.cpu
+    dst_cpu, max_cpu_compat = args.dst_cpu, args.max_cpu_compat
+    dst_max_cpu_compat, machine, before_boot = (args.dst_max_cpu_compat, args.machine,
+                                                args.before_boot)
+    guest, only, record, lock, batch, cache, as_json = (
+        args.guest, args.only, args.record, args.lock, args.batch, args.cache, args.as_json)
     from powercompat.verify import process
     from powercompat.verify.assets import default_cache_dir, load_assets
     from powercompat.verify.report import prepare_output_file
@@ -81,7 +87,6 @@ def migration(src_release: str, dst_release: str, cpu: str | None, dst_cpu: str 
         run_pair,
     )
 
-    want_json(as_json)
     src_rel = parse_suite(src_release).qemu_release
     dst_rel = parse_suite(dst_release).qemu_release
     if cpu is not None:
@@ -115,10 +120,10 @@ def migration(src_release: str, dst_release: str, cpu: str | None, dst_cpu: str 
     if record is not None:
         record.write_text(json.dumps(data, indent=2) + "\n")
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        print(json.dumps(data, indent=2))
     else:
         moved = sum(r["moved"] for r in run.migrations)
-        click.echo(f"{run.src.qemu_version} -> {run.dst.qemu_version}: {len(run.migrations)} "
+        print(f"{run.src.qemu_version} -> {run.dst.qemu_version}: {len(run.migrations)} "
                    f"cases, {moved} moved, {run.wall_seconds:.1f} s wall "
                    f"({run.lock_waited_seconds:.1f} s waiting for the lock)"
                    + (f"; recorded in {record}" if record else ""))
@@ -126,3 +131,15 @@ def migration(src_release: str, dst_release: str, cpu: str | None, dst_cpu: str 
     for r in stuck:
         _say(f"inconclusive: {r['key']}: {r['inconclusive']}")
     return 1 if stuck else 0
+
+
+MIGRATION = Command(
+    "Live-migrate a real guest between two QEMU releases and record both sides.",
+    configure=configure, run=migration,
+    description="Live-migrate a real guest from one QEMU release to another on loopback "
+    "(TCG), each side its own binary (verify setup --release R for both), and record what "
+    "each side did: both command lines, the source's negotiated mode, whether the guest "
+    "moved, the destination's exit status and exact errors, and the guest after the move. "
+    "Without --cpu it runs the pair's recorded cases. Exit 1 when a case was inconclusive "
+    "(the guest never booted, the migration never ended); a refusal by either QEMU is an "
+    "observation, not a failure.")

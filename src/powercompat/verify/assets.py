@@ -322,6 +322,17 @@ def _apt_options(apt_dir: Path, arch: str = GUEST_ARCH) -> list[str]:
     ]  # fmt: skip
 
 
+def _require_tools() -> None:
+    """apt-get, apt-cache and dpkg-deb must be there before anything is fetched or made.
+
+    :raises EnvironmentProblem: one is missing from PATH.
+    """
+    for tool in ("apt-get", "apt-cache", "dpkg-deb"):
+        if shutil.which(tool) is None:
+            raise EnvironmentProblem(f"cannot run {tool}: not found (verify setup needs "
+                                     f"Debian's apt and dpkg)")
+
+
 def _prepare_apt(apt_dir: Path, suite: Suite, arch: str) -> None:
     for sub in ("lists/partial", "cache/archives/partial", "sources.list.d", "preferences.d"):
         (apt_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -346,11 +357,25 @@ def _update_lists(apt_dir: Path, suite: Suite, arch: str) -> list[str]:
     have_main = any(main_index in p.name for p in (apt_dir / "lists").iterdir())
     problems = [ln for ln in proc.stderr.splitlines() if ln.startswith(("E:", "W:"))]
     if not have_main:
+        archs = _release_architectures(apt_dir / "lists", suite.name)
+        if archs is not None and arch not in archs:
+            # bullseye (LTS) dropped ppc64el from its index: nothing to fetch, not a hiccup
+            raise AssetError(f"the {suite.name} index no longer lists {arch} (Architectures: "
+                             f"{' '.join(archs)})", registry=True)
         raise AssetError(
             f"apt-get update ({suite.name} {arch}) got no main index: {' | '.join(problems)}",
             registry=True,
         )
     return problems
+
+
+def _release_architectures(lists: Path, suite: str) -> list[str] | None:
+    """The ``Architectures:`` field of the suite's downloaded ``InRelease``, if there is one."""
+    for path in lists.glob(f"*_dists_{suite}_InRelease"):
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith("Architectures:"):
+                return line.split(":", 1)[1].split()
+    return None
 
 
 def _madison(apt_dir: Path, arch: str, package: str) -> list[str]:
@@ -533,6 +558,7 @@ def setup_qemu(
         say(f"using the installed {host.binary.name} ({host.version.line})")
         _write_manifest(cache_dir / suite.name / QEMU_MANIFEST, host.to_json())
         return host, []
+    _require_tools()
     apt_dir = cache_dir / suite.name / f"apt-{HOST_ARCH}"
     _prepare_apt(apt_dir, suite, HOST_ARCH)
     say(f"updating the private {suite.name} {HOST_ARCH} package lists")
@@ -627,6 +653,7 @@ def setup_guest(
     if cached is not None:
         say(f"guest of {suite.name} already set up ({cached.guest}, {cached.kernel_package})")
         return cached, []
+    _require_tools()
     apt_dir = cache_dir / suite.name / f"apt-{GUEST_ARCH}"
     debs = cache_dir / suite.name / f"debs-{GUEST_ARCH}"
     _prepare_apt(apt_dir, suite, GUEST_ARCH)
@@ -756,21 +783,32 @@ def load_assets(
     :raises EnvironmentProblem: the cache or the given QEMU binary is unusable.
     """
     cache = check_cache_dir(cache_dir or default_cache_dir(), create=False)
+    qemu, suite = find_qemu(cache, release=release, qemu_binary=qemu_binary)
+    return combine(qemu, _load_guest_for(cache, suite, guest))
+
+
+def find_qemu(
+    cache: Path, *, release: str | None = None, qemu_binary: Path | None = None
+) -> tuple[QemuAssets, Suite]:
+    """A QEMU that is already there: one's own binary, or a set-up release (the host's own
+    binary for bookworm). Never downloads.
+
+    :return: the QEMU and the suite whose guest goes with it by default.
+    :raises AssetError: the release is not set up (the message names the ``setup`` to run).
+    :raises EnvironmentProblem: the binary cannot tell its version.
+    """
     if qemu_binary is not None:
         binary = QemuBinary(qemu_binary.expanduser().absolute())
         version = query_version(binary)
-        qemu = QemuAssets("", "given", binary, version)
         own = next((s for s in SUITES if s.qemu_release == version.release), None)
-        suite = own or parse_suite(HOST_SUITE)
-    else:
-        suite = parse_suite(release or HOST_SUITE)
-        found = load_qemu(cache, suite) if cache.is_dir() else None
-        found = found or _installed_qemu(suite)
-        if found is None:
-            raise AssetError(f"QEMU {suite.qemu_release} ({suite.name}) is not set up in "
-                             f"{cache}; {setup_hint(suite)}")
-        qemu = found
-    return combine(qemu, _load_guest_for(cache, suite, guest))
+        return QemuAssets("", "given", binary, version), own or parse_suite(HOST_SUITE)
+    suite = parse_suite(release or HOST_SUITE)
+    found = load_qemu(cache, suite) if cache.is_dir() else None
+    found = found or _installed_qemu(suite)
+    if found is None:
+        raise AssetError(f"QEMU {suite.qemu_release} ({suite.name}) is not set up in "
+                         f"{cache}; {setup_hint(suite)}")
+    return found, suite
 
 
 def _load_guest_for(cache: Path, suite: Suite, guest: str | None) -> GuestAssets:
@@ -812,6 +850,7 @@ __all__ = [
     "combine",
     "default_cache_dir",
     "ensure_assets",
+    "find_qemu",
     "load_assets",
     "setup_guest",
     "setup_qemu",

@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from powercompat.verify.assets import load_qemu
+from powercompat.verify.assets import check_cache_dir, find_qemu
 from powercompat.verify.catalog import CatalogRun, run_catalog
 from powercompat.verify.compare import Outcome, Verdict, judge_probe, qemu_profile
 from powercompat.verify.errors import AssetError, UnknownQemuError
-from powercompat.verify.qemu import QemuBinary, query_version
 from powercompat.verify.report import prepare_output_file
-from powercompat.verify.suites import FALLBACK_GUEST, HOST_SUITE, parse_suite
+from powercompat.verify.suites import FALLBACK_GUEST
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 REAL_DIR = Path("tests") / "data" / "real"
@@ -104,22 +103,6 @@ def diff_catalogs(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(out)
 
 
-def _binary(cache: Path, release: str | None, qemu_binary: Path | None
-            ) -> tuple[QemuBinary, str | None]:
-    if qemu_binary is not None:
-        return QemuBinary(qemu_binary.expanduser().absolute()), None
-    suite = parse_suite(release or HOST_SUITE)
-    found = load_qemu(cache, suite) if cache.is_dir() else None
-    if found is None and suite.name == HOST_SUITE:
-        from powercompat.verify.assets import _installed_qemu
-
-        found = _installed_qemu(suite)
-    if found is None:
-        raise AssetError(f"QEMU {suite.qemu_release} ({suite.name}) is not set up in {cache}; "
-                         f"run: powercompat verify setup --release {suite.name}")
-    return found.binary, suite.name
-
-
 def catalog_command(
     cache: Path,
     *,
@@ -134,8 +117,10 @@ def catalog_command(
     :raises VerifyError: the binary is not set up or cannot be run; an output path is not
         writable (checked before any probe).
     """
-    binary, suite = _binary(cache.expanduser().absolute(), release, qemu_binary)
-    version = query_version(binary)
+    qemu, _guest_suite = find_qemu(check_cache_dir(cache, create=False), release=release,
+                                   qemu_binary=qemu_binary)
+    binary, version = qemu.binary, qemu.version
+    suite = qemu.suite or None
     out_catalog = catalog_path(version.release)
     out_probes = probes_out or REAL_DIR / f"qemu-{version.release}-startup-probes.json"
     if record:

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from powercompat.errors import InvalidValueError, PowerCompatError
-from powercompat.verify.errors import EnvironmentProblem, UnknownGuestError, UnknownQemuError
+from powercompat.errors import InvalidValueError, PowerCompatError, UnknownProfileError
+from powercompat.verify.errors import UnknownGuestError, UnknownQemuError
 from powercompat.verify.matrix import CellResult
 from powercompat.verify.probes import ProbeResult
-from powercompat.verify.qemu import parse_version
 from powercompat.verify.suites import guest_name
 
 
@@ -107,24 +106,18 @@ def _show(v: object) -> str:
 def qemu_profile(qemu_version: str) -> str:
     """The engine profile for a ``qemu-system-ppc64 --version`` line.
 
-    The one place a recorded or running QEMU is mapped to an engine profile: the release is
-    read from the line (``QEMU emulator version 10.0.13 (Debian ...)`` -> ``10.0.13``) and
-    handed to the engine's own version lookup, ``profiles.profile_for_qemu_version``, so a
-    profile the engine adds is picked up here without a change.
+    The one place a recorded or running QEMU is mapped to an engine profile; it asks the
+    library's own resolver (``powercompat.profiles.profile_for_version``), so a release the
+    engine adds is picked up here with no change.
 
-    :raises UnknownQemuError: the line names no version, or the engine has no profile for it
-        (never guessed).
+    :raises UnknownQemuError: for a version no profile models (never guessed).
     """
-    from powercompat.profiles import profile_for_qemu_version
+    from powercompat.profiles import profile_for_version
 
     try:
-        version = parse_version(qemu_version)
-    except EnvironmentProblem as err:
+        return profile_for_version(qemu_version).name
+    except UnknownProfileError as err:
         raise UnknownQemuError(qemu_version) from err
-    profile = profile_for_qemu_version(version.version)
-    if profile is None:
-        raise UnknownQemuError(qemu_version)
-    return profile.name
 
 
 def guest_profile(kernel_version: str) -> str:
