@@ -25,6 +25,7 @@ from powercompat.verify.xmigration import (
 
 def test_machine_option_leaves_an_unset_maximum_out() -> None:
     assert Side("7.2", "power9").machine_option() == "pseries,x-vof=on"
+    assert Side("5.2", "power9", firmware="slof").machine_option() == "pseries"
     assert (Side("10.0", "power9", "power8", "pseries-7.2").machine_option()
             == "pseries-7.2,x-vof=on,max-cpu-compat=power8")
 
@@ -67,10 +68,15 @@ def test_case_lists() -> None:
         assert all((c.src.release, c.dst.release) == (src, dst) for c in cases)
         assert pair_cases(src, dst) == cases
     assert pair_cases("7.2", "7.2") == ()
-    # forward and backward for each of the three pairs
-    assert {tuple(p.split(">")) for p in CASES} == {
-        ("7.2", "10.0"), ("10.0", "7.2"), ("10.0", "11.1"), ("11.1", "10.0"),
-        ("7.2", "11.1"), ("11.1", "7.2")}
+    # forward and backward for each of the three pairs, and 5.2 to and from the others
+    pairs = {tuple(p.split(">")) for p in CASES}
+    assert pairs >= {("7.2", "10.0"), ("10.0", "7.2"), ("10.0", "11.1"), ("11.1", "10.0"),
+                     ("7.2", "11.1"), ("11.1", "7.2")}
+    assert {("5.2", "7.2"), ("7.2", "5.2")} <= pairs
+    for cases in CASES.values():  # 5.2 has no VOF: SLOF on both ends of its pairs
+        for c in cases:
+            slof = "5.2" in (c.src.release, c.dst.release)
+            assert (c.src.firmware, c.dst.firmware) == (("slof",) * 2 if slof else ("vof",) * 2)
 
 
 def test_run_pair_refuses_mixed_or_empty_input() -> None:

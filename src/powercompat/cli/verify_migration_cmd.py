@@ -48,6 +48,10 @@ def configure(parser: ArgumentParser) -> None:
     parser.add_argument("--before-boot", action="store_true",
                         help="Migrate a source created with -S that never ran (no CAS, raw "
                              "PVR).")
+    parser.add_argument("--firmware", choices=["vof", "slof"], default=None,
+                        help="Firmware on both ends (default: vof, slof when one end is 5.2).")
+    parser.add_argument("--busy", action="store_true",
+                        help="The guest never idles (a counting loop instead of sleep).")
     parser.add_argument("--guest", default="linux-6.1", metavar="G",
                         help="Guest kernel booted on the source (default: %(default)s).")
     parser.add_argument("--only", default=None, metavar="TEXT",
@@ -82,6 +86,7 @@ def migration(args: Namespace) -> int:
         DEFAULT_LOCK,
         Side,
         Stage,
+        Workload,
         XCase,
         pair_cases,
         run_pair,
@@ -90,10 +95,12 @@ def migration(args: Namespace) -> int:
     src_rel = parse_suite(src_release).qemu_release
     dst_rel = parse_suite(dst_release).qemu_release
     if cpu is not None:
+        firmware = args.firmware or ("slof" if "5.2" in (src_rel, dst_rel) else "vof")
         cases: tuple[XCase, ...] = (XCase(
-            Side(src_rel, cpu, max_cpu_compat, machine),
-            Side(dst_rel, dst_cpu or cpu, dst_max_cpu_compat, machine), "given on the command "
-            "line", Stage.BEFORE_BOOT if before_boot else Stage.AFTER_CAS, guest),)
+            Side(src_rel, cpu, max_cpu_compat, machine, firmware),
+            Side(dst_rel, dst_cpu or cpu, dst_max_cpu_compat, machine, firmware),
+            "given on the command line", Stage.BEFORE_BOOT if before_boot else Stage.AFTER_CAS,
+            guest, Workload.BUSY if args.busy else Workload.IDLE),)
     else:
         cases = tuple(c for c in pair_cases(src_rel, dst_rel) if only is None or only in c.key)
         if not cases:

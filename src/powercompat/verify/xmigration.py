@@ -55,12 +55,19 @@ from powercompat.verify.initramfs import (
 READY = "@@POWERCOMPAT-READY@@"
 ALIVE = "@@POWERCOMPAT-ALIVE"
 #: the guest reports its mode, says READY, then beats until it is stopped
-MIGRATION_INIT = INIT_PROLOGUE + f"""echo {CPUINFO_BEGIN}
+_REPORT = INIT_PROLOGUE + f"""echo {CPUINFO_BEGIN}
 cat /proc/cpuinfo
 echo {CPUINFO_END}
 """ + PRINT_CPU_VERSIONS + f"""echo {READY}
 i=0
-while :; do echo "{ALIVE} $i"; i=$((i+1)); sleep 0.5; done
+"""
+MIGRATION_INIT = _REPORT + f"""while :; do echo "{ALIVE} $i"; i=$((i+1)); sleep 0.5; done
+"""
+#: the same guest, but never idle: it counts between beats instead of sleeping, so its vCPU
+#: is never halted when the migration stops it
+BUSY_INIT = _REPORT + f"""while :; do echo "{ALIVE} $i"; i=$((i+1)); j=0
+  while [ $j -lt 3000 ]; do j=$((j+1)); done
+done
 """
 APPEND = "console=hvc0 loglevel=4 panic=-1"
 MEMORY = "1G"
@@ -84,24 +91,39 @@ class Stage(StrEnum):
     BEFORE_BOOT = "before-boot"  # created with -S, never ran: no CAS
 
 
+class Workload(StrEnum):
+    """What the guest does while it beats (what its vCPU is doing when it is stopped)."""
+
+    IDLE = "idle"  # sleeps between beats: the vCPU is halted most of the time
+    BUSY = "busy"  # counts between beats: the vCPU is never halted
+
+
+INITS = {Workload.IDLE: MIGRATION_INIT, Workload.BUSY: BUSY_INIT}
+
+
 @dataclass(frozen=True, slots=True)
 class Side:
-    """One end: its QEMU release and what is passed to it."""
+    """One end: its QEMU release and what is passed to it. ``firmware``: ``vof`` (x-vof=on)
+    or ``slof`` (QEMU 5.2 has no VOF; both ends of a pair then use SLOF)."""
 
     release: str
     cpu: str
     max_cpu_compat: str | None = None
     machine: str = "pseries"
+    firmware: str = "vof"
 
     def machine_option(self) -> str:
-        parts = [self.machine, "x-vof=on"]
+        parts = [self.machine]
+        if self.firmware == "vof":
+            parts.append("x-vof=on")
         if self.max_cpu_compat is not None:
             parts.append(f"max-cpu-compat={self.max_cpu_compat}")
         return ",".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         return {"release": self.release, "cpu": self.cpu,
-                "max_cpu_compat": self.max_cpu_compat, "machine": self.machine}
+                "max_cpu_compat": self.max_cpu_compat, "machine": self.machine,
+                "firmware": self.firmware}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,12 +135,15 @@ class XCase:
     purpose: str
     stage: Stage = Stage.AFTER_CAS
     guest: str = "linux-6.1"
+    workload: Workload = Workload.IDLE
 
     @property
     def key(self) -> str:
         def one(s: Side) -> str:
-            return f"{s.release}:{s.machine}:{s.cpu}:{s.max_cpu_compat or '-'}"
-        return f"{one(self.src)}>{one(self.dst)}:{self.stage.value}:{self.guest}"
+            slof = ":slof" if s.firmware == "slof" else ""
+            return f"{s.release}:{s.machine}:{s.cpu}:{s.max_cpu_compat or '-'}{slof}"
+        busy = ":busy" if self.workload is Workload.BUSY else ""
+        return f"{one(self.src)}>{one(self.dst)}:{self.stage.value}:{self.guest}{busy}"
 
 
 # --- QEMU command lines ---------------------------------------------------------------------
@@ -330,7 +355,8 @@ async def run_xcase(case: XCase, src: Endpoint, dst: Endpoint) -> dict[str, Any]
             await _stop(s.run)
     return {
         "key": case.key, "purpose": case.purpose, "stage": case.stage.value,
-        "guest": case.guest, "src": {**case.src.to_json(), **s.to_json()},
+        "guest": case.guest, "workload": case.workload.value,
+        "src": {**case.src.to_json(), **s.to_json()},
         "dst": {**case.dst.to_json(), **d.to_json()}, **outcome,
         "seconds": round(time.monotonic() - start, 2),
     }
@@ -443,10 +469,12 @@ _AFTER, _BEFORE = Stage.AFTER_CAS, Stage.BEFORE_BOOT
 
 def _case(pair: str, machine: str, cpu: str, dst_cpu: str, purpose: str, *,
           src_max: str | None = None, dst_max: str | None = None, stage: Stage = _AFTER,
-          guest: str = "linux-6.1") -> XCase:
+          guest: str = "linux-6.1", workload: Workload = Workload.IDLE) -> XCase:
     src_rel, dst_rel = pair.split(">")
-    return XCase(Side(src_rel, cpu, src_max, machine), Side(dst_rel, dst_cpu, dst_max, machine),
-                 purpose, stage, guest)
+    firmware = "slof" if "5.2" in (src_rel, dst_rel) else "vof"  # 5.2 has no VOF
+    return XCase(Side(src_rel, cpu, src_max, machine, firmware),
+                 Side(dst_rel, dst_cpu, dst_max, machine, firmware), purpose, stage, guest,
+                 workload)
 
 
 _P72_100 = "7.2>10.0"
@@ -455,7 +483,9 @@ _P100_111 = "10.0>11.1"
 _P111_100 = "11.1>10.0"
 _P72_111 = "7.2>11.1"
 _P111_72 = "11.1>7.2"
-_M72, _M100, _M111 = "pseries-7.2", "pseries-10.0", "pseries-11.1"
+_P52_72, _P72_52 = "5.2>7.2", "7.2>5.2"
+_P52_100, _P100_52, _P52_111 = "5.2>10.0", "10.0>5.2", "5.2>11.1"
+_M52, _M72, _M100, _M111 = "pseries-5.2", "pseries-7.2", "pseries-10.0", "pseries-11.1"
 
 #: every recorded cross-release migration, one tuple per ordered pair of releases
 CASES: dict[str, tuple[XCase, ...]] = {
@@ -552,6 +582,9 @@ CASES: dict[str, tuple[XCase, ...]] = {
               "at power9", dst_max="power9"),
         _case(_P100_111, _M100, "power9", "power9", "max-cpu-compat=power7+ on the "
               "destination: refused at start-up", dst_max="power7+"),
+        _case(_P100_111, _M100, "power9", "power9", "a guest that is never idle: 11.1's "
+              "rtas-stopped-state inference (pseries-10.0 and older) leaves it running",
+              workload=Workload.BUSY),
     ),
     _P111_100: (
         _case(_P111_100, _M100, "power9", "power9", "backward with pseries-10.0"),
@@ -587,6 +620,8 @@ CASES: dict[str, tuple[XCase, ...]] = {
               "type both have"),
         _case(_P72_111, "pseries-5.1", "power9", "power9", "pseries-5.1: in 7.2, gone from "
               "Debian's 11.1"),
+        _case(_P72_111, _M72, "power9", "power9", "a guest that is never idle",
+              workload=Workload.BUSY),
     ),
     _P111_72: (
         _case(_P111_72, _M72, "power9", "power9", "backward: the vmstate is newer"),
@@ -598,6 +633,39 @@ CASES: dict[str, tuple[XCase, ...]] = {
               src_max="power8", dst_max="power8"),
         _case(_P111_72, _M72, "power9_v2.0", "power9_v2.0", "raw mode backward",
               stage=_BEFORE),
+    ),
+    # QEMU 5.2 (bullseye) has no VOF: SLOF on both ends. pseries-5.2 is the one machine
+    # type that every Debian release from 5.2 to 11.1 has.
+    _P52_72: (
+        _case(_P52_72, _M52, "power9", "power9", "forward from 5.2 with pseries-5.2"),
+        _case(_P52_72, _M52, "power9", "power9", "raw mode: power9 is v2.0 on both",
+              stage=_BEFORE),
+        _case(_P52_72, _M52, "power10", "power10", "5.2's power10 is DD1 (power10_v1.0): "
+              "after CAS, power10 mode"),
+        _case(_P52_72, _M52, "power10", "power10", "raw DD1 PVR into 7.2's DD2 class "
+              "(major DD must match in 7.2)", stage=_BEFORE),
+        _case(_P52_72, "pseries", "power9", "power9", "plain pseries: pseries-5.2 vs "
+              "pseries-7.2"),
+        _case(_P52_72, _M52, "power9", "power8", "POWER9 -> POWER8: XIVE"),
+    ),
+    _P72_52: (
+        _case(_P72_52, _M52, "power9", "power9", "backward to 5.2 with pseries-5.2"),
+        _case(_P72_52, _M52, "power10", "power10", "raw DD2 PVR into 5.2's DD1 class "
+              "(5.2 matches the family)", stage=_BEFORE),
+        _case(_P72_52, _M72, "power9", "power9", "pseries-7.2 is missing on 5.2"),
+        _case(_P72_52, _M52, "power10", "power9", "power10 mode onto POWER9, backward"),
+    ),
+    _P52_100: (
+        _case(_P52_100, _M52, "power9", "power9", "5.2 -> 10.0 with pseries-5.2"),
+        _case(_P52_100, _M52, "power9", "power9", "raw v2.0 into 10.0's power9 (v2.2)",
+              stage=_BEFORE),
+    ),
+    _P100_52: (
+        _case(_P100_52, _M52, "power9", "power9", "10.0 -> 5.2 backward with pseries-5.2"),
+    ),
+    _P52_111: (
+        _case(_P52_111, _M52, "power9", "power9", "5.2 -> 11.1 with pseries-5.2"),
+        _case(_P52_111, _M52, "power8e", "power8e", "model removed in 11.1"),
     ),
 }
 
@@ -612,10 +680,12 @@ def pair_cases(src_release: str, dst_release: str) -> tuple[XCase, ...]:
 SCHEMA = "powercompat-xmigration/1"
 METHOD = (
     "each side its own Debian QEMU, run from its extracted package closure; TCG, -m "
-    f"{MEMORY}, -smp 1, VOF (x-vof=on). The destination starts first with -incoming "
+    f"{MEMORY}, -smp 1, VOF (x-vof=on; SLOF on both ends when one is 5.2). The "
+    "destination starts first with -incoming "
     "tcp:127.0.0.1:PORT (one that refuses to start is recorded, the source then not booted). "
     "after-cas: the source boots the guest (kernel append '" + APPEND + "'), whose /init "
-    "prints /proc/cpuinfo and every cpu-version, then READY and a heartbeat every 0.5 s; "
+    "prints /proc/cpuinfo and every cpu-version, then READY and a heartbeat every 0.5 s "
+    "(workload idle: sleep 0.5 between beats; busy: a counting loop, never idle); "
     "the migration starts at the first heartbeat. before-boot: the source is started with -S "
     "and never runs. QMP migrate on the source, query-migrate until completed/failed, then "
     "query-status on the destination until it leaves inmigrate or exits. Moved after-cas: "
@@ -691,14 +761,15 @@ def run_pair(
     waited = 0.0
     out: list[dict[str, Any]] = []
     with process.temp_dir(prefix="pcv-xmig-initrd-") as work:
-        initrds = {g: build_initramfs(a.busybox, work / f"{g}.gz", MIGRATION_INIT)
-                   for g, a in guests.items()}
+        initrds = {(g, w): build_initramfs(a.busybox, work / f"{g}-{w.value}.gz", INITS[w])
+                   for g, a in guests.items() for w in Workload}
         for start in range(0, len(cases), batch):
             with tcg_lock(lock) as w:
                 waited += w
                 for case in cases[start:start + batch]:
-                    src = Endpoint(guests[case.guest], initrds[case.guest])
-                    dst = Endpoint(dst_assets, initrds[case.guest])
+                    initrd = initrds[(case.guest, case.workload)]
+                    src = Endpoint(guests[case.guest], initrd)
+                    dst = Endpoint(dst_assets, initrd)
                     result = asyncio.run(run_xcase(case, src, dst))
                     out.append(result)
                     if progress is not None:
