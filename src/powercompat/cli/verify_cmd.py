@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from powercompat.cli.main import Command
-from powercompat.cli.verify_migration_cmd import MIGRATION
+from powercompat.cli.verify_migration_cmd import MACHINES, MIGRATION
 from powercompat.errors import InvalidValueError
 from powercompat.verify import (
     Firmware,
@@ -400,5 +400,6 @@ LIBVIRT = Command(
 COMMAND = Command(
     "Check the engine against real QEMU booting real Linux guests.",
     subcommands={"setup": SETUP, "run": RUN, "catalog": CATALOG, "check": CHECK,
-                 "libvirt": LIBVIRT, "migration": MIGRATION},
+                 "libvirt": LIBVIRT, "migration": MIGRATION,
+                 "machines": MACHINES},
     description="Check the engine against real QEMU booting real Linux guests (TCG).")

@@ -150,3 +150,56 @@ MIGRATION = Command(
     "Without --cpu it runs the pair's recorded cases. Exit 1 when a case was inconclusive "
     "(the guest never booted, the migration never ended); a refusal by either QEMU is an "
     "observation, not a failure.")
+
+
+def configure_machines(parser: ArgumentParser) -> None:
+    parser.add_argument("--release", required=True, metavar="R",
+                        help="QEMU release or Debian suite (5.2, 7.2, 10.0, 11.1, ...).")
+    parser.add_argument("--record", type=Path, default=None, metavar="FILE",
+                        help="Write the catalogue to FILE "
+                             "(src/powercompat/data/qemu-R-machines.json).")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="Where the suites are set up (default: $POWERCOMPAT_CACHE or "
+                             "~/.cache/powercompat).")
+    add_json(parser)
+
+
+def machines(args: Namespace) -> int:
+    """Read one release's pseries machine types from its binary."""
+    from powercompat.verify import process
+    from powercompat.verify.assets import default_cache_dir, load_qemu
+    from powercompat.verify.errors import AssetError
+    from powercompat.verify.machines import read_machines
+    from powercompat.verify.report import prepare_output_file
+    from powercompat.verify.suites import parse_suite
+
+    suite = parse_suite(args.release)
+    if args.record is not None:
+        prepare_output_file(args.record, "record file")
+    qemu = load_qemu(args.cache or default_cache_dir(), suite)
+    if qemu is None:
+        raise AssetError(f"QEMU {suite.qemu_release} ({suite.name}) is not set up; run: "
+                         f"powercompat verify setup --release {suite.name}")
+    with process.guard():
+        data = read_machines(qemu.binary, qemu.version)
+    data["command"] = "powercompat verify machines " + shlex.join(sys.argv[3:])
+    if args.record is not None:
+        args.record.write_text(json.dumps(data, indent=2) + "\n")
+    if args.as_json:
+        print(json.dumps(data, indent=2))
+        return 0
+    names = [m["name"] + (" (deprecated)" if m["deprecated"] else "") for m in data["machines"]]
+    print(f"{data['qemu_version']}: pseries = {data['pseries']}")
+    print("machine types: " + ", ".join(names))
+    for key, lines in data["texts"].items():
+        print(f"{key}: " + " / ".join(lines))
+    return 0
+
+
+MACHINES = Command(
+    "Read a QEMU's pseries machine types (-M help) and its words for a missing one.",
+    configure=configure_machines, run=machines,
+    description="Read one set-up release's pseries machine types from its binary (-M help), "
+    "what plain 'pseries' stands for, which are deprecated, and its words for a missing and a "
+    "deprecated type (start-up probes, no guest). --record writes the catalogue the engine "
+    "reads (src/powercompat/data/qemu-R-machines.json).")
