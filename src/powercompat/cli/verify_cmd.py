@@ -178,3 +178,13 @@ def _print_verdicts(verdicts: list[Verdict], title: str) -> None:
     for v in verdicts:
         counts[v.outcome.value] = counts.get(v.outcome.value, 0) + 1
     click.echo(", ".join(f"{n} {name}" for name, n in sorted(counts.items())))
+
+
+def _add_kvm() -> None:
+    """``verify kvm`` lives in its own module (issue #10): one line to register it."""
+    from powercompat.cli.verify_kvm_cmd import kvm
+
+    verify.add_command(kvm)
+
+
+_add_kvm()

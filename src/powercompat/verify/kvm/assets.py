@@ -113,7 +113,7 @@ def _deb_version(deb: Path) -> str:
 def _kernel(cache: Path, label: str, say: Progress) -> L1Kernel:
     suite, package = L1_KERNELS[label]
     st = _state(cache, suite, "ppc64el", say)
-    if package.endswith("-powerpc64le") and "linux-image-powerpc64le" == package:
+    if package == "linux-image-powerpc64le":
         deps = [d for d in st.depends(package) if d.startswith("linux-image-")]
         if not deps:
             raise AssetError(f"cannot resolve {package} in {suite}")

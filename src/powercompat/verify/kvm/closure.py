@@ -47,7 +47,8 @@ def needed(path: Path) -> list[str]:
             out: list[str] = []
             for sec in elf.iter_sections():
                 if isinstance(sec, DynamicSection):
-                    out.extend(t.needed for t in sec.iter_tags() if t.entry.d_tag == "DT_NEEDED")
+                    out.extend(str(t.needed) for t in sec.iter_tags()  # type: ignore[attr-defined]
+                               if t.entry.d_tag == "DT_NEEDED")
             return out
     except ELFError as err:
         raise AssetError(f"{path}: not an ELF file ({err})") from err
