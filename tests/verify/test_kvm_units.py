@@ -279,3 +279,12 @@ def test_compare_agrees_and_disagrees() -> None:
     rec = _record(good, qemu="10.0")
     comp = compare_cell(rec["cell"], rec)
     assert comp.profile is None and "no profile for QEMU 10.0.22" in comp.diffs[0]
+
+
+def test_probes_follow_the_kvm_flavour() -> None:
+    from powercompat.verify.kvm.guest import kprobes_for
+
+    pr = kprobes_for("kvm_pr", "pr")
+    assert any("kvm_pr:kvmppc_set_one_reg_pr" in p for p in pr)
+    assert not any("set_sregs" in p for p in pr)
+    assert any("kvm_hv:kvm_arch_vcpu_ioctl_set_sregs_hv" in p for p in KPROBES)

@@ -39,16 +39,34 @@ L2_WAIT = 90
 #: id)`` then ``kvm_arch_vcpu_create(vcpu)`` on the same thread pair a vCPU pointer with the
 #: id QEMU asked for and with its creation index; ``vid`` reads kvm_vcpu.vcpu_id at +36 to
 #: check that offset (kvm-nested.md) on this kernel. ppc64 ELFv2: args in r3, r4, r5.
-KPROBES = (
-    "p:kprobes/pc_pre kvm:kvm_arch_vcpu_precreate id=%r4:u32",
-    "p:kprobes/pc_create kvm:kvm_arch_vcpu_create vcpu=%r3:x64 vid=+36(%r3):s32",
-    "p:kprobes/pc_set kvm_hv:kvmppc_set_one_reg_hv vcpu=%r3:x64 id=%r4:x64 val=+0(%r5):x32",
-    "r:kprobes/pc_set_ret kvm_hv:kvmppc_set_one_reg_hv ret=$retval:s32",
-    "p:kprobes/pc_get kvm_hv:kvmppc_get_one_reg_hv vcpu=%r3:x64 id=%r4:x64",
-    "r:kprobes/pc_get_ret kvm_hv:kvmppc_get_one_reg_hv ret=$retval:s32",
-    "p:kprobes/pc_sregs kvm_hv:kvm_arch_vcpu_ioctl_set_sregs_hv vcpu=%r3:x64 pvr=+0(%r4):x32",
-    "r:kprobes/pc_sregs_ret kvm_hv:kvm_arch_vcpu_ioctl_set_sregs_hv ret=$retval:s32",
-)
+def kprobes_for(module: str = "kvm_hv", flavour: str = "hv") -> tuple[str, ...]:
+    """The probes for one KVM flavour: ``kvm_hv``/``hv`` (kvmppc_set_one_reg_hv, ...), or
+    e.g. ``kvm_pr``/``pr`` for a PR module whose handlers are ``kvmppc_*_one_reg_pr``
+    (KVM PR has no set_sregs PVR rule of its own: its probe is left out)."""
+    probes = [
+        "p:kprobes/pc_pre kvm:kvm_arch_vcpu_precreate id=%r4:u32",
+        "p:kprobes/pc_create kvm:kvm_arch_vcpu_create vcpu=%r3:x64 vid=+36(%r3):s32",
+        f"p:kprobes/pc_set {module}:kvmppc_set_one_reg_{flavour} vcpu=%r3:x64 id=%r4:x64 "
+        "val=+0(%r5):x32",
+        f"r:kprobes/pc_set_ret {module}:kvmppc_set_one_reg_{flavour} ret=$retval:s32",
+        f"p:kprobes/pc_get {module}:kvmppc_get_one_reg_{flavour} vcpu=%r3:x64 id=%r4:x64",
+        f"r:kprobes/pc_get_ret {module}:kvmppc_get_one_reg_{flavour} ret=$retval:s32",
+    ]
+    if flavour == "hv":
+        probes += [
+            "p:kprobes/pc_sregs kvm_hv:kvm_arch_vcpu_ioctl_set_sregs_hv vcpu=%r3:x64 "
+            "pvr=+0(%r4):x32",
+            "r:kprobes/pc_sregs_ret kvm_hv:kvm_arch_vcpu_ioctl_set_sregs_hv ret=$retval:s32",
+        ]
+    return tuple(probes)
+
+
+#: kprobe_events lines (Documentation/trace/kprobetrace.rst) for KVM HV.
+#: ``kvm_arch_vcpu_precreate(kvm, id)`` then ``kvm_arch_vcpu_create(vcpu)`` on the same thread
+#: pair a vCPU pointer with the id QEMU asked for and with its creation index; ``vid`` reads
+#: kvm_vcpu.vcpu_id at +36 to check that offset (kvm-nested.md) on this kernel. ppc64 ELFv2:
+#: arguments in r3, r4, r5.
+KPROBES = kprobes_for()
 #: ftrace event filters: only ARCH_COMPAT among the hundreds of ONE_REG calls per vCPU
 KPROBE_FILTERS = {"pc_set": f"id == 0x{ARCH_COMPAT_ID:x}", "pc_get": f"id == 0x{ARCH_COMPAT_ID:x}"}
 
@@ -84,8 +102,8 @@ esac
 """
 
 
-def _l1_init(reboots: int) -> str:
-    probes = "\n".join(KPROBES)
+def _l1_init(reboots: int, kprobes: tuple[str, ...] = KPROBES) -> str:
+    probes = "\n".join(kprobes)
     filters = "\n".join(f"echo '{expr}' > $T/events/kprobes/{name}/filter"
                         for name, expr in KPROBE_FILTERS.items())
     return f"""#!/bin/sh
@@ -227,6 +245,7 @@ class L1Image:
     configs: list[L2Config]
     page_size: int
     reboots: int = 1
+    kprobes: tuple[str, ...] = KPROBES
     extra: dict[str, bytes] = field(default_factory=dict)
 
     def entries(self) -> list[CpioEntry]:
@@ -236,7 +255,7 @@ class L1Image:
         entries += [CpioEntry("dev/console", stat.S_IFCHR | 0o600, rdevmajor=5, rdevminor=1),
                     _file("bin/busybox", busybox, 0o755),
                     CpioEntry("bin/sh", stat.S_IFLNK | 0o777, b"busybox"),
-                    _file("init", _l1_init(self.reboots).encode(), 0o755)]
+                    _file("init", _l1_init(self.reboots, self.kprobes).encode(), 0o755)]
         order = []
         for mod in self.modules:
             name = mod.name.split("-", 1)[1] if mod.name[0].isdigit() else mod.name

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from powercompat.verify.kvm.assets import KvmAssets
+from powercompat.verify.kvm.assets import KvmAssets, L1Kernel
 from powercompat.verify.kvm.guest import KPROBES, L2_APPEND, L1Image, L2Config
 from powercompat.verify.kvm.parse import ConfigRun, parse_session
 from powercompat.verify.kvm.session import DEFAULT_LOCK, HOSTS, Host, run_session
@@ -63,17 +63,25 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
-def run_kvm_session(assets: KvmAssets, host_name: str, kernel: str, configs: list[L2Config],
-                    *, record_dir: Path | None, command: list[str],
+def run_kvm_session(assets: KvmAssets, host_name: str, kernel: str | L1Kernel,
+                    configs: list[L2Config], *, record_dir: Path | None, command: list[str],
                     lock: Path | None = DEFAULT_LOCK,
-                    progress: Callable[[str], None] | None = None) -> SessionResult:
-    """Build L1's initramfs, boot L0 once, parse and (optionally) record the session."""
+                    progress: Callable[[str], None] | None = None,
+                    kprobes: tuple[str, ...] = KPROBES, flavour: str = "hv") -> SessionResult:
+    """Build L1's initramfs, boot L0 once, parse and (optionally) record the session.
+
+    ``kernel``: a label of ``assets.kernels`` or any L1Kernel (e.g. a rebuilt kernel whose
+    ``modules`` are the KVM PR set); ``kprobes`` and the configs' ``kvm_type`` go with it;
+    ``flavour`` names the recorded file (``kvm-<flavour>-...``).
+    """
     say = progress or (lambda _m: None)
     host = HOSTS[host_name]
-    k = assets.kernels[kernel]
+    k = assets.kernels[kernel] if isinstance(kernel, str) else kernel
+    kernel = k.label
     image = L1Image(assets.busybox, list(k.modules),
                     {q: v.folder for q, v in assets.qemus.items()},
-                    assets.kernels[assets.l2_kernel].vmlinux, configs, k.page_size)
+                    assets.kernels[assets.l2_kernel].vmlinux, configs, k.page_size,
+                    kprobes=kprobes)
     t0 = time.monotonic()
     initrd = image.write(assets.cache / f"l1-{host_name}-{kernel}.cpio")
     build = round(time.monotonic() - t0, 1)
@@ -117,7 +125,7 @@ def run_kvm_session(assets: KvmAssets, host_name: str, kernel: str, configs: lis
         "busybox": assets.busybox_version,
         "l1": {"uname_cpu": facts.get("l1"), "kvm": facts.get("kvm"),
                "problems": facts.get("problems")},
-        "kprobes": list(KPROBES),
+        "kprobes": list(kprobes),
         "session": {"l0_argv": list(out.argv), "returncode": out.returncode,
                     "timed_out": out.timed_out, "wall_seconds": out.seconds,
                     "initramfs_build_seconds": build, "lock_wait_seconds": out.lock_wait,
@@ -127,7 +135,7 @@ def run_kvm_session(assets: KvmAssets, host_name: str, kernel: str, configs: lis
     path = None
     if record_dir is not None:
         record_dir.mkdir(parents=True, exist_ok=True)
-        path = record_dir / f"kvm-hv-{host_name}-l1-{kernel}.json"
+        path = record_dir / f"kvm-{flavour}-{host_name}-l1-{kernel}.json"
         path.write_text(json.dumps(data, indent=1) + "\n")
     say(f"[{host_name} L1 {kernel}] session {out.seconds} s, L0 exit {out.returncode}"
         + (" (TIMEOUT)" if out.timed_out else "") + (f"; recorded {path}" if path else ""))
