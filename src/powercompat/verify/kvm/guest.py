@@ -31,9 +31,9 @@ L2_KERNEL_PATH = "/l2/vmlinux"
 L2_INITRD_PATH = "/l2/initrd"
 L2_APPEND = "console=hvc0 loglevel=1 quiet panic=-1"
 #: seconds one L2 QEMU may run (start-up, boot, reboot, boot, power off) before SIGKILL
-L2_TIMEOUT = 150
+L2_TIMEOUT = 300
 #: seconds L2 waits for L1's word before it powers off by itself
-L2_WAIT = 90
+L2_WAIT = 240
 
 #: kprobe_events lines (Documentation/trace/kprobetrace.rst). ``kvm_arch_vcpu_precreate(kvm,
 #: id)`` then ``kvm_arch_vcpu_create(vcpu)`` on the same thread pair a vCPU pointer with the
