@@ -288,3 +288,17 @@ def test_probes_follow_the_kvm_flavour() -> None:
     assert any("kvm_pr:kvmppc_set_one_reg_pr" in p for p in pr)
     assert not any("set_sregs" in p for p in pr)
     assert any("kvm_hv:kvm_arch_vcpu_ioctl_set_sregs_hv" in p for p in KPROBES)
+
+
+@pytest.mark.parametrize(("option", "value", "what"), [
+    ("--hosts", "pseries-power8", "host"), ("--l1-kernels", "5.10", "L1 kernel"),
+    ("--qemus", "9.2", "QEMU")])
+def test_cli_refuses_unknown_values_in_one_line(capsys: pytest.CaptureFixture[str],
+                                                option: str, value: str, what: str) -> None:
+    from powercompat.cli.main import main
+
+    code = main(["verify", "kvm", option, value])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err == [f"powercompat: error: unknown {what} '{value}' " + err[0].split("' ", 1)[1]]
+    assert "(valid: " in err[0]
