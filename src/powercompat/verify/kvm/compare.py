@@ -11,6 +11,7 @@ calls (vCPU, op, value, errno) of each phase, and every vCPU's final ``cpu-versi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,10 @@ def predicted(cell: dict[str, Any], record: dict[str, Any], profile: str
     options = MachineOptions(cpu=cfg["cpu"], smp=cfg["smp"], threads=1,
                              max_cpu_compat=cfg["max_cpu_compat"], accel="kvm-hv",
                              host_cpu=pvr, qemu=profile)
+    if "host_kernel" in {f.name for f in dataclasses.fields(MachineOptions)}:
+        # the engine's host-kernel dimension (engine helper): the L1 kernel is the host's
+        options = dataclasses.replace(  # type: ignore[call-arg,unused-ignore]
+            options, host_kernel=f"linux-{record['l1_kernel']['label']}")
     try:
         sim = simulate(options, EVENTS, L2_GUEST)
     except PowerCompatError as err:  # the engine refuses the options themselves
