@@ -55,13 +55,14 @@ def load_kvm_record(path: Path) -> dict[str, Any]:
 
 
 def host_pvr(cell: dict[str, Any], record: dict[str, Any]) -> str | None:
-    """The host PVR L2 QEMU saw: what ``-cpu host`` passed to KVM_SET_SREGS."""
-    run = cell.get("run") or {}
-    pvrs = run.get("set_sregs", {}).get("pvrs", [])
-    if cell["config"]["cpu"] == "host" and pvrs:
-        return str(pvrs[0])
-    found = record.get("host_pvr")
-    return str(found) if found else None
+    """The host PVR: what ``-cpu host`` passed to KVM_SET_SREGS in this cell, else in any
+    cell of the session (a start-up refusal may come before any vCPU exists)."""
+    for c in (cell, *record["cells"]):
+        run = c.get("run") or {}
+        pvrs = run.get("set_sregs", {}).get("pvrs", [])
+        if c["config"]["cpu"] == "host" and pvrs:
+            return str(pvrs[0])
+    return None
 
 
 def observed(cell: dict[str, Any]) -> dict[str, Any]:

@@ -108,8 +108,12 @@ def run_kvm_session(assets: KvmAssets, host_name: str, kernel: str | L1Kernel,
         cells.append({"config": {**cfg.to_json(),
                                  "argv": [*cfg.argv(k.page_size), "-append", L2_APPEND]},
                       "run": run.to_json() if run else None})
+    pvrs = [r.sregs[0].pvr for r in runs
+            if r.sregs and by_id.get(r.id) and next(c for c in configs if c.id == r.id).cpu
+            == "host"]
     data: dict[str, Any] = {
         "schema": SCHEMA,
+        "host_pvr": f"0x{pvrs[0]:08x}" if pvrs else None,
         "date": _now(),
         "command": shlex.join(command),
         "host": {"name": host.name, "machine": host.machine, "l0_cpu": host.cpu,
