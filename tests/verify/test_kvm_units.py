@@ -302,3 +302,62 @@ def test_cli_refuses_unknown_values_in_one_line(capsys: pytest.CaptureFixture[st
     assert code == 1
     assert err == [f"powercompat: error: unknown {what} '{value}' " + err[0].split("' ", 1)[1]]
     assert "(valid: " in err[0]
+
+
+def test_report_rows_name_the_outcome_and_the_verdict() -> None:
+    from powercompat.verify.kvm.report import markdown, outcome
+
+    call = {"vcpu": 0, "vcpu_id": 0, "op": "set", "id": "0x10200000000000b7", "errno": 0}
+    rec = _record([{**call, "value": "0x0f000005"}, {**call, "vcpu": 1, "value": "0x0f000005"}])
+    rec["cells"] = [rec.pop("cell")]
+    run = rec["cells"][0]["run"]
+    run.update({"timed_out": False, "seconds": 12.5, "returncode": 0})
+    run["boots"][0].update({"cpu_lines": [], "mmu": "Radix"})
+    rec.update({"host": {"name": "pseries-power9", "machine": "pseries", "l0_cpu": "POWER9"},
+                "l1_kernel": {"label": "6.12", "package": "linux-image-x", "version": "1"},
+                "l0_qemu": "QEMU 7.2", "l2_kernel": {"version": "6.12.107-1"},
+                "date": "d", "session": {"wall_seconds": 1.0}})
+    text = markdown([rec])
+    assert "| c | 7.2 | (unset) | host | 1 boot(s), exit 0 | cas1[0:0x0f000005, " in text
+    assert text.rstrip().splitlines()[-1].endswith("| agrees |")
+    assert outcome({"timed_out": True}) == "timed out"
+    assert outcome({"timed_out": False, "error": ["qemu-system-ppc64: HPT not supported in "
+                                                  "nested guests"], "boots": [],
+                    "returncode": 1}) == "refused: HPT not supported in nested guests"
+
+
+def test_initramfs_is_compressed_only_beyond_the_machine_limit(tmp_path: Path) -> None:
+    import gzip
+
+    busybox = tmp_path / "busybox"
+    busybox.write_bytes(b"\0" * 200_000)
+    vmlinux = tmp_path / "vmlinux"
+    vmlinux.write_bytes(b"\0" * 100_000)
+    image = L1Image(busybox, [], {}, vmlinux, [], 4096)
+    plain = image.write(tmp_path / "a.cpio").read_bytes()
+    assert plain.startswith(b"070701")
+    packed = image.write(tmp_path / "b.cpio", limit=len(plain) - 1).read_bytes()
+    assert gzip.decompress(packed) == plain
+    with pytest.raises(AssetError, match="machine loads at most"):
+        image.write(tmp_path / "c.cpio", limit=10)
+
+
+def test_session_reports_an_l0_that_never_brings_l1_up(tmp_path: Path) -> None:
+    from powercompat.verify.errors import BootError
+    from powercompat.verify.kvm.assets import L0Qemu
+    from powercompat.verify.kvm.session import run_session
+
+    host = HOSTS["powernv9"]
+    fail = L0Qemu("x", "x", ("sh", "-c", "echo 'Could not load initial ram disk' >&2; exit 1",
+                             "sh"), None)
+    with pytest.raises(BootError, match="exited 1 before L1 came up: Could not load initial"):
+        run_session(host, fail, tmp_path / "k", tmp_path / "i", 1, lock=None)
+    script = "printf '@@PCK-KVM yes\\n@@PCK-BEGIN c1 1.0\\n@@PCK-RC c1 0 2.5\\n@@PCK-ALL-DONE\\n'"
+    seen: list[str] = []
+    ok = L0Qemu("x", "x", ("sh", "-c", script, "sh"), None)
+    out = run_session(host, ok, tmp_path / "k", tmp_path / "i", 1, lock=tmp_path / "lock",
+                      on_line=seen.append)
+    assert out.returncode == 0 and not out.timed_out
+    assert seen == ["@@PCK-KVM yes", "@@PCK-BEGIN c1 1.0", "@@PCK-RC c1 0 2.5",
+                    "@@PCK-ALL-DONE"]
+    assert parse_session(out.console)[1][0].seconds == 1.5

@@ -83,7 +83,7 @@ def run_kvm_session(assets: KvmAssets, host_name: str, kernel: str | L1Kernel,
                     assets.kernels[assets.l2_kernel].vmlinux, configs, k.page_size,
                     kprobes=kprobes)
     t0 = time.monotonic()
-    initrd = image.write(assets.cache / f"l1-{host_name}-{kernel}.cpio")
+    initrd = image.write(assets.cache / f"l1-{host_name}-{kernel}.cpio", host.initrd_limit)
     build = round(time.monotonic() - t0, 1)
     say(f"[{host_name} L1 {kernel}] initramfs {initrd.stat().st_size >> 20} MiB in {build} s; "
         f"{len(configs)} L2 configurations; waiting for the TCG lock")

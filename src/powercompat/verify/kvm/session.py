@@ -39,6 +39,8 @@ class Host:
     cpu: str  # L0 -cpu
     host_cpu: str  # the engine's --host-cpu for this host
     l1_kernels: tuple[str, ...]
+    #: the largest initrd the machine loads (None: no limit met so far)
+    initrd_limit: int | None = None
 
     def argv(self, l0: L0Qemu, vmlinux: Path, initrd: Path, append: str) -> list[str]:
         if self.machine == "pseries":
@@ -61,7 +63,9 @@ HOSTS: dict[str, Host] = {
                            ("6.1", "6.12")),
     "pseries-power11": Host("pseries-power11", "10.0", "pseries", "power11", "POWER11",
                             ("6.1", "6.12")),
-    "powernv9": Host("powernv9", "7.2", "powernv9", "POWER9", "POWER9", ("6.1",)),
+    # hw/ppc/pnv.c INITRD_MAX_SIZE: 128 MiB ("Could not load initial ram disk" beyond)
+    "powernv9": Host("powernv9", "7.2", "powernv9", "POWER9", "POWER9", ("6.1",),
+                     initrd_limit=128 << 20),
 }
 
 
@@ -156,5 +160,8 @@ def run_session(host: Host, l0: L0Qemu, vmlinux: Path, initrd: Path, n_configs: 
         except asyncio.CancelledError as exc:
             raise BootError("L0 session stopped by a signal; L0 was killed") from exc
         seconds = time.monotonic() - t0
+    if "@@PCK-KVM" not in out:
+        tail = " | ".join(err.strip().splitlines()[-3:]) or "no output"
+        raise BootError(f"L0 ({host.name}) exited {rc} before L1 came up: {tail}")
     return SessionOutput(tuple(argv), out, err, rc, round(seconds, 1), timed_out,
                          round(waited, 1))
