@@ -31,8 +31,12 @@ DEFAULT_LIMIT: Final = 20
 
 
 def configure_plan(parser: ArgumentParser) -> None:
-    parser.add_argument("inventory", nargs="+", type=Path, metavar="INVENTORY",
+    parser.add_argument("inventory", nargs="*", type=Path, metavar="INVENTORY",
                         help="Inventory files: .json, .csv or libvirt domain .xml.")
+    parser.add_argument("--connect", dest="uris", action="append", default=[], metavar="URI",
+                        help="Also read a host and its domains from the libvirtd at URI "
+                        "(read-only; repeatable; e.g. qemu:///system). Needs the 'libvirt' "
+                        "extra.")
     parser.add_argument("--guest", dest="guest_name", default=None, metavar="NAME",
                         help="Show every host, one by one, for this guest.")
     parser.add_argument("--plot", default=None, type=Path, metavar="FILE",
@@ -48,17 +52,30 @@ def configure_plan(parser: ArgumentParser) -> None:
 
 def plan_cmd(args: Namespace) -> int:
     """Plan the inventory files and print the plan (tables, one guest, or JSON)."""
-    from powercompat.fleet.inventory import load_inventory
+    from powercompat.cli.main import UsageError
+    from powercompat.fleet.inventory import Inventory, load_inventory
     from powercompat.fleet.plan import plan
 
     inventory: list[Path] = args.inventory
+    uris: list[str] = args.uris
+    if not inventory and not uris:
+        raise UsageError("give an INVENTORY file or --connect URI", args._parser.prog)
     guest_name: str | None = args.guest_name
     plot: Path | None = args.plot
     as_json: bool = args.as_json
     size = sum(p.stat().st_size for p in inventory if p.is_file())
     with _progress(not as_json and size > PROGRESS_BYTES) as report:
         report("reading", 0, 0)
-        loaded = load_inventory(inventory)
+        loaded = load_inventory(inventory) if inventory else Inventory((), ())
+        if uris:
+            from powercompat.fleet.connect import merge, read_connection
+
+            connected = [read_connection(uri) for uri in uris]
+            loaded = merge(loaded, connected)
+            for c in connected:
+                for name, why in c.skipped:
+                    sys.stderr.write(f"powercompat: note: {c.uri}: skipped domain {name}: "
+                                     f"{why}\n")
         report("reading", 1, 1)
         result = plan(loaded, report)
     detail = result.guest_detail(guest_name) if guest_name else None
@@ -205,7 +222,7 @@ def _group_tables(result: FleetPlan) -> list[RenderableType]:
         title="Host groups: the newest max-cpu-compat that keeps every guest mobile",
         wrap=("why not newer",))
     spelling = tables.table("group", "QEMU", "libvirt domain XML",
-                            title="How to set it", wrap=("QEMU",))
+                            title="How to set it", wrap=("QEMU", "libvirt domain XML"))
     notes: list[str] = []
     for g in result.groups:
         setting = {"mode": g.recommended or "", "raw": "none (raw)",

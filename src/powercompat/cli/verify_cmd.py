@@ -200,6 +200,71 @@ def _print_verdicts(verdicts: list[Verdict], title: str) -> None:
     print(", ".join(f"{n} {name}" for name, n in sorted(counts.items())))
 
 
+def configure_libvirt(parser: ArgumentParser) -> None:
+    parser.add_argument("--connect", dest="uri", default=None, metavar="URI",
+                        help="Use the libvirtd at URI (default: qemu:///system if it answers, "
+                             "else a private one).")
+    parser.add_argument("--private", action="store_true",
+                        help="Start a private libvirtd even if one runs.")
+    parser.add_argument("--lock", type=Path, default=None, metavar="FILE",
+                        help="flock FILE around each batch of guest starts (default: "
+                             "$POWERCOMPAT_TCG_LOCK).")
+    _add_cache(parser)
+    parser.add_argument("--out", type=Path, default=None, metavar="FILE",
+                        help="Write the recording (tests/data/real/libvirt-*.json).")
+    parser.add_argument("--check", dest="recorded", type=existing_file, default=None,
+                        metavar="FILE",
+                        help="Judge a recording against the model instead of running libvirt.")
+
+
+def libvirt(args: Namespace) -> int:
+    """Record the <cpu> matrix on a real libvirtd (or read a recording), then judge it."""
+    import os
+    import shlex
+
+    from powercompat.cli.tables import show, table
+    from powercompat.decisions.libvirt import LibvirtHost, qemu_facts
+    from powercompat.profiles import parse_profile
+    from powercompat.scenario import negotiate
+    from powercompat.verify.libvirt import (
+        default_cases,
+        judge_case,
+        run_libvirt,
+        write_recording,
+    )
+
+    if args.recorded is not None:
+        data = json.loads(args.recorded.read_text())
+    else:
+        lock = args.lock or (Path(os.environ["POWERCOMPAT_TCG_LOCK"])
+                             if os.environ.get("POWERCOMPAT_TCG_LOCK") else None)
+        assets = ensure_assets(args.cache or default_cache_dir(), progress=_say)
+        data = run_libvirt(assets, default_cases(), uri=args.uri, private=args.private,
+                           lock=lock, say=_say)
+        if args.out is not None:
+            write_recording(data, args.out, "powercompat " + shlex.join(sys.argv[1:]))
+            print(f"recorded {len(data['cases'])} cases in {args.out}")
+    host = LibvirtHost(data["host_arch"], qemu_facts(parse_profile(
+        qemu_profile(data["qemu_version"]))))
+    version = next((line.rsplit(" ", 1)[-1] for line in data["virsh_version"]
+                    if line.startswith("Using library:")), "?")
+    out = table("case", "libvirt", "guest", "verdict", title=(
+        f"libvirt {version} on {data['host_arch']}, {data['qemu_version']}"),
+        wrap=("verdict",))
+    bad = 0
+    for case in data["cases"]:
+        diffs = judge_case(case, host, negotiate)
+        bad += bool(diffs)
+        stage = ("refused at define" if not case["define"]["ok"] else
+                 "starts" if case["start"]["ok"] else "refused at start")
+        guest = case.get("guest") or {}
+        out.add_row(case["id"], stage, str(guest.get("cpu") or ""),
+                    "; ".join(diffs) or "agrees")
+    show(out)
+    print(f"{len(data['cases']) - bad} of {len(data['cases'])} cases agree")
+    return 1 if bad else 0
+
+
 SETUP = Command(
     "Install QEMU if missing and fetch the guest assets.", configure=configure_setup,
     run=setup,
@@ -214,7 +279,14 @@ CHECK = Command(
     "Judge recorded matrix files against the engine.", configure=configure_check, run=check,
     description="Judge recorded matrix files (tests/data/real/*.json) against the engine, no "
     "booting.")
+LIBVIRT = Command(
+    "Ask a real libvirtd about <cpu> forms and compare with the model.",
+    configure=configure_libvirt, run=libvirt,
+    description="Define and start the <cpu> matrix on a real libvirtd (TCG), boot the guests, "
+    "record libvirt's verdicts, arguments and written XML, and compare each case with the "
+    "model (exit 1 on any difference). Uses the libvirtd answering qemu:///system, or starts "
+    "a private one in session mode and stops it. By hand only: never run in CI.")
 COMMAND = Command(
     "Check the engine against real QEMU booting real Linux guests.",
-    subcommands={"setup": SETUP, "run": RUN, "check": CHECK, "kvm": KVM},
+    subcommands={"setup": SETUP, "run": RUN, "check": CHECK, "libvirt": LIBVIRT, "kvm": KVM},
     description="Check the engine against real QEMU booting real Linux guests (TCG).")
