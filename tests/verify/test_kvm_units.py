@@ -361,3 +361,18 @@ def test_session_reports_an_l0_that_never_brings_l1_up(tmp_path: Path) -> None:
     assert seen == ["@@PCK-KVM yes", "@@PCK-BEGIN c1 1.0", "@@PCK-RC c1 0 2.5",
                     "@@PCK-ALL-DONE"]
     assert parse_session(out.console)[1][0].seconds == 1.5
+
+
+def test_session_stops_a_wedged_l1(tmp_path: Path) -> None:
+    import time
+
+    from powercompat.verify.kvm.assets import L0Qemu
+    from powercompat.verify.kvm.session import run_session
+
+    script = "printf '@@PCK-KVM yes\\n@@PCK-BEGIN c1 1.0\\n'; exec sleep 60"
+    hung = L0Qemu("x", "x", ("sh", "-c", script, "sh"), None)
+    t0 = time.monotonic()
+    out = run_session(HOSTS["pseries-power9"], hung, tmp_path / "k", tmp_path / "i", 1,
+                      lock=None, quiet=1.0)
+    assert out.timed_out and time.monotonic() - t0 < 30
+    assert "@@PCK-BEGIN c1" in out.console

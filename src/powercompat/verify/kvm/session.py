@@ -100,27 +100,34 @@ def _killpg(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-async def _session(argv: list[str], timeout: float,
-                   on_line: Callable[[str], None]) -> tuple[str, str, int | None, bool]:
+async def _session(argv: list[str], timeout: float, on_line: Callable[[str], None],
+                   quiet: float = PER_CONFIG_BUDGET) -> tuple[str, str, int | None, bool]:
+    """Run L0 until it exits, ``timeout`` passes, or L1 prints no marker for ``quiet``
+    seconds after its first one (a wedged L1 is not waited for until the overall limit)."""
     run = await spawn_qemu(argv)
     seen = 0
     timed_out = False
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
+    last_marker: float | None = None
     try:
         while not run.waiter.done():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            now = time.monotonic()
+            since = start + L1_BOOT_BUDGET - quiet if last_marker is None else last_marker
+            limit = min(deadline, since + quiet)
+            if now >= limit:
                 timed_out = True
                 break
             run.changed.clear()
             ev = asyncio.create_task(run.changed.wait())
-            await asyncio.wait({ev, run.waiter}, timeout=min(remaining, 5.0),
+            await asyncio.wait({ev, run.waiter}, timeout=min(limit - now, 5.0),
                                return_when="FIRST_COMPLETED")
             ev.cancel()
             text = run.out.decode(errors="replace")
             end = text.rfind("\n") + 1
             for line in text[seen:end].splitlines():
                 if line.startswith("@@PCK-"):
+                    last_marker = time.monotonic()
                     on_line(line)
             seen = max(seen, end)
     finally:
@@ -134,7 +141,8 @@ async def _session(argv: list[str], timeout: float,
 
 def run_session(host: Host, l0: L0Qemu, vmlinux: Path, initrd: Path, n_configs: int,
                 *, only: list[str] | None = None, lock: Path | None = DEFAULT_LOCK,
-                on_line: Callable[[str], None] | None = None) -> SessionOutput:
+                on_line: Callable[[str], None] | None = None,
+                quiet: float = PER_CONFIG_BUDGET) -> SessionOutput:
     """Boot L0 once and collect L1's console; SIGINT/SIGTERM end L0 before re-raising.
 
     :raises BootError: L0 could not be started.
@@ -151,7 +159,7 @@ def run_session(host: Host, l0: L0Qemu, vmlinux: Path, initrd: Path, n_configs: 
         assert task is not None
         for sig in (signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(sig, task.cancel)
-        return await _session(argv, timeout, on_line or (lambda _l: None))
+        return await _session(argv, timeout, on_line or (lambda _l: None), quiet)
 
     with tcg_lock(lock) as waited:
         t0 = time.monotonic()
@@ -160,7 +168,7 @@ def run_session(host: Host, l0: L0Qemu, vmlinux: Path, initrd: Path, n_configs: 
         except asyncio.CancelledError as exc:
             raise BootError("L0 session stopped by a signal; L0 was killed") from exc
         seconds = time.monotonic() - t0
-    if "@@PCK-KVM" not in out:
+    if "@@PCK-KVM" not in out and not timed_out:
         tail = " | ".join(err.strip().splitlines()[-3:]) or "no output"
         raise BootError(f"L0 ({host.name}) exited {rc} before L1 came up: {tail}")
     return SessionOutput(tuple(argv), out, err, rc, round(seconds, 1), timed_out,
