@@ -11,7 +11,7 @@ from pathlib import Path
 from powercompat.cli.main import Command
 from powercompat.errors import InvalidValueError
 
-HOST_NAMES = ("pseries-power9", "pseries-power11", "powernv9")
+HOST_NAMES = ("pseries-power9", "pseries-power11", "powernv9", "powernv9-hash")
 KERNELS = ("6.1", "6.12")
 QEMUS = ("7.2", "10.0", "11.1")
 
@@ -28,7 +28,8 @@ def _items(text: str, valid: tuple[str, ...], what: str) -> list[str]:
 def configure_kvm(parser: ArgumentParser) -> None:
     parser.add_argument("--hosts", default=",".join(HOST_NAMES), metavar="LIST",
                         help="L0 set-ups: pseries-power9, pseries-power11 (nested HV, radix "
-                        "L2), powernv9 (bare-metal HV, hash L2 possible) (default: %(default)s).")
+                        "L2), powernv9 (bare-metal HV, radix host), powernv9-hash (L1 booted "
+                        "with disable_radix: hash L2 guests) (default: %(default)s).")
     parser.add_argument("--l1-kernels", default=",".join(KERNELS), metavar="LIST",
                         help="L1 kernels; powernv9 runs 6.1 only, whose 64K pages hash L2 "
                         "guests need (default: %(default)s).")

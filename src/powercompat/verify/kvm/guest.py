@@ -192,6 +192,7 @@ class L2Config:
     mem: str = "512M"
     kvm_type: str | None = None
     reboots: int = 1
+    machine_extra: tuple[str, ...] = ()
 
     def argv(self, page_size: int) -> list[str]:
         """The L2 QEMU arguments, kvm-nested.md's recipe, without the binary, ``-L`` and
@@ -203,6 +204,7 @@ class L2Config:
             machine.append(f"max-cpu-compat={self.max_cpu_compat}")
         if self.kvm_type is not None:
             machine.append(f"kvm-type={self.kvm_type}")
+        machine.extend(self.machine_extra)
         return [
             "-machine", ",".join(machine), "-cpu", self.cpu, "-smp", str(self.smp),
             "-m", self.mem, "-nodefaults", "-display", "none", "-serial", "stdio",
@@ -214,7 +216,7 @@ class L2Config:
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "qemu": self.qemu, "max_cpu_compat": self.max_cpu_compat,
                 "cpu": self.cpu, "smp": self.smp, "mem": self.mem, "kvm_type": self.kvm_type,
-                "reboots": self.reboots}
+                "reboots": self.reboots, "machine_extra": list(self.machine_extra)}
 
 
 def _dir(name: str) -> CpioEntry:

@@ -30,9 +30,11 @@ MODES: dict[str, tuple[str | None, ...]] = {
     "pseries-power9": (None, "power9", "power8", "power10"),
     "pseries-power11": (None, "power9", "power10", "power11", "power8"),
     "powernv9": (None, "power9", "power8", "power7"),
+    "powernv9-hash": (None, "power9", "power8", "power7"),
 }
 #: a non-host CPU model: KVM HV only runs the host's PVR (kvm_arch_vcpu_ioctl_set_sregs_hv)
-NON_HOST_CPU = {"pseries-power9": "POWER8", "pseries-power11": "POWER9", "powernv9": "POWER8"}
+NON_HOST_CPU = {"pseries-power9": "POWER8", "pseries-power11": "POWER9", "powernv9": "POWER8",
+                "powernv9-hash": "POWER8"}
 
 
 def configs_for(host: str, qemus: tuple[str, ...] = QEMUS,
@@ -41,10 +43,12 @@ def configs_for(host: str, qemus: tuple[str, ...] = QEMUS,
     out: list[L2Config] = []
     for q in qemus:
         tag = "q" + q.replace(".", "")
+        extra = HOSTS[host].l2_machine_for(q)
         for mode in MODES[host]:
-            out.append(L2Config(f"{tag}-{mode or 'unset'}", q, mode, kvm_type=kvm_type))
+            out.append(L2Config(f"{tag}-{mode or 'unset'}", q, mode, kvm_type=kvm_type,
+                                machine_extra=extra))
         out.append(L2Config(f"{tag}-cpu-{NON_HOST_CPU[host].lower()}", q,
-                            cpu=NON_HOST_CPU[host], kvm_type=kvm_type))
+                            cpu=NON_HOST_CPU[host], kvm_type=kvm_type, machine_extra=extra))
     return out
 
 
@@ -117,7 +121,7 @@ def run_kvm_session(assets: KvmAssets, host_name: str, kernel: str | L1Kernel,
         "date": _now(),
         "command": shlex.join(command),
         "host": {"name": host.name, "machine": host.machine, "l0_cpu": host.cpu,
-                 "engine_host_cpu": host.host_cpu},
+                 "engine_host_cpu": host.host_cpu, "l1_append": host.l1_append},
         "l0_qemu": l0.version,
         "l1_kernel": {"label": kernel, "package": k.package, "version": k.version,
                       "release": k.release, "page_size": k.page_size},

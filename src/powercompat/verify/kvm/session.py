@@ -41,6 +41,13 @@ class Host:
     l1_kernels: tuple[str, ...]
     #: the largest initrd the machine loads (None: no limit met so far)
     initrd_limit: int | None = None
+    #: added to L1's kernel command line (``disable_radix``: a hash-MMU host)
+    l1_append: str = ""
+    #: extra ``-machine`` options of L2 per L1 QEMU label (caps this host's KVM lacks)
+    l2_machine: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def l2_machine_for(self, qemu: str) -> tuple[str, ...]:
+        return dict(self.l2_machine).get(qemu, ())
 
     def argv(self, l0: L0Qemu, vmlinux: Path, initrd: Path, append: str) -> list[str]:
         if self.machine == "pseries":
@@ -66,6 +73,13 @@ HOSTS: dict[str, Host] = {
     # hw/ppc/pnv.c INITRD_MAX_SIZE: 128 MiB ("Could not load initial ram disk" beyond)
     "powernv9": Host("powernv9", "7.2", "powernv9", "POWER9", "POWER9", ("6.1",),
                      initrd_limit=128 << 20),
+    # L1 as a hash-MMU host: POWER9 DD2.0 (L0 7.2's powernv9) has no mixed radix/hash mode,
+    # so a radix L1 refuses hash L2 guests ("Guest requested unavailable MMU mode (hash).");
+    # 10.0/11.1 default to cap-ail-mode-3=on, which this KVM lacks
+    "powernv9-hash": Host("powernv9-hash", "7.2", "powernv9", "POWER9", "POWER9", ("6.1",),
+                          initrd_limit=128 << 20, l1_append="disable_radix",
+                          l2_machine=(("10.0", ("cap-ail-mode-3=off",)),
+                                      ("11.1", ("cap-ail-mode-3=off",)))),
 }
 
 
@@ -147,7 +161,8 @@ def run_session(host: Host, l0: L0Qemu, vmlinux: Path, initrd: Path, n_configs: 
 
     :raises BootError: L0 could not be started.
     """
-    append = L1_APPEND + (f" pc.only={','.join(only)}" if only else "")
+    append = " ".join(filter(None, (L1_APPEND, host.l1_append,
+                                    f"pc.only={','.join(only)}" if only else "")))
     argv = host.argv(l0, vmlinux, initrd, append)
     timeout = L1_BOOT_BUDGET + PER_CONFIG_BUDGET * n_configs
     if lock is not None and not lock.parent.is_dir():
