@@ -44,7 +44,14 @@ _HOST_NOT_NEEDED = ("engine bug: with a named -cpu model the host PVR need not b
                     "the release; QEMU 7.2 starts -cpu POWER9 on a Power11 host and KVM "
                     "refuses its PVR in KVM_SET_SREGS ('Register sync failed...'), while the "
                     "engine refuses the unknown host PVR")
+_NO_HASH = ("engine bug: on a POWER9 DD2.0 host whose kernel runs radix, KVM reports "
+            "KVM_CAP_PPC_MMU_RADIX but not KVM_CAP_PPC_MMU_HASH_V3 (no mixed mode, Linux >= "
+            "5.12); after the reset's ARCH_COMPAT sets, building the device tree for a "
+            "pre-3.00 mode calls spapr_check_mmu_mode(false): 'Guest requested unavailable MMU "
+            "mode (hash).', exit 1; the engine has no host MMU capabilities")
 KNOWN: dict[tuple[str, str | None, str], str] = {
+    ("powernv9", None, "q72-power8"): _NO_HASH,
+    ("powernv9", None, "q72-power7"): _NO_HASH,
     **{("pseries-power11", None, f"q72-{m}"): _NO_HOST_CLASS
        for m in ("unset", "power9", "power10", "power8")},
     ("pseries-power11", None, "q72-power11"): _COMPAT_PARSE_FIRST,
