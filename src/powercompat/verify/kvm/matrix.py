@@ -63,6 +63,20 @@ class SessionResult:
     path: Path | None
 
 
+def _outside_blocks(console: str) -> list[str]:
+    """Console lines that are not inside a per-configuration block or a marker."""
+    out, inside = [], False
+    for ln in console.splitlines():
+        ln = ln.rstrip("\r")
+        if ln.startswith("@@PCK-") and ln.split()[0].endswith("-BEGIN"):
+            inside = True
+        elif ln.startswith("@@PCK-") and ln.split()[0].endswith("-END"):
+            inside = False
+        elif not inside and not ln.startswith("@@"):
+            out.append(ln)
+    return out
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
@@ -135,6 +149,9 @@ def run_kvm_session(assets: KvmAssets, host_name: str, kernel: str | L1Kernel,
                "problems": facts.get("problems")},
         "kprobes": list(kprobes),
         "session": {"l0_argv": list(out.argv), "returncode": out.returncode,
+                    # what L0's console showed outside the harness's blocks (L1 kernel
+                    # messages: lockups, oopses), for a session that ended badly
+                    "l1_console_tail": _outside_blocks(out.console)[-40:],
                     "timed_out": out.timed_out, "wall_seconds": out.seconds,
                     "initramfs_build_seconds": build, "lock_wait_seconds": out.lock_wait,
                     "initramfs_bytes": initrd.stat().st_size},

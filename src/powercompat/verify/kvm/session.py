@@ -26,7 +26,7 @@ DEFAULT_LOCK = Path("/work/locks/tcg.lock")
 L1_APPEND = "console=hvc0 loglevel=3 panic=-1"
 #: seconds for L0 to boot L1 and load KVM, and per L2 configuration
 L1_BOOT_BUDGET = 240.0
-PER_CONFIG_BUDGET = 330.0
+PER_CONFIG_BUDGET = 420.0
 
 
 @dataclass(frozen=True, slots=True)
