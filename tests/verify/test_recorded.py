@@ -64,7 +64,20 @@ def test_the_recorded_files_are_there() -> None:
 
 
 def _assert_ok(v: Verdict | None) -> None:
-    assert v is None or v.outcome is not Outcome.MISMATCH, str(v)
+    """A recorded run counts only if the engine was judged on it and agreed: no verdict
+    (an option the engine cannot replay) and an inconclusive one fail too."""
+    assert v is not None, "the engine could not replay this recorded run"
+    assert v.outcome in (Outcome.MATCH, Outcome.REFUSAL_MATCHED), str(v)
+
+
+@pytest.mark.parametrize("verdict", [
+    None,
+    Verdict("power9", None, Outcome.INCONCLUSIVE, note="no CAS seen"),
+    Verdict("power9", None, Outcome.MISMATCH),
+])
+def test_assert_ok_refuses_what_proves_nothing(verdict: Verdict | None) -> None:
+    with pytest.raises(AssertionError):
+        _assert_ok(verdict)
 
 
 @pytest.mark.parametrize(("header", "cell"), _cells())

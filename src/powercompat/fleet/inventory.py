@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from powercompat.accel.factory import ACCELS
+from powercompat.catalog.accels import ACCELS
 from powercompat.catalog.guests import GUESTS
-from powercompat.catalog.modes import COMPAT_MODES
+from powercompat.catalog.history import HEAD
 from powercompat.decisions.libvirt import LibvirtDomain
 from powercompat.errors import InputError, InvalidModeError, UnknownProfileError
 from powercompat.fleet.decide import GuestKind, HostClass, host_class
@@ -64,7 +64,7 @@ MAX_INVENTORY_BYTES: Final = INVENTORY.cap
 
 _HOST_KEYS: Final = frozenset(HOST_FIELDS)
 _GUEST_KEYS: Final = frozenset(GUEST_FIELDS)
-_MODE_NAMES: Final = frozenset(m.name for m in COMPAT_MODES)
+_MODE_NAMES: Final = frozenset(m.name for m in HEAD.modes)
 _GUEST_NAMES: Final = frozenset(g.name for g in GUESTS)
 
 #: where a bad value is reported: (file, record, field)

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from powercompat.errors import PowerCompatError
+from powercompat.errors import PowerCompatError, UnknownProfileError
 from powercompat.verify.errors import UnknownQemuError, VerifyError
 from powercompat.verify.matrix import CellResult
 from powercompat.verify.probes import ProbeResult
 
-#: QEMU version prefix -> engine profile. Only releases that were actually booted belong here.
-_QEMU_PROFILES = ((re.compile(r"\bversion 7\.2\.\d+\b"), "7.2"),)
 #: Debian kernel package version prefix -> engine guest profile.
 _GUEST_PROFILES = ((re.compile(r"^6\.1\.\d+"), "linux-6.1"),)
 
@@ -108,14 +106,17 @@ def _show(v: object) -> str:
 
 
 def qemu_profile(qemu_version: str) -> str:
-    """The engine profile for a ``qemu-system-ppc64 --version`` line.
+    """The engine profile for a ``qemu-system-ppc64 --version`` line, by the one resolver
+    the library uses (powercompat.profiles.profile_for_version).
 
-    :raises UnknownQemuError: for a release no profile was checked against.
+    :raises UnknownQemuError: for a version no profile models.
     """
-    for pattern, profile in _QEMU_PROFILES:
-        if pattern.search(qemu_version):
-            return profile
-    raise UnknownQemuError(qemu_version)
+    from powercompat.profiles import profile_for_version
+
+    try:
+        return profile_for_version(qemu_version).name
+    except UnknownProfileError as err:
+        raise UnknownQemuError(qemu_version) from err
 
 
 def guest_profile(kernel_version: str) -> str:
