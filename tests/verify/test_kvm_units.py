@@ -244,6 +244,7 @@ def _record(calls_cas1: list[dict[str, Any]], qemu: str = "7.2") -> dict[str, An
     call = {"vcpu": 0, "vcpu_id": 0, "op": "set", "id": "0x10200000000000b7", "errno": 0}
     return {
         "l1_qemus": {qemu: {"reported": f"QEMU emulator version {qemu}.22 (Debian)"}},
+        "l1_kernel": {"label": "6.1"},
         "cells": [],
         "cell": {
             "config": {"id": "c", "qemu": qemu, "max_cpu_compat": None, "cpu": "host",
@@ -276,9 +277,13 @@ def test_compare_agrees_and_disagrees() -> None:
     rec = _record(bad)
     comp = compare_cell(rec["cell"], rec)
     assert not comp.agree and comp.diffs[0].startswith("cas1 ARCH_COMPAT calls")
-    rec = _record(good, qemu="10.0")
+    rec = _record(good, qemu="9.9")
     comp = compare_cell(rec["cell"], rec)
-    assert comp.profile is None and "no profile for QEMU 10.0.22" in comp.diffs[0]
+    assert comp.profile is None and comp.gap == "the engine has no profile for QEMU 9.9.22"
+    rec = _record(good)
+    rec["l1_kernel"]["label"] = "5.99"
+    comp = compare_cell(rec["cell"], rec)
+    assert comp.gap == "the engine has no host kernel linux-5.99"
 
 
 def test_probes_follow_the_kvm_flavour() -> None:
@@ -314,7 +319,7 @@ def test_report_rows_name_the_outcome_and_the_verdict() -> None:
     run.update({"timed_out": False, "seconds": 12.5, "returncode": 0})
     run["boots"][0].update({"cpu_lines": [], "mmu": "Radix"})
     rec.update({"host": {"name": "pseries-power9", "machine": "pseries", "l0_cpu": "POWER9"},
-                "l1_kernel": {"label": "6.12", "package": "linux-image-x", "version": "1"},
+                "l1_kernel": {"label": "6.1", "package": "linux-image-x", "version": "1"},
                 "l0_qemu": "QEMU 7.2", "l2_kernel": {"version": "6.12.107-1"},
                 "date": "d", "session": {"wall_seconds": 1.0}})
     text = markdown([rec])

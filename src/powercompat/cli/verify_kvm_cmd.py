@@ -91,17 +91,17 @@ def run_kvm(args: Namespace) -> int:
     args.report_dir.mkdir(parents=True, exist_ok=True)
     (args.report_dir / "kvm-report.md").write_text(markdown(records))
     judged = [(rec, cell, comp) for rec in records for cell, comp in rows(rec)]
-    bad = [c for _r, _cell, c in judged if c.profile is not None and not c.agree]
+    bad = [c for _r, _cell, c in judged if c.gap is None and not c.agree]
     wall = round(time.monotonic() - t0, 1)
     if args.as_json:
         print(json.dumps({
             "wall_seconds": wall, "disagreements": len(bad),
             "cells": [{"host": r["host"]["name"], "l1_kernel": r["l1_kernel"]["label"],
-                       "id": c.cell, "profile": c.profile, "agree": c.agree,
+                       "id": c.cell, "profile": c.profile, "gap": c.gap, "agree": c.agree,
                        "diffs": c.diffs} for r, _cell, c in judged]}, indent=2))
     else:
         for rec, cell, comp in judged:
-            detail = f": {'; '.join(comp.diffs)}" if comp.diffs and comp.profile else ""
+            detail = f": {'; '.join(comp.diffs)}" if comp.diffs and comp.gap is None else ""
             print(f"{rec['host']['name']:<16} L1 {rec['l1_kernel']['label']:<5} "
                   f"{cell['config']['id']:<22} {verdict(comp)}{detail}")
         print(f"{len(judged)} configurations, {len(bad)} disagreement(s), wall {wall} s; "

@@ -11,15 +11,15 @@ calls (vCPU, op, value, errno) of each phase, and every vCPU's final ``cpu-versi
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from powercompat.errors import PowerCompatError
+from powercompat.catalog.kernels import kernel_by_name
+from powercompat.errors import PowerCompatError, UnknownProfileError
 from powercompat.machine.options import MachineOptions
-from powercompat.profiles import profile_for_qemu_version
+from powercompat.profiles import profile_for_version
 from powercompat.scenario import simulate
 from powercompat.verify.errors import RecordError
 
@@ -31,7 +31,8 @@ _PREFIX = "qemu-system-ppc64: "
 
 @dataclass
 class Comparison:
-    """``profile`` None: the engine has no profile for that QEMU (nothing compared)."""
+    """``gap``: what the engine lacks to predict this cell (its QEMU release, its host
+    kernel); then ``profile`` is None and nothing was compared."""
 
     cell: str
     profile: str | None
@@ -39,6 +40,7 @@ class Comparison:
     diffs: list[str] = field(default_factory=list)
     predicted: dict[str, Any] | None = None
     observed: dict[str, Any] | None = None
+    gap: str | None = None
 
 
 def load_kvm_record(path: Path) -> dict[str, Any]:
@@ -78,17 +80,18 @@ def observed(cell: dict[str, Any]) -> dict[str, Any]:
             "cpu_versions": [f"0x{v}" for v in last] if last else None}
 
 
+def host_kernel(record: dict[str, Any]) -> str:
+    """The engine's name for the host kernel: the L1 kernel is the host of L2."""
+    return f"linux-{record['l1_kernel']['label']}"
+
+
 def predicted(cell: dict[str, Any], record: dict[str, Any], profile: str
               ) -> dict[str, Any]:
     cfg = cell["config"]
-    pvr = host_pvr(cell, record)
     options = MachineOptions(cpu=cfg["cpu"], smp=cfg["smp"], threads=1,
                              max_cpu_compat=cfg["max_cpu_compat"], accel="kvm-hv",
-                             host_cpu=pvr, qemu=profile)
-    if "host_kernel" in {f.name for f in dataclasses.fields(MachineOptions)}:
-        # the engine's host-kernel dimension (engine helper): the L1 kernel is the host's
-        options = dataclasses.replace(  # type: ignore[call-arg,unused-ignore]
-            options, host_kernel=f"linux-{record['l1_kernel']['label']}")
+                             host_cpu=host_pvr(cell, record), qemu=profile,
+                             host_kernel=host_kernel(record))
     try:
         sim = simulate(options, EVENTS, L2_GUEST)
     except PowerCompatError as err:  # the engine refuses the options themselves
@@ -112,13 +115,17 @@ def compare_cell(cell: dict[str, Any], record: dict[str, Any]) -> Comparison:
     cfg = cell["config"]
     version = record["l1_qemus"][cfg["qemu"]]["reported"] or cfg["qemu"]
     version = version.split("version ")[-1].split()[0] if "version " in version else version
-    prof = profile_for_qemu_version(version)
     if cell.get("run") is None:
         return Comparison(cfg["id"], None, False, ["no run recorded (harness)"])
     obs = observed(cell)
-    if prof is None:
-        return Comparison(cfg["id"], None, False,
-                          [f"the engine has no profile for QEMU {version}"], None, obs)
+    try:
+        prof = profile_for_version(version)
+    except UnknownProfileError:
+        gap = f"the engine has no profile for QEMU {version}"
+        return Comparison(cfg["id"], None, False, [gap], None, obs, gap)
+    if kernel_by_name(host_kernel(record)) is None:
+        gap = f"the engine has no host kernel {host_kernel(record)}"
+        return Comparison(cfg["id"], None, False, [gap], None, obs, gap)
     pred = predicted(cell, record, prof.name)
     diffs = []
     if obs["started"] != pred["started"]:
