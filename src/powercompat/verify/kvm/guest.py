@@ -151,8 +151,8 @@ pcwatch() {{
     sleep 0.2
   done
 }}
-for f in /configs/*; do
-  id=$(basename $f)
+for id in $(cat /configs-order); do
+  f=/configs/$id
   if [ -n "$ONLY" ] && ! echo ",$ONLY," | grep -q ",$id,"; then continue; fi
   rel=$(sed -n 1p $f); args=$(sed -n 2p $f); q=/q/$rel
   echo > $T/trace
@@ -279,6 +279,9 @@ class L1Image:
         for cfg in self.configs:
             args = " ".join(cfg.argv(self.page_size))
             entries.append(_file(f"configs/{cfg.id}", f"{cfg.qemu}\n{args}\n".encode()))
+        # run in the given order (a configuration that may wedge L1 goes last)
+        run_order = "".join(f"{cfg.id}\n" for cfg in self.configs)
+        entries.append(_file("configs-order", run_order.encode()))
         entries += [_file(name, data) for name, data in self.extra.items()]
         return entries
 

@@ -49,7 +49,8 @@ def configs_for(host: str, qemus: tuple[str, ...] = QEMUS,
                                 machine_extra=extra))
         out.append(L2Config(f"{tag}-cpu-{NON_HOST_CPU[host].lower()}", q,
                             cpu=NON_HOST_CPU[host], kvm_type=kvm_type, machine_extra=extra))
-    return out
+    # L1 runs them in this order; modes below power8 (a POWER8-built userland) go last
+    return sorted(out, key=lambda c: c.max_cpu_compat in ("power7", "power6"))
 
 
 @dataclass
