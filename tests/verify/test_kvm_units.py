@@ -381,3 +381,42 @@ def test_session_stops_a_wedged_l1(tmp_path: Path) -> None:
                       lock=None, quiet=1.0)
     assert out.timed_out and time.monotonic() - t0 < 30
     assert "@@PCK-BEGIN c1" in out.console
+
+
+def test_sigterm_kills_l0_under_the_guard(tmp_path: Path) -> None:
+    """A session under process.guard(): SIGTERM kills the (stand-in) L0's whole group."""
+    import os
+    import signal
+    import sys
+    import time
+    import uuid
+
+    tag = f"1000.{uuid.uuid4().int % 10**9}"  # a unique sleep argument: how L0 is found
+    code = f"""
+import sys
+from pathlib import Path
+from powercompat.verify import process
+from powercompat.verify.kvm.assets import L0Qemu
+from powercompat.verify.kvm.session import HOSTS, run_session
+l0 = L0Qemu("x", "x", ("sh", "-c", "echo @@PCK-KVM yes; exec sleep {tag}", "sh"), None)
+with process.guard():
+    run_session(HOSTS["pseries-power9"], l0, Path("k"), Path("i"), 1, lock=None,
+                on_line=lambda l: print(l, flush=True))
+"""
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "@@PCK-KVM yes"
+    time.sleep(0.3)
+    assert [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith("sleep") and tag in _cmdline(p)] != []
+    child.send_signal(signal.SIGTERM)
+    child.wait(timeout=30)
+    time.sleep(0.5)
+    alive = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith("sleep") and tag in _cmdline(p)]
+    assert alive == [] and child.returncode != 0
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""

@@ -53,6 +53,13 @@ def configure_kvm(parser: ArgumentParser) -> None:
 
 
 def run_kvm(args: Namespace) -> int:
+    from powercompat.verify import process
+
+    with process.guard():
+        return _run_kvm(args)
+
+
+def _run_kvm(args: Namespace) -> int:
     from powercompat.verify.assets import default_cache_dir
     from powercompat.verify.kvm.assets import ensure_kvm_assets
     from powercompat.verify.kvm.matrix import configs_for, run_kvm_session

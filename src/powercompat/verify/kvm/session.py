@@ -1,9 +1,10 @@
 """One L0 session: x86 QEMU (TCG) boots L1 with its initramfs; L1 runs its L2 list.
 
 Rules (TEAM.md, kvm-nested.md): one L0 at a time, under the shared TCG lock
-(``fcntl.flock``, held for this one batch); a timeout on the whole session; the L0 is started
-in its own session and killed with its process group on every path (timeout, error,
-SIGINT/SIGTERM); progress is reported per L2 configuration as L1 prints its markers.
+(``fcntl.flock``, held for this one batch); a timeout on the whole session and on every
+configuration; L0 goes through ``verify.process`` (own process group, PDEATHSIG, registered),
+so it is killed with its group on every path: timeout, error, and SIGINT/SIGTERM/SIGHUP under
+``process.guard()``; progress is reported per L2 configuration as L1 prints its markers.
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import os
-import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from powercompat.verify import process
 from powercompat.verify.boot import spawn_qemu
 from powercompat.verify.errors import BootError
 from powercompat.verify.kvm.assets import L0Qemu
@@ -109,11 +109,6 @@ def tcg_lock(path: Path | None) -> Iterator[float]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _killpg(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
 async def _session(argv: list[str], timeout: float, on_line: Callable[[str], None],
                    quiet: float = PER_CONFIG_BUDGET) -> tuple[str, str, int | None, bool]:
     """Run L0 until it exits, ``timeout`` passes, or L1 prints no marker for ``quiet``
@@ -145,7 +140,7 @@ async def _session(argv: list[str], timeout: float, on_line: Callable[[str], Non
                     on_line(line)
             seen = max(seen, end)
     finally:
-        _killpg(run.proc.pid)
+        process.release(run.proc)  # kills L0's whole group if it still runs
         _done, pending = await asyncio.wait([*run.pumps, run.waiter], timeout=5)
         for task in pending:
             task.cancel()
@@ -168,20 +163,12 @@ def run_session(host: Host, l0: L0Qemu, vmlinux: Path, initrd: Path, n_configs: 
     if lock is not None and not lock.parent.is_dir():
         lock = None
 
-    async def main() -> tuple[str, str, int | None, bool]:
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        assert task is not None
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(sig, task.cancel)
-        return await _session(argv, timeout, on_line or (lambda _l: None), quiet)
-
+    # SIGINT/SIGTERM/SIGHUP: process.guard() (around the CLI command) kills L0's group,
+    # which spawn_qemu registered; the ``finally`` above kills it on every other path
     with tcg_lock(lock) as waited:
         t0 = time.monotonic()
-        try:
-            out, err, rc, timed_out = asyncio.run(main())
-        except asyncio.CancelledError as exc:
-            raise BootError("L0 session stopped by a signal; L0 was killed") from exc
+        out, err, rc, timed_out = asyncio.run(
+            _session(argv, timeout, on_line or (lambda _l: None), quiet))
         seconds = time.monotonic() - t0
     if "@@PCK-KVM" not in out and not timed_out:
         tail = " | ".join(err.strip().splitlines()[-3:]) or "no output"
