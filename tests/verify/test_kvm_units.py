@@ -385,7 +385,6 @@ def test_session_stops_a_wedged_l1(tmp_path: Path) -> None:
 
 def test_sigterm_kills_l0_under_the_guard(tmp_path: Path) -> None:
     """A session under process.guard(): SIGTERM kills the (stand-in) L0's whole group."""
-    import os
     import signal
     import sys
     import time
@@ -407,12 +406,19 @@ with process.guard():
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "@@PCK-KVM yes"
     time.sleep(0.3)
-    assert [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith("sleep") and tag in _cmdline(p)] != []
+    assert _sleepers(tag) != []
     child.send_signal(signal.SIGTERM)
     child.wait(timeout=30)
     time.sleep(0.5)
-    alive = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline(p).startswith("sleep") and tag in _cmdline(p)]
-    assert alive == [] and child.returncode != 0
+    assert _sleepers(tag) == [] and child.returncode != 0
+
+
+def _sleepers(tag: str) -> list[str]:
+    """The stand-in L0 processes (``sleep <tag>``) still alive."""
+    import os
+
+    return [p for p in os.listdir("/proc")
+            if p.isdigit() and _cmdline(p).startswith("sleep") and tag in _cmdline(p)]
 
 
 def _cmdline(pid: str) -> str:
