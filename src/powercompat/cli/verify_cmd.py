@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from powercompat.cli.main import Command
+from powercompat.cli.verify_kvm_cmd import KVM
 from powercompat.cli.verify_migration_cmd import MACHINES, MIGRATION
 from powercompat.errors import InvalidValueError
 from powercompat.verify import (
@@ -400,6 +401,6 @@ LIBVIRT = Command(
 COMMAND = Command(
     "Check the engine against real QEMU booting real Linux guests.",
     subcommands={"setup": SETUP, "run": RUN, "catalog": CATALOG, "check": CHECK,
-                 "libvirt": LIBVIRT, "migration": MIGRATION,
+                 "libvirt": LIBVIRT, "kvm": KVM, "migration": MIGRATION,
                  "machines": MACHINES},
     description="Check the engine against real QEMU booting real Linux guests (TCG).")
