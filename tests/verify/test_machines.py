@@ -1,5 +1,5 @@
 """Reading pseries machine types from ``-M help`` (verify/machines.py), and the recorded
-machine catalogues (src/powercompat/data/qemu-R-machines.json)."""
+machine catalogues (src/powercompat/data/machines-R.json)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_parse_machine_help() -> None:
 @pytest.mark.parametrize("release", ["5.2", "7.2", "10.0", "11.1"])
 def test_recorded_machine_catalogues(release: str) -> None:
     data = json.loads(resources.files("powercompat").joinpath(
-        "data", f"qemu-{release}-machines.json").read_text())
+        "data", f"machines-{release}.json").read_text())
     assert data["schema"] == SCHEMA and data["release"] == release
     names = [m["name"] for m in data["machines"]]
     # plain pseries is the release's own, newest type

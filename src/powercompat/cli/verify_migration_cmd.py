@@ -157,7 +157,7 @@ def configure_machines(parser: ArgumentParser) -> None:
                         help="QEMU release or Debian suite (5.2, 7.2, 10.0, 11.1, ...).")
     parser.add_argument("--record", type=Path, default=None, metavar="FILE",
                         help="Write the catalogue to FILE "
-                             "(src/powercompat/data/qemu-R-machines.json).")
+                             "(src/powercompat/data/machines-R.json).")
     parser.add_argument("--cache", type=Path, default=None,
                         help="Where the suites are set up (default: $POWERCOMPAT_CACHE or "
                              "~/.cache/powercompat).")
@@ -202,4 +202,4 @@ MACHINES = Command(
     description="Read one set-up release's pseries machine types from its binary (-M help), "
     "what plain 'pseries' stands for, which are deprecated, and its words for a missing and a "
     "deprecated type (start-up probes, no guest). --record writes the catalogue the engine "
-    "reads (src/powercompat/data/qemu-R-machines.json).")
+    "reads (src/powercompat/data/machines-R.json).")

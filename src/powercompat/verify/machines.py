@@ -5,7 +5,7 @@ refuses the stream otherwise: ``Machine type received is 'pseries-7.2' and local
 'pseries-10.0'``), and releases drop old types (10.0 has no pseries-2.x; Debian's 11.1 has no
 pseries-5.0 or 5.1, although upstream's tree still lists them). Which types a binary has, which
 ``pseries`` stands for, which it calls deprecated, and its words for a missing one, are
-recorded per release under ``src/powercompat/data/qemu-R-machines.json`` and read by the
+recorded per release under ``src/powercompat/data/machines-R.json`` and read by the
 engine's catalogue. No guest runs: ``-M help`` and one start-up probe, no lock needed.
 """
 
