@@ -63,9 +63,13 @@ def test_case_lists() -> None:
     keys = [c.key for cases in CASES.values() for c in cases]
     assert len(keys) == len(set(keys)), "a case is listed twice"
     assert len(keys) >= 40
+    cross = [c for cases in CASES.values() for c in cases if c.src.release != c.dst.release]
+    assert len(cross) >= 40
     for pair, cases in CASES.items():
         src, dst = pair.split(">")
         assert all((c.src.release, c.dst.release) == (src, dst) for c in cases)
+        if src == dst:  # a same-release control
+            assert all(c.purpose.startswith("control: ") for c in cases)
         assert pair_cases(src, dst) == cases
     assert pair_cases("7.2", "7.2") == ()
     # forward and backward for each of the three pairs, and 5.2 to and from the others

@@ -485,6 +485,7 @@ _P72_111 = "7.2>11.1"
 _P111_72 = "11.1>7.2"
 _P52_72, _P72_52 = "5.2>7.2", "7.2>5.2"
 _P52_100, _P100_52, _P52_111 = "5.2>10.0", "10.0>5.2", "5.2>11.1"
+_P52_52, _P72_72, _P100_100, _P111_111 = "5.2>5.2", "7.2>7.2", "10.0>10.0", "11.1>11.1"
 _M52, _M72, _M100, _M111 = "pseries-5.2", "pseries-7.2", "pseries-10.0", "pseries-11.1"
 
 #: every recorded cross-release migration, one tuple per ordered pair of releases
@@ -647,6 +648,8 @@ CASES: dict[str, tuple[XCase, ...]] = {
         _case(_P52_72, "pseries", "power9", "power9", "plain pseries: pseries-5.2 vs "
               "pseries-7.2"),
         _case(_P52_72, _M52, "power9", "power8", "POWER9 -> POWER8: XIVE"),
+        _case(_P52_72, _M52, "power9", "power9", "a guest that is never idle",
+              workload=Workload.BUSY),
     ),
     _P72_52: (
         _case(_P72_52, _M52, "power9", "power9", "backward to 5.2 with pseries-5.2"),
@@ -666,6 +669,27 @@ CASES: dict[str, tuple[XCase, ...]] = {
     _P52_111: (
         _case(_P52_111, _M52, "power9", "power9", "5.2 -> 11.1 with pseries-5.2"),
         _case(_P52_111, _M52, "power8e", "power8e", "model removed in 11.1"),
+    ),
+    # same-release controls: is a silent guest after the move the pair's doing, or the
+    # destination release's own (TCG decrementer, rtas-stopped-state inference)?
+    _P52_52: (
+        _case(_P52_52, _M52, "power9", "power9", "control: 5.2 to itself"),
+    ),
+    _P72_72: (
+        _case(_P72_72, _M72, "power9", "power9", "control: 7.2 to itself"),
+        _case(_P72_72, _M72, "power9", "power9", "control: 7.2 to itself, a guest that is "
+              "never idle", workload=Workload.BUSY),
+    ),
+    _P100_100: (
+        _case(_P100_100, _M100, "power9", "power9", "control: 10.0 to itself"),
+    ),
+    _P111_111: (
+        _case(_P111_111, _M111, "power9", "power9", "control: 11.1 to itself, its own "
+              "machine type"),
+        _case(_P111_111, _M100, "power9", "power9", "control: 11.1 to itself with "
+              "pseries-10.0 (rtas-stopped-state off)"),
+        _case(_P111_111, _M100, "power9", "power9", "control: 11.1 to itself with "
+              "pseries-10.0, a guest that is never idle", workload=Workload.BUSY),
     ),
 }
 
