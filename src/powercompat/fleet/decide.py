@@ -57,6 +57,8 @@ class HostClass:
     kvm: str
     qemu: str
     arch: str = "ppc64le"
+    #: the host's Linux under KVM (``linux-6.1``); "" when not given (the engine's default)
+    host_kernel: str = ""
 
     @property
     def accel(self) -> str:
@@ -72,26 +74,40 @@ class HostClass:
     @property
     def label(self) -> str:
         """``POWER9 power9_v2.2 kvm-hv qemu head``"""
-        return f"{self.family} {self.cpu} {self.accel} qemu {self.qemu}"
+        kernel = f" {self.host_kernel}" if self.host_kernel else ""
+        return f"{self.family} {self.cpu} {self.accel} qemu {self.qemu}{kernel}"
+
+    @property
+    def kernel_option(self) -> str | None:
+        """``MachineOptions.host_kernel``: the host's kernel under KVM (TCG runs on none)."""
+        return self.host_kernel or None if self.kvm != "tcg" else None
 
     def options(self, max_cpu_compat: str | None, incoming: bool = False) -> MachineOptions:
         """The machine libvirt starts on this host (``-cpu host`` is this model under KVM)."""
         return MachineOptions(cpu=self.cpu, max_cpu_compat=max_cpu_compat, accel=self.accel,
-                              qemu=self.qemu, incoming=incoming)
+                              qemu=self.qemu, host_kernel=self.kernel_option,
+                              incoming=incoming)
 
     def to_json(self) -> dict[str, str]:
-        return {"family": self.family, "cpu": self.cpu, "kvm": self.kvm, "qemu": self.qemu}
+        out = {"family": self.family, "cpu": self.cpu, "kvm": self.kvm, "qemu": self.qemu}
+        if self.host_kernel:
+            out["host_kernel"] = self.host_kernel
+        return out
 
 
 @cache
-def host_class(cpu: str, kvm: str, qemu: str) -> HostClass:
+def host_class(cpu: str, kvm: str, qemu: str, host_kernel: str | None = None) -> HostClass:
     """Resolve a host's CPU name under its QEMU profile (``power9`` is DD2.2 at head, DD2.0
-    in 7.2), as QEMU would at start.
+    in 7.2), as QEMU would at start. ``qemu`` is a release or any version spelling
+    (``10.0``, ``10.0.13``, ``1:10.0.13+ds-0+deb13u1``); ``host_kernel`` the host's Linux.
 
-    :raises InputError: unknown profile, CPU model or KVM flavour (the engine's message).
+    :raises InputError: unknown profile, CPU model, KVM flavour or host kernel (the
+        engine's message).
     """
-    config = parse_options(MachineOptions(cpu=cpu, accel=f"kvm-{kvm}", qemu=qemu))
-    return HostClass(config.model.family.name, config.model.name, kvm, config.profile.name)
+    config = parse_options(MachineOptions(cpu=cpu, accel=f"kvm-{kvm}", qemu=qemu,
+                                          host_kernel=host_kernel))
+    return HostClass(config.model.family.name, config.model.name, kvm, config.profile.name,
+                     host_kernel=host_kernel or "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +120,14 @@ class GuestKind:
     max_cpu_compat: str | None
     libvirt: bool = False
     domain: LibvirtDomain | None = None
+    #: the machine type the guest is defined with: ``pseries`` (each release's newest) or a
+    #: versioned ``pseries-X.Y``
+    machine: str = "pseries"
 
     @property
-    def sort_key(self) -> tuple[str, str, bool, str]:
-        return (self.profile, self.max_cpu_compat or "", self.libvirt, repr(self.domain))
+    def sort_key(self) -> tuple[str, str, bool, str, str]:
+        return (self.profile, self.max_cpu_compat or "", self.libvirt, repr(self.domain),
+                self.machine)
 
     def libvirt_domain(self, host: HostClass) -> LibvirtDomain:
         """The domain libvirt is given on ``host``."""
