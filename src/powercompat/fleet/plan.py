@@ -21,14 +21,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from powercompat.catalog.history import HEAD
-from powercompat.decisions.libvirt import (
-    LibvirtResult,
-    check_libvirt_compat,
-    libvirt_cpu_xml,
-    qemu_args,
-)
+from powercompat.decisions.libvirt import LibvirtCpu, commandline_xml
 from powercompat.errors import InvalidValueError
-from powercompat.fleet.decide import Decider, GuestKind, HostClass, Verdict
+from powercompat.fleet.decide import Decider, GuestKind, HostClass, Verdict, libvirt_outcome
 from powercompat.fleet.inventory import Guest, Host, Inventory
 from powercompat.scenario import DEFAULT_GUEST
 
@@ -126,17 +121,31 @@ class GroupPlan:
 
     @property
     def qemu(self) -> str | None:
-        """``-machine pseries,max-cpu-compat=power8,kvm-type=hv -accel kvm -cpu host``
-        (None: nothing works)."""
+        """QEMU's own spelling: ``-machine pseries,max-cpu-compat=power8,kvm-type=hv -accel
+        kvm -cpu host`` (None: nothing works; hw/ppc/spapr.c:spapr_kvm_type takes hv or pr in
+        any case). libvirt never emits kvm-type: see the libvirt column."""
         if self.status == "none":
             return None
-        return " ".join(qemu_args("host", self.recommended, self.accel))
+        machine = "pseries" + (f",max-cpu-compat={self.recommended}" if self.recommended
+                               else "")
+        if self.accel == "tcg":
+            return f"-machine {machine} -accel tcg -cpu CPU"
+        flavour = {"kvm-hv": "hv", "kvm-pr": "pr", "kvm-pr-ignore": "pr"}.get(self.accel)
+        if flavour:
+            machine += f",kvm-type={flavour}"
+        return f"-machine {machine} -accel kvm -cpu host"
 
     @property
     def libvirt(self) -> str | None:
+        """libvirt's spelling: host-model with a compat ``<model>`` under KVM; under TCG
+        libvirt has none in ``<cpu>``, so ``<qemu:commandline>`` (libvirt-xml says why)."""
         if self.status == "none":
             return None
-        return "".join(line.strip() for line in libvirt_cpu_xml(self.recommended).splitlines())
+        if self.accel == "tcg":
+            if self.recommended is None:
+                return "<cpu mode='custom'><model>CPU</model></cpu>"
+            return "".join(ln.strip() for ln in commandline_xml(self.recommended).splitlines())
+        return LibvirtCpu("host-model", self.recommended).xml()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -370,12 +379,15 @@ def _changes(at_home: list[GuestClass], members: list[tuple[HostClass, int]], st
 
 
 def _libvirt_notes(mode: str | None, members: list[tuple[HostClass, int]]) -> tuple[str, ...]:
+    """Where libvirt refuses the group's spelling of ``mode`` (a libvirt guest then cannot
+    have it, whatever QEMU would do)."""
     notes: dict[str, str] = {}
+    kind = GuestKind(DEFAULT_GUEST, mode, True)
     for cls, _ in members:
-        verdict = check_libvirt_compat(cls.family, mode)
-        if verdict.result is not LibvirtResult.IDENTICAL and cls.family not in notes:
+        outcome = libvirt_outcome(kind.libvirt_domain(cls), cls)
+        if not outcome.ok and cls.family not in notes:
             notes[cls.family] = (f"libvirt cannot express max-cpu-compat={mode} on "
-                                 f"{cls.family} hosts: {verdict.message}")
+                                 f"{cls.family} hosts: {outcome.error}")
     return tuple(notes.values())
 
 
