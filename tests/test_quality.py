@@ -28,8 +28,8 @@ def test_tool_is_clean(cmd: list[str]) -> None:
 #: ``errors``); ``catalog`` imports nothing of ours at all.
 RANKS: dict[str, int] = {
     "messages": 0, "errors": 1, "inputs": 2, "catalog": 2, "decisions": 3, "profiles": 4,
-    "accel": 5, "machine": 6, "scenario": 7, "stress": 7, "fuzz": 8, "fleet": 8, "verify": 8, "cli": 9,
-    "__init__": 10, "__main__": 10,
+    "accel": 5, "machine": 6, "scenario": 7, "stress": 7, "fuzz": 8, "fleet": 8, "verify": 8,
+    "cli": 9, "__init__": 10, "__main__": 10,
 }
 ISOLATED = frozenset({"catalog"})
 

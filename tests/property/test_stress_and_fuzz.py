@@ -63,7 +63,7 @@ def test_stress_cli_reports_throughput_and_zero(capsys: pytest.CaptureFixture[st
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--lifecycles", "0"], "--lifecycles must be at least 1, got 0"),
-    (["--profile", "3.0"], "unknown QEMU profile '3.0' (valid: "),
+    (["--profile", "3.2"], "unknown QEMU profile '3.2' (valid: "),
     (["--accel", "kvm"], "unknown accelerator 'kvm' for stress"),
 ])
 def test_stress_cli_bad_input(args: list[str], message: str,

@@ -56,6 +56,8 @@ class PvrMatch(Enum):
 
     #: the default callback: the class's own PVR only
     EXACT = "exact"
+    #: 2.9 .. 5.2: the callback has no ``best`` argument: any member of the family
+    FAMILY = "family"
     #: POWER7, POWER8: any revision of the class's own base
     SAME_BASE = "same-base"
     #: POWER10, POWER11: the class's base and the same DD major nibble (pvr & 0x0f00)
@@ -88,21 +90,22 @@ class CpuFamily:
 _P9_MASK = PCR_COMPAT_2_05 | PCR_COMPAT_2_06 | PCR_COMPAT_2_07
 _P9_SUPP = PCR_COMPAT_3_00 | PCR_COMPAT_2_07 | PCR_COMPAT_2_06 | PCR_COMPAT_2_05
 
+# As first defined (2.9's family-wide pvr_match; the history gives each release its own).
 POWER7: Final = CpuFamily(
     "POWER7", PCR_VEC_DIS | PCR_VSX_DIS | PCR_COMPAT_2_05, PCR_COMPAT_2_06 | PCR_COMPAT_2_05,
-    LOGICAL_2_06_PLUS, (POWER7_BASE, POWER7P_BASE), PvrMatch.SAME_BASE, PCR_ARCH_206)
-# As first defined: the 8E and NVL bases match POWER8 (history removes them with f73b3168).
+    LOGICAL_2_06_PLUS, (POWER7_BASE, POWER7P_BASE), PvrMatch.FAMILY, PCR_ARCH_206)
+# The 8E and NVL bases match POWER8 until f73b3168.
 POWER8: Final = CpuFamily(
     "POWER8", PCR_TM_DIS | PCR_COMPAT_2_06 | PCR_COMPAT_2_05,
     PCR_COMPAT_2_07 | PCR_COMPAT_2_06 | PCR_COMPAT_2_05,
-    LOGICAL_2_07, (POWER8_BASE, POWER8E_BASE, POWER8NVL_BASE), PvrMatch.SAME_BASE,
+    LOGICAL_2_07, (POWER8_BASE, POWER8E_BASE, POWER8NVL_BASE), PvrMatch.FAMILY,
     PCR_ARCH_207)
 POWER9: Final = CpuFamily(
-    "POWER9", _P9_MASK, _P9_SUPP, LOGICAL_3_00, (POWER9_BASE,), PvrMatch.POWER9_MINOR,
+    "POWER9", _P9_MASK, _P9_SUPP, LOGICAL_3_00, (POWER9_BASE,), PvrMatch.FAMILY,
     PCR_ARCH_300)
 POWER10: Final = CpuFamily(
     "POWER10", _P9_MASK | PCR_COMPAT_3_00, _P9_SUPP | PCR_COMPAT_3_10, LOGICAL_3_10,
-    (POWER10_BASE,), PvrMatch.SAME_MAJOR, PCR_ARCH_31)
+    (POWER10_BASE,), PvrMatch.FAMILY, PCR_ARCH_31)
 POWER11: Final = CpuFamily(
     "POWER11", _P9_MASK | PCR_COMPAT_3_00, _P9_SUPP | PCR_COMPAT_3_10, LOGICAL_3_10_P11,
     (POWER11_BASE,), PvrMatch.SAME_MAJOR, PCR_ARCH_31)
