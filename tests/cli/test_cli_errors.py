@@ -24,7 +24,8 @@ BAD_INPUT = [
      "unknown QEMU profile '3.2' (valid: 2.9, 2.10-pre, 2.10, 2.11, 5.2, 7.2, 10.0, 11.1, "
      "head, powercompat, or a QEMU version 2.9 .. 11.1)"),
     (["negotiate", "--cpu", "POWER9", "--guest", "windows"], 1,
-     "unknown guest 'windows' (valid: linux-6.1, linux-2025, logical-upto-power8, raw-only)"),
+     "unknown guest 'windows' (valid: linux-6.1, linux-6.12, linux-7.2, logical-upto-power8, "
+     "raw-only, linux-2025)"),
     (["negotiate", "--cpu", "POWER9", "--accel", "xen"], 1,
      "unknown accelerator 'xen' (valid: tcg, kvm-hv, kvm-pr, kvm-pr-ignore, kvm)"),
     (["simulate", "--cpu", "POWER9", "--events", "realize,boot"], 1,

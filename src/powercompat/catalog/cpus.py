@@ -74,7 +74,9 @@ class CpuFamily:
     ``bases``/``best`` are its pvr_match callback as data (see :class:`PvrMatch`);
     ``host_pcr_bit`` is the level Linux KVM HV derives from a host of this family;
     ``msr_le``: the class's msr_mask has MSR_LE (POWER7 and later), so little-endian code
-    runs; the 970 and POWER5+ classes have none.
+    runs; the 970 and POWER5+ classes have none. ``vmx``/``vsx``: the class's insns_flags
+    have PPC_ALTIVEC / insns_flags2 PPC2_VSX, which spapr_dt_cpu() advertises to the guest
+    as ``ibm,vmx`` 1 or 2 (cap-vsx permitting).
     """
 
     name: str
@@ -85,6 +87,8 @@ class CpuFamily:
     best: PvrMatch
     host_pcr_bit: int
     msr_le: bool = True
+    vmx: bool = True
+    vsx: bool = True
 
 
 _P9_MASK = PCR_COMPAT_2_05 | PCR_COMPAT_2_06 | PCR_COMPAT_2_07
@@ -110,9 +114,12 @@ POWER11: Final = CpuFamily(
     "POWER11", _P9_MASK | PCR_COMPAT_3_00, _P9_SUPP | PCR_COMPAT_3_10, LOGICAL_3_10_P11,
     (POWER11_BASE,), PvrMatch.SAME_MAJOR, PCR_ARCH_31)
 # No compat support at all: pcr_supported = 0, so every mode is refused.
-POWER5P: Final = CpuFamily("POWER5+", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False)
-PPC970: Final = CpuFamily("970", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False)
-PPC970MP: Final = CpuFamily("970MP", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False)
+POWER5P: Final = CpuFamily("POWER5+", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False,
+                           vmx=False, vsx=False)
+PPC970: Final = CpuFamily("970", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False,
+                          vsx=False)
+PPC970MP: Final = CpuFamily("970MP", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False,
+                            vsx=False)
 
 #: every family class, as first defined (a release's own copies come from its history)
 FAMILIES: Final[tuple[CpuFamily, ...]] = (

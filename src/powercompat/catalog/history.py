@@ -237,6 +237,10 @@ CHANGES: Final[tuple[Change, ...]] = (
     Change("9012a53f", "2018-01-17", "2.12",
            "the boot CPU's mode is copied to the others: hot-plugged vCPUs take it",
            (Flip("hotplug", HotplugRule.BOOT_CPU),)),
+    Change(None, "", "2.12",
+           "spapr capabilities: cap-vsx (and the other caps) default from what the CPU can "
+           "do within max-cpu-compat (hw/ppc/spapr_caps.c default_caps_with_cpu)",
+           (Flip("vsx_cap", True),)),
     Change(None, "", "4.0", "pseries-4.0 machines default to ic-mode=dual (XICS + XIVE)",
            (Flip("ic_mode_dual", True),)),
     Change("7d37b274", "2019-12-05", "5.0",
