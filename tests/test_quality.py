@@ -24,12 +24,14 @@ def test_tool_is_clean(cmd: list[str]) -> None:
 
 #: DESIGN.md's layers, lowest first: a package may import only packages of a lower rank (and
 #: itself); peers of one rank never import each other. ``messages`` and ``errors`` are the
-#: leaves everything may use (``inputs``, the capped reader of untrusted files, sits on
-#: ``errors``); ``catalog`` imports nothing of ours at all.
+#: leaves everything may use; ``catalog`` imports nothing of ours at all. ``inputs`` (the
+#: capped readers, over errors) and ``arguments`` (the entry-point checks, over inputs) are
+#: helpers just above the leaves: scenario and the front-ends use them.
 RANKS: dict[str, int] = {
-    "messages": 0, "errors": 1, "inputs": 2, "catalog": 2, "decisions": 3, "profiles": 4,
-    "accel": 5, "machine": 6, "scenario": 7, "stress": 7, "fuzz": 8, "fleet": 8, "verify": 8,
-    "cli": 9, "__init__": 10, "__main__": 10,
+    "messages": 0, "errors": 1, "inputs": 2, "arguments": 3,
+    "catalog": 2, "decisions": 3, "profiles": 4, "accel": 5,
+    "machine": 6, "scenario": 7, "stress": 7, "fuzz": 8, "fleet": 8, "verify": 8, "cli": 9,
+    "__init__": 10, "__main__": 10,
 }
 ISOLATED = frozenset({"catalog"})
 

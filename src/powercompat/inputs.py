@@ -28,15 +28,21 @@ fuzz input          1 MiB       libFuzzer's inputs are 4 KiB by default; a 4096-
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import stat
+import types
+import typing
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 from powercompat.errors import InputError
+
+if TYPE_CHECKING:  # pathlib (with urllib.parse and ipaddress) costs ~3 ms of every start-up
+    from pathlib import Path
 
 __all__ = [
     "DOMAIN_XML",
@@ -47,6 +53,7 @@ __all__ = [
     "RECORDED_RESULTS",
     "InputFileError",
     "InputKind",
+    "check_record",
     "decode_utf8",
     "display_path",
     "loads_json",
@@ -263,6 +270,8 @@ def text_problem(value: str) -> str | None:
     """
     if len(value) > MAX_TEXT_CHARS:
         return f"longer than {MAX_TEXT_CHARS} characters"
+    if value.isprintable():  # the usual case, in C: every refused category is unprintable
+        return None
     for ch in value:
         category = unicodedata.category(ch)
         if category in _BAD_CATEGORIES:
@@ -270,3 +279,84 @@ def text_problem(value: str) -> str | None:
                     "Cf": "an invisible format character"}.get(category, "a line separator")
             return f"contains {what} U+{ord(ch):04X} ({_quote(value)})"
     return None
+
+
+def check_record(raw: object, cls: type[Any], label: str, where: str | None,
+                 free_text: Collection[str] = ()) -> dict[str, Any]:
+    """A JSON object checked field by field against the dataclass ``cls`` it will build.
+
+    Every field must be present unless it has a default, none may be extra, and each value
+    must have the field's type exactly as JSON gives it: ``str``, ``int`` (not a bool),
+    ``float`` (an int too), ``bool``, ``None`` in an optional field, a list for a
+    ``tuple[X, ...]``. Strings must be one printable line (:func:`text_problem`) except in
+    ``free_text`` fields (observed output, kept verbatim). Returns ``raw`` itself.
+
+    :raises InputFileError: naming ``where`` and the first bad field.
+    """
+    if not isinstance(raw, dict):
+        raise InputFileError(label, f"must be an object, not {_json_type(raw)}", where)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            raise InputFileError(label, f"field {_quote(key)}: unknown field", where)
+    for name, field in fields.items():
+        if name not in raw:
+            if field.default is dataclasses.MISSING and \
+                    field.default_factory is dataclasses.MISSING:
+                raise InputFileError(label, f"field '{name}': missing", where)
+            continue
+        value = raw[name]
+        hint = hints[name]
+        if not _matches(value, hint):
+            raise InputFileError(
+                label, f"field '{name}': must be {_describe(hint)}, not {_json_type(value)}",
+                where)
+        if name not in free_text:
+            for text in _strings(value):
+                problem = text_problem(text)
+                if problem is not None:
+                    raise InputFileError(label, f"field '{name}': {problem}", where)
+    return raw
+
+
+def _matches(value: object, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if origin is tuple:
+        item, *rest = typing.get_args(hint)
+        assert rest == [Ellipsis], f"unsupported field type {hint}"
+        return isinstance(value, list) and all(_matches(v, item) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return type(value) in (int, float)
+    assert hint in (str, int, bool), f"unsupported field type {hint}"
+    return type(value) is hint
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint))
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        return f"a list of {({str: 'strings', int: 'integers'}).get(item) or _describe(item)}"
+    return "null" if hint is type(None) else {str: "a string", int: "an integer",
+                                               float: "a number", bool: "true or false"}[hint]
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []

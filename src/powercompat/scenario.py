@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from powercompat.arguments import checked
 from powercompat.catalog.guests import DEFAULT_GUEST as DEFAULT_GUEST  # one default, re-exported
 from powercompat.catalog.guests import GUEST_ALIASES, GUESTS, GuestProfile, guest_by_name
 from powercompat.catalog.modes import mode_by_pvr
@@ -37,6 +38,7 @@ EVENT_NAMES: Final[tuple[str, ...]] = STEP_NAMES
 DEFAULT_EVENTS: Final[tuple[str, ...]] = (Step.REALIZE, Step.RESET, Step.CAS)
 
 
+@checked()
 def parse_guest(name: str) -> GuestProfile:
     """:raises UnknownProfileError: not a known guest profile."""
     guest = guest_by_name(name)
@@ -45,6 +47,7 @@ def parse_guest(name: str) -> GuestProfile:
     return guest
 
 
+@checked()
 def parse_events(text: str) -> tuple[Step, ...]:
     """``realize,reset,cas`` into a checked tuple.
 
@@ -148,12 +151,14 @@ def _opt_hex32(value: int | None) -> str | None:
     return None if value is None else hex32(value)
 
 
+@checked()
 def mode_name(pvr: int, qemu: str) -> str | None:
     """A mode's table name under QEMU profile ``qemu``; None for raw (0), the hex for a PVR
     the profile's table lacks."""
     return _mode_name(pvr, parse_profile(qemu).rules.modes)
 
 
+@checked()
 def negotiate(
     cpu: str,
     max_cpu_compat: str | None = None,
@@ -279,6 +284,7 @@ class Simulation:
         }
 
 
+@checked(events=EVENT_NAMES)
 def simulate(
     options: MachineOptions,
     events: tuple[str, ...] = DEFAULT_EVENTS,
@@ -389,6 +395,7 @@ class MigrationCheck:
         }
 
 
+@checked()
 def save_on_source(options: MachineOptions, buffer: bytes) -> bytes:
     """The source side of a live migration: realize, reset, CAS with ``buffer``, then the
     CPU part of the stream.
@@ -402,6 +409,7 @@ def save_on_source(options: MachineOptions, buffer: bytes) -> bytes:
     return src.migrate_out()
 
 
+@checked()
 def load_on_destination(dst_options: MachineOptions, stream: bytes) -> PseriesMachine:
     """The destination side: start with ``incoming`` (realize, reset), then load.
 
@@ -446,6 +454,7 @@ def _try_migration(options: MachineOptions, dst_options: MachineOptions, buffer:
     return None, None, None
 
 
+@checked()
 def migrate_check(
     cpu: str,
     dst_cpu: str,

@@ -15,8 +15,10 @@ import pytest
 from fleet_helpers import guest, host, write_json
 
 from powercompat.cli.main import main
+from powercompat.errors import InvalidValueError
 from powercompat.fleet.errors import InventoryError
 from powercompat.fleet.inventory import load_inventory, parse_inventory_text
+from powercompat.fleet.synth import MAX_SYNTH_RECORDS, synthesize
 from powercompat.inputs import InputFileError, InputKind, read_capped
 
 
@@ -168,3 +170,34 @@ def test_cli_exits_1_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert code == 1, err
     assert err.count("\n") == 1 and message in err and "internal error" not in err
+
+
+# ---------------------------------------------------------------------- fleet synth
+
+
+def test_synth_counts_capped_before_any_work(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "big.json"
+    start = time.perf_counter()
+    code = main(["fleet", "synth", "--hosts", "1000000000000", "--guests", "0", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "1000000000000 hosts and 0 guests: at most 4,000,000 records in all" in err
+    assert err.count("\n") == 1
+    assert not out.exists()
+    assert time.perf_counter() - start < 2
+    with pytest.raises(InvalidValueError, match="at most 4,000,000 records"):
+        synthesize(MAX_SYNTH_RECORDS, 1)
+
+
+def test_synth_streams() -> None:
+    """Before, the whole fleet was built in lists first (3,000,000 hosts: tens of seconds and
+    gigabytes); now records are drawn as they are consumed."""
+    start = time.perf_counter()
+    hosts, guests = synthesize(3_000_000, 1_000_000, 5)
+    first = next(iter(hosts))
+    assert time.perf_counter() - start < 1
+    assert (len(hosts), len(guests), first.name) == (3_000_000, 1_000_000, "host-000000")
+    small_hosts, small_guests = synthesize(50, 70, 5)
+    assert list(small_hosts) == list(small_hosts)  # each iteration draws the same fleet
+    assert {g.host for g in small_guests} <= {h.name for h in small_hosts}

@@ -86,11 +86,11 @@ class SmtRule(Enum):
     (qemu-releases.md 7)."""
 
     #: 2.9, 2.10: ppc_cpu_realizefn(): no more than KVM's threads (1 under TCG), a power of 2
-    PPC_REALIZE = "ppc_cpu_realizefn"
+    PPC_REALIZE = "realize"
     #: 2.11 .. 7.2: spapr_set_vsmt_mode(): TCG 1 thread only; a power of 2 (reached by KVM)
-    TCG_SINGLE = "spapr_set_vsmt_mode"
+    TCG_SINGLE = "tcg-1"
     #: 10.0 on: TCG up to 8 when the CPU does POWER8 within max-cpu-compat; a power of 2
-    TCG_POWER8 = "spapr_set_vsmt_mode (TCG SMT)"
+    TCG_POWER8 = "tcg-p8"
 
 
 class Doc(NamedTuple):

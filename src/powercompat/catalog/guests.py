@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
@@ -105,6 +105,15 @@ class GuestProfile:
     radix: bool = True
     #: a ppc64le kernel: it needs MSR[LE] before it can run at all
     little_endian: bool = True
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # hashed once, without reading the kernel: the guest keys cached decisions (#13)
+        object.__setattr__(self, "_hash", hash((self.name, self.kernel, self.pvr_filter,
+                                                self.radix, self.little_endian)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def image(self) -> KernelImage:
@@ -129,7 +138,13 @@ class GuestProfile:
 
     @property
     def cas_buffer(self) -> bytes:
-        return pack_pvrs(self.pvrs) + self.vectors
+        return _cas_buffer(self)
+
+
+@cache
+def _cas_buffer(guest: GuestProfile) -> bytes:
+    """One bytes object per guest, built once (it keys the cached CAS parse; issue #13)."""
+    return pack_pvrs(guest.pvrs) + guest.vectors
 
 
 _DEBIAN_USERLAND = "Debian ppc64el userland (POWER8)"

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from powercompat.accel.factory import ACCELS
+from powercompat.catalog.accels import ACCELS
 from powercompat.catalog.guests import GUEST_ALIASES, GUESTS
 from powercompat.catalog.history import HEAD
 from powercompat.decisions.libvirt import LibvirtDomain

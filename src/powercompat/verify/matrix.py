@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import platform
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from powercompat.inputs import (
+    RECORDED_RESULTS,
+    InputFileError,
+    check_record,
+    decode_utf8,
+    display_path,
+    loads_json,
+    read_capped,
+)
 from powercompat.verify import signals
 from powercompat.verify.assets import Assets, ensure_assets
 from powercompat.verify.boot import BootOutput, BootSpec, Firmware, StopReason, boot
@@ -223,21 +231,27 @@ _HEADER_KEYS = ("qemu_version", "kernel_version")
 def load_cells(path: Path) -> tuple[dict[str, Any], tuple[CellResult, ...]]:
     """Read a recorded file: its header and its cells.
 
-    :raises RecordError: not JSON, not a matrix file, or a cell with missing or extra fields.
+    :raises RecordError: not a regular file, over 16 MiB, not strict JSON, not a matrix file,
+        or a cell with a missing, extra or wrongly typed field (named with the cell).
     """
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise RecordError(f"{path}: not a readable JSON file ({err})") from err
+    label = display_path(path)
+    try:  # the capped reader and strict JSON (issue #12)
+        data = loads_json(decode_utf8(read_capped(path, RECORDED_RESULTS), label), label)
+    except InputFileError as err:
+        spot = f"{err.where}: " if err.where else ""
+        raise RecordError(f"{label}: not a readable JSON file ({spot}{err.problem})") from err
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise RecordError(f"{path}: not a recorded matrix (no 'cells' list)")
+        raise RecordError(f"{label}: not a recorded matrix (no 'cells' list)")
     missing = [k for k in _HEADER_KEYS if not isinstance(data.get(k), str)]
     if missing:
-        raise RecordError(f"{path}: header lacks {', '.join(missing)}")
+        raise RecordError(f"{label}: header lacks {', '.join(missing)}")
     cells = []
     for i, raw in enumerate(data["cells"]):
-        try:
-            cells.append(CellResult.from_json(raw))
-        except (TypeError, KeyError, AttributeError) as err:
-            raise RecordError(f"{path}: cell {i} is malformed ({err})") from err
+        try:  # every field typed: a wrong type is a malformed record, never a mismatch
+            checked = check_record(raw, CellResult, label, None, free_text=("console_tail",))
+            if checked.get("smp", 1) < 1:
+                raise InputFileError(label, "field 'smp': must be at least 1")
+        except InputFileError as err:
+            raise RecordError(f"{label}: cell {i} is malformed ({err.problem})") from err
+        cells.append(CellResult.from_json(checked))
     return {k: v for k, v in data.items() if k != "cells"}, tuple(cells)
