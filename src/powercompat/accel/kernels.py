@@ -86,6 +86,8 @@ class HvKernel:
             raise KvmError(EINVAL, "set", vcpu, reg_id)
         result = kvm_hv_pcr(self.host, value, self.kernel)
         if result.errno:
+            if result.stored is not None:  # 7.2: a refused Power11 still poisons the vcore
+                self.vcores[core] = (result.stored, result.pcr)
             raise KvmError(result.errno, "set", vcpu, reg_id)
         self.vcores[core] = (value, result.pcr)
 
