@@ -101,6 +101,17 @@ def ppc_smt_not_power_of_2(threads: int, accel: str) -> str:
             "power of 2.")
 
 
+# target/ppc/kvm.c kvm_arch_init_vcpu(): KVM_SET_SREGS refused the CPU model's PVR (KVM HV
+# takes only the host's: kvm_arch_vcpu_ioctl_set_sregs_hv)
+REGISTER_SYNC_FAILED = ('Register sync failed... If you\'re using kvm-hv.ko, only "-cpu host" '
+                        "is possible")
+
+
+# accel/kvm/kvm-all.c kvm_init_vcpu(): error_setg_errno() after kvm_arch_init_vcpu() failed
+def kvm_init_vcpu_failed(vcpu_id: int, err: int) -> str:
+    return f"kvm_init_vcpu: kvm_arch_init_vcpu failed ({vcpu_id}): {strerror(err)}"
+
+
 # migration/savevm.c, vmstate load failure of one device instance
 def migration_load_failed(instance_id: int, idstr: str) -> str:
     return f"error while loading state for instance 0x{instance_id:x} of device '{idstr}'"

@@ -78,3 +78,40 @@ def test_2_9_pcr_is_zero_after_the_cpu_reset() -> None:
 def test_what_the_family_alias_names(qemu: str, model: str, pvr: int) -> None:
     n = negotiate("power10" if "power10" in model else "power9", qemu=qemu)
     assert (n.cpu, n.raw_pvr) == (model, pvr)
+
+
+def test_kvm_hv_takes_only_the_host_pvr() -> None:
+    """kvm-kernel.md item 2: KVM_SET_SREGS with another model's PVR is EINVAL under HV; QEMU
+    prints two lines and exits at vCPU init. PR emulates the PVR; -cpu host is the host's."""
+    from powercompat.errors import KvmInitError
+    from powercompat.machine.state import Lifecycle
+
+    m = PseriesMachine.from_options(MachineOptions(cpu="power8", host_cpu="power9",
+                                                   accel="kvm-hv", qemu="7.2"))
+    with pytest.raises(KvmInitError) as info:
+        m.realize()
+    assert str(info.value) == ("Register sync failed... If you're using kvm-hv.ko, only "
+                               '"-cpu host" is possible')
+    assert info.value.cause == "kvm_init_vcpu: kvm_arch_init_vcpu failed (0): Invalid argument"
+    assert m.state is Lifecycle.EXITED and m.accel.transport is not None
+    assert m.accel.transport.calls == []  # no ARCH_COMPAT call before it
+    for accel, cpu in (("kvm-pr", "power8"), ("kvm-hv", "host")):
+        ok = PseriesMachine.from_options(MachineOptions(cpu=cpu, host_cpu="power9",
+                                                        accel=accel, qemu="7.2"))
+        ok.realize()
+        ok.reset()
+        assert ok.started
+
+
+def test_host_kernel_decides_power11_on_a_power11_host() -> None:
+    """kvm-kernel.md item 6: Linux 6.1 refuses 0x0f000007 on a Power11 host (reset: fatal),
+    6.12 and 7.2 take it."""
+    def start(kernel: str) -> tuple[bool, str | None]:
+        n = negotiate("host", "power11", accel="kvm-hv", host_cpu="power11", qemu="11.1",
+                      host_kernel=kernel)
+        return n.started, n.error
+
+    assert start("linux-6.1") == (False, "Unable to set CPU compatibility mode in KVM: "
+                                         "Invalid argument")
+    assert start("linux-6.12") == (True, None)
+    assert start("linux-7.2") == (True, None)

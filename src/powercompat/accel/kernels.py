@@ -41,6 +41,13 @@ class KernelModel(Protocol):
 
     def create_vcpu(self, vcpu: int) -> None: ...
 
+    def set_sregs_pvr(self, vcpu: int, pvr: int) -> None:
+        """KVM_SET_SREGS with the CPU model's PVR (QEMU at vCPU init).
+
+        :raises KvmError: the kernel refuses the PVR.
+        """
+        ...
+
     def get_one_reg(self, vcpu: int, reg_id: int) -> int: ...
 
     def set_one_reg(self, vcpu: int, reg_id: int, value: int) -> None: ...
@@ -54,10 +61,12 @@ class HvKernel:
     name = "hv"
 
     def __init__(self, host: CpuFamily, threads_per_vcore: int = 1,
-                 kernel: KernelRelease = DEFAULT_KERNEL) -> None:
+                 kernel: KernelRelease = DEFAULT_KERNEL, host_pvr: int | None = None) -> None:
         self.host = host
         self.threads = threads_per_vcore
         self.kernel = kernel
+        #: the host's own PVR (mfspr(SPRN_PVR)); None: not known, any PVR is taken
+        self.host_pvr = host_pvr
         self.vcpus: set[int] = set()
         #: vcore id -> (arch_compat, pcr)
         self.vcores: dict[int, tuple[int, int]] = {}
@@ -72,6 +81,12 @@ class HvKernel:
         # A new vcore is raw; since 13c7bb3c57dc the guest is entered with vc->pcr | PCR_MASK,
         # so its effective PCR is the reserved bits alone, as after a raw write.
         self.vcores.setdefault(vcpu // self.threads, (0, self.kernel.reserved_pcr))
+
+    def set_sregs_pvr(self, vcpu: int, pvr: int) -> None:
+        """kvm_arch_vcpu_ioctl_set_sregs_hv(): only the host's PVR ("we can't spoof it")."""
+        self._vcore("set_sregs", vcpu, 0)
+        if self.host_pvr is not None and pvr != self.host_pvr:
+            raise KvmError(EINVAL, "set_sregs", vcpu, 0)
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         core = self._vcore("get", vcpu, reg_id)
@@ -109,6 +124,9 @@ class PrKernel:
     def create_vcpu(self, vcpu: int) -> None:
         self.vcpus.add(vcpu)
 
+    def set_sregs_pvr(self, vcpu: int, pvr: int) -> None:
+        """PR emulates the PVR: any model's is taken."""
+
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         if vcpu not in self.vcpus:
             raise KvmError(EBADF, "get", vcpu, reg_id)
@@ -135,6 +153,9 @@ class PrIgnoreKernel:
 
     def create_vcpu(self, vcpu: int) -> None:
         self.values.setdefault(vcpu, 0)
+
+    def set_sregs_pvr(self, vcpu: int, pvr: int) -> None:
+        """PR emulates the PVR: any model's is taken."""
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         if vcpu not in self.values:

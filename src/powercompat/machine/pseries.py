@@ -37,6 +37,7 @@ from powercompat.errors import (
     CompatNotValidError,
     HotplugError,
     KvmError,
+    KvmInitError,
     KvmSetCompatError,
     MigrationError,
     PowerCompatError,
@@ -51,7 +52,9 @@ from powercompat.machine.vcpu import VCpu
 from powercompat.messages import (
     CAS_MULTI_THREADS,
     EINVAL,
+    REGISTER_SYNC_FAILED,
     hex32,
+    kvm_init_vcpu_failed,
     load_of_migration_failed,
     migration_load_failed,
     unknown_savevm_section,
@@ -95,7 +98,7 @@ class PseriesMachine:
         self.profile = config.profile
         self.rules = config.profile.rules
         self.accel = accel or make_accel(
-            config.accel, config.host_kernel, config.host.family, config.threads, config.smp,
+            config.accel, config.host_kernel, config.host, config.threads, config.smp,
             inject_faults)
         self.vcpus: list[VCpu] = []
         self.state = _L.CREATED
@@ -263,6 +266,7 @@ class PseriesMachine:
                        for i in range(self.config.smp)]
             for cpu in created:
                 self.accel.create_vcpu(cpu.index)
+            self._init_vcpus(created)
             self.vcpus = created
             self._next_vcpu = len(created)
             if self.profile.switches.reset.at_cpu_init and self.config.max_compat_pvr:
@@ -278,6 +282,21 @@ class PseriesMachine:
                     raise
                 self._cpu_reset_pcr(self.vcpus, event)
             self.state = _L.REALIZED
+
+    def _init_vcpus(self, cpus: list[VCpu]) -> None:
+        """kvm_arch_init_vcpu(): KVM_SET_SREGS with the model's PVR; KVM HV takes only the
+        host's, so a named model other than the host's stops QEMU here (kvm-kernel.md).
+
+        :raises KvmInitError: QEMU's two lines; the machine exits.
+        """
+        for cpu in cpus:
+            try:
+                self.accel.init_vcpu(cpu.index, cpu.model.pvr)
+            except KvmError as err:
+                error = KvmInitError(REGISTER_SYNC_FAILED,
+                                     kvm_init_vcpu_failed(cpu.index, err.errno))
+                self._fatal(error)
+                raise error from err
 
     def _cpu_reset_pcr(self, cpus: list[VCpu], event: Event) -> None:
         """2.9: spapr_cpu_init() resets each CPU right after setting its mode, and every
@@ -396,6 +415,7 @@ class PseriesMachine:
             self._next_vcpu += threads
             for cpu in new:
                 self.accel.create_vcpu(cpu.index)
+            self._init_vcpus(new)
             rule = _HOTPLUG[self.profile.switches.hotplug]
             target = rule.target(self)
             event.reasons.append(rule.reason(target or 0))

@@ -326,6 +326,11 @@ class RefMachine:
         if refused:
             self._fatal()
             raise RefFailure("refused")
+        # kvm-kernel.md: KVM HV's KVM_SET_SREGS takes only the host's PVR; QEMU exits at
+        # vCPU init for any other model (PR emulates the PVR)
+        if c.accel == "kvm-hv" and c.model.pvr != c.host.pvr:
+            self._fatal()
+            raise RefFailure("refused")
         self.cpus = [RefCpu(i) for i in range(c.smp)]
         for cpu in self.cpus:
             self.kernel.create(cpu.index)
