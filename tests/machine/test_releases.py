@@ -115,3 +115,55 @@ def test_host_kernel_decides_power11_on_a_power11_host() -> None:
                                          "Invalid argument")
     assert start("linux-6.12") == (True, None)
     assert start("linux-7.2") == (True, None)
+
+
+def test_cpu_host_follows_the_release_raw_pvr_matching() -> None:
+    """kvm_ppc_register_host_cpu_type(): the host type is the class pvr_match(best) finds for
+    the host PVR, with the real PVR kept (qemu-releases.md 3.2, 4.1)."""
+    def host(qemu: str, pvr: str) -> tuple[str, int, str]:
+        n = negotiate("host", accel="kvm-hv", host_cpu=pvr, qemu=qemu)
+        return n.cpu, n.raw_pvr, n.guest_cpu_line
+
+    assert host("7.2", "004e1203")[:2] == ("host", 0x004E1203)  # any DD2.x: power9_v2.0
+    assert host("10.0", "0x004e1203")[:2] == ("host", 0x004E1203)  # DD2.2+: power9_v2.2
+    assert host("5.2", "004e1203")[:2] == ("host", 0x004E1203)  # family-wide
+    with pytest.raises(Exception, match="unable to find CPU model 'host'"):
+        negotiate("host", accel="kvm-hv", host_cpu="00821200", qemu="7.2")  # no P11 class
+    n = negotiate("host", "power11", guest="linux-6.12", accel="kvm-hv", host_cpu="00821200",
+                  qemu="11.1")
+    assert (n.started, n.compat_pvr) == (True, 0x0F000007)
+
+
+def test_kvm_disagreements_of_qemu_7_2_on_a_power11_host() -> None:
+    """kvm-kernel.md items 4 and 5: the machine option is parsed before -cpu; a named model
+    starts in QEMU and KVM HV refuses its PVR."""
+    with pytest.raises(InvalidModeError) as info:
+        negotiate("host", "power11", accel="kvm-hv", host_cpu="00821200", qemu="7.2")
+    assert str(info.value) == 'Invalid compatibility mode "power11"'
+    n = negotiate("power9", accel="kvm-hv", host_cpu="00821200", qemu="7.2")
+    assert (n.started, n.error) == (False, 'Register sync failed... If you\'re using '
+                                           'kvm-hv.ko, only "-cpu host" is possible')
+
+
+@pytest.mark.parametrize(("qemu", "dst_cpu", "pvr", "accepted"), [
+    ("7.2", "power9", 0x004E1202, True),  # any DD2.x is power9_v2.0's
+    ("10.0", "power9", 0x004E1200, False),  # 10.0's power9 is v2.2: DD2.0 is not
+    ("10.0", "power9_v2.0", 0x004E1201, True),
+    ("5.2", "power9", 0x004E0100, True),  # family-wide: DD1 into DD2.0
+    ("5.2", "power8", 0x004B0201, True),  # family-wide: 8E is a POWER8
+    ("7.2", "power8", 0x004B0201, False),  # best: the class's own base only
+])
+def test_raw_mode_migration_matches_pvrs_as_the_release_does(qemu: str, dst_cpu: str, pvr: int,
+                                                             accepted: bool) -> None:
+    from powercompat.errors import MigrationError
+    from powercompat.machine.migration import CpuRecord, MigrationStream, encode_stream
+
+    dst = PseriesMachine.from_options(MachineOptions(cpu=dst_cpu, qemu=qemu, incoming=True))
+    dst.realize()
+    dst.reset()
+    stream = encode_stream(MigrationStream((CpuRecord(0, pvr, 0, None),)))
+    if accepted:
+        dst.migrate_in(stream)
+    else:
+        with pytest.raises(MigrationError):
+            dst.migrate_in(stream)

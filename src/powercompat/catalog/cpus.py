@@ -149,3 +149,10 @@ def family_by_name(name: str, families: tuple[CpuFamily, ...] = FAMILIES) -> Cpu
         if family.name.lower() == name.lower():
             return family
     return None
+
+
+def family_of_pvr(pvr: int, families: tuple[CpuFamily, ...] = FAMILIES) -> CpuFamily | None:
+    """The POWER server family a raw PVR's base belongs to, as the host kernel sees it (its
+    cpu_specs know families QEMU may have no class for)."""
+    base = pvr & POWER_SERVER_MASK
+    return next((f for f in families if base in f.bases), None)
