@@ -128,6 +128,20 @@ def load_of_migration_failed(err: int) -> str:
     return f"load of migration failed: {strerror(err)}"
 
 
+# 11.1 (qemu-releases.md 8.2): the load's error chain, one line
+def unknown_section_chained(idstr: str, instance_id: int, err: int) -> str:
+    return (f"{load_of_migration_failed(err)}: Unknown section or instance '{idstr}' "
+            f"{instance_id}. Make sure that your current VM setup matches your saved VM "
+            "setup, including any hotplugged devices")
+
+
+def post_load_failed_chained(instance_id: int, idstr: str, version: int, minimum: int,
+                             ret: int) -> str:
+    return (f"{load_of_migration_failed(-ret)}: "
+            f"{migration_load_failed(instance_id, idstr)}: post load hook failed for: {idstr}, "
+            f"version_id: {version}, minimum_version: {minimum}, ret: {ret}")
+
+
 def strerror(err: int) -> str:
     """The C library's text for an errno, as QEMU's error_setg_errno() appends it."""
     return os.strerror(err)

@@ -20,6 +20,7 @@ from typing import Any, Final, NamedTuple, cast
 from powercompat.catalog.behaviour import (
     CpuCompat,
     HotplugRule,
+    MigrationErrors,
     ResetPath,
     SetCompat,
     SmtRule,
@@ -264,6 +265,9 @@ CHANGES: Final[tuple[Change, ...]] = (
                           "3.1")),
             *_models(("power10_v1.0", 0x00800100, POWER10, "POWER10 v1.0")),
             Alias("power10", "power10_v1.0"))),
+    Change(None, "", "5.2",
+           "cpu_post_load returns ppc_set_compat()'s negative errno instead of -1",
+           (Flip("migration_errors", MigrationErrors.LINES),)),
     Change("f518be3a", "2020-12", "6.0", "-cpu X,compat=Y removed (deprecated since 22062e54)",
            (Flip("cpu_compat", CpuCompat.NONE),)),
     Change(None, "", "7.2",
@@ -308,6 +312,10 @@ CHANGES: Final[tuple[Change, ...]] = (
                           "3.1 (P11)")),
             *_models(("power11_v2.0", 0x00821200, POWER11, "POWER11 v2.0")),
             Alias("power11", "power11_v2.0"))),
+    Change(None, "", "11.1",
+           "a refused incoming migration is reported as one chained line (the load's error, "
+           "then its cause); the cpu section's names the post_load hook that failed",
+           (Flip("migration_errors", MigrationErrors.CHAINED),)),
     Change("f73b3168", "2026-07-03", "11.1", "POWER8E and POWER8NVL removed",
            (RemoveModel("power8e_v2.1"), RemoveModel("power8nvl_v1.0"),
             Alias("power8e", None), Alias("power8nvl", None),

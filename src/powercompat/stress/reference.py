@@ -25,7 +25,7 @@ from powercompat.catalog.modes import LOGICAL_3_00, CompatMode
 from powercompat.decisions.cas import parse_cas_pvrs
 from powercompat.decisions.cpu_match import migration_pvr_match
 from powercompat.errors import CasBufferError, MigrationStreamError
-from powercompat.machine.migration import decode_stream
+from powercompat.machine.migration import CpuRecord, decode_stream
 from powercompat.machine.options import MachineConfig
 from powercompat.profiles import Profile
 
@@ -416,14 +416,23 @@ class RefMachine:
         return [cpu.index for cpu in new]
 
     def migrate_in(self, stream: bytes) -> None:
-        """cpu_post_load() (qemu.md 7): check every section, then load."""
+        """cpu_post_load() (qemu.md 7): check every section, then load. A refused load makes
+        the destination exit in every release (qemu-releases.md 10 #7b), except under the
+        powercompat policy."""
         self._need("incoming")
         try:
             decoded = decode_stream(stream)
         except MigrationStreamError as err:
             raise RefFailure("stream") from err
-        records = decoded.cpus
-        if decoded.xive and not self.has_xive:  # spapr_irq_check: no XIVE device here
+        try:
+            self._load(decoded.xive, decoded.cpus)
+        except RefFailure:
+            if not self.profile.switches.all_or_nothing:
+                self.state = "exited"
+            raise
+
+    def _load(self, xive: bool, records: tuple[CpuRecord, ...]) -> None:
+        if xive and not self.has_xive:  # spapr_irq_check: no XIVE device here
             raise RefFailure("migration")
         by_index = {cpu.index: cpu for cpu in self.cpus}
         plan: list[tuple[RefCpu, int, int]] = []
@@ -457,8 +466,6 @@ class RefMachine:
                         self._rollback(done)
                         for c, o_compat, o_pcr in before:
                             c.compat, c.pcr = o_compat, o_pcr
-                    else:
-                        self.state = "exited"
                     raise RefFailure("migration") from err
             done.append((cpu, (old_compat, old_pcr)))
         self.state = "running"
