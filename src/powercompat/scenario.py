@@ -222,8 +222,9 @@ def negotiate(
     enforced = bool(state and state.kernel_enforced)  # TCG and KVM PR enforce no PCR
     vsx = vsx_offered(config.model.family, config.max_compat_pvr,
                       config.profile.switches.vsx_cap, config.profile.rules)
+    scv = config.accel.kvm or config.model.family.scv  # the hardware runs it under KVM
     verdict = userland_verdict(profile_guest, config.model, mode, config.profile.rules,
-                               pcr_enforced=enforced, vsx=vsx)
+                               pcr_enforced=enforced, vsx=vsx, scv=scv)
     cpu_version = boot.cpu_version if boot else config.model.pvr
     booted_guest = replace(profile_guest, radix=False) if disable_radix else profile_guest
     kernel = kernel_verdict(booted_guest, config.model, initial, compat_pvr,

@@ -167,3 +167,18 @@ def test_raw_mode_migration_matches_pvrs_as_the_release_does(qemu: str, dst_cpu:
     else:
         with pytest.raises(MigrationError):
             dst.migrate_in(stream)
+
+
+@pytest.mark.parametrize(("qemu", "max_compat", "sigill"), [
+    ("5.2", None, True), ("5.2", "power10", True), ("5.2", "power9", True),
+    ("5.2", "power8", False), ("5.2", "power7", False),
+    ("7.2", None, False), ("7.2", "power9", False),
+])
+def test_scv_on_qemu_5_2_power10(qemu: str, max_compat: str | None, sigill: bool) -> None:
+    """QEMU 5.2's POWER10 (DD1) family has no POWERPC_FLAG_SCV: at ISA 3.00 and newer the
+    guest's glibc uses scv and init dies (tests/data/real/qemu-5.2-linux-6.1-slof.json)."""
+    n = negotiate("power10", max_compat, qemu=qemu)
+    assert n.userland_ok is (not sigill)
+    if max_compat in (None, "power9", "power10"):  # under KVM the hardware runs scv
+        kvm = negotiate("host", max_compat, accel="kvm-hv", host_cpu="power10", qemu=qemu)
+        assert kvm.userland_ok is True

@@ -62,7 +62,13 @@ def test_the_recorded_files_are_there() -> None:
     names = {f.name for f in MATRIX_FILES}
     assert "qemu-7.2-linux-6.1-vof.json" in names
     assert "qemu-7.2-linux-6.1-slof.json" in names
-    assert PROBE_FILES
+    # every Debian release, each with its own suite's kernel where there is one, and the
+    # cross pairs 7.2 x linux-7.2 and 11.1 x linux-6.1 (issue #9)
+    assert {"qemu-5.2-linux-6.1-slof.json", "qemu-10.0-linux-6.12-vof.json",
+            "qemu-11.1-linux-7.2-vof.json", "qemu-7.2-linux-7.2-vof.json",
+            "qemu-11.1-linux-6.1-vof.json"} <= names
+    assert {f.name for f in PROBE_FILES} >= {f"qemu-{r}-startup-probes.json"
+                                              for r in ("5.2", "7.2", "10.0", "11.1")}
 
 
 def _assert_ok(v: Verdict | None) -> None:

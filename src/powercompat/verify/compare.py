@@ -19,8 +19,8 @@ from powercompat.verify.errors import UnknownQemuError, VerifyError
 from powercompat.verify.matrix import CellResult
 from powercompat.verify.probes import ProbeResult
 
-#: Debian kernel package version prefix -> engine guest profile.
-_GUEST_PROFILES = ((re.compile(r"^6\.1\.\d+"), "linux-6.1"),)
+#: a Debian kernel package version (``6.12.107-1``): its guest is ``linux-<major>.<minor>``
+_KERNEL = re.compile(r"^(\d+)\.(\d+)\.\d+")
 
 
 class Outcome(StrEnum):
@@ -124,10 +124,13 @@ def guest_profile(kernel_version: str) -> str:
 
     :raises VerifyError: for a kernel no guest profile was built from (never guessed).
     """
-    for pattern, profile in _GUEST_PROFILES:
-        if pattern.search(kernel_version):
-            return profile
-    raise VerifyError(f"no engine guest profile for kernel {kernel_version!r}")
+    from powercompat.catalog.guests import guest_by_name
+
+    match = _KERNEL.search(kernel_version)
+    name = f"linux-{match.group(1)}.{match.group(2)}" if match else ""
+    if match is None or guest_by_name(name) is None:
+        raise VerifyError(f"no engine guest profile for kernel {kernel_version!r}")
+    return name
 
 
 def _default_negotiate() -> Negotiate:
