@@ -13,14 +13,14 @@ init dies with SIGILL below that (oracle.md, and the recorded boots).
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from types import MappingProxyType
 from typing import Final, NamedTuple
+
+from powercompat.catalog.data import read_data
 
 Pair = tuple[int, int]
 
@@ -56,8 +56,7 @@ def kernel_image(name: str) -> KernelImage:
 
     :raises FileNotFoundError: no kernel of that name was recorded.
     """
-    data = json.loads(resources.files("powercompat").joinpath(
-        "data", f"{name}.json").read_text())
+    data = read_data(f"{name}.json")
     blob = bytes.fromhex(data["ibm_architecture_vec_template"])
     pairs: list[Pair] = []
     for offset in range(0, len(blob) - 7, 8):
