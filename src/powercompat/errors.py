@@ -5,6 +5,7 @@
     PowerCompatError
      +-- InputError                  bad text from a user (CLI option, inventory, hex)
      |    +-- UnknownCpuError        -cpu name QEMU does not know
+     |    +-- CpuNotPseriesError     -cpu name of a CPU pseries cannot run
      |    +-- CpuPropertyError       -cpu X,prop=Y with a property the CPU type lacks
      |    +-- InvalidModeError       max-cpu-compat name not in the table
      |    +-- UnknownProfileError    QEMU release profile or guest profile unknown
@@ -22,6 +23,7 @@
      +-- MachineError                QEMU refused a machine operation (not a compat mode)
      |    +-- SmtError               TCG threads per core refused at start-up
      |    +-- HotplugError           device_add refused: no free vCPU slot
+     |    +-- KvmInitError           KVM refused a vCPU at init (KVM HV: not the host's PVR)
      +-- StateError                  operation not allowed in the machine's lifecycle state
 
 ``str()`` of each is one line: QEMU's own text where QEMU has one.
@@ -47,6 +49,14 @@ class UnknownCpuError(InputError):
 
     def __init__(self, name: str) -> None:
         super().__init__(messages.unknown_cpu_model(name))
+        self.name = name
+
+
+class CpuNotPseriesError(InputError):
+    """A ``-cpu`` name QEMU knows, of a CPU with no sPAPR core type (32-bit, 970FX, ...)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(messages.NO_SPAPR_CORE)
         self.name = name
 
 
@@ -123,10 +133,9 @@ class KvmError(PowerCompatError):
     """One ONE_REG ioctl failed; the errno survives, as in kvm-ioctls."""
 
     def __init__(self, errno: int, op: str, vcpu: int, reg_id: int) -> None:
-        super().__init__(
-            f"KVM_{op.upper()}_ONE_REG id {messages.hex64(reg_id)} on vCPU {vcpu}: "
-            f"{messages.strerror(errno)}"
-        )
+        call = (f"KVM_{op.upper()}_ONE_REG id {messages.hex64(reg_id)}" if op in ("get", "set")
+                else f"KVM_{op.upper()}")
+        super().__init__(f"{call} on vCPU {vcpu}: {messages.strerror(errno)}")
         self.errno = errno
         self.op = op
         self.vcpu = vcpu
@@ -167,6 +176,24 @@ class SmtError(MachineError):
 
 class HotplugError(MachineError):
     """device_add of a core was refused before any vCPU changed."""
+
+
+class KvmInitError(MachineError):
+    """kvm_init_vcpu() failed: QEMU exits. The message is its first line, ``cause`` the
+    next."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class KvmHostError(MachineError):
+    """A machine reset asked KVM for what this host cannot give (an spapr cap, a hash page
+    table, a hash MMU): QEMU exits. ``hint`` is QEMU's next line, if it prints one."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class StateError(PowerCompatError):

@@ -67,19 +67,66 @@ def unknown_cpu_model(name: str) -> str:
     return f"unable to find CPU model '{name}'"
 
 
+# hw/ppc/spapr.c (spapr_possible_cpu_arch_ids; 2.x spapr_init_cpus): a CPU with no spapr core
+NO_SPAPR_CORE = "Unable to find sPAPR CPU Core definition"
+
+
 # qdev globals (hw/core/qdev-properties.c): -cpu X,prop=value for a property the type lacks
 def cpu_property_not_found(typename: str, prop: str, value: str) -> str:
     return (f"can't apply global {typename}.{prop}={value}: "
             f"Property '{typename}.{prop}' not found")
 
 
-# hw/ppc/spapr.c spapr_set_vsmt_mode(): TCG threads per core
+# hw/ppc/spapr.c spapr_set_vsmt_mode() (2.11 on): threads per core
 TCG_SMT_UNSUPPORTED = "TCG cannot support more than 1 thread/core on a pseries machine"
 TCG_SMT_NEEDS_POWER8 = "TCG only supports SMT on POWER8 or newer CPUs"
 
 
 def tcg_smt_limit(limit: int) -> str:
     return f"TCG cannot support more than {limit} threads/core on a pseries machine"
+
+
+def smt_not_power_of_2(threads: int) -> str:
+    return (f"Cannot support {threads} threads/core on a pseries machine because it must be "
+            "a power of 2")
+
+
+# target/ppc/translate_init.c ppc_cpu_realizefn() (2.9, 2.10): ``with %s`` is TCG or KVM
+def ppc_smt_limit(limit: int, accel: str) -> str:
+    return f"Cannot support more than {limit} threads on PPC with {accel}"
+
+
+def ppc_smt_not_power_of_2(threads: int, accel: str) -> str:
+    return (f"Cannot support {threads} threads on PPC with {accel}, threads count must be a "
+            "power of 2.")
+
+
+# target/ppc/kvm.c kvm_arch_init_vcpu(): KVM_SET_SREGS refused the CPU model's PVR (KVM HV
+# takes only the host's: kvm_arch_vcpu_ioctl_set_sregs_hv)
+REGISTER_SYNC_FAILED = ('Register sync failed... If you\'re using kvm-hv.ko, only "-cpu host" '
+                        "is possible")
+
+
+# accel/kvm/kvm-all.c kvm_init_vcpu(): error_setg_errno() after kvm_arch_init_vcpu() failed
+def kvm_init_vcpu_failed(vcpu_id: int, err: int) -> str:
+    return f"kvm_init_vcpu: kvm_arch_init_vcpu failed ({vcpu_id}): {strerror(err)}"
+
+
+# hw/ppc/spapr_caps.c cap_ail_mode_3_apply() (10.0 on): the cap is on, KVM lacks it
+AIL_MODE_3_UNSUPPORTED = "KVM implementation does not support cap-ail-mode-3"
+AIL_MODE_3_HINT = "Try appending -machine cap-ail-mode-3=off"
+# hw/ppc/spapr.c spapr_reallocate_hpt() (5.2 on): KVM_PPC_ALLOCATE_HTAB gave -EOPNOTSUPP
+HPT_NESTED = "HPT not supported in nested guests"
+# hw/ppc/spapr.c spapr_check_mmu_mode(): KVM has radix but not hash-v3
+MMU_HASH_UNAVAILABLE = "Guest requested unavailable MMU mode (hash)."
+#: spapr_hpt_shift_for_ramsize() of pseries' default 512 MiB (1/128 of RAM): the only
+#: memory size modelled
+HPT_ORDER_DEFAULT_RAM = 22
+
+
+# hw/ppc/spapr.c spapr_reallocate_hpt() (2.9 .. 2.11): error_setg_errno() of any failure
+def hpt_alloc_failed(order: int, err: int) -> str:
+    return f"Failed to allocate KVM HPT of order {order} (try smaller maxmem?): {strerror(err)}"
 
 
 # migration/savevm.c, vmstate load failure of one device instance
@@ -98,6 +145,20 @@ def load_of_migration_failed(err: int) -> str:
     return f"load of migration failed: {strerror(err)}"
 
 
+# 11.1 (qemu-releases.md 8.2): the load's error chain, one line
+def unknown_section_chained(idstr: str, instance_id: int, err: int) -> str:
+    return (f"{load_of_migration_failed(err)}: Unknown section or instance '{idstr}' "
+            f"{instance_id}. Make sure that your current VM setup matches your saved VM "
+            "setup, including any hotplugged devices")
+
+
+def post_load_failed_chained(instance_id: int, idstr: str, version: int, minimum: int,
+                             ret: int) -> str:
+    return (f"{load_of_migration_failed(-ret)}: "
+            f"{migration_load_failed(instance_id, idstr)}: post load hook failed for: {idstr}, "
+            f"version_id: {version}, minimum_version: {minimum}, ret: {ret}")
+
+
 def strerror(err: int) -> str:
     """The C library's text for an errno, as QEMU's error_setg_errno() appends it."""
     return os.strerror(err)
@@ -110,3 +171,4 @@ EBUSY = _errno.EBUSY
 ENOENT = _errno.ENOENT
 EBADF = _errno.EBADF
 ENOTTY = _errno.ENOTTY
+EOPNOTSUPP = _errno.EOPNOTSUPP

@@ -9,7 +9,7 @@ from typing import Final
 
 from powercompat.arguments import checked
 from powercompat.catalog.guests import DEFAULT_GUEST as DEFAULT_GUEST  # one default, re-exported
-from powercompat.catalog.guests import GUESTS, GuestProfile, guest_by_name
+from powercompat.catalog.guests import GUEST_ALIASES, GUESTS, GuestProfile, guest_by_name
 from powercompat.catalog.modes import mode_by_pvr
 from powercompat.catalog.modes import mode_name as _mode_name
 from powercompat.decisions.cas import H_SUCCESS, parse_cas_pvrs
@@ -18,6 +18,7 @@ from powercompat.decisions.guest import (
     kernel_runs,
     kernel_verdict,
     userland_verdict,
+    vsx_offered,
 )
 from powercompat.decisions.threads import max_vthreads
 from powercompat.errors import (
@@ -42,7 +43,7 @@ def parse_guest(name: str) -> GuestProfile:
     """:raises UnknownProfileError: not a known guest profile."""
     guest = guest_by_name(name)
     if guest is None:
-        raise UnknownProfileError("guest", name, [g.name for g in GUESTS])
+        raise UnknownProfileError("guest", name, [*(g.name for g in GUESTS), *GUEST_ALIASES])
     return guest
 
 
@@ -169,17 +170,23 @@ def negotiate(
     smp: int = 1,
     threads: int = 1,
     disable_radix: bool = False,
+    host_kernel: str | None = None,
+    host_platform: str | None = None,
 ) -> Negotiation:
     """Start the machine and run CAS with the guest's buffer (or ``pvr_list``).
 
     A refused start or a failed CAS is a result (``error`` set), not an exception.
     ``disable_radix``: the guest kernel is booted with ``disable_radix`` (hash MMU only).
+    ``host_kernel``: the host's Linux under a modelled KVM (catalog.kernels; default the
+    newest); ``host_platform``: where it runs (``powernv``, the default, or ``pseries``: a
+    nested hypervisor).
 
     :raises InputError: unknown CPU, mode, profile, guest or accelerator.
     :raises CasBufferError: ``pvr_list`` is malformed.
     """
     options = MachineOptions(cpu=cpu, smp=smp, threads=threads, max_cpu_compat=max_cpu_compat,
-                             accel=accel, host_cpu=host_cpu, qemu=qemu)
+                             accel=accel, host_cpu=host_cpu, qemu=qemu, host_kernel=host_kernel,
+                             host_platform=host_platform)
     profile_guest = parse_guest(guest)
     machine = PseriesMachine.from_options(options)
     config = machine.config
@@ -216,8 +223,11 @@ def negotiate(
     mode = mode_by_pvr(compat_pvr, config.profile.rules.modes) if compat_pvr else None
     state: VcpuState | None = machine.vcpu_states()[0] if boot else None
     enforced = bool(state and state.kernel_enforced)  # TCG and KVM PR enforce no PCR
+    vsx = vsx_offered(config.model.family, config.max_compat_pvr,
+                      config.profile.switches.vsx_cap, config.profile.rules)
+    scv = config.accel.kvm or config.model.family.scv  # the hardware runs it under KVM
     verdict = userland_verdict(profile_guest, config.model, mode, config.profile.rules,
-                               pcr_enforced=enforced)
+                               pcr_enforced=enforced, vsx=vsx, scv=scv)
     cpu_version = boot.cpu_version if boot else config.model.pvr
     booted_guest = replace(profile_guest, radix=False) if disable_radix else profile_guest
     kernel = kernel_verdict(booted_guest, config.model, initial, compat_pvr,
@@ -239,7 +249,8 @@ def negotiate(
         max_vthreads=mode.max_vthreads if mode else None,
         guest_threads=max_vthreads(config.threads, mode),
         guest=profile_guest.name,
-        guest_cpu_line=guest_cpu_line(profile_guest, config.model.pvr, cpu_version),
+        guest_cpu_line=guest_cpu_line(profile_guest, config.model.pvr, cpu_version,
+                                      config.model.family),
         kernel_boots=kernel.ok if started else None,
         kernel_reason=kernel.reason,
         userland_ok=verdict.ok if started else None,
@@ -459,6 +470,8 @@ def migrate_check(
     qemu: str = DEFAULT_PROFILE,
     accel: str = "kvm-hv",
     dst_max_cpu_compat: str | None = None,
+    host_kernel: str | None = None,
+    host_platform: str | None = None,
 ) -> MigrationCheck:
     """Boot on ``cpu``, run CAS, migrate to ``dst_cpu``; if refused, find the newest
     max-cpu-compat that both sides accept and that makes the guest mobile.
@@ -466,12 +479,15 @@ def migrate_check(
     :raises InputError: unknown CPU, mode, profile, guest or accelerator.
     """
     buffer = parse_guest(guest).cas_buffer
-    options = MachineOptions(cpu=cpu, max_cpu_compat=max_cpu_compat, accel=accel, qemu=qemu)
+    options = MachineOptions(cpu=cpu, max_cpu_compat=max_cpu_compat, accel=accel, qemu=qemu,
+                             host_kernel=host_kernel, host_platform=host_platform)
     dst_max = max_cpu_compat if dst_max_cpu_compat is None else dst_max_cpu_compat
     dst_options = MachineOptions(cpu=dst_cpu, max_cpu_compat=dst_max, accel=accel,
-                                 qemu=qemu, incoming=True)
+                                 qemu=qemu, host_kernel=host_kernel, incoming=True,
+                                 host_platform=host_platform)
     dst_config = PseriesMachine.from_options(dst_options).config
-    source = negotiate(cpu, max_cpu_compat, guest, accel=accel, qemu=qemu)
+    source = negotiate(cpu, max_cpu_compat, guest, accel=accel, qemu=qemu,
+                       host_kernel=host_kernel, host_platform=host_platform)
     error, cause, detail = _try_migration(options, dst_options, buffer)
     if error is None:
         return MigrationCheck(True, source, dst_config.model.name, None, None, (), None)

@@ -16,8 +16,22 @@ def test_arch_compat_arms(kernel: KernelRelease) -> None:
 
 
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_host_gated_arms(kernel: KernelRelease) -> None:
+    gated = [(arm.pvr, arm.host) for arm in kernel.arms if arm.host is not None]
+    assert gated == ([reference.P11_HOST_ONLY[kernel.name]]
+                     if kernel.name in reference.P11_HOST_ONLY else [])
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
 def test_reserved_bits(kernel: KernelRelease) -> None:
     assert reference.PCR_RESERVED[kernel.name] == kernel.reserved_pcr
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_hv_capability_facts(kernel: KernelRelease) -> None:
+    assert (reference.NESTED_HV[kernel.name], reference.AIL3_CAP[kernel.name],
+            reference.P9_NO_MIXING[kernel.name]) == (
+        kernel.nested_hv, kernel.ail_mode_3_cap, kernel.p9_split_mmu)
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
@@ -28,4 +42,6 @@ def test_host_levels(family: CpuFamily) -> None:
 def test_no_row_is_missing_on_either_side() -> None:
     assert set(reference.GUEST_PCR_BIT) == set(reference.PCR_RESERVED) == {
         k.name for k in KERNELS}
+    assert set(reference.NESTED_HV) == set(reference.AIL3_CAP) == set(
+        reference.P9_NO_MIXING) == {k.name for k in KERNELS}
     assert set(reference.HOST_LEVEL) == {f.name for f in FAMILIES}

@@ -10,6 +10,7 @@ model takes one of these rows; it never asks a boolean.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
@@ -31,66 +32,112 @@ from powercompat.catalog.pcr import (
     PCR_MASK,
 )
 
-Arm = tuple[int, int]
+#: PVR_ARCH_INVALID (7.2): what a refused Power11 request leaves in the vcore
+PVR_ARCH_INVALID: Final = 0xFFFFFFFF
 
-# kvmppc_set_arch_compat()'s switch arms, logical PVR -> guest PCR bit, as each kernel
-# gained them. 0x0f000001 (2.04) and every raw PVR fall to the default arm: -EINVAL.
+
+class HostPlatform(StrEnum):
+    """Where the host kernel itself runs (kvm-kernel.md, recorded on both)."""
+
+    #: bare metal (PowerNV): the kernel is the hypervisor (CPU_FTR_HVMODE)
+    POWERNV = "powernv"
+    #: a pseries guest of a hypervisor that offers nested HV (kvmhv_on_pseries()): its KVM
+    #: runs guests radix only (KVM_PPC_ALLOCATE_HTAB is -EOPNOTSUPP, no hash-v3)
+    PSERIES = "pseries"
+
+
+#: the platform a KVM host runs on when none is named
+DEFAULT_PLATFORM: Final = HostPlatform.POWERNV
+
+
+class Arm(NamedTuple):
+    """One arm of kvmppc_set_arch_compat()'s switch: a logical PVR and the guest PCR bit it
+    gives; ``host``: the host family it needs (CPU_FTR_P11_PVR: POWER11), else the kernel
+    stores PVR_ARCH_INVALID (vc->pcr = PCR_MASK) and answers EINVAL (7.2)."""
+
+    pvr: int
+    bit: int
+    host: str | None = None
+
+
+# The arms as each kernel gained them (kvm-kernel.md, read in 6.1.176 / 6.12.118 / 7.2.13).
+# 0x0f000001 (2.04) and every raw PVR fall to the default arm: -EINVAL.
 #: 2ee13be34b13 (v4.10): host/guest PCR bits, PVR_ARCH_300
 _ARMS_V4_10: Final[tuple[Arm, ...]] = (
-    (LOGICAL_2_05, PCR_ARCH_205),
-    (LOGICAL_2_06, PCR_ARCH_206),
-    (LOGICAL_2_06_PLUS, PCR_ARCH_206),
-    (LOGICAL_2_07, PCR_ARCH_207),
-    (LOGICAL_3_00, PCR_ARCH_300),
+    Arm(LOGICAL_2_05, PCR_ARCH_205),
+    Arm(LOGICAL_2_06, PCR_ARCH_206),
+    Arm(LOGICAL_2_06_PLUS, PCR_ARCH_206),
+    Arm(LOGICAL_2_07, PCR_ARCH_207),
+    Arm(LOGICAL_3_00, PCR_ARCH_300),
 )
 #: v5.9 (Alistair Popple, ISA v3.1 guests): PVR_ARCH_31 with the dummy PCR_ARCH_31
-_ARMS_V5_9: Final = (*_ARMS_V4_10, (LOGICAL_3_10, PCR_ARCH_31))
-#: c2ed087ed35c (2024): PVR_ARCH_31_P11 shares PVR_ARCH_31's arm
-_ARMS_P11: Final = (*_ARMS_V5_9, (LOGICAL_3_10_P11, PCR_ARCH_31))
+_ARMS_V5_9: Final = (*_ARMS_V4_10, Arm(LOGICAL_3_10, PCR_ARCH_31))
+#: 6.12: PVR_ARCH_31_P11 shares PVR_ARCH_31's arm, on any ARCH_31 host (POWER10 too)
+_ARMS_6_12: Final = (*_ARMS_V5_9, Arm(LOGICAL_3_10_P11, PCR_ARCH_31))
+#: 7.2: PVR_ARCH_31_P11 only with CPU_FTR_P11_PVR (a Power11 host)
+_ARMS_7_2: Final = (*_ARMS_V5_9, Arm(LOGICAL_3_10_P11, PCR_ARCH_31, "POWER11"))
 
 
 class KernelRelease(NamedTuple):
     """One host kernel. ``arms``: the logical PVRs kvmppc_set_arch_compat() knows and the
     guest PCR bit each gives; ``reserved_pcr``: the reserved bits ORed into every vcore PCR
     (PCR_MASK since 13c7bb3c57dc, v5.4; 0 before); ``pr_arch_compat``: KVM PR has an
-    ARCH_COMPAT case (no kernel has one: PR answers EINVAL)."""
+    ARCH_COMPAT case (no kernel has one: PR answers EINVAL).
+
+    The KVM HV capabilities QEMU asks at start-up (arch/powerpc/kvm/powerpc.c
+    kvm_vm_ioctl_check_extension(), read in 6.1/6.12/7.2): ``nested_hv``: KVM HV runs in a
+    pseries guest (v4.20); ``ail_mode_3_cap``: KVM_CAP_PPC_AIL_MODE_3 exists (v5.18);
+    ``p9_split_mmu``: kvmppc_hash_v3_possible() refuses hash-v3 on a radix host whose
+    POWER9 is before DD2.2, whose threads cannot mix hash and radix (5.12)."""
 
     name: str
     description: str
     arms: tuple[Arm, ...]
     reserved_pcr: int
     pr_arch_compat: bool = False
+    nested_hv: bool = True
+    ail_mode_3_cap: bool = True
+    p9_split_mmu: bool = True
 
     @property
     def guest_pcr_bits(self) -> Mapping[int, int]:
-        return MappingProxyType(dict(self.arms))
+        return MappingProxyType({arm.pvr: arm.bit for arm in self.arms})
+
+    def arm(self, arch_compat: int) -> Arm | None:
+        """The arm a logical PVR takes; None for the default arm (-EINVAL)."""
+        for arm in self.arms:
+            if arm.pvr == arch_compat:
+                return arm
+        return None
 
     def guest_pcr_bit(self, arch_compat: int) -> int | None:
-        """The arm's guest PCR bit for a logical PVR; None for the default arm (-EINVAL)."""
-        for pvr, bit in self.arms:
-            if pvr == arch_compat:
-                return bit
-        return None
+        found = self.arm(arch_compat)
+        return found.bit if found else None
 
 
 LINUX_4_19: Final = KernelRelease(
     "linux-4.19",
     "Debian buster's 4.19: the v4.10 scheme (host/guest PCR bits, up to ISA 3.00); no "
-    "reserved PCR bits (before 13c7bb3c57dc, v5.4)",
-    _ARMS_V4_10, 0)
+    "reserved PCR bits (before 13c7bb3c57dc, v5.4); no nested HV (v4.20), no "
+    "KVM_CAP_PPC_AIL_MODE_3 (v5.18); hash-v3 on every bare-metal POWER9 (before 5.12)",
+    _ARMS_V4_10, 0, nested_hv=False, ail_mode_3_cap=False, p9_split_mmu=False)
 LINUX_6_1: Final = KernelRelease(
     "linux-6.1",
-    "Debian bookworm's 6.1: ISA v3.1 guests (v5.9), reserved PCR bits (v5.4); no Power11 "
-    "arm (c2ed087ed35c is 2024)",
+    "Debian bookworm's 6.1 (6.1.176 read): ISA v3.1 guests, reserved PCR bits; no Power11 "
+    "arm: 0x0f000007 is EINVAL on every host",
     _ARMS_V5_9, PCR_MASK)
+LINUX_6_12: Final = KernelRelease(
+    "linux-6.12",
+    "Debian trixie's 6.12 (6.12.118 read): Power11 shares ISA 3.1's arm on any ARCH_31 host",
+    _ARMS_6_12, PCR_MASK)
 LINUX_7_2: Final = KernelRelease(
     "linux-7.2",
-    "a kernel with every mainline change of kernel_libvirt.md 1.7 (Power11's arm, reserved "
-    "PCR bits); sid's 7.2 postdates them (its own source is to be checked: kvm-kernel.md)",
-    _ARMS_P11, PCR_MASK)
+    "Debian sid's 7.2 (7.2.13 read): Power11 only on a Power11 host (CPU_FTR_P11_PVR); "
+    "elsewhere the vcore is left PVR_ARCH_INVALID and the set is EINVAL",
+    _ARMS_7_2, PCR_MASK)
 
 #: every modelled host kernel, oldest first
-KERNELS: Final[tuple[KernelRelease, ...]] = (LINUX_4_19, LINUX_6_1, LINUX_7_2)
+KERNELS: Final[tuple[KernelRelease, ...]] = (LINUX_4_19, LINUX_6_1, LINUX_6_12, LINUX_7_2)
 #: the host kernel a KVM accelerator runs on when none is named
 DEFAULT_KERNEL: Final = LINUX_7_2
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Final
 
 from powercompat.catalog.accels import ACCELS
-from powercompat.catalog.guests import GUESTS
+from powercompat.catalog.guests import GUEST_ALIASES, GUESTS
 from powercompat.catalog.history import HEAD
 from powercompat.catalog.kernels import KERNELS, kernel_by_name
 from powercompat.decisions.libvirt import LibvirtDomain
@@ -70,7 +70,7 @@ MAX_INVENTORY_BYTES: Final = INVENTORY.cap
 _HOST_KEYS: Final = frozenset(HOST_FIELDS)
 _GUEST_KEYS: Final = frozenset(GUEST_FIELDS)
 _MODE_NAMES: Final = frozenset(m.name for m in HEAD.modes)
-_GUEST_NAMES: Final = frozenset(g.name for g in GUESTS)
+_GUEST_NAMES: Final = frozenset((*(g.name for g in GUESTS), *GUEST_ALIASES))
 
 #: where a bad value is reported: (file, record, field)
 _Spot = tuple[str, str | None, str | None]
@@ -179,8 +179,8 @@ class _Builder:
         path, where = origin
         profile, field = kernel
         if profile not in _GUEST_NAMES:
-            raise InventoryError(path, where, field, str(
-                UnknownProfileError("guest", profile, [g.name for g in GUESTS])))
+            raise InventoryError(path, where, field, str(UnknownProfileError(
+                "guest", profile, [*(g.name for g in GUESTS), *GUEST_ALIASES])))
         if machine is not None and not _MACHINE.match(machine):
             raise InventoryError(path, where, "machine", f"not a pseries machine type: "
                                  f"'{machine}' (pseries, or pseries-X.Y)")

@@ -16,7 +16,8 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from powercompat.accel.factory import Accelerator, make_accel
-from powercompat.catalog.behaviour import HotplugRule
+from powercompat.catalog.accels import Accel
+from powercompat.catalog.behaviour import HotplugRule, HptRule, MigrationErrors
 from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
 from powercompat.catalog.modes import LOGICAL_2_07, LOGICAL_3_00, mode_by_pvr
 from powercompat.decisions.cas import (
@@ -29,6 +30,8 @@ from powercompat.decisions.cas import (
     parse_cas_pvrs,
 )
 from powercompat.decisions.cpu_match import migration_pvr_match
+from powercompat.decisions.kvmcaps import KvmHvCaps, kvm_hv_caps
+from powercompat.decisions.threads import smt_refusal
 from powercompat.decisions.validity import check_compat
 from powercompat.errors import (
     CasError,
@@ -36,6 +39,8 @@ from powercompat.errors import (
     CompatNotValidError,
     HotplugError,
     KvmError,
+    KvmHostError,
+    KvmInitError,
     KvmSetCompatError,
     MigrationError,
     PowerCompatError,
@@ -43,20 +48,34 @@ from powercompat.errors import (
     StateError,
     UnknownCompatPvrError,
 )
-from powercompat.machine.migration import CpuRecord, MigrationStream, decode_stream, encode_stream
+from powercompat.machine.migration import (
+    CPU_VERSION,
+    CpuRecord,
+    MigrationStream,
+    decode_stream,
+    encode_stream,
+)
 from powercompat.machine.options import MachineConfig, MachineOptions, parse_options
 from powercompat.machine.state import Event, Lifecycle, VcpuState
 from powercompat.machine.vcpu import VCpu
 from powercompat.messages import (
+    AIL_MODE_3_HINT,
+    AIL_MODE_3_UNSUPPORTED,
     CAS_MULTI_THREADS,
     EINVAL,
-    TCG_SMT_NEEDS_POWER8,
-    TCG_SMT_UNSUPPORTED,
+    EOPNOTSUPP,
+    HPT_NESTED,
+    HPT_ORDER_DEFAULT_RAM,
+    MMU_HASH_UNAVAILABLE,
+    REGISTER_SYNC_FAILED,
     hex32,
+    hpt_alloc_failed,
+    kvm_init_vcpu_failed,
     load_of_migration_failed,
     migration_load_failed,
-    tcg_smt_limit,
+    post_load_failed_chained,
     unknown_savevm_section,
+    unknown_section_chained,
 )
 
 _L = Lifecycle
@@ -97,7 +116,7 @@ class PseriesMachine:
         self.profile = config.profile
         self.rules = config.profile.rules
         self.accel = accel or make_accel(
-            config.accel, config.host_kernel, config.host.family, config.threads, config.smp,
+            config.accel, config.host_kernel, config.host, config.threads, config.smp,
             inject_faults)
         self.vcpus: list[VCpu] = []
         self.state = _L.CREATED
@@ -111,6 +130,13 @@ class PseriesMachine:
         #: type supports ISA 3.00 within max-cpu-compat; otherwise XICS alone
         self.has_xive = config.profile.switches.ic_mode_dual and check_compat(
             config.model.family, LOGICAL_3_00, 0, config.max_compat_pvr, self.rules).ok
+        #: what KVM HV on this host answers at every reset (None: TCG, PR or the real KVM,
+        #: whose start-up capabilities are not modelled)
+        self.kvm_caps: KvmHvCaps | None = None
+        if config.accel is Accel.KVM_HV:
+            self.kvm_caps = kvm_hv_caps(config.host_kernel, config.host_platform,
+                                        config.host.family,
+                                        config.host.pvr if config.host_dd_known else None)
 
     @classmethod
     def from_options(cls, options: MachineOptions, inject_faults: bool = False
@@ -265,6 +291,7 @@ class PseriesMachine:
                        for i in range(self.config.smp)]
             for cpu in created:
                 self.accel.create_vcpu(cpu.index)
+            self._init_vcpus(created)
             self.vcpus = created
             self._next_vcpu = len(created)
             if self.profile.switches.reset.at_cpu_init and self.config.max_compat_pvr:
@@ -278,22 +305,41 @@ class PseriesMachine:
                     if self.profile.switches.all_or_nothing:
                         self.vcpus = []
                     raise
+                self._cpu_reset_pcr(self.vcpus, event)
             self.state = _L.REALIZED
 
+    def _init_vcpus(self, cpus: list[VCpu]) -> None:
+        """kvm_arch_init_vcpu(): KVM_SET_SREGS with the model's PVR; KVM HV takes only the
+        host's, so a named model other than the host's stops QEMU here (kvm-kernel.md).
+
+        :raises KvmInitError: QEMU's two lines; the machine exits.
+        """
+        for cpu in cpus:
+            try:
+                self.accel.init_vcpu(cpu.index, cpu.model.pvr)
+            except KvmError as err:
+                error = KvmInitError(REGISTER_SYNC_FAILED,
+                                     kvm_init_vcpu_failed(cpu.index, err.errno))
+                self._fatal(error)
+                raise error from err
+
+    def _cpu_reset_pcr(self, cpus: list[VCpu], event: Event) -> None:
+        """2.9: spapr_cpu_init() resets each CPU right after setting its mode, and every
+        system reset resets them again: ppc_cpu_reset() writes each SPR's default, so
+        SPR_PCR is 0 while compat_pvr (a CPU field) stays, until CAS sets another mode."""
+        if any(c.spr_pcr for c in cpus):
+            event.reasons.append("2.9: ppc_cpu_reset puts SPR_PCR back to 0 (compat_pvr "
+                                 "stays)")
+        for cpu in cpus:
+            cpu.spr_pcr = 0
+
     def _check_smt(self) -> None:
-        """spapr_set_vsmt_mode(): TCG thread limits (KVM's own limits are not modelled)."""
-        threads = self.config.threads
-        if self.accel.kvm or threads == 1:
-            return
-        limit = self.profile.switches.tcg_max_threads
-        err: str | None = None
-        if limit is None:
-            err = TCG_SMT_UNSUPPORTED
-        elif not check_compat(self.config.model.family, LOGICAL_2_07, 0,
-                              self.config.max_compat_pvr, self.rules).ok:
-            err = TCG_SMT_NEEDS_POWER8
-        elif threads > limit:
-            err = tcg_smt_limit(limit)
+        """spapr_set_vsmt_mode() (ppc_cpu_realizefn() in 2.9/2.10): the release's rule for
+        threads per core (KVM's own host limits are not modelled)."""
+        p8 = check_compat(self.config.model.family, LOGICAL_2_07, 0,
+                          self.config.max_compat_pvr, self.rules).ok
+        err = smt_refusal(self.profile.switches.smt, self.config.threads, not self.accel.kvm,
+                          p8)
         if err:
             error = SmtError(err)
             self._fatal(error)
@@ -306,8 +352,12 @@ class PseriesMachine:
         """
         allowed = (_L.REALIZED, _L.RUNNING) if name == "reset" else (_L.RUNNING,)
         with self._event(name, allowed) as event:
+            self._check_host_before_reset(event)
             target = self.config.max_compat_pvr
             path = self.profile.switches.reset
+            policy = self.profile.switches.all_or_nothing and not path.at_cpu_init
+            if policy:  # powercompat: refuse before any vCPU changes
+                self._check_mmu(event, target)
             if not path.at_cpu_init:
                 event.reasons.append(
                     f"{path.value}({hex32(target)}): every vCPU to "
@@ -320,9 +370,68 @@ class PseriesMachine:
                     raise
             else:
                 event.reasons.append("2.9: reset leaves the compat mode as it is")
+                self._cpu_reset_pcr(self.vcpus, event)
+            if not policy and self.vcpus:
+                self._check_mmu(event, self.boot_cpu.compat_pvr)
             self.last_cas = None
             incoming = self.config.incoming and self.state == _L.REALIZED
             self.state = _L.INCOMING if incoming else _L.RUNNING
+
+    def _host_refuses(self, error: KvmHostError, event: Event, why: str) -> None:
+        event.reasons.append(why)
+        self._fatal(error)
+        raise error
+
+    def _check_host_before_reset(self, event: Event) -> None:
+        """spapr_machine_reset() before the vCPUs: spapr_caps_apply() (cap-ail-mode-3), then
+        radix or a hash page table (kvm-kernel.md 1 and 8).
+
+        :raises KvmHostError: this KVM cannot give what the machine asks; QEMU exits.
+        """
+        caps = self.kvm_caps
+        if caps is None:
+            return
+        switches = self.profile.switches
+        family, max_pvr = self.config.model.family, self.config.max_compat_pvr
+        if (switches.ail_mode_3_cap and not caps.ail_mode_3
+                and check_compat(family, LOGICAL_2_07, 0, max_pvr, self.rules).ok):
+            self._host_refuses(
+                KvmHostError(AIL_MODE_3_UNSUPPORTED, AIL_MODE_3_HINT), event,
+                "spapr_caps_apply: cap-ail-mode-3 is on (the CPU runs ISA 2.07 within "
+                "max-cpu-compat) and this KVM has no KVM_CAP_PPC_AIL_MODE_3")
+        radix = caps.mmu_radix and (
+            switches.hpt is HptRule.KVM_RADIX
+            or (switches.hpt is HptRule.CPU_RADIX
+            and check_compat(family, LOGICAL_3_00, 0, max_pvr, self.rules).ok))
+        if radix or caps.hpt:
+            return
+        text = (HPT_NESTED if switches.hpt is HptRule.CPU_RADIX
+                else hpt_alloc_failed(HPT_ORDER_DEFAULT_RAM, EOPNOTSUPP))
+        self._host_refuses(
+            KvmHostError(text), event,
+            "spapr_machine_reset: a hash page table is needed (no radix for this CPU within "
+            "max-cpu-compat) and a nested hypervisor's KVM_PPC_ALLOCATE_HTAB is -EOPNOTSUPP")
+
+    def _check_mmu(self, event: Event, boot_pvr: int) -> None:
+        """spapr_dt_ov5_platform_support() while the reset builds the device tree (after the
+        vCPUs are set): a boot CPU below ISA 3.00 (``boot_pvr``) runs hash, which a KVM with
+        radix but not hash-v3 cannot give. The powercompat policy asks it before the sets.
+
+        :raises KvmHostError: QEMU exits (spapr_check_mmu_mode()).
+        """
+        caps = self.kvm_caps
+        if caps is None or not self.profile.switches.mmu_check_at_reset:
+            return
+        if not caps.mmu_radix or caps.mmu_hash_v3:
+            return
+        family = self.config.model.family
+        if check_compat(family, LOGICAL_3_00, 0, boot_pvr, self.rules).ok:
+            return
+        self._host_refuses(
+            KvmHostError(MMU_HASH_UNAVAILABLE), event,
+            f"spapr_check_mmu_mode: the boot CPU's mode {hex32(boot_pvr)} is below ISA 3.00 "
+            "(hash), and this KVM offers radix without hash-v3 (a radix POWER9 host before "
+            "DD2.2)")
 
     def reboot(self) -> None:
         """A guest reboot is a machine reset."""
@@ -393,6 +502,7 @@ class PseriesMachine:
             self._next_vcpu += threads
             for cpu in new:
                 self.accel.create_vcpu(cpu.index)
+            self._init_vcpus(new)
             rule = _HOTPLUG[self.profile.switches.hotplug]
             target = rule.target(self)
             event.reasons.append(rule.reason(target or 0))
@@ -405,6 +515,8 @@ class PseriesMachine:
                     if rule.fatal:  # &error_abort in spapr_core_plug
                         self._fatal(err)
                     raise
+                if rule.cpu_reset:  # spapr_cpu_init resets the CPU after setting its mode
+                    self._cpu_reset_pcr(new, event)
             return [c.index for c in new]
 
     def migrate_out(self) -> bytes:
@@ -426,64 +538,94 @@ class PseriesMachine:
     def migrate_in(self, stream: bytes) -> None:
         """Load the CPU state on a destination started with ``incoming``.
 
-        Every section is checked before anything changes (cpu_post_load's rules), so a
-        refused stream leaves the destination as it was.
+        Every section is checked before anything changes (cpu_post_load's rules). A refused
+        load makes QEMU's destination exit (every release); the powercompat profile keeps
+        the destination as it was instead.
 
-        :raises MigrationStreamError: malformed stream.
-        :raises MigrationError: QEMU's message for a refused mode or PVR.
+        :raises MigrationStreamError: malformed stream (nothing changes).
+        :raises MigrationError: QEMU's lines for a refused section, mode or PVR.
         """
         with self._event("migrate-in", (_L.INCOMING,)) as event:
             incoming = decode_stream(stream)
-            if incoming.xive and not self.has_xive:
-                # the interrupt controller's section comes first and finds no device here
-                raise MigrationError(
-                    unknown_savevm_section("xive-source", 0), load_of_migration_failed(EINVAL),
-                    "the source has a XIVE interrupt controller (its CPU runs ISA 3.00 within "
-                    f"its max-cpu-compat); {self.config.model.name} here does not"
-                    + (" within max-cpu-compat" if self.config.max_compat else "")
-                    + ", so this machine has XICS only (spapr_irq_check)")
-            by_index = {c.index: c for c in self.vcpus}
-            plan: list[tuple[VCpu, CpuRecord, int]] = []
-            for rec in incoming.cpus:
-                cpu = by_index.get(rec.index)
-                if cpu is None:
-                    raise MigrationError(unknown_savevm_section("cpu", rec.index))
-                # An absent subsection leaves the destination's own (reset) value.
-                compat = cpu.compat_pvr if rec.compat_pvr is None else rec.compat_pvr
-                if self.profile.switches.migrates_compat:
-                    self._check_incoming(cpu, rec, compat)
-                plan.append((cpu, rec, compat))
-            snapshots = [(cpu, cpu.snapshot()) for cpu, _, _ in plan]
-            done: list[tuple[VCpu, tuple[int, int]]] = []
             try:
-                for (target, rec, compat), (_, snap) in zip(plan, snapshots, strict=True):
-                    self._load_cpu(target, rec, compat)
-                    done.append((target, snap))
-            except CompatError as err:
-                if self.profile.switches.all_or_nothing:
-                    self._rollback(done, event)
-                    for cpu, snap in snapshots:
-                        cpu.restore(snap)
-                else:
+                self._load_stream(incoming, event)
+            except MigrationError as err:
+                if not self.profile.switches.all_or_nothing:
                     self.state = _L.EXITED
                     self.exit_error = str(err)
-                raise MigrationError(str(err), migration_load_failed(target.index, "cpu")) from err
-            event.reasons.append(f"loaded {len(plan)} cpu sections")
-            self.state = _L.RUNNING
+                raise
+
+    def _load_stream(self, incoming: MigrationStream, event: Event) -> None:
+        if incoming.xive and not self.has_xive:
+            # the interrupt controller's section comes first and finds no device here
+            raise self._unknown_section(
+                "xive-source", 0,
+                "the source has a XIVE interrupt controller (its CPU runs ISA 3.00 within its "
+                f"max-cpu-compat); {self.config.model.name} here does not"
+                + (" within max-cpu-compat" if self.config.max_compat else "")
+                + ", so this machine has XICS only (spapr_irq_check)")
+        by_index = {c.index: c for c in self.vcpus}
+        plan: list[tuple[VCpu, CpuRecord, int]] = []
+        for rec in incoming.cpus:
+            cpu = by_index.get(rec.index)
+            if cpu is None:
+                raise self._unknown_section("cpu", rec.index)
+            # An absent subsection leaves the destination's own (reset) value.
+            compat = cpu.compat_pvr if rec.compat_pvr is None else rec.compat_pvr
+            if self.profile.switches.migrates_compat:
+                self._check_incoming(cpu, rec, compat)
+            plan.append((cpu, rec, compat))
+        snapshots = [(cpu, cpu.snapshot()) for cpu, _, _ in plan]
+        done: list[tuple[VCpu, tuple[int, int]]] = []
+        try:
+            for (target, rec, compat), (_, snap) in zip(plan, snapshots, strict=True):
+                self._load_cpu(target, rec, compat)
+                done.append((target, snap))
+        except CompatError as err:
+            if self.profile.switches.all_or_nothing:
+                self._rollback(done, event)
+                for cpu, snap in snapshots:
+                    cpu.restore(snap)
+            errno = err.errno if isinstance(err, KvmSetCompatError) else EINVAL
+            raise self._post_load_failed(target.index, str(err), errno) from err
+        event.reasons.append(f"loaded {len(plan)} cpu sections")
+        self.state = _L.RUNNING
+
+    def _unknown_section(self, idstr: str, instance: int,
+                         detail: str | None = None) -> MigrationError:
+        """migration/savevm.c: a section this machine has no device for, as the release
+        reports it (qemu-releases.md 8.2)."""
+        if self.profile.switches.migration_errors is MigrationErrors.CHAINED:
+            return MigrationError(unknown_section_chained(idstr, instance, EINVAL), None,
+                                  detail)
+        return MigrationError(unknown_savevm_section(idstr, instance),
+                              load_of_migration_failed(EINVAL), detail)
+
+    def _post_load_failed(self, index: int, refusal: str | None, errno: int = EINVAL,
+                          detail: str | None = None) -> MigrationError:
+        """cpu_post_load() failed: ppc_set_compat()'s own line (``refusal``; none for a raw
+        PVR of another class), then the load's, as the release reports them."""
+        how = self.profile.switches.migration_errors
+        ret = -1 if how is MigrationErrors.LINES_MINUS_1 else -errno
+        if how is MigrationErrors.CHAINED:
+            chained = post_load_failed_chained(index, "cpu", CPU_VERSION, CPU_VERSION, ret)
+            return (MigrationError(refusal, chained, detail) if refusal
+                    else MigrationError(chained, None, detail))
+        load = migration_load_failed(index, "cpu")
+        return (MigrationError(refusal, load, detail) if refusal
+                else MigrationError(load, load_of_migration_failed(-ret), detail))
 
     def _check_incoming(self, cpu: VCpu, rec: CpuRecord, compat: int) -> None:
         if compat:
             if mode_by_pvr(compat, self.rules.modes) is None:
-                raise MigrationError(str(UnknownCompatPvrError(compat)),
-                                     migration_load_failed(rec.index, "cpu"))
+                raise self._post_load_failed(rec.index, str(UnknownCompatPvrError(compat)))
             if not check_compat(cpu.model.family, compat, rules=self.rules).ok:
-                raise MigrationError(str(CompatNotValidError(compat)),
-                                     migration_load_failed(rec.index, "cpu"))
+                raise self._post_load_failed(rec.index, str(CompatNotValidError(compat)))
         elif not migration_pvr_match(cpu.model, rec.spr_pvr):
-            raise MigrationError(
-                migration_load_failed(rec.index, "cpu"),
-                f"raw PVR {hex32(rec.spr_pvr)} is not a {cpu.model.name} "
-                f"({cpu.model.family.name}) PVR: cpu_post_load returns -EINVAL")
+            raise self._post_load_failed(
+                rec.index, None, detail=f"raw PVR {hex32(rec.spr_pvr)} is not a "
+                f"{cpu.model.name} ({cpu.model.family.name}) PVR: cpu_post_load returns "
+                "-EINVAL")
 
     def _load_cpu(self, cpu: VCpu, rec: CpuRecord, compat: int) -> None:
         """vmstate load then cpu_post_load() for one vCPU."""
@@ -499,18 +641,20 @@ class PseriesMachine:
 
 class _HotplugPlan(NamedTuple):
     """What one HotplugRule does: the mode to set on the new vCPUs (None: nothing sets it),
-    why, and whether a failure is fatal (spapr_core_plug's &error_abort)."""
+    why, whether a failure is fatal (spapr_core_plug's &error_abort), and whether the CPU
+    is reset after the set (2.9's spapr_cpu_init: SPR_PCR back to 0)."""
 
     target: Callable[[PseriesMachine], int | None]
     reason: Callable[[int], str]
     fatal: bool
+    cpu_reset: bool = False
 
 
 #: the one dispatch table for hot-plug (hw/ppc/spapr_cpu_core.c, hw/ppc/spapr.c)
 _HOTPLUG: Mapping[HotplugRule, _HotplugPlan] = MappingProxyType({
     HotplugRule.MAX: _HotplugPlan(
         lambda m: m.config.max_compat_pvr or None,
-        lambda _: "2.9: spapr_cpu_init sets max-cpu-compat on the new vCPUs", False),
+        lambda _: "2.9: spapr_cpu_init sets max-cpu-compat on the new vCPUs", False, True),
     HotplugRule.NONE: _HotplugPlan(
         lambda m: None,
         lambda _: "2.10/2.11: nothing sets the new vCPUs' mode, they run raw "

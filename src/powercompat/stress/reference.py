@@ -19,13 +19,13 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Final
 
-from powercompat.catalog.behaviour import HotplugRule, SetCompat
+from powercompat.catalog.behaviour import HotplugRule, HptRule, SetCompat, SmtRule
 from powercompat.catalog.cpus import CpuFamily
 from powercompat.catalog.modes import LOGICAL_3_00, CompatMode
 from powercompat.decisions.cas import parse_cas_pvrs
 from powercompat.decisions.cpu_match import migration_pvr_match
 from powercompat.errors import CasBufferError, MigrationStreamError
-from powercompat.machine.migration import decode_stream
+from powercompat.machine.migration import CpuRecord, decode_stream
 from powercompat.machine.options import MachineConfig
 from powercompat.profiles import Profile
 
@@ -40,17 +40,53 @@ _V5_9: Final = {**_V4_10, 0x0F000006: 0x20}
 GUEST_PCR_BIT: Final[dict[str, dict[int, int]]] = {
     "linux-4.19": _V4_10,
     "linux-6.1": _V5_9,
+    "linux-6.12": {**_V5_9, 0x0F000007: 0x20},
     "linux-7.2": {**_V5_9, 0x0F000007: 0x20},
 }
+#: kvm-kernel.md: 7.2 takes 0x0f000007 only on a Power11 host (CPU_FTR_P11_PVR); elsewhere
+#: it stores 0xffffffff (PVR_ARCH_INVALID) with pcr = PCR_MASK and answers EINVAL
+P11_HOST_ONLY: Final[dict[str, tuple[int, str]]] = {"linux-7.2": (0x0F000007, "POWER11")}
 #: 1.4: reserved PCR bits kept set since v5.4 (13c7bb3c57dc), by kernel
 PCR_RESERVED: Final[dict[str, int]] = {
-    "linux-4.19": 0, "linux-6.1": 0x0FFFFFFFFFFFFFE1, "linux-7.2": 0x0FFFFFFFFFFFFFE1,
+    "linux-4.19": 0, "linux-6.1": 0x0FFFFFFFFFFFFFE1, "linux-6.12": 0x0FFFFFFFFFFFFFE1,
+    "linux-7.2": 0x0FFFFFFFFFFFFFE1,
 }
 #: 1.2: the host's PCR level by CPU family (first matching feature test)
 HOST_LEVEL: Final[dict[str, int]] = {
     "POWER11": 0x20, "POWER10": 0x20, "POWER9": 0x10, "POWER8": 0x8, "POWER7": 0x4,
     "POWER5+": 0x2, "970": 0x2, "970MP": 0x2,
 }
+#: kvm-kernel.md 1, 7, 8 (powerpc.c kvm_vm_ioctl_check_extension, book3s_hv.c), by kernel:
+#: KVM HV runs inside a pseries guest (nested HV, v4.20)
+NESTED_HV: Final[dict[str, bool]] = {
+    "linux-4.19": False, "linux-6.1": True, "linux-6.12": True, "linux-7.2": True}
+#: KVM_CAP_PPC_AIL_MODE_3 exists (v5.18)
+AIL3_CAP: Final[dict[str, bool]] = {
+    "linux-4.19": False, "linux-6.1": True, "linux-6.12": True, "linux-7.2": True}
+#: no hash-v3 on a radix POWER9 before DD2.2 (5.12)
+P9_NO_MIXING: Final[dict[str, bool]] = {
+    "linux-4.19": False, "linux-6.1": True, "linux-6.12": True, "linux-7.2": True}
+
+
+def ref_hv_caps(kernel: str, host: CpuFamily, pvr: int | None, nested: bool
+                ) -> tuple[bool, bool, bool, bool]:
+    """(radix, hash-v3, HPT, AIL mode 3) of KVM HV on this host, restated from
+    kvm-kernel.md: radix on ISA 3.00 hosts; hash-v3 only on bare metal, and not on a POWER9
+    whose DD level (low 12 bits, variant 0) is below 2.02 (variant 0x2000: below 1.01);
+    no HPT for a nested hypervisor; AIL 3 for a nested one, and on bare metal from POWER8
+    except POWER9 DD2.0/DD2.1. ``pvr`` None: a host not named, taken at a level without
+    those quirks."""
+    radix = HOST_LEVEL[host.name] >= 0x10
+    if pvr is None:
+        pvr = 0
+    dd = pvr & 0xFFF
+    variant = pvr & 0xE000
+    split = pvr >> 16 == 0x004E and ((variant == 0 and dd < 0x202)
+                                     or (variant == 0x2000 and dd < 0x101))
+    hash_v3 = radix and not nested and not (P9_NO_MIXING[kernel] and split)
+    prefetch_bug = pvr & 0xFFFFEFFF in (0x004E0200, 0x004E0201)
+    ail = AIL3_CAP[kernel] and (nested or (HOST_LEVEL[host.name] >= 0x8 and not prefetch_bug))
+    return radix, hash_v3, not nested, ail
 
 
 # ---------------------------------------------------------------- QEMU's rules, restated
@@ -85,6 +121,9 @@ def ref_host_accepts(kernel: str, host: CpuFamily, pvr: int) -> bool:
     level, and is it within the host's?"""
     if pvr == 0:
         return True
+    gated = P11_HOST_ONLY.get(kernel)
+    if gated is not None and gated[0] == pvr and gated[1] != host.name:
+        return False
     bit = GUEST_PCR_BIT[kernel].get(pvr)
     return bit is not None and bit <= HOST_LEVEL[host.name]
 
@@ -151,7 +190,12 @@ class RefKernel:
             if self.accel == "kvm-pr":
                 err = EINVAL
             elif self.accel == "kvm-hv":
-                if not ref_host_accepts(self.kernel, self.host, value):
+                gated = P11_HOST_ONLY.get(self.kernel)
+                if gated is not None and gated == (value, gated[1]) \
+                        and gated[1] != self.host.name:
+                    err = EINVAL  # and the vcore is poisoned
+                    self.store[self._key(vcpu)] = (0xFFFFFFFF, PCR_RESERVED[self.kernel])
+                elif not ref_host_accepts(self.kernel, self.host, value):
                     err = EINVAL
                 else:
                     level = HOST_LEVEL[self.host.name]
@@ -301,15 +345,23 @@ class RefMachine:
     def realize(self) -> None:
         self._need("created")
         c = self.config
-        if not self.kernel.kvm and c.threads > 1:
-            limit = self.profile.switches.tcg_max_threads
-            p8_ok = ref_refusal(self.profile, self.family, 0x0F000004) is None and (
-                not c.max_compat_pvr
-                or ref_index(self.profile, 0x0F000004) <= ref_index(self.profile,
-                                                                     c.max_compat_pvr))
-            if limit is None or not p8_ok or c.threads > limit:
-                self._fatal()
-                raise RefFailure("refused")
+        # qemu-releases.md 7: TCG takes 1 thread per core until 10.0, then up to 8 on a
+        # POWER8-capable configuration; every release wants a power of 2
+        tcg = not self.kernel.kvm
+        p8_ok = ref_refusal(self.profile, self.family, 0x0F000004) is None and (
+            not c.max_compat_pvr
+            or ref_index(self.profile, 0x0F000004) <= ref_index(self.profile, c.max_compat_pvr))
+        tcg_smt = self.profile.switches.smt is SmtRule.TCG_POWER8
+        refused = bin(c.threads).count("1") != 1 or (tcg and c.threads > 1 and (
+            not tcg_smt or not p8_ok or c.threads > 8))
+        if refused:
+            self._fatal()
+            raise RefFailure("refused")
+        # kvm-kernel.md: KVM HV's KVM_SET_SREGS takes only the host's PVR; QEMU exits at
+        # vCPU init for any other model (PR emulates the PVR)
+        if c.accel == "kvm-hv" and c.model.pvr != c.host.pvr:
+            self._fatal()
+            raise RefFailure("refused")
         self.cpus = [RefCpu(i) for i in range(c.smp)]
         for cpu in self.cpus:
             self.kernel.create(cpu.index)
@@ -320,19 +372,72 @@ class RefMachine:
             except RefFailure:
                 self._fatal()
                 raise
+            self._zero_pcr(self.cpus)
         self.state = "realized"
+
+    def _zero_pcr(self, cpus: list[RefCpu]) -> None:
+        # qemu-releases.md 10 #3: in 2.9, spapr_cpu_reset -> ppc_cpu_reset after
+        # spapr_cpu_init's set and at every system reset puts SPR_PCR to 0 (compat stays)
+        for cpu in cpus:
+            cpu.pcr = 0
+
+    def _runs(self, pvr: int, within: int) -> bool:
+        """ppc_type_check_compat(): the CPU type takes mode ``pvr`` and ``within`` (0: no
+        limit) is not below it."""
+        return ref_refusal(self.profile, self.family, pvr) is None and (
+            not within or ref_index(self.profile, pvr) <= ref_index(self.profile, within))
+
+    def _host_before(self) -> None:
+        """spapr_machine_reset() under KVM HV: spapr caps, then radix or an HPT."""
+        c = self.config
+        if c.accel != "kvm-hv":
+            return
+        sw = self.profile.switches
+        radix, _, hpt, ail = ref_hv_caps(c.host_kernel.name, c.host.family,
+                                         c.host.pvr if c.host_dd_known else None,
+                                         c.host_platform.value == "pseries")
+        if sw.ail_mode_3_cap and not ail and self._runs(0x0F000004, c.max_compat_pvr):
+            self._fatal()
+            raise RefFailure("refused")
+        no_hpt = radix and (sw.hpt is HptRule.KVM_RADIX or (sw.hpt is HptRule.CPU_RADIX
+                            and self._runs(LOGICAL_3_00, c.max_compat_pvr)))
+        if not no_hpt and not hpt:
+            self._fatal()
+            raise RefFailure("refused")
+
+    def _host_mmu(self, boot: int) -> None:
+        """The device tree of a reset: a boot CPU (in mode ``boot``) below ISA 3.00 needs
+        hash (QEMU asks after setting the vCPUs, the powercompat policy before)."""
+        c = self.config
+        if c.accel != "kvm-hv" or not self.profile.switches.mmu_check_at_reset:
+            return
+        radix, hash_v3, _, _ = ref_hv_caps(c.host_kernel.name, c.host.family,
+                                           c.host.pvr if c.host_dd_known else None,
+                                           c.host_platform.value == "pseries")
+        if radix and not hash_v3 and not self._runs(LOGICAL_3_00, boot):
+            self._fatal()
+            raise RefFailure("refused")
 
     def reset(self, reboot: bool = False) -> None:
         if reboot:
             self._need("running")
         else:
             self._need("realized", "running")
+        self._host_before()
+        sw = self.profile.switches
+        policy = sw.all_or_nothing and not sw.reset.at_cpu_init
+        if policy:
+            self._host_mmu(self.config.max_compat_pvr)
         if not self.profile.switches.reset.at_cpu_init:
             try:
                 self._set_all(self.cpus, self.config.max_compat_pvr)
             except RefFailure:
                 self._fatal()
                 raise
+        else:
+            self._zero_pcr(self.cpus)
+        if not policy and self.cpus:
+            self._host_mmu(self.cpus[0].compat)
         incoming = self.config.incoming and self.state == "realized"
         self.state = "incoming" if incoming else "running"
 
@@ -381,17 +486,28 @@ class RefMachine:
                 if how is HotplugRule.BOOT_CPU:
                     self._fatal()
                 raise
+            if how is HotplugRule.MAX:
+                self._zero_pcr(new)
         return [cpu.index for cpu in new]
 
     def migrate_in(self, stream: bytes) -> None:
-        """cpu_post_load() (qemu.md 7): check every section, then load."""
+        """cpu_post_load() (qemu.md 7): check every section, then load. A refused load makes
+        the destination exit in every release (qemu-releases.md 10 #7b), except under the
+        powercompat policy."""
         self._need("incoming")
         try:
             decoded = decode_stream(stream)
         except MigrationStreamError as err:
             raise RefFailure("stream") from err
-        records = decoded.cpus
-        if decoded.xive and not self.has_xive:  # spapr_irq_check: no XIVE device here
+        try:
+            self._load(decoded.xive, decoded.cpus)
+        except RefFailure:
+            if not self.profile.switches.all_or_nothing:
+                self.state = "exited"
+            raise
+
+    def _load(self, xive: bool, records: tuple[CpuRecord, ...]) -> None:
+        if xive and not self.has_xive:  # spapr_irq_check: no XIVE device here
             raise RefFailure("migration")
         by_index = {cpu.index: cpu for cpu in self.cpus}
         plan: list[tuple[RefCpu, int, int]] = []
@@ -425,8 +541,6 @@ class RefMachine:
                         self._rollback(done)
                         for c, o_compat, o_pcr in before:
                             c.compat, c.pcr = o_compat, o_pcr
-                    else:
-                        self.state = "exited"
                     raise RefFailure("migration") from err
             done.append((cpu, (old_compat, old_pcr)))
         self.state = "running"

@@ -2,8 +2,9 @@
 
 The prediction is ``powercompat.scenario.simulate`` with ``accel=kvm-hv``, ``cpu`` as L2 QEMU
 was given it, the host CPU as the L1 kernel reported it (the PVR QEMU passed to
-``KVM_SET_SREGS``), the L1 QEMU's profile, ``smp`` of the run, the L2 guest (Linux 6.12, the
-engine's ``linux-2025`` CAS list), and the events ``realize,reset,cas,reboot,cas``.
+``KVM_SET_SREGS``), where L1 runs (``powernv`` bare metal, or ``pseries``: a nested
+hypervisor), the L1 QEMU's profile, ``smp`` of the run, the L2 guest (Linux 6.12, the
+engine's ``linux-6.12``), and the events ``realize,reset,cas,reboot,cas``.
 The engine's events map onto the recorded phases: realize+reset = startup, then cas1,
 reboot1, cas2. Compared: whether QEMU started, its first error line, the ordered ARCH_COMPAT
 calls (vCPU, op, value, errno) of each phase, and every vCPU's final ``cpu-version``.
@@ -24,7 +25,7 @@ from powercompat.scenario import simulate
 from powercompat.verify.errors import RecordError
 
 EVENTS = ("realize", "reset", "cas", "reboot", "cas")
-L2_GUEST = "linux-2025"
+L2_GUEST = "linux-6.12"
 _PHASES = ("startup", "cas1", "reboot1", "cas2")
 _PREFIX = "qemu-system-ppc64: "
 
@@ -85,13 +86,21 @@ def host_kernel(record: dict[str, Any]) -> str:
     return f"linux-{record['l1_kernel']['label']}"
 
 
+def host_platform(record: dict[str, Any]) -> str:
+    """Where L1 runs: ``powernv9`` is bare metal (PowerNV), ``pseries-*`` a nested
+    hypervisor (a record naming no host: bare metal)."""
+    name = str(record.get("host", {}).get("name", "powernv"))
+    return "powernv" if name.startswith("powernv") else "pseries"
+
+
 def predicted(cell: dict[str, Any], record: dict[str, Any], profile: str
               ) -> dict[str, Any]:
     cfg = cell["config"]
     options = MachineOptions(cpu=cfg["cpu"], smp=cfg["smp"], threads=1,
                              max_cpu_compat=cfg["max_cpu_compat"], accel="kvm-hv",
                              host_cpu=host_pvr(cell, record), qemu=profile,
-                             host_kernel=host_kernel(record))
+                             host_kernel=host_kernel(record),
+                             host_platform=host_platform(record))
     try:
         sim = simulate(options, EVENTS, L2_GUEST)
     except PowerCompatError as err:  # the engine refuses the options themselves
