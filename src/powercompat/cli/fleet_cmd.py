@@ -291,6 +291,12 @@ def _group_tables(result: FleetPlan) -> list[Item]:
         else:
             spelling.add_row(g.name, g.qemu or "", g.libvirt or "")
         notes.extend(f"note: {g.name}: {n}" for n in g.libvirt_notes)
+        releases = sorted({result.host_classes[c].qemu for c, _ in g.classes})
+        if len(releases) > 1:
+            notes.append(f"note: {g.name}: its hosts run QEMU {', '.join(releases)}: -M "
+                         f"{g.machine} on every guest, and live migration only goes to the "
+                         "same or a newer release (fleet plan --upgrade-to R orders a rolling "
+                         "upgrade)")
     changes = tables.table("group", "guests", "profile", "now", "set", "examples", "because",
                            title="Guests that need a change to stay mobile in their group",
                            wrap=("examples", "because"))
@@ -298,6 +304,8 @@ def _group_tables(result: FleetPlan) -> list[Item]:
         for c in g.changes:
             now = c.kind.max_cpu_compat or "none"
             to = "no setting" if g.status == "none" else (c.to or "none (raw)")
+            if c.machine is not None and g.status != "none":
+                to += f", -M {c.machine}"
             changes.add_row(g.name, str(len(c.guests)),
                             c.kind.profile + (" (libvirt)" if c.kind.libvirt else ""),
                             now, to, _examples(c.guests), c.reason)

@@ -39,6 +39,11 @@ def configure(parser: ArgumentParser) -> None:
                         help="Destination CPU for 'migrate' (default: --cpu).")
     parser.add_argument("--dst-host-cpu", default=None, metavar="CPU",
                         help="Destination host CPU under KVM (default: --dst-cpu).")
+    parser.add_argument("--dst-qemu", default=None, metavar="R",
+                        help="Destination QEMU release for 'migrate' (default: --qemu).")
+    parser.add_argument("--machine", default="pseries", metavar="TYPE",
+                        help="Machine type on both sides: pseries-X.Y, or plain pseries, "
+                        "each release's newest (default: %(default)s).")
     add_json(parser)
 
 
@@ -66,11 +71,12 @@ def run(args: Namespace) -> int:
     buffer = parse_pvr_list(args.pvr_list) if args.pvr_list is not None else None
     options = MachineOptions(cpu=args.cpu, smp=args.smp, threads=args.threads,
                              max_cpu_compat=args.max_cpu_compat, accel=args.accel,
-                             host_cpu=args.host_cpu, qemu=args.qemu)
+                             host_cpu=args.host_cpu, qemu=args.qemu, machine=args.machine)
     dst_host_cpu = args.dst_host_cpu
     if dst_host_cpu is None and args.dst_cpu is not None and args.host_cpu is not None:
         dst_host_cpu = args.dst_cpu
-    sim = run_simulation(options, names, args.guest, buffer, args.dst_cpu, dst_host_cpu)
+    sim = run_simulation(options, names, args.guest, buffer, args.dst_cpu, dst_host_cpu,
+                         args.dst_qemu)
     if args.as_json:
         emit_json(sim.to_json())
     else:

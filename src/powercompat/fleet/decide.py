@@ -20,7 +20,7 @@ Nothing here restates a rule: every refusal text is the engine's message.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -34,7 +34,7 @@ from powercompat.decisions.libvirt import (
     start_domain,
 )
 from powercompat.errors import InputError, PowerCompatError
-from powercompat.machine.options import MachineOptions, parse_options
+from powercompat.machine.options import MachineOptions, machine_types, parse_options
 from powercompat.profiles import parse_profile
 from powercompat.scenario import (
     load_on_destination,
@@ -82,11 +82,13 @@ class HostClass:
         """``MachineOptions.host_kernel``: the host's kernel under KVM (TCG runs on none)."""
         return self.host_kernel or None if self.kvm != "tcg" else None
 
-    def options(self, max_cpu_compat: str | None, incoming: bool = False) -> MachineOptions:
-        """The machine libvirt starts on this host (``-cpu host`` is this model under KVM)."""
+    def options(self, max_cpu_compat: str | None, incoming: bool = False,
+                machine: str = "pseries") -> MachineOptions:
+        """The machine libvirt starts on this host (``-cpu host`` is this model under KVM);
+        ``machine``: ``-M`` (plain ``pseries`` is this host's release's newest type)."""
         return MachineOptions(cpu=self.cpu, max_cpu_compat=max_cpu_compat, accel=self.accel,
                               qemu=self.qemu, host_kernel=self.kernel_option,
-                              incoming=incoming)
+                              incoming=incoming, machine=machine)
 
     def to_json(self) -> dict[str, str]:
         out = {"family": self.family, "cpu": self.cpu, "kvm": self.kvm, "qemu": self.qemu}
@@ -108,6 +110,21 @@ def host_class(cpu: str, kvm: str, qemu: str, host_kernel: str | None = None) ->
                                           host_kernel=host_kernel))
     return HostClass(config.model.family.name, config.model.name, kvm, config.profile.name,
                      host_kernel=host_kernel or "")
+
+
+def group_machine(qemus: Iterable[str]) -> str | None:
+    """The machine type a group of hosts running ``qemus`` pins: plain ``pseries`` when they
+    all run one release; else the newest type every release has, since plain ``pseries`` is
+    each release's own newest and a destination refuses another's (migration/savevm.c
+    configuration_post_load: ``Machine type received is 'pseries-7.2' and local is
+    'pseries-10.0'``). None: no type exists in every release."""
+    profiles = {parse_profile(q).name: parse_profile(q) for q in qemus}
+    if len(profiles) <= 1:
+        return "pseries"
+    catalogues = [machine_types(p) for p in profiles.values()]
+    common = [t.name for t in reversed(catalogues[0].types)
+              if all(c.resolve(t.name) is not None for c in catalogues[1:])]
+    return common[0] if common else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +205,8 @@ class Decider:
         self.calls["negotiate"] += 1
         try:
             result = negotiate(options.cpu, options.max_cpu_compat, kind.profile,
-                               accel=options.accel, host_cpu=options.host_cpu, qemu=host.qemu)
+                               accel=options.accel, host_cpu=options.host_cpu, qemu=host.qemu,
+                               host_kernel=options.host_kernel, machine=options.machine)
         except InputError as err:  # e.g. a mode this QEMU release does not have
             return Verdict(False, str(err))
         if not result.ok:
@@ -298,7 +316,7 @@ def _machine_options(kind: GuestKind, host: HostClass, incoming: bool = False
     if not kind.libvirt:
         if host.kvm == "tcg":
             return "a guest without a libvirt domain names no -cpu for a TCG host"
-        return host.options(kind.max_cpu_compat, incoming)
+        return host.options(kind.max_cpu_compat, incoming, kind.machine)
     outcome = libvirt_outcome(kind.libvirt_domain(host), host)
     if not outcome.ok:
         return f"libvirt: {outcome.error}"
@@ -306,7 +324,9 @@ def _machine_options(kind: GuestKind, host: HostClass, incoming: bool = False
         if outcome.qemu_cpu == "host":  # QEMU registers "host" only under KVM
             return "QEMU: unable to find CPU model 'host'"
         return MachineOptions(cpu=str(outcome.qemu_cpu), max_cpu_compat=outcome.max_cpu_compat,
-                              accel="tcg", qemu=host.qemu, incoming=incoming)
+                              accel="tcg", qemu=host.qemu, incoming=incoming,
+                              machine=kind.machine)
     cpu = host.cpu if outcome.qemu_cpu == "host" else str(outcome.qemu_cpu)
     return MachineOptions(cpu=cpu, max_cpu_compat=outcome.max_cpu_compat, accel=host.accel,
-                          host_cpu=host.cpu, qemu=host.qemu, incoming=incoming)
+                          host_cpu=host.cpu, qemu=host.qemu, incoming=incoming,
+                          machine=kind.machine)
