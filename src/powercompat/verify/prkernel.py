@@ -209,7 +209,7 @@ def derive_config(debian_text: str) -> Derivation:
             off += 1
     trimmed: dict[str, Value] = {}
     for sym in TRIM_BUILTINS:
-        if base.get(sym, "n") != "n":
+        if base.get(sym, "n") not in ("n", "m"):  # modules are already off
             trimmed[sym] = base[sym]
             values[sym] = "n"
     pr: dict[str, tuple[Value | None, Value]] = {}
@@ -647,7 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         m = build(args.cache.expanduser().resolve(), jobs=args.jobs,
                   image_package=args.image_package,
                   timeout=args.timeout, say=lambda s: print(f"pr-kernel: {s}", file=sys.stderr))
-    except PowerCompatError as err:
+    except (PowerCompatError, OSError) as err:
         print(f"pr-kernel: error: {err}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, _Interrupted) as err:
