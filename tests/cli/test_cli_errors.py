@@ -44,16 +44,30 @@ BAD_INPUT = [
     (["modes", "--qemu", "9.9"], 1,
      "unknown QEMU profile '9.9' (valid: 2.9, 2.10-pre, 2.10, 2.11, 7.2, head, powercompat)"),
     (["negotiate", "--cpu", "POWER9", "--smp", "x"], 2,
-     "Invalid value for '--smp': 'x' is not a valid integer. "
-     "(see 'powercompat negotiate --help')"),
+     "argument --smp: invalid int value: 'x' (see 'powercompat negotiate --help')"),
     (["negotiate", "--cpu", "POWER9", "--bogus"], 2,
-     "No such option: --bogus Did you mean --guest? (see 'powercompat negotiate --help')"),
-    (["negotiate"], 2, "Missing option '--cpu'. (see 'powercompat negotiate --help')"),
+     "unrecognized arguments: --bogus (did you mean --guest?) "
+     "(see 'powercompat negotiate --help')"),
+    (["negotiate", "--cp", "POWER9"], 2,
+     "the following arguments are required: --cpu (see 'powercompat negotiate --help')"),
+    (["negotiate"], 2,
+     "the following arguments are required: --cpu (see 'powercompat negotiate --help')"),
     (["pcr"], 2, "give a subcommand (decode, show), or --cpu and --mode "
      "(see 'powercompat pcr --help')"),
     (["pcr", "--cpu", "POWER9", "decode", "8"], 2,
      "give --cpu/--mode/--host-cpu after 'decode' (see 'powercompat pcr --help')"),
-    (["nosuch"], 2, "No such command 'nosuch'. (see 'powercompat --help')"),
+    (["nosuch"], 2, "unknown command 'nosuch' (see 'powercompat --help')"),
+    (["negotiat"], 2, "unknown command 'negotiat' (did you mean negotiate?) "
+     "(see 'powercompat --help')"),
+    (["pcr", "decode"], 2,
+     "the following arguments are required: VALUE (see 'powercompat pcr decode --help')"),
+    (["pcr", "show", "--cpu", "POWER9", "--mode", "power8", "--bogus"], 2,
+     "unrecognized arguments: --bogus (see 'powercompat pcr show --help')"),
+    (["fleet", "plan", "x.json", "--limit", "-1"], 2,
+     "argument --limit: -1 is below 0 (see 'powercompat fleet plan --help')"),
+    (["verify", "run", "--firmware", "uefi"], 2,
+     "argument --firmware: invalid choice: 'uefi' (choose from 'vof', 'slof') "
+     "(see 'powercompat verify run --help')"),
 ]
 
 
@@ -132,13 +146,67 @@ def test_broken_lazy_module_does_not_break_help(run: Runner,
 
 
 def test_lazy_commands_are_registered(run: Runner) -> None:
-    assert main_module.COMMANDS["fleet"] == "powercompat.cli.fleet_cmd:fleet"
-    assert main_module.COMMANDS["stress"] == "powercompat.cli.stress_cmd:stress"
-    assert main_module.COMMANDS["verify"] == "powercompat.cli.verify_cmd:verify"
-    assert main_module.COMMANDS["fuzz"] == "powercompat.cli.fuzz_cmd:fuzz"
+    assert main_module.COMMANDS["fleet"] == "powercompat.cli.fleet_cmd:COMMAND"
+    assert main_module.COMMANDS["stress"] == "powercompat.cli.stress_cmd:COMMAND"
+    assert main_module.COMMANDS["verify"] == "powercompat.cli.verify_cmd:COMMAND"
+    assert main_module.COMMANDS["fuzz"] == "powercompat.cli.fuzz_cmd:COMMAND"
+    for target in main_module.COMMANDS.values():
+        assert isinstance(main_module.load(target), main_module.Command)
 
 
 def test_version(run: Runner) -> None:
     r = run("--version")
     assert (r.code, r.err) == (0, "")
     assert r.out.startswith("powercompat ")
+
+
+def _every_command() -> list[list[str]]:
+    """Every command and subcommand path, from the registry."""
+    paths: list[list[str]] = []
+
+    def walk(path: list[str], command: main_module.Command) -> None:
+        paths.append(path)
+        for name, child in command.subcommands.items():
+            walk([*path, name], child)
+
+    for name, target in main_module.COMMANDS.items():
+        walk([name], main_module.load(target))
+    return paths
+
+
+@pytest.mark.parametrize("path", _every_command(), ids=" ".join)
+def test_help_of_every_command(run: Runner, path: list[str]) -> None:
+    r = run(*path, "--help")
+    assert (r.code, r.err) == (0, "")
+    assert r.lines[0].startswith(f"usage: powercompat {' '.join(path)} ")
+    assert "  -h, --help" in r.out
+
+
+def test_top_help_lists_every_command(run: Runner) -> None:
+    for argv in ([], ["--help"], ["-h"]):
+        r = run(*argv)
+        assert (r.code, r.err) == (0, "")
+        listed = [line.split()[0] for line in r.lines
+                  if line.startswith("  ") and not line.startswith("   ")
+                  and not line.lstrip().startswith("-")]
+        assert listed == list(main_module.COMMANDS)
+
+
+def test_group_without_subcommand_prints_its_help(run: Runner) -> None:
+    r = run("fleet")
+    assert r.code == 0
+    assert r.lines[0].startswith("usage: powercompat fleet ")
+    assert any(line.split()[:1] == ["synth"] for line in r.lines)
+
+
+def test_fuzz_passes_unknown_options_to_libfuzzer(run: Runner,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[object] = []
+
+    def fake_main(argv: list[str], force_replay: bool = False) -> int:
+        seen.append((argv, force_replay))
+        return 0
+
+    monkeypatch.setattr("powercompat.fuzz.runner.main", fake_main)
+    assert run("fuzz", "cas", "-runs=5", "corpus", "--replay").code == 0
+    assert seen == [(["cas", "-runs=5", "corpus"], True)]

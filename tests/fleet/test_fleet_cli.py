@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from fleet_helpers import EXAMPLES
 
-from powercompat.cli.fleet_cmd import fleet
-from powercompat.cli.main import main
+from powercompat.cli.main import EXIT_INTERNAL, main
 from powercompat.fleet.inventory import load_inventory
 from powercompat.fleet.synth import synthesize
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    """Invoke the group as main() does (not standalone: the command's return is the status)."""
-    result = CliRunner(mix_stderr=False).invoke(fleet, list(args), standalone_mode=False)
-    if result.exception:
-        raise result.exception
-    return result.return_value, result.stdout, result.stderr
+    """``powercompat fleet ARGS`` through main(); an internal error fails the test."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["fleet", *args])
+    assert code != EXIT_INTERNAL, err.getvalue()
+    return code, out.getvalue(), err.getvalue()
 
 
 def example_args() -> list[str]:

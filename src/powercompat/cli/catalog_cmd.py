@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import click
+from argparse import ArgumentParser, Namespace
 
 from powercompat.catalog.modes import COMPAT_MODES, CompatMode, mode_by_name
-from powercompat.cli.common import emit_json, json_option, want_json
+from powercompat.cli.common import add_json, add_qemu, emit_json
+from powercompat.cli.main import Command
 from powercompat.decisions.pcr import decode_pcr
 from powercompat.decisions.validity import valid_modes
 from powercompat.messages import hex32, hex64
 from powercompat.profiles import (
     ALL_PROFILES,
-    DEFAULT_PROFILE,
     PROFILE_NAMES,
     SWITCHES,
     Profile,
@@ -23,17 +23,17 @@ def _bits(value: int) -> str:
     return ", ".join(decode_pcr(value)) or "-"
 
 
-@click.command(short_help="The compat mode table, oldest to newest.")
-@click.option("--qemu", default=None, metavar="PROFILE",
-              help=f"Also show which modes are in this release's table, with its values: "
-              f"{', '.join(PROFILE_NAMES)}.")
-@json_option
-def modes(qemu: str | None, as_json: bool) -> int:
-    """The compat table (target/ppc/compat.c compat_table), oldest to newest."""
-    want_json(as_json)
-    profile = parse_profile(qemu) if qemu is not None else None
+def configure_modes(parser: ArgumentParser) -> None:
+    parser.add_argument("--qemu", default=None, metavar="PROFILE",
+                        help=f"Also show which modes are in this release's table, with its "
+                        f"values: {', '.join(PROFILE_NAMES)}.")
+    add_json(parser)
+
+
+def modes(args: Namespace) -> int:
+    profile = parse_profile(args.qemu) if args.qemu is not None else None
     rows = [_mode_row(mode, profile) for mode in COMPAT_MODES]
-    if as_json:
+    if args.as_json:
         emit_json({"qemu": profile.name if profile else None, "modes": rows})
         return 0
     from powercompat.cli import tables
@@ -74,14 +74,13 @@ def _mode_row(mode: CompatMode, profile: Profile | None) -> dict[str, object]:
     return row
 
 
-@click.command(short_help="CPU models, their PCR masks and valid modes.")
-@click.option("--qemu", default=DEFAULT_PROFILE, show_default=True, metavar="PROFILE",
-              help=f"QEMU release profile: {', '.join(PROFILE_NAMES)}.")
-@json_option
-def cpus(qemu: str, as_json: bool) -> int:
-    """The CPU models a QEMU release knows, and the modes each may run."""
-    want_json(as_json)
-    profile = parse_profile(qemu)
+def configure_cpus(parser: ArgumentParser) -> None:
+    add_qemu(parser)
+    add_json(parser)
+
+
+def cpus(args: Namespace) -> int:
+    profile = parse_profile(args.qemu)
     aliases: dict[str, list[str]] = {}
     for alias, target in profile.cpu_aliases.items():
         aliases.setdefault(target, []).append(alias)
@@ -100,7 +99,7 @@ def cpus(qemu: str, as_json: bool) -> int:
             "valid_modes": [m.name for m in valid_modes(family, profile.rules)],
             "description": model.description,
         })
-    if as_json:
+    if args.as_json:
         emit_json({"qemu": profile.name, "cpus": rows})
         return 0
     from powercompat.cli import tables
@@ -125,13 +124,9 @@ def _short(hex_text: str) -> str:
     return hex(int(hex_text, 16))
 
 
-@click.command(short_help="The QEMU release profiles and their behaviour switches.")
-@json_option
-def profiles(as_json: bool) -> int:
-    """Each QEMU release as named switches (profiles.py), with the commit behind each."""
-    want_json(as_json)
+def profiles(args: Namespace) -> int:
     values = {p.name: {name: getattr(p, name) for name, _ in SWITCHES} for p in ALL_PROFILES}
-    if as_json:
+    if args.as_json:
         emit_json({"profiles": [{"name": p.name, "title": p.title,
                                  "description": p.description,
                                  "modes": [m.name for m in p.rules.modes],
@@ -161,3 +156,16 @@ def _flag(value: object) -> str:
         return "-"
     return str(value).replace("ppc_init_compat_all", "init_all").replace(
         "ppc_set_compat_all", "set_all")
+
+
+MODES = Command("The compat mode table, oldest to newest.", configure=configure_modes,
+                run=modes,
+                description="The compat table (target/ppc/compat.c compat_table), oldest to "
+                "newest.")
+CPUS = Command("CPU models, their PCR masks and valid modes.", configure=configure_cpus,
+               run=cpus, description="The CPU models a QEMU release knows, and the modes each "
+               "may run.")
+PROFILES = Command("The QEMU release profiles and their behaviour switches.",
+                   configure=add_json, run=profiles,
+                   description="Each QEMU release as named switches (profiles.py), with the "
+                   "commit behind each.")

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
-
-import click
+import sys
+from argparse import ArgumentParser as Parser
 
 from powercompat.accel.factory import ACCELS
 from powercompat.catalog.guests import GUESTS
 from powercompat.catalog.modes import COMPAT_MODES, CompatMode, mode_by_pvr
-from powercompat.cli.main import PROG, CliState
+from powercompat.cli.main import PROG
 from powercompat.errors import InvalidValueError
 from powercompat.messages import hex32, hex64, max_cpu_compat_description
 from powercompat.profiles import DEFAULT_PROFILE, PROFILE_NAMES
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 #: accelerators as the help text explains them (names from accel.factory.ACCELS)
 ACCEL_TITLES: dict[str, str] = {
@@ -40,87 +36,82 @@ def _names(values: object) -> str:
     return ", ".join(str(v) for v in values)  # type: ignore[attr-defined]
 
 
-def cpu_option(f: F) -> F:
-    return click.option("--cpu", required=True, metavar="CPU",
-                        help="-cpu model or alias, as QEMU takes it (POWER9, power8_v2.0, "
-                        "or a PVR in hex).")(f)
+def add_cpu(parser: Parser, required: bool = True,
+            help: str = "-cpu model or alias, as QEMU takes it (POWER9, power8_v2.0, or a PVR "
+            "in hex).") -> None:
+    parser.add_argument("--cpu", required=required, metavar="CPU", help=help)
 
 
-def qemu_option(f: F) -> F:
-    return click.option("--qemu", default=DEFAULT_PROFILE, show_default=True,
-                        metavar="PROFILE",
-                        help=f"QEMU release profile: {_names(PROFILE_NAMES)}.")(f)
+def add_qemu(parser: Parser) -> None:
+    parser.add_argument("--qemu", default=DEFAULT_PROFILE, metavar="PROFILE",
+                        help=f"QEMU release profile: {_names(PROFILE_NAMES)} "
+                        "(default: %(default)s).")
 
 
-def max_compat_option(f: F) -> F:
-    return click.option(
-        "--max-cpu-compat", "max_cpu_compat", default=None, metavar="MODE",
-        help=max_cpu_compat_description([m.name for m in COMPAT_MODES])
-        + " Exact and case-sensitive, as QEMU.")(f)
+def add_max_compat(parser: Parser) -> None:
+    parser.add_argument(
+        "--max-cpu-compat", dest="max_cpu_compat", default=None, metavar="MODE",
+        help=(max_cpu_compat_description([m.name for m in COMPAT_MODES])
+              + " Exact and case-sensitive, as QEMU.").replace("%", "%%"))
 
 
-def accel_option(default: str = "tcg") -> Callable[[F], F]:
-    return click.option("--accel", default=default, show_default=True, metavar="ACCEL",
-                        help=f"Accelerator: {_names(a for a in ACCELS)}.")
+def add_accel(parser: Parser, default: str = "tcg") -> None:
+    parser.add_argument("--accel", default=default, metavar="ACCEL",
+                        help=f"Accelerator: {_names(ACCELS)} (default: %(default)s).")
 
 
-def host_cpu_option(f: F) -> F:
-    return click.option("--host-cpu", default=None, metavar="CPU",
-                        help="Host CPU under KVM (default: --cpu).")(f)
+def add_host_cpu(parser: Parser) -> None:
+    parser.add_argument("--host-cpu", default=None, metavar="CPU",
+                        help="Host CPU under KVM (default: --cpu).")
 
 
-def guest_option(f: F) -> F:
-    return click.option("--guest", default=DEFAULT_GUEST, show_default=True, metavar="GUEST",
-                        help=f"Guest profile: {_names(g.name for g in GUESTS)}.")(f)
+def add_guest(parser: Parser) -> None:
+    parser.add_argument("--guest", default=DEFAULT_GUEST, metavar="GUEST",
+                        help=f"Guest profile: {_names(g.name for g in GUESTS)} "
+                        "(default: %(default)s).")
 
 
-def pvr_list_option(f: F) -> F:
-    return click.option(
+def add_pvr_list(parser: Parser) -> None:
+    parser.add_argument(
         "--pvr-list", default=None, metavar="HEX",
         help="The guest's CAS buffer as hex bytes: big-endian (mask, value) 32-bit pairs, "
         "ending with a terminator pair such as 'fffffffe 0f000001'. Spaces, colons, commas, "
         "underscores and a '0x' before each group are allowed. Replaces the guest's list; "
-        "--guest still names the kernel that reads the result.")(f)
+        "--guest still names the kernel that reads the result.")
 
 
-def smp_options(f: F) -> F:
-    f = click.option("--threads", default=1, show_default=True, type=int, metavar="T",
-                     help="Threads per core.")(f)
-    return click.option("--smp", default=1, show_default=True, type=int, metavar="N",
-                        help="Number of vCPUs.")(f)
+def add_smp(parser: Parser) -> None:
+    parser.add_argument("--smp", default=1, type=int, metavar="N",
+                        help="Number of vCPUs (default: %(default)s).")
+    parser.add_argument("--threads", default=1, type=int, metavar="T",
+                        help="Threads per core (default: %(default)s).")
 
 
-def machine_options(f: F) -> F:
+def add_machine_options(parser: Parser) -> None:
     """The options that describe one machine and its guest (negotiate, simulate)."""
-    for option in (smp_options, qemu_option, host_cpu_option, accel_option(),
-                   pvr_list_option, guest_option, max_compat_option, cpu_option):
-        f = option(f)
-    return f
+    add_cpu(parser)
+    add_max_compat(parser)
+    add_guest(parser)
+    add_pvr_list(parser)
+    add_accel(parser)
+    add_host_cpu(parser)
+    add_qemu(parser)
+    add_smp(parser)
 
 
-def json_option(f: F) -> F:
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print one JSON object (the documented contract).")(f)
-
-
-def state() -> CliState:
-    """The run's state (``ctx.obj``), created if a test invokes a command on its own."""
-    return click.get_current_context().ensure_object(CliState)
-
-
-def want_json(flag: bool) -> bool:
-    """Record that the output is JSON, so the error handler answers in JSON too."""
-    state().json = flag
-    return flag
+def add_json(parser: Parser, help: str = "Print one JSON object (the documented contract)."
+             ) -> None:
+    """``--json`` (dest ``as_json``): main() also answers an error in JSON when it is set."""
+    parser.add_argument("--json", dest="as_json", action="store_true", help=help)
 
 
 def emit_json(obj: object) -> None:
-    click.echo(json.dumps(obj, indent=2))
+    print(json.dumps(obj, indent=2))
 
 
 def fail(message: str) -> int:
     """The one-line refusal on stderr; returns the exit status for 'refused or failed'."""
-    click.echo(f"{PROG}: error: {' '.join(message.split())}", err=True)
+    sys.stderr.write(f"{PROG}: error: {' '.join(message.split())}\n")
     return 1
 
 
@@ -205,3 +196,16 @@ def pcr_text(value: int | None, names: tuple[str, ...]) -> str:
 
 def accel_title(name: str) -> str:
     return ACCEL_TITLES.get(name, name)
+
+
+def count(text: str) -> int:
+    """An argparse ``type``: an integer of at least 0 (a bad one is a usage error, exit 2)."""
+    from argparse import ArgumentTypeError
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 0:
+        raise ArgumentTypeError(f"{value} is below 0")
+    return value

@@ -4,20 +4,19 @@ configuration, checked by the engine first (QEMU must start it; libvirt must acc
 from __future__ import annotations
 
 import shlex
-
-import click
+from argparse import ArgumentParser, Namespace
 
 from powercompat.cli.common import (
-    accel_option,
-    cpu_option,
+    add_accel,
+    add_cpu,
+    add_host_cpu,
+    add_json,
+    add_max_compat,
+    add_qemu,
     emit_json,
     fail,
-    host_cpu_option,
-    json_option,
-    max_compat_option,
-    qemu_option,
-    want_json,
 )
+from powercompat.cli.main import Command, Configure
 from powercompat.decisions import libvirt as libvirt_decisions
 from powercompat.machine.options import MachineConfig, MachineOptions, parse_options
 from powercompat.scenario import negotiate
@@ -38,67 +37,67 @@ def _args(config: MachineConfig, cpu: str) -> list[str]:
     return libvirt_decisions.qemu_args(cpu, compat, config.accel)
 
 
-@click.command(short_help="The QEMU command-line fragment for a configuration.")
-@cpu_option
-@max_compat_option
-@accel_option()
-@host_cpu_option
-@qemu_option
-@json_option
-def qemu_args(cpu: str, max_cpu_compat: str | None, accel: str, host_cpu: str | None,
-                  qemu: str, as_json: bool) -> int:
-    """The QEMU command-line fragment for CPU, max-cpu-compat and accelerator.
+def _configure(accel: str) -> Configure:
+    def configure(parser: ArgumentParser) -> None:
+        add_cpu(parser)
+        add_max_compat(parser)
+        add_accel(parser, accel)
+        add_host_cpu(parser)
+        add_qemu(parser)
+        add_json(parser)
 
-    Exit status 1 when that QEMU would refuse to start the machine.
-    """
-    want_json(as_json)
-    config, refusal = _config(cpu, max_cpu_compat, accel, host_cpu, qemu)
-    args = _args(config, cpu)
-    if as_json:
-        emit_json({"args": args, "cpu": config.model.name, "qemu": config.profile.name,
+    return configure
+
+
+def qemu_args(args: Namespace) -> int:
+    config, refusal = _config(args.cpu, args.max_cpu_compat, args.accel, args.host_cpu,
+                              args.qemu)
+    words = _args(config, args.cpu)
+    if args.as_json:
+        emit_json({"args": words, "cpu": config.model.name, "qemu": config.profile.name,
                    "starts": refusal is None, "error": refusal})
     else:
-        click.echo(shlex.join(args))
+        print(shlex.join(words))
     return fail(f"QEMU {config.profile.name} refuses: {refusal}") if refusal else 0
 
 
-@click.command(short_help="The libvirt <cpu> element, with libvirt's verdict.")
-@cpu_option
-@max_compat_option
-@accel_option("kvm-hv")
-@host_cpu_option
-@qemu_option
-@json_option
-def libvirt_xml(cpu: str, max_cpu_compat: str | None, accel: str, host_cpu: str | None,
-                qemu: str, as_json: bool) -> int:
-    """The libvirt <cpu> element for max-cpu-compat, with libvirt's and QEMU's verdicts.
-
-    libvirt checks the mode against the host model (ppc64CheckCompatibilityMode); the host
-    model is the family of --host-cpu (default --cpu). Exit status 1 when libvirt or QEMU
-    refuses.
-    """
-    want_json(as_json)
-    config, refusal = _config(cpu, max_cpu_compat, accel, host_cpu, qemu)
+def libvirt_xml(args: Namespace) -> int:
+    cpu = args.cpu
+    config, refusal = _config(cpu, args.max_cpu_compat, args.accel, args.host_cpu, args.qemu)
     compat = config.max_compat.name if config.max_compat else None
     host_model = config.host.family.name
     verdict = libvirt_decisions.check_libvirt_compat(host_model, compat)
     xml = libvirt_decisions.libvirt_cpu_xml(compat)
-    args = _args(config, "host" if config.accel != "tcg" else cpu)
-    if as_json:
+    words = _args(config, "host" if config.accel != "tcg" else cpu)
+    if args.as_json:
         emit_json({"xml": xml, "host_model": host_model, "libvirt": verdict.result.value,
-                   "libvirt_error": verdict.message, "qemu_args": args,
+                   "libvirt_error": verdict.message, "qemu_args": words,
                    "qemu": config.profile.name, "qemu_starts": refusal is None,
                    "qemu_error": refusal, "error": verdict.message or refusal})
     else:
         libvirt_line = (f"accepts ({verdict.result.value})" if verdict.message is None
                         else f"refuses ({verdict.result.value}): {verdict.message}")
         qemu_line = "starts it" if refusal is None else f"refuses: {refusal}"
-        click.echo(f"{xml}\n\n"
-                   f"libvirt on a {host_model} host: {libvirt_line}\n"
-                   f"QEMU {config.profile.name}: {qemu_line}\n"
-                   f"QEMU arguments libvirt generates: {shlex.join(args)}")
+        print(f"{xml}\n\n"
+              f"libvirt on a {host_model} host: {libvirt_line}\n"
+              f"QEMU {config.profile.name}: {qemu_line}\n"
+              f"QEMU arguments libvirt generates: {shlex.join(words)}")
     if verdict.message:
         return fail(verdict.message)
     if refusal:
         return fail(f"QEMU {config.profile.name} refuses: {refusal}")
     return 0
+
+
+QEMU_ARGS = Command(
+    "The QEMU command-line fragment for a configuration.", configure=_configure("tcg"),
+    run=qemu_args,
+    description="The QEMU command-line fragment for --cpu, --max-cpu-compat and --accel.\n\n"
+    "Exit status 1 when that QEMU would refuse to start the machine.")
+LIBVIRT_XML = Command(
+    "The libvirt <cpu> element, with libvirt's verdict.", configure=_configure("kvm-hv"),
+    run=libvirt_xml,
+    description="The libvirt <cpu> element for max-cpu-compat, with libvirt's and QEMU's "
+    "verdicts.\n\nlibvirt checks the mode against the host model "
+    "(ppc64CheckCompatibilityMode); the host model is the family of --host-cpu (default "
+    "--cpu). Exit status 1 when libvirt or QEMU refuses.")

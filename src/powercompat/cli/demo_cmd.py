@@ -6,12 +6,12 @@ scenario.simulate; only the one-line explanations are written here, each with it
 
 from __future__ import annotations
 
+from argparse import Namespace
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-import click
-
-from powercompat.cli.common import emit_json, errno_name, json_option, mode_label, want_json
+from powercompat.cli.common import add_json, emit_json, errno_name, mode_label
+from powercompat.cli.main import Command
 from powercompat.decisions.pcr import decode_pcr
 from powercompat.machine.options import MachineOptions
 from powercompat.messages import hex32, hex64
@@ -80,14 +80,11 @@ def _machine_json(machine: MachineOptions) -> dict[str, object]:
             "max_cpu_compat": machine.max_cpu_compat, "guest": DEFAULT_GUEST}
 
 
-@click.command(short_help="The 2017 KVM PR story, told by the engine.")
-@json_option
-def demo(as_json: bool) -> int:
+def demo(args: Namespace) -> int:
     """The 2017 KVM PR story under QEMU 2.10-pre, 2.10, 2.11 and head, side by side."""
-    want_json(as_json)
     pr_rows = _run(PR_MACHINE, PR_STORY)
     hv_rows = _run(HV_MACHINE, HV_STORY)
-    if as_json:
+    if args.as_json:
         emit_json({"events": list(EVENTS),
                    "kvm_pr": {"machine": _machine_json(PR_MACHINE),
                               "rows": [r.to_json() for r in pr_rows]},
@@ -180,3 +177,8 @@ def _hv_table(rows: list[Row]) -> Table:
                      f"({' '.join(decode_pcr(v.pcr))})",
                      _kernel(v.kernel_arch_compat, v.kernel_pcr, v.kernel_enforced))
     return grid
+
+
+COMMAND = Command("The 2017 KVM PR story, told by the engine.", configure=add_json, run=demo,
+                  description="The 2017 KVM PR story under QEMU 2.10-pre, 2.10, 2.11 and "
+                  "head, side by side.")

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import json
 import sys
+from argparse import ArgumentParser, Namespace
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-import click
-
-from powercompat.cli.common import json_option, want_json
+from powercompat.cli.common import add_json, count
+from powercompat.cli.main import Command
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -30,40 +30,31 @@ JSON_INDENT_LIMIT: Final = 10_000
 DEFAULT_LIMIT: Final = 20
 
 
-@click.group("fleet")
-def fleet() -> None:
-    """Plan a fleet: where each guest can start and live-migrate, and which
-    max-cpu-compat keeps every guest of a host group mobile.
+def configure_plan(parser: ArgumentParser) -> None:
+    parser.add_argument("inventory", nargs="+", type=Path, metavar="INVENTORY",
+                        help="Inventory files: .json, .csv or libvirt domain .xml.")
+    parser.add_argument("--guest", dest="guest_name", default=None, metavar="NAME",
+                        help="Show every host, one by one, for this guest.")
+    parser.add_argument("--plot", default=None, type=Path, metavar="FILE",
+                        help="Write the groups x modes heat map (.svg or .png).")
+    parser.add_argument("--limit", default=DEFAULT_LIMIT, type=count, metavar="N",
+                        help="Guest classes shown in the table (largest first; 0: all; "
+                        "default: %(default)s).")
+    parser.add_argument("--check", action="store_true",
+                        help="Exit 1 when some guest needs a new max-cpu-compat to stay "
+                        "mobile.")
+    add_json(parser)
 
-    The inventory format is described in docs/FLEET.md.
-    """
 
-
-@fleet.command("plan")
-@click.argument("inventory", nargs=-1, required=True,
-                type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--guest", "guest_name", default=None, metavar="NAME",
-              help="Show every host, one by one, for this guest.")
-@click.option("--plot", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              metavar="FILE", help="Write the groups x modes heat map (.svg or .png).")
-@click.option("--limit", default=DEFAULT_LIMIT, show_default=True, type=click.IntRange(0),
-              metavar="N", help="Guest classes shown in the table (largest first; 0: all).")
-@click.option("--check", is_flag=True,
-              help="Exit 1 when some guest needs a new max-cpu-compat to stay mobile.")
-@json_option
-def plan_cmd(inventory: tuple[Path, ...], guest_name: str | None, plot: Path | None,
-             limit: int, check: bool, as_json: bool) -> int:
-    """Plan INVENTORY (.json, .csv or libvirt domain .xml files, any mix).
-
-    For each guest: the hosts it can start on and live-migrate to, by classes of equivalent
-    hosts, with QEMU's and KVM's reason for every refusal. For each host group: the newest
-    max-cpu-compat that keeps every guest in it mobile, in QEMU's and libvirt's spelling, and
-    the guests that need a change.
-    """
+def plan_cmd(args: Namespace) -> int:
+    """Plan the inventory files and print the plan (tables, one guest, or JSON)."""
     from powercompat.fleet.inventory import load_inventory
     from powercompat.fleet.plan import plan
 
-    want_json(as_json)
+    inventory: list[Path] = args.inventory
+    guest_name: str | None = args.guest_name
+    plot: Path | None = args.plot
+    as_json: bool = args.as_json
     size = sum(p.stat().st_size for p in inventory if p.is_file())
     with _progress(not as_json and size > PROGRESS_BYTES) as report:
         report("reading", 0, 0)
@@ -78,38 +69,61 @@ def plan_cmd(inventory: tuple[Path, ...], guest_name: str | None, plot: Path | N
     if as_json:
         obj = detail.to_json() if detail else result.to_json()
         indent = 2 if len(loaded.guests) <= JSON_INDENT_LIMIT else None
-        click.echo(json.dumps(obj, indent=indent))
+        print(json.dumps(obj, indent=indent))
     elif detail is not None:
         _show_detail(result, detail)
     else:
-        _show_plan(result, limit)
+        _show_plan(result, args.limit)
     if plot is not None and not as_json:
-        click.echo(f"heat map written to {plot}")
-    if check and any(g.changes for g in result.groups):
-        click.echo("powercompat: error: some guests need a new max-cpu-compat to stay mobile",
-                   err=True)
+        print(f"heat map written to {plot}")
+    if args.check and any(g.changes for g in result.groups):
+        sys.stderr.write("powercompat: error: some guests need a new max-cpu-compat to stay "
+                         "mobile\n")
         return 1
     return 0
 
 
-@fleet.command("synth")
-@click.option("--hosts", "n_hosts", required=True, type=click.IntRange(0), metavar="N",
-              help="Number of hosts.")
-@click.option("--guests", "n_guests", required=True, type=click.IntRange(0), metavar="N",
-              help="Number of guests.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              metavar="FILE", help="Inventory to write (.json or .csv).")
-def synth(n_hosts: int, n_guests: int, seed: int, output: Path) -> int:
-    """Write a synthetic inventory: POWER8 to POWER11 host groups (mostly KVM HV, a small
-    KVM PR lab, QEMU head and 7.2), Linux 6.1 and 2025 guests, some with a max-cpu-compat."""
+def configure_synth(parser: ArgumentParser) -> None:
+    parser.add_argument("--hosts", dest="n_hosts", required=True, type=count, metavar="N",
+                        help="Number of hosts.")
+    parser.add_argument("--guests", dest="n_guests", required=True, type=count, metavar="N",
+                        help="Number of guests.")
+    parser.add_argument("--seed", default=0, type=int, metavar="S",
+                        help="Random seed (default: %(default)s).")
+    parser.add_argument("-o", "--output", required=True, type=Path, metavar="FILE",
+                        help="Inventory to write (.json or .csv).")
+
+
+def synth(args: Namespace) -> int:
+    """Write a synthetic inventory."""
     from powercompat.fleet.synth import synthesize, write_inventory
 
-    hosts, guests = synthesize(n_hosts, n_guests, seed)
-    write_inventory(output, hosts, guests)
+    hosts, guests = synthesize(args.n_hosts, args.n_guests, args.seed)
+    write_inventory(args.output, hosts, guests)
     groups = len({h.group for h in hosts})
-    click.echo(f"wrote {output}: {len(hosts)} hosts in {groups} groups, {len(guests)} guests")
+    print(f"wrote {args.output}: {len(hosts)} hosts in {groups} groups, {len(guests)} guests")
     return 0
+
+
+PLAN = Command(
+    "Where each guest can start and migrate; what keeps each host group mobile.",
+    configure=configure_plan, run=plan_cmd,
+    description="Plan INVENTORY (.json, .csv or libvirt domain .xml files, any mix).\n\n"
+    "For each guest: the hosts it can start on and live-migrate to, by classes of equivalent "
+    "hosts, with QEMU's and KVM's reason for every refusal. For each host group: the newest "
+    "max-cpu-compat that keeps every guest in it mobile, in QEMU's and libvirt's spelling, and "
+    "the guests that need a change.")
+SYNTH = Command(
+    "Write a synthetic inventory.", configure=configure_synth, run=synth,
+    description="Write a synthetic inventory: POWER8 to POWER11 host groups (mostly KVM HV, a "
+    "small KVM PR lab, QEMU head and 7.2), Linux 6.1 and 2025 guests, some with a "
+    "max-cpu-compat.")
+COMMAND = Command(
+    "Plan a fleet: where guests can live and what keeps them mobile.",
+    subcommands={"plan": PLAN, "synth": SYNTH},
+    description="Plan a fleet: where each guest can start and live-migrate, and which "
+    "max-cpu-compat keeps every guest of a host group mobile.\n\nThe inventory format is "
+    "described in docs/FLEET.md.")
 
 
 # ---------------------------------------------------------------------- progress

@@ -2,32 +2,37 @@
 
 from __future__ import annotations
 
-import click
+from argparse import ArgumentParser, Namespace
 
-from powercompat.fuzz.runner import main as fuzz_main
-
-_PASS_THROUGH = {"ignore_unknown_options": True, "allow_interspersed_args": True}
+from powercompat.cli.main import Command
 
 
-@click.group("fuzz")
-def fuzz() -> None:
-    """Fuzz the untrusted-input readers with atheris (libFuzzer), or replay a corpus.
-
-    Arguments starting with '-' go to libFuzzer unchanged (-runs=N, -max_total_time=S);
-    the others are corpus directories or files (default: a scratch copy of the seeds).
-    """
-
-
-def _command(target: str, summary: str) -> click.Command:
-    @click.command(target, help=summary, context_settings=_PASS_THROUGH)
-    @click.option("--replay", is_flag=True,
-                  help="Run each corpus input through the target once (no atheris needed).")
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def command(replay: bool, args: tuple[str, ...]) -> int:
-        return fuzz_main([target, *args], echo=click.echo, force_replay=replay)
-
-    return command
+def configure_target(parser: ArgumentParser) -> None:
+    parser.add_argument("--replay", action="store_true",
+                        help="Run each corpus input through the target once (no atheris "
+                        "needed).")
+    parser.add_argument("corpus", nargs="*", metavar="CORPUS",
+                        help="Corpus directories or files (default: a scratch copy of the "
+                        "seeds). Options starting with '-' that are not ours (-runs=N, "
+                        "-max_total_time=S) go to libFuzzer unchanged.")
 
 
-fuzz.add_command(_command("cas", "The guest's CAS buffer: parse, choose, set (every profile)."))
-fuzz.add_command(_command("migration", "An incoming migration stream: decode and load."))
+def _target(name: str, summary: str) -> Command:
+    def run(args: Namespace) -> int:
+        from powercompat.fuzz.runner import main as fuzz_main
+
+        return fuzz_main([name, *args.passthrough, *args.corpus], force_replay=args.replay)
+
+    return Command(summary, configure=configure_target, run=run, pass_unknown=True)
+
+
+COMMAND = Command(
+    "Fuzz the untrusted-input readers (atheris), or replay a corpus.",
+    subcommands={
+        "cas": _target("cas", "The guest's CAS buffer: parse, choose, set (every profile)."),
+        "migration": _target("migration", "An incoming migration stream: decode and load."),
+    },
+    description="Fuzz the untrusted-input readers with atheris (libFuzzer), or replay a "
+    "corpus.\n\nArguments starting with '-' go to libFuzzer unchanged (-runs=N, "
+    "-max_total_time=S); the others are corpus directories or files (default: a scratch copy "
+    "of the seeds).")

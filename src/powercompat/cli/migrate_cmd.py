@@ -2,51 +2,53 @@
 
 from __future__ import annotations
 
-import click
+from argparse import ArgumentParser, Namespace
 
 from powercompat.cli.common import (
-    accel_option,
     accel_title,
-    cpu_option,
+    add_accel,
+    add_cpu,
+    add_guest,
+    add_json,
+    add_max_compat,
+    add_qemu,
     emit_json,
     fail,
-    guest_option,
-    json_option,
-    max_compat_option,
-    qemu_option,
-    want_json,
 )
+from powercompat.cli.main import Command
 from powercompat.scenario import MigrationCheck
 from powercompat.scenario import migrate_check as run_check
 
 
-@click.command("migrate-check",
-               short_help="Can a booted guest migrate, and what to set if not.")
-@cpu_option
-@click.option("--dst-cpu", required=True, metavar="CPU", help="Destination CPU model.")
-@max_compat_option
-@click.option("--dst-max-cpu-compat", default=None, metavar="MODE",
-              help="The destination's max-cpu-compat (default: the source's).")
-@guest_option
-@qemu_option
-@accel_option("kvm-hv")
-@json_option
-def migrate_check(cpu: str, dst_cpu: str, max_cpu_compat: str | None,
-                  dst_max_cpu_compat: str | None, guest: str, qemu: str, accel: str,
-                  as_json: bool) -> int:
-    """Boot on CPU, negotiate at CAS, migrate to DST-CPU: accepted, or what to set.
+def configure(parser: ArgumentParser) -> None:
+    add_cpu(parser)
+    parser.add_argument("--dst-cpu", required=True, metavar="CPU",
+                        help="Destination CPU model.")
+    add_max_compat(parser)
+    parser.add_argument("--dst-max-cpu-compat", default=None, metavar="MODE",
+                        help="The destination's max-cpu-compat (default: the source's).")
+    add_guest(parser)
+    add_qemu(parser)
+    add_accel(parser, "kvm-hv")
+    add_json(parser)
 
-    Exit status 1 when the destination refuses the guest.
-    """
-    want_json(as_json)
-    check = run_check(cpu, dst_cpu, max_cpu_compat, guest, qemu, accel, dst_max_cpu_compat)
-    if as_json:
+
+def run(args: Namespace) -> int:
+    check = run_check(args.cpu, args.dst_cpu, args.max_cpu_compat, args.guest, args.qemu,
+                      args.accel, args.dst_max_cpu_compat)
+    if args.as_json:
         emit_json(check.to_json())
     else:
-        click.echo(render(check))
+        print(render(check))
     if not check.ok:
         return fail(check.error or "migration refused")
     return 0
+
+
+COMMAND = Command(
+    "Can a booted guest migrate, and what to set if not.", configure=configure, run=run,
+    description="Boot on --cpu, negotiate at CAS, migrate to --dst-cpu: accepted, or what "
+    "to set.\n\nExit status 1 when the destination refuses the guest.")
 
 
 def render(check: MigrationCheck) -> str:

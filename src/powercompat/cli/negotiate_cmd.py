@@ -2,48 +2,50 @@
 
 from __future__ import annotations
 
-import click
+from argparse import ArgumentParser, Namespace
 
 from powercompat.cli.common import (
     accel_title,
+    add_json,
+    add_machine_options,
     emit_json,
     fail,
-    json_option,
-    machine_options,
     mode_label,
     parse_pvr_list,
     pcr_text,
-    want_json,
 )
+from powercompat.cli.main import Command
 from powercompat.decisions.pcr import decode_pcr
 from powercompat.messages import hex32
 from powercompat.scenario import Negotiation
 from powercompat.scenario import negotiate as run_negotiation
 
 
-@click.command(short_help="Boot through CAS: which mode, which PCR, and why.")
-@machine_options
-@click.option("--disable-radix", is_flag=True,
-              help="The guest kernel is booted with disable_radix (hash MMU only).")
-@json_option
-def negotiate(cpu: str, max_cpu_compat: str | None, guest: str, pvr_list: str | None,
-              accel: str, host_cpu: str | None, qemu: str, smp: int, threads: int,
-              disable_radix: bool, as_json: bool) -> int:
-    """Boot up to CAS: the mode before CAS, the CAS choice with its reasons, the result.
+def configure(parser: ArgumentParser) -> None:
+    add_machine_options(parser)
+    parser.add_argument("--disable-radix", action="store_true",
+                        help="The guest kernel is booted with disable_radix (hash MMU only).")
+    add_json(parser)
 
-    Exit status 1 when the machine does not start or CAS fails.
-    """
-    want_json(as_json)
-    buffer = parse_pvr_list(pvr_list) if pvr_list is not None else None
-    result = run_negotiation(cpu, max_cpu_compat, guest, buffer, accel, host_cpu, qemu,
-                             smp, threads, disable_radix)
-    if as_json:
+
+def run(args: Namespace) -> int:
+    buffer = parse_pvr_list(args.pvr_list) if args.pvr_list is not None else None
+    result = run_negotiation(args.cpu, args.max_cpu_compat, args.guest, buffer, args.accel,
+                             args.host_cpu, args.qemu, args.smp, args.threads,
+                             args.disable_radix)
+    if args.as_json:
         emit_json(result.to_json())
     else:
-        click.echo(render(result, custom_list=buffer is not None))
+        print(render(result, custom_list=buffer is not None))
     if result.error:
         return fail(result.error)
     return 0
+
+
+COMMAND = Command(
+    "Boot through CAS: which mode, which PCR, and why.", configure=configure, run=run,
+    description="Boot up to CAS: the mode before CAS, the CAS choice with its reasons, the "
+    "result.\n\nExit status 1 when the machine does not start or CAS fails.")
 
 
 def render(n: Negotiation, custom_list: bool = False) -> str:

@@ -7,89 +7,97 @@ computes both views for a configuration. ``pcr --cpu X --mode Y`` is a shorthand
 
 from __future__ import annotations
 
-import click
+from argparse import ArgumentParser, Namespace
 
 from powercompat.cli.common import (
+    add_host_cpu,
+    add_json,
+    add_qemu,
     emit_json,
     fail,
-    host_cpu_option,
-    json_option,
     parse_pcr_value,
     pcr_text,
-    qemu_option,
-    want_json,
 )
+from powercompat.cli.main import Command, UsageError
 from powercompat.decisions.pcr import decode_pcr
 from powercompat.messages import hex32, hex64
 
-
-def _mode_option(f: click.decorators.FC) -> click.decorators.FC:
-    return click.option("--mode", default=None, metavar="MODE",
-                        help="Compat mode name from the table, or 'raw'.")(f)
+_MODE_HELP = "Compat mode name from the table, or 'raw'."
 
 
-def _cpu_option(f: click.decorators.FC) -> click.decorators.FC:
-    return click.option("--cpu", default=None, metavar="CPU",
-                        help="-cpu model or alias (the guest's CPU).")(f)
+def configure_group(parser: ArgumentParser) -> None:
+    """``pcr --cpu X --mode Y`` (the shorthand for ``pcr show``); their own dests, so a
+    subcommand's options never pass for the group's."""
+    parser.add_argument("--cpu", dest="group_cpu", default=None, metavar="CPU",
+                        help="-cpu model or alias (the guest's CPU).")
+    parser.add_argument("--mode", dest="group_mode", default=None, metavar="MODE",
+                        help=_MODE_HELP)
+    parser.add_argument("--host-cpu", dest="group_host_cpu", default=None, metavar="CPU",
+                        help="Host CPU under KVM (default: --cpu).")
+    add_qemu(parser)
+    add_json(parser)
 
 
-@click.group(invoke_without_command=True,
-             short_help="PCR bits by name, in QEMU's and KVM HV's view.")
-@_cpu_option
-@_mode_option
-@host_cpu_option
-@qemu_option
-@json_option
-@click.pass_context
-def pcr(ctx: click.Context, cpu: str | None, mode: str | None, host_cpu: str | None,
-        qemu: str, as_json: bool) -> int | None:
-    """PCR values by name: 'pcr decode VALUE' or 'pcr show --cpu CPU --mode MODE'.
-
-    Without a subcommand, '--cpu' and '--mode' run 'pcr show'.
-    """
-    if ctx.invoked_subcommand is not None:
-        if cpu or mode or host_cpu:
-            raise click.UsageError(
-                f"give --cpu/--mode/--host-cpu after '{ctx.invoked_subcommand}'", ctx)
-        return None
-    if cpu is None or mode is None:
-        raise click.UsageError("give a subcommand (decode, show), or --cpu and --mode", ctx)
-    return show_views(cpu, mode, host_cpu, qemu, as_json)
+def run_group(args: Namespace) -> int:
+    if args.group_cpu is None or args.group_mode is None:
+        raise UsageError("give a subcommand (decode, show), or --cpu and --mode",
+                         args._parser.prog)
+    return show_views(args.group_cpu, args.group_mode, args.group_host_cpu, args.qemu,
+                      args.as_json)
 
 
-@pcr.command()
-@click.argument("value")
-@json_option
-def decode(value: str, as_json: bool) -> int:
-    """Name the bits of a PCR VALUE (hex, '0x' optional) in QEMU's and Linux's spelling.
+def _no_group_options(args: Namespace) -> None:
+    if args.group_cpu or args.group_mode or args.group_host_cpu:
+        raise UsageError(f"give --cpu/--mode/--host-cpu after '{args.subcommand}'",
+                         "powercompat pcr")
 
-    A negative value needs '--' first: 'powercompat pcr decode -- -1' (and is refused).
-    """
-    want_json(as_json)
-    number = parse_pcr_value(value)
+
+def configure_decode(parser: ArgumentParser) -> None:
+    parser.add_argument("value", metavar="VALUE", help="A PCR value in hex ('0x' optional).")
+    add_json(parser)
+
+
+def run_decode(args: Namespace) -> int:
+    _no_group_options(args)
+    number = parse_pcr_value(args.value)
     qemu_bits, linux_bits = decode_pcr(number, "qemu"), decode_pcr(number, "linux")
-    if as_json:
+    if args.as_json:
         emit_json({"value": hex64(number), "qemu": list(qemu_bits), "linux": list(linux_bits)})
         return 0
-    click.echo(f"{hex64(number)}\n"
-               f"  QEMU  (target/ppc/cpu.h):      {', '.join(qemu_bits) or 'no bits'}\n"
-               f"  Linux (asm/reg.h, book3s_hv): {', '.join(linux_bits) or 'no bits'}")
+    print(f"{hex64(number)}\n"
+          f"  QEMU  (target/ppc/cpu.h):      {', '.join(qemu_bits) or 'no bits'}\n"
+          f"  Linux (asm/reg.h, book3s_hv): {', '.join(linux_bits) or 'no bits'}")
     return 0
 
 
-@pcr.command()
-@click.option("--cpu", required=True, metavar="CPU", help="-cpu model or alias.")
-@click.option("--mode", required=True, metavar="MODE",
-              help="Compat mode name from the table, or 'raw'.")
-@host_cpu_option
-@qemu_option
-@json_option
-def show(cpu: str, mode: str, host_cpu: str | None, qemu: str, as_json: bool) -> int:
-    """The PCR for CPU in MODE: QEMU's SPR_PCR and the vcore PCR of Linux KVM HV.
+def configure_show(parser: ArgumentParser) -> None:
+    parser.add_argument("--cpu", required=True, metavar="CPU", help="-cpu model or alias.")
+    parser.add_argument("--mode", required=True, metavar="MODE", help=_MODE_HELP)
+    add_host_cpu(parser)
+    add_qemu(parser)
+    add_json(parser)
 
-    Exit status 1 when QEMU refuses the mode for the CPU or KVM HV refuses it on the host.
-    """
-    return show_views(cpu, mode, host_cpu, qemu, as_json)
+
+def run_show(args: Namespace) -> int:
+    _no_group_options(args)
+    return show_views(args.cpu, args.mode, args.host_cpu, args.qemu, args.as_json)
+
+
+DECODE = Command(
+    "Name the bits of a PCR value.", configure=configure_decode, run=run_decode,
+    description="Name the bits of a PCR VALUE (hex, '0x' optional) in QEMU's and Linux's "
+    "spelling.\n\nA negative value is refused.")
+SHOW = Command(
+    "The PCR for a CPU in a mode, in QEMU's and KVM HV's view.", configure=configure_show,
+    run=run_show,
+    description="The PCR for --cpu in --mode: QEMU's SPR_PCR and the vcore PCR of Linux KVM "
+    "HV.\n\nExit status 1 when QEMU refuses the mode for the CPU or KVM HV refuses it on the "
+    "host.")
+COMMAND = Command(
+    "PCR bits by name, in QEMU's and KVM HV's view.", configure=configure_group,
+    run=run_group, subcommands={"decode": DECODE, "show": SHOW},
+    description="PCR values by name: 'pcr decode VALUE' or 'pcr show --cpu CPU --mode "
+    "MODE'.\n\nWithout a subcommand, '--cpu' and '--mode' run 'pcr show'.")
 
 
 def show_views(cpu: str, mode: str, host_cpu: str | None, qemu: str, as_json: bool) -> int:
@@ -100,7 +108,6 @@ def show_views(cpu: str, mode: str, host_cpu: str | None, qemu: str, as_json: bo
     from powercompat.messages import compat_not_valid, strerror
     from powercompat.profiles import parse_profile
 
-    want_json(as_json)
     profile = parse_profile(qemu)
     model = resolve_cpu(cpu, profile.cpu_models, profile.cpu_aliases)
     host = resolve_cpu(host_cpu, profile.cpu_models, profile.cpu_aliases) if host_cpu else model
@@ -151,5 +158,5 @@ def show_views(cpu: str, mode: str, host_cpu: str | None, qemu: str, as_json: bo
         else:
             lines += [f"  host bit  0x{hv.host_pcr_bit:x}, guest bit 0x{hv.guest_pcr_bit:x}",
                       f"  vcore PCR {pcr_text(hv.pcr, decode_pcr(hv.pcr, 'linux'))}"]
-        click.echo("\n".join(lines))
+        print("\n".join(lines))
     return fail(errors[0]) if errors else 0

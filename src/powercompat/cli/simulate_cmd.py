@@ -3,23 +3,22 @@ ONE_REG calls and the state of every vCPU afterwards."""
 
 from __future__ import annotations
 
+from argparse import ArgumentParser, Namespace
 from typing import TYPE_CHECKING
-
-import click
 
 from powercompat.catalog.kvm import reg_name
 from powercompat.catalog.modes import CompatMode
 from powercompat.cli.common import (
     accel_title,
+    add_json,
+    add_machine_options,
     emit_json,
     errno_name,
     fail,
-    json_option,
-    machine_options,
     mode_label,
     parse_pvr_list,
-    want_json,
 )
+from powercompat.cli.main import Command
 from powercompat.machine.options import MachineOptions
 from powercompat.machine.state import Event, VcpuState
 from powercompat.messages import hex32, hex64
@@ -31,37 +30,41 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 
-@click.command(short_help="A lifecycle timeline with ONE_REG calls and vCPU states.")
-@machine_options
-@click.option("--events", default=",".join(DEFAULT_EVENTS), show_default=True, metavar="LIST",
-              help=f"Comma-separated events, in order: {', '.join(EVENT_NAMES)}.")
-@click.option("--dst-cpu", default=None, metavar="CPU",
-              help="Destination CPU for 'migrate' (default: --cpu).")
-@click.option("--dst-host-cpu", default=None, metavar="CPU",
-              help="Destination host CPU under KVM (default: --dst-cpu).")
-@json_option
-def simulate(cpu: str, max_cpu_compat: str | None, guest: str, pvr_list: str | None,
-             accel: str, host_cpu: str | None, qemu: str, smp: int, threads: int, events: str,
-             dst_cpu: str | None, dst_host_cpu: str | None, as_json: bool) -> int:
-    """Run lifecycle events and show each one's decisions, ONE_REG calls and vCPUs.
+def configure(parser: ArgumentParser) -> None:
+    add_machine_options(parser)
+    parser.add_argument("--events", default=",".join(DEFAULT_EVENTS), metavar="LIST",
+                        help=f"Comma-separated events, in order: {', '.join(EVENT_NAMES)} "
+                        "(default: %(default)s).")
+    parser.add_argument("--dst-cpu", default=None, metavar="CPU",
+                        help="Destination CPU for 'migrate' (default: --cpu).")
+    parser.add_argument("--dst-host-cpu", default=None, metavar="CPU",
+                        help="Destination host CPU under KVM (default: --dst-cpu).")
+    add_json(parser)
 
-    Exit status 1 when the machine does not start or an event fails.
-    """
-    want_json(as_json)
-    names = parse_events(events)
-    buffer = parse_pvr_list(pvr_list) if pvr_list is not None else None
-    options = MachineOptions(cpu=cpu, smp=smp, threads=threads, max_cpu_compat=max_cpu_compat,
-                             accel=accel, host_cpu=host_cpu, qemu=qemu)
-    if dst_host_cpu is None and dst_cpu is not None and host_cpu is not None:
-        dst_host_cpu = dst_cpu
-    sim = run_simulation(options, names, guest, buffer, dst_cpu, dst_host_cpu)
-    if as_json:
+
+def run(args: Namespace) -> int:
+    names = parse_events(args.events)
+    buffer = parse_pvr_list(args.pvr_list) if args.pvr_list is not None else None
+    options = MachineOptions(cpu=args.cpu, smp=args.smp, threads=args.threads,
+                             max_cpu_compat=args.max_cpu_compat, accel=args.accel,
+                             host_cpu=args.host_cpu, qemu=args.qemu)
+    dst_host_cpu = args.dst_host_cpu
+    if dst_host_cpu is None and args.dst_cpu is not None and args.host_cpu is not None:
+        dst_host_cpu = args.dst_cpu
+    sim = run_simulation(options, names, args.guest, buffer, args.dst_cpu, dst_host_cpu)
+    if args.as_json:
         emit_json(sim.to_json())
     else:
         render(sim, options, names)
     if sim.error:
         return fail(sim.error)
     return 0
+
+
+COMMAND = Command(
+    "A lifecycle timeline with ONE_REG calls and vCPU states.", configure=configure, run=run,
+    description="Run lifecycle events and show each one's decisions, ONE_REG calls and "
+    "vCPUs.\n\nExit status 1 when the machine does not start or an event fails.")
 
 
 def render(sim: Simulation, options: MachineOptions, names: tuple[str, ...]) -> None:

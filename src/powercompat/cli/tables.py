@@ -51,8 +51,6 @@ def indent(item: RenderableType, by: int = 4) -> RenderableType:
 
 def show(*items: RenderableType | str) -> None:
     """Print renderables (a str is printed as plain text, never as markup)."""
-    import click
-
     out = console()
     with out.capture() as captured:
         for item in items:
@@ -61,4 +59,4 @@ def show(*items: RenderableType | str) -> None:
             else:
                 out.print(item)
     # rich pads every cell; trailing blanks only get in the way of diffs and pastes
-    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
+    print("\n".join(line.rstrip() for line in captured.get().splitlines()))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from argparse import ArgumentParser, ArgumentTypeError, Namespace
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import click
-
-from powercompat.cli.common import want_json
+from powercompat.cli.main import Command
 from powercompat.errors import InvalidValueError
 from powercompat.verify import (
     Firmware,
@@ -31,31 +30,32 @@ _CACHE_HELP = "Where the guest kernel, busybox and initramfs live (default: $POW
     "or ~/.cache/powercompat)."
 
 
-@click.group("verify")
-def verify() -> None:
-    """Check the engine against real QEMU booting real Linux guests (TCG)."""
-
-
 def _say(message: str) -> None:
-    click.echo(message, err=True)
+    print(message, file=sys.stderr)
 
 
-@verify.command("setup")
-@click.option("--cache", type=click.Path(path_type=Path), default=None, help=_CACHE_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print the assets as JSON.")
-def setup(cache: Path | None, as_json: bool) -> int:
-    """Install QEMU if missing, fetch the ppc64el kernel and busybox through a private apt
-    state (never the host's dpkg), write the initramfs. Idempotent."""
-    want_json(as_json)
-    assets = ensure_assets(cache or default_cache_dir(), progress=None if as_json else _say)
-    if as_json:
-        click.echo(json.dumps(assets.to_json(), indent=2))
+def _add_cache(parser: ArgumentParser) -> None:
+    parser.add_argument("--cache", type=Path, default=None, help=_CACHE_HELP)
+
+
+def configure_setup(parser: ArgumentParser) -> None:
+    _add_cache(parser)
+    parser.add_argument("--json", dest="as_json", action="store_true",
+                        help="Print the assets as JSON.")
+
+
+def setup(args: Namespace) -> int:
+    """Install QEMU if missing, fetch the guest kernel and busybox, write the initramfs."""
+    assets = ensure_assets(args.cache or default_cache_dir(),
+                           progress=None if args.as_json else _say)
+    if args.as_json:
+        print(json.dumps(assets.to_json(), indent=2))
         return 0
-    click.echo(f"QEMU:    {assets.qemu_version} ({assets.qemu})")
-    click.echo(f"kernel:  {assets.kernel_package} {assets.kernel_version}")
-    click.echo(f"busybox: {assets.busybox_version}")
-    click.echo("fetched: " + (", ".join(assets.fetched) if assets.fetched else
-                              "nothing (all cached)"))
+    print(f"QEMU:    {assets.qemu_version} ({assets.qemu})")
+    print(f"kernel:  {assets.kernel_package} {assets.kernel_version}")
+    print(f"busybox: {assets.busybox_version}")
+    print("fetched: " + (", ".join(assets.fetched) if assets.fetched else
+                         "nothing (all cached)"))
     return 0
 
 
@@ -92,36 +92,43 @@ def _bar(total: int, wanted: bool) -> Iterator[Callable[[CellResult], None]]:
         yield advance
 
 
-@verify.command("run")
-@click.option("--cpus", default=None, metavar="LIST",
-              help=f"QEMU -cpu names, comma-separated (default: {','.join(DEFAULT_CPUS)}).")
-@click.option("--modes", default=None, metavar="LIST",
-              help="max-cpu-compat values; 'unset' for none (default: unset and power6 .. "
-                   "power10).")
-@click.option("--jobs", "-j", default=2, show_default=True, help="Guests booted at once.")
-@click.option("--smp", default=1, show_default=True, help="vCPUs per guest (-smp N).")
-@click.option("--firmware", type=click.Choice([f.value for f in Firmware]), default="vof",
-              show_default=True, help="VOF (x-vof=on, fast) or SLOF.")
-@click.option("--cache", type=click.Path(path_type=Path), default=None, help=_CACHE_HELP)
-@click.option("--report-dir", type=click.Path(path_type=Path), default=Path("verify-report"),
-              show_default=True, help="Where report.json and report.md are written.")
-@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
-def run(cpus: str | None, modes: str | None, jobs: int, smp: int, firmware: str,
-        cache: Path | None, report_dir: Path, as_json: bool) -> int:
-    """Boot the matrix (CPU models x max-cpu-compat) and compare every cell with the engine's
-    prediction for the installed QEMU's profile; exit 1 on any mismatch."""
-    want_json(as_json)
+def configure_run(parser: ArgumentParser) -> None:
+    parser.add_argument("--cpus", default=None, metavar="LIST",
+                        help=f"QEMU -cpu names, comma-separated (default: "
+                        f"{','.join(DEFAULT_CPUS)}).")
+    parser.add_argument("--modes", default=None, metavar="LIST",
+                        help="max-cpu-compat values; 'unset' for none (default: unset and "
+                        "power6 .. power10).")
+    parser.add_argument("--jobs", "-j", default=2, type=int, metavar="N",
+                        help="Guests booted at once (default: %(default)s).")
+    parser.add_argument("--smp", default=1, type=int, metavar="N",
+                        help="vCPUs per guest (-smp N) (default: %(default)s).")
+    parser.add_argument("--firmware", choices=[f.value for f in Firmware], default="vof",
+                        help="VOF (x-vof=on, fast) or SLOF (default: %(default)s).")
+    _add_cache(parser)
+    parser.add_argument("--report-dir", type=Path, default=Path("verify-report"),
+                        metavar="DIR",
+                        help="Where report.json and report.md are written (default: "
+                        "%(default)s).")
+    parser.add_argument("--json", dest="as_json", action="store_true",
+                        help="Print the verdicts as JSON.")
+
+
+def run(args: Namespace) -> int:
+    """Boot the matrix and compare every cell with the engine's prediction."""
+    jobs, smp, as_json, report_dir = args.jobs, args.smp, args.as_json, args.report_dir
     if not 1 <= jobs <= 16:
         raise InvalidValueError(f"--jobs must be 1..16, got {jobs}")
     if not 1 <= smp <= 8:
         raise InvalidValueError(f"--smp must be 1..8, got {smp}")
-    cpu_list = [c for c in _split(cpus, DEFAULT_CPUS, False) if c is not None]
-    mode_list = _split(modes, DEFAULT_MODES, True)
-    assets = ensure_assets(cache or default_cache_dir(), progress=None if as_json else _say)
+    cpu_list = [c for c in _split(args.cpus, DEFAULT_CPUS, False) if c is not None]
+    mode_list = _split(args.modes, DEFAULT_MODES, True)
+    assets = ensure_assets(args.cache or default_cache_dir(),
+                           progress=None if as_json else _say)
     profile = qemu_profile(assets.qemu_version)  # an unknown QEMU is an error, not a guess
     guest = guest_profile(assets.kernel_version)
     with _bar(len(cpu_list) * len(mode_list), not as_json) as advance:
-        result = run_matrix(assets, cpus=cpu_list, modes=mode_list, firmware=firmware,
+        result = run_matrix(assets, cpus=cpu_list, modes=mode_list, firmware=args.firmware,
                             jobs=jobs, progress=advance, smp=smp)
     verdicts = [judge_cell(c, qemu=profile, guest=guest) for c in result.cells]
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -130,34 +137,46 @@ def run(cpus: str | None, modes: str | None, jobs: int, smp: int, firmware: str,
     (report_dir / "report.md").write_text(markdown(result, [v.outcome.value for v in verdicts]))
     bad = [v for v in verdicts if not v.ok]
     if as_json:
-        click.echo(json.dumps({
+        print(json.dumps({
             "qemu_version": assets.qemu_version, "profile": profile, "guest": guest,
             "wall_seconds": result.wall_seconds, "mismatches": len(bad),
             "verdicts": [_verdict_json(v) for v in verdicts]}, indent=2))
     else:
         _print_verdicts(verdicts, f"{assets.qemu_version} (profile {profile}), guest {guest}")
-        click.echo(f"{len(result.cells)} cells in {result.wall_seconds:.1f} s wall "
-                   f"({jobs} at a time); reports in {report_dir}/")
+        print(f"{len(result.cells)} cells in {result.wall_seconds:.1f} s wall "
+              f"({jobs} at a time); reports in {report_dir}/")
     return 1 if bad else 0
 
 
-@verify.command("check")
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as JSON.")
-def check(files: tuple[Path, ...], as_json: bool) -> int:
-    """Judge recorded matrix files (tests/data/real/*.json) against the engine, no booting."""
-    want_json(as_json)
+def existing_file(text: str) -> Path:
+    """An argparse ``type``: a path to a file that exists (else a usage error, exit 2)."""
+    path = Path(text)
+    if not path.exists():
+        raise ArgumentTypeError(f"file '{text}' does not exist")
+    if path.is_dir():
+        raise ArgumentTypeError(f"'{text}' is a directory")
+    return path
+
+
+def configure_check(parser: ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", type=existing_file, metavar="FILE",
+                        help="Recorded matrix files (tests/data/real/*.json).")
+    parser.add_argument("--json", dest="as_json", action="store_true",
+                        help="Print the verdicts as JSON.")
+
+
+def check(args: Namespace) -> int:
+    """Judge recorded matrix files against the engine, no booting."""
     verdicts: list[Verdict] = []
-    for path in files:
+    for path in args.files:
         header, cells = load_cells(path)
         judged = judge_file(header, cells)
         verdicts += judged
-        if not as_json:
+        if not args.as_json:
             _print_verdicts(judged, f"{path.name}: {header['qemu_version']}")
-    if as_json:
-        click.echo(json.dumps({"verdicts": [_verdict_json(v) for v in verdicts],
-                               "mismatches": sum(not v.ok for v in verdicts)}, indent=2))
+    if args.as_json:
+        print(json.dumps({"verdicts": [_verdict_json(v) for v in verdicts],
+                          "mismatches": sum(not v.ok for v in verdicts)}, indent=2))
     return 0 if all(v.ok for v in verdicts) else 1
 
 
@@ -177,4 +196,24 @@ def _print_verdicts(verdicts: list[Verdict], title: str) -> None:
     counts: dict[str, int] = {}
     for v in verdicts:
         counts[v.outcome.value] = counts.get(v.outcome.value, 0) + 1
-    click.echo(", ".join(f"{n} {name}" for name, n in sorted(counts.items())))
+    print(", ".join(f"{n} {name}" for name, n in sorted(counts.items())))
+
+
+SETUP = Command(
+    "Install QEMU if missing and fetch the guest assets.", configure=configure_setup,
+    run=setup,
+    description="Install QEMU if missing, fetch the ppc64el kernel and busybox through a "
+    "private apt state (never the host's dpkg), write the initramfs. Idempotent.")
+RUN = Command(
+    "Boot the matrix on real QEMU and compare with the engine.", configure=configure_run,
+    run=run,
+    description="Boot the matrix (CPU models x max-cpu-compat) and compare every cell with "
+    "the engine's prediction for the installed QEMU's profile; exit 1 on any mismatch.")
+CHECK = Command(
+    "Judge recorded matrix files against the engine.", configure=configure_check, run=check,
+    description="Judge recorded matrix files (tests/data/real/*.json) against the engine, no "
+    "booting.")
+COMMAND = Command(
+    "Check the engine against real QEMU booting real Linux guests.",
+    subcommands={"setup": SETUP, "run": RUN, "check": CHECK},
+    description="Check the engine against real QEMU booting real Linux guests (TCG).")
