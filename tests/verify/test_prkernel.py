@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from powercompat.cli.main import main
 from powercompat.verify import prkernel as pk
 
 DEBIAN_LIKE = """\
@@ -185,31 +186,31 @@ def test_from_json_names_the_bad_field() -> None:
 
 
 def _fields() -> dict[str, object]:
-    return {k: 0 if k in ("jobs", "build_seconds", "vcpu_id_offset") else
+    return {k: 0 if k in ("jobs", "build_seconds", "cpu_seconds", "vcpu_id_offset") else
             ({} if k in ("toolchain", "build_tools", "files") else
              ([] if k == "make_command" else "x")) for k in pk.Manifest.__dataclass_fields__}
 
 
-def test_main_reports_a_cached_build_without_building(tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_a_cached_build_without_building(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     _cached_build(tmp_path / "out")
-    assert pk.main(["--cache", str(tmp_path)]) == 0
+    assert main(["verify", "pr-kernel", "--cache", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "6.1.176-powercompat-pr: built in 1234 s" in out
     assert "kvm_vcpu.vcpu_id at +36" in out
+    assert main(["verify", "pr-kernel", "--cache", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["vcpu_id_offset"] == 36
 
 
-def test_main_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as stop:
-        pk.main(["--cache", str(tmp_path), "-j", "0"])
-    assert stop.value.code == 2
-    capsys.readouterr()
+def test_cli_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", "pr-kernel", "--cache", str(tmp_path), "-j", "0"]) == 2
+    assert "must be 1..64, got 0" in capsys.readouterr().err
     blocker = tmp_path / "file"
     blocker.write_text("")
     # a cache that is a file: one typed line, exit 1, nothing created
-    assert pk.main(["--cache", str(blocker)]) == 1
+    assert main(["verify", "pr-kernel", "--cache", str(blocker)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("pr-kernel: error:")
+    assert len(err) == 1 and err[0].startswith("powercompat: error:"), err
     assert blocker.read_text() == ""
 
 

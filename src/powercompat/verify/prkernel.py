@@ -22,15 +22,14 @@ resolves the rest, and the result is checked against ``REQUIRED`` before anythin
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
-import sys
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,7 +40,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from powercompat.errors import PowerCompatError
 from powercompat.verify import assets as debian
 from powercompat.verify.errors import AssetError, VerifyError
 
@@ -272,6 +270,8 @@ class Manifest:
     started_utc: str
     vcpu_id_offset: int
     files: dict[str, str]
+    #: user+sys seconds of make and everything it ran (getrusage of the children)
+    cpu_seconds: float = 0.0
     config_changes: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -284,8 +284,8 @@ class Manifest:
             m = cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
         except TypeError as err:
             raise VerifyError(f"PR kernel manifest is incomplete: {err}") from err
-        for name, kind in (("build_seconds", (int, float)), ("vcpu_id_offset", int),
-                           ("files", dict), ("jobs", int)):  # fmt: skip
+        for name, kind in (("build_seconds", (int, float)), ("cpu_seconds", (int, float)),
+                           ("vcpu_id_offset", int), ("files", dict), ("jobs", int)):  # fmt: skip
             if not isinstance(getattr(m, name), kind):
                 raise VerifyError(f"PR kernel manifest: {name} has the wrong type")
         return m
@@ -318,8 +318,9 @@ def sha256(path: Path) -> str:
 # --- process handling ---------------------------------------------------------------------------
 
 
-class _Interrupted(BaseException):
-    """SIGTERM/SIGHUP turned into an exception so that ``finally`` blocks run."""
+class _Interrupted(KeyboardInterrupt):
+    """SIGTERM/SIGHUP turned into an interrupt so that ``finally`` blocks run (and the CLI
+    reports "interrupted", exit 130)."""
 
 
 @contextmanager
@@ -336,13 +337,15 @@ def _signals_raise() -> Iterator[None]:
 
 
 def _run_logged(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path,
-                timeout: float) -> float:  # fmt: skip
+                timeout: float) -> tuple[float, float]:  # fmt: skip
     """Run ``argv`` in its own process group with its output appended to ``log``.
 
     The whole group is killed on timeout, on an exception (Ctrl-C) and on SIGTERM, so no
-    ``make`` or compiler outlives the harness. Returns the wall-clock seconds.
+    ``make`` or compiler outlives the harness. Returns wall-clock and CPU (user+sys of every
+    reaped descendant) seconds.
     """
     start = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with log.open("ab") as sink:
         sink.write(f"$ {' '.join(argv)}\n".encode())
         sink.flush()
@@ -356,7 +359,9 @@ def _run_logged(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: 
     if rc != 0:
         tail = log.read_text(errors="replace").splitlines()[-5:]
         raise VerifyError(f"{' '.join(argv[:4])}... exited {rc}: {' | '.join(tail)}")
-    return time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return time.monotonic() - start, cpu
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -559,9 +564,20 @@ def build(cache: Path, *, jobs: int = 2, image_package: str | None = None,
 
     :raises AssetError: a package could not be fetched, or the toolchain is missing.
     :raises ConfigError: the resolved config lost something PR needs (nothing compiled).
-    :raises VerifyError: make failed or timed out (the log names the spot).
+    :raises VerifyError: make failed or timed out (the log names the spot), or the cache
+        folder is unusable.
     """
-    say = say or (lambda _m: None)
+    try:
+        return _build(cache, jobs, image_package, timeout, say or (lambda _m: None))
+    except OSError as err:
+        raise VerifyError(f"PR kernel cache {cache}: {err.strerror or err}") from err
+    except subprocess.TimeoutExpired as err:
+        raise VerifyError(f"{' '.join(map(str, err.cmd))[:80]}... did not finish within "
+                          f"{err.timeout:.0f} s; the build tree is kept") from err
+
+
+def _build(cache: Path, jobs: int, image_package: str | None, timeout: float,
+           say: Progress) -> Manifest:
     out = cache / "out"
     cached = load_manifest(out)
     if cached is not None:
@@ -589,7 +605,7 @@ def build(cache: Path, *, jobs: int = 2, image_package: str | None = None,
         say("config resolved; building vmlinux and modules (nice -n 19)")
         argv = make_argv(tree, buildd, jobs, "vmlinux", "modules")
         started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        seconds = _run_logged(argv, cwd=buildd, env=env, log=log, timeout=timeout)
+        seconds, cpu = _run_logged(argv, cwd=buildd, env=env, log=log, timeout=timeout)
         offset = probe_vcpu_id_offset(tree, buildd, env, log)
     release = (buildd / "include" / "config" / "kernel.release").read_text().strip()
 
@@ -614,6 +630,7 @@ def build(cache: Path, *, jobs: int = 2, image_package: str | None = None,
         make_command=argv,
         jobs=jobs,
         build_seconds=round(seconds, 1),
+        cpu_seconds=round(cpu, 1),
         started_utc=started,
         vcpu_id_offset=offset,
         files=files,
@@ -628,36 +645,3 @@ def build(cache: Path, *, jobs: int = 2, image_package: str | None = None,
     )
     (out / MANIFEST).write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
     return manifest
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m powercompat.verify.prkernel --cache DIR [-j N]``: build or report the cache."""
-    parser = argparse.ArgumentParser(prog="powercompat verify pr-kernel",
-                                     description=__doc__.splitlines()[0])  # fmt: skip
-    parser.add_argument("--cache", type=Path, default=debian.default_cache_dir() / "pr",
-                        help="where sources, the build tree and the output live")  # fmt: skip
-    parser.add_argument("-j", "--jobs", type=int, default=2)
-    parser.add_argument("--image-package", help="linux-image-6.1.0-NN-powerpc64le (default: "
-                        "the one bookworm's linux-image-powerpc64le points at)")  # fmt: skip
-    parser.add_argument("--timeout", type=float, default=3 * 3600, help="seconds for make")
-    args = parser.parse_args(argv)
-    if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
-    try:
-        m = build(args.cache.expanduser().resolve(), jobs=args.jobs,
-                  image_package=args.image_package,
-                  timeout=args.timeout, say=lambda s: print(f"pr-kernel: {s}", file=sys.stderr))
-    except (PowerCompatError, OSError) as err:
-        print(f"pr-kernel: error: {err}", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, _Interrupted) as err:
-        why = err or "SIGINT"
-        print(f"pr-kernel: interrupted ({why}); the build tree is kept", file=sys.stderr)
-        return 130
-    print(f"{m.kernel_release}: built in {m.build_seconds:.0f} s with {' '.join(m.make_command)}")
-    print(f"kvm_vcpu.vcpu_id at +{m.vcpu_id_offset}; output in {args.cache / 'out'}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
