@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from powercompat.cli.main import Command
+from powercompat.cli.verify_kvm_cmd import KVM
 from powercompat.cli.verify_pr_cmd import COMMAND as PR_KERNEL
 from powercompat.errors import InvalidValueError
 from powercompat.verify import (
@@ -216,5 +217,6 @@ CHECK = Command(
     "booting.")
 COMMAND = Command(
     "Check the engine against real QEMU booting real Linux guests.",
-    subcommands={"setup": SETUP, "run": RUN, "check": CHECK, "pr-kernel": PR_KERNEL},
+    subcommands={"setup": SETUP, "run": RUN, "check": CHECK, "kvm": KVM,
+                 "pr-kernel": PR_KERNEL},
     description="Check the engine against real QEMU booting real Linux guests (TCG).")

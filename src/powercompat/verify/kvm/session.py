@@ -1,0 +1,160 @@
+"""One L0 session: x86 QEMU (TCG) boots L1 with its initramfs; L1 runs its L2 list.
+
+Rules (TEAM.md, kvm-nested.md): one L0 at a time, under the shared TCG lock
+(``fcntl.flock``, held for this one batch); a timeout on the whole session; the L0 is started
+in its own session and killed with its process group on every path (timeout, error,
+SIGINT/SIGTERM); progress is reported per L2 configuration as L1 prints its markers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from powercompat.verify.boot import spawn_qemu
+from powercompat.verify.errors import BootError
+from powercompat.verify.kvm.assets import L0Qemu
+
+DEFAULT_LOCK = Path("/work/locks/tcg.lock")
+L1_APPEND = "console=hvc0 loglevel=3 panic=-1"
+#: seconds for L0 to boot L1 and load KVM, and per L2 configuration
+L1_BOOT_BUDGET = 240.0
+PER_CONFIG_BUDGET = 330.0
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """How L1 gets a hypervisor: pseries nested HV (radix L2) or powernv (bare-metal HV)."""
+
+    name: str
+    l0_qemu: str  # L0 QEMU label (assets.L0_SUITES / host 7.2)
+    machine: str  # pseries | powernv9
+    cpu: str  # L0 -cpu
+    host_cpu: str  # the engine's --host-cpu for this host
+    l1_kernels: tuple[str, ...]
+
+    def argv(self, l0: L0Qemu, vmlinux: Path, initrd: Path, append: str) -> list[str]:
+        if self.machine == "pseries":
+            machine = ["-machine", "pseries,cap-nested-hv=on,x-vof=on"]
+            extra: list[str] = []
+        else:
+            machine = ["-machine", self.machine]
+            # without the BMC a poweroff in L1 never ends L0 (kvm-nested.md)
+            extra = ["-device", "ipmi-bmc-sim,id=bmc0",
+                     "-device", "isa-ipmi-bt,bmc=bmc0,irq=10"]
+        datadir = ["-L", str(l0.datadir)] if l0.datadir else []
+        return [*l0.argv0, *datadir, *machine, "-cpu", self.cpu, "-m", "4G", "-smp", "2",
+                "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
+                "-no-reboot", *extra, "-kernel", str(vmlinux), "-initrd", str(initrd),
+                "-append", append]
+
+
+HOSTS: dict[str, Host] = {
+    "pseries-power9": Host("pseries-power9", "7.2", "pseries", "POWER9", "POWER9",
+                           ("6.1", "6.12")),
+    "pseries-power11": Host("pseries-power11", "10.0", "pseries", "power11", "POWER11",
+                            ("6.1", "6.12")),
+    "powernv9": Host("powernv9", "7.2", "powernv9", "POWER9", "POWER9", ("6.1",)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOutput:
+    argv: tuple[str, ...]
+    console: str
+    stderr: str
+    returncode: int | None
+    seconds: float
+    timed_out: bool
+    lock_wait: float
+
+
+@contextlib.contextmanager
+def tcg_lock(path: Path | None) -> Iterator[float]:
+    """Hold the shared TCG lock (blocking); yields the seconds spent waiting for it."""
+    if path is None:
+        yield 0.0
+        return
+    t0 = time.monotonic()
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield time.monotonic() - t0
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _killpg(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+async def _session(argv: list[str], timeout: float,
+                   on_line: Callable[[str], None]) -> tuple[str, str, int | None, bool]:
+    run = await spawn_qemu(argv)
+    seen = 0
+    timed_out = False
+    deadline = time.monotonic() + timeout
+    try:
+        while not run.waiter.done():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            run.changed.clear()
+            ev = asyncio.create_task(run.changed.wait())
+            await asyncio.wait({ev, run.waiter}, timeout=min(remaining, 5.0),
+                               return_when="FIRST_COMPLETED")
+            ev.cancel()
+            text = run.out.decode(errors="replace")
+            end = text.rfind("\n") + 1
+            for line in text[seen:end].splitlines():
+                if line.startswith("@@PCK-"):
+                    on_line(line)
+            seen = max(seen, end)
+    finally:
+        _killpg(run.proc.pid)
+        _done, pending = await asyncio.wait([*run.pumps, run.waiter], timeout=5)
+        for task in pending:
+            task.cancel()
+    return (run.out.decode(errors="replace"), run.err.decode(errors="replace"),
+            run.proc.returncode, timed_out)
+
+
+def run_session(host: Host, l0: L0Qemu, vmlinux: Path, initrd: Path, n_configs: int,
+                *, only: list[str] | None = None, lock: Path | None = DEFAULT_LOCK,
+                on_line: Callable[[str], None] | None = None) -> SessionOutput:
+    """Boot L0 once and collect L1's console; SIGINT/SIGTERM end L0 before re-raising.
+
+    :raises BootError: L0 could not be started.
+    """
+    append = L1_APPEND + (f" pc.only={','.join(only)}" if only else "")
+    argv = host.argv(l0, vmlinux, initrd, append)
+    timeout = L1_BOOT_BUDGET + PER_CONFIG_BUDGET * n_configs
+    if lock is not None and not lock.parent.is_dir():
+        lock = None
+
+    async def main() -> tuple[str, str, int | None, bool]:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        assert task is not None
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, task.cancel)
+        return await _session(argv, timeout, on_line or (lambda _l: None))
+
+    with tcg_lock(lock) as waited:
+        t0 = time.monotonic()
+        try:
+            out, err, rc, timed_out = asyncio.run(main())
+        except asyncio.CancelledError as exc:
+            raise BootError("L0 session stopped by a signal; L0 was killed") from exc
+        seconds = time.monotonic() - t0
+    return SessionOutput(tuple(argv), out, err, rc, round(seconds, 1), timed_out,
+                         round(waited, 1))
