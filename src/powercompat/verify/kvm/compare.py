@@ -1,6 +1,7 @@
 """Compare one recorded nested-KVM configuration with the engine's prediction.
 
-The prediction is ``powercompat.scenario.simulate`` with ``accel=kvm-hv``, ``cpu`` as L2 QEMU
+The prediction is ``powercompat.scenario.simulate`` with the record's KVM flavour as the
+accelerator (``accel``: ``kvm-hv``, or ``kvm-pr`` for the PR runs of issue #14), ``cpu`` as L2 QEMU
 was given it, the host CPU as the L1 kernel reported it (the PVR QEMU passed to
 ``KVM_SET_SREGS``), the L1 QEMU's profile, ``smp`` of the run, the L2 guest (Linux 6.12, the
 engine's ``linux-2025`` CAS list), and the events ``realize,reset,cas,reboot,cas``.
@@ -63,6 +64,11 @@ def host_pvr(cell: dict[str, Any], record: dict[str, Any]) -> str | None:
     return str(found) if found else None
 
 
+def accel_of(record: dict[str, Any]) -> str:
+    """The engine accelerator that models the record's kernel (older records: HV)."""
+    return str(record.get("accel", "kvm-hv"))
+
+
 def observed(cell: dict[str, Any]) -> dict[str, Any]:
     """The recorded run reduced to what the engine predicts."""
     run = cell["run"]
@@ -81,7 +87,7 @@ def predicted(cell: dict[str, Any], record: dict[str, Any], profile: str
     cfg = cell["config"]
     pvr = host_pvr(cell, record)
     options = MachineOptions(cpu=cfg["cpu"], smp=cfg["smp"], threads=1,
-                             max_cpu_compat=cfg["max_cpu_compat"], accel="kvm-hv",
+                             max_cpu_compat=cfg["max_cpu_compat"], accel=accel_of(record),
                              host_cpu=pvr, qemu=profile)
     try:
         sim = simulate(options, EVENTS, L2_GUEST)

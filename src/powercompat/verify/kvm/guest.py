@@ -41,8 +41,10 @@ L2_WAIT = 240
 #: check that offset (kvm-nested.md) on this kernel. ppc64 ELFv2: args in r3, r4, r5.
 def kprobes_for(module: str = "kvm_hv", flavour: str = "hv") -> tuple[str, ...]:
     """The probes for one KVM flavour: ``kvm_hv``/``hv`` (kvmppc_set_one_reg_hv, ...), or
-    e.g. ``kvm_pr``/``pr`` for a PR module whose handlers are ``kvmppc_*_one_reg_pr``
-    (KVM PR has no set_sregs PVR rule of its own: its probe is left out)."""
+    ``kvm_pr``/``pr`` for KVM PR (kvmppc_{set,get}_one_reg_pr, book3s_pr.c). Both flavours
+    also probe ``kvm_arch_vcpu_ioctl_set_sregs_<flavour>``: HV refuses a PVR other than the
+    host's there; PR takes any PVR (kvmppc_set_pvr_pr), and the probe records which one QEMU
+    passed (``-cpu host`` is the L1 CPU's PVR)."""
     probes = [
         "p:kprobes/pc_pre kvm:kvm_arch_vcpu_precreate id=%r4:u32",
         "p:kprobes/pc_create kvm:kvm_arch_vcpu_create vcpu=%r3:x64 vid=+36(%r3):s32",
@@ -51,13 +53,12 @@ def kprobes_for(module: str = "kvm_hv", flavour: str = "hv") -> tuple[str, ...]:
         f"r:kprobes/pc_set_ret {module}:kvmppc_set_one_reg_{flavour} ret=$retval:s32",
         f"p:kprobes/pc_get {module}:kvmppc_get_one_reg_{flavour} vcpu=%r3:x64 id=%r4:x64",
         f"r:kprobes/pc_get_ret {module}:kvmppc_get_one_reg_{flavour} ret=$retval:s32",
+        # struct kvm_sregs starts with __u32 pvr (arch/powerpc/include/uapi/asm/kvm.h)
+        f"p:kprobes/pc_sregs {module}:kvm_arch_vcpu_ioctl_set_sregs_{flavour} vcpu=%r3:x64 "
+        "pvr=+0(%r4):x32",
+        f"r:kprobes/pc_sregs_ret {module}:kvm_arch_vcpu_ioctl_set_sregs_{flavour} "
+        "ret=$retval:s32",
     ]
-    if flavour == "hv":
-        probes += [
-            "p:kprobes/pc_sregs kvm_hv:kvm_arch_vcpu_ioctl_set_sregs_hv vcpu=%r3:x64 "
-            "pvr=+0(%r4):x32",
-            "r:kprobes/pc_sregs_ret kvm_hv:kvm_arch_vcpu_ioctl_set_sregs_hv ret=$retval:s32",
-        ]
     return tuple(probes)
 
 

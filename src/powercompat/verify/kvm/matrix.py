@@ -30,9 +30,14 @@ MODES: dict[str, tuple[str | None, ...]] = {
     "pseries-power9": (None, "power9", "power8", "power10"),
     "pseries-power11": (None, "power9", "power10", "power11", "power8"),
     "powernv9": (None, "power9", "power8", "power7"),
+    # KVM PR (issue #14): unset and every maximum QEMU's POWER9 allows (power7+ only up to
+    # the releases without the logical-PVR check; 10.0 and 11.1 refuse it themselves)
+    "pseries-power9-hash": (None, "power9", "power8", "power7+", "power7", "power6"),
 }
-#: a non-host CPU model: KVM HV only runs the host's PVR (kvm_arch_vcpu_ioctl_set_sregs_hv)
-NON_HOST_CPU = {"pseries-power9": "POWER8", "pseries-power11": "POWER9", "powernv9": "POWER8"}
+#: a non-host CPU model: KVM HV only runs the host's PVR (kvm_arch_vcpu_ioctl_set_sregs_hv);
+#: KVM PR emulates any (kvmppc_set_pvr_pr), so there the cell is an ordinary start
+NON_HOST_CPU = {"pseries-power9": "POWER8", "pseries-power11": "POWER9", "powernv9": "POWER8",
+                "pseries-power9-hash": "POWER8"}
 
 
 def configs_for(host: str, qemus: tuple[str, ...] = QEMUS,
@@ -110,6 +115,7 @@ def run_kvm_session(assets: KvmAssets, host_name: str, kernel: str | L1Kernel,
                       "run": run.to_json() if run else None})
     data: dict[str, Any] = {
         "schema": SCHEMA,
+        "accel": f"kvm-{flavour}",
         "date": _now(),
         "command": shlex.join(command),
         "host": {"name": host.name, "machine": host.machine, "l0_cpu": host.cpu,

@@ -31,7 +31,9 @@ PER_CONFIG_BUDGET = 330.0
 
 @dataclass(frozen=True, slots=True)
 class Host:
-    """How L1 gets a hypervisor: pseries nested HV (radix L2) or powernv (bare-metal HV)."""
+    """How L1 gets a hypervisor: pseries nested HV (radix L2), powernv (bare-metal HV), or a
+    hash-MMU pseries L1 for KVM PR (``nested_hv`` off, ``l1_append`` ``disable_radix``:
+    book3s_pr.c kvmppc_core_check_processor_compat_pr refuses a radix ISA 3.00 host)."""
 
     name: str
     l0_qemu: str  # L0 QEMU label (assets.L0_SUITES / host 7.2)
@@ -39,10 +41,13 @@ class Host:
     cpu: str  # L0 -cpu
     host_cpu: str  # the engine's --host-cpu for this host
     l1_kernels: tuple[str, ...]
+    nested_hv: bool = True  # pseries: L0 gives L1 cap-nested-hv
+    l1_append: str = ""  # added to L1's kernel command line
 
     def argv(self, l0: L0Qemu, vmlinux: Path, initrd: Path, append: str) -> list[str]:
         if self.machine == "pseries":
-            machine = ["-machine", "pseries,cap-nested-hv=on,x-vof=on"]
+            caps = ",cap-nested-hv=on" if self.nested_hv else ""
+            machine = ["-machine", f"pseries{caps},x-vof=on"]
             extra: list[str] = []
         else:
             machine = ["-machine", self.machine]
@@ -62,6 +67,9 @@ HOSTS: dict[str, Host] = {
     "pseries-power11": Host("pseries-power11", "10.0", "pseries", "power11", "POWER11",
                             ("6.1", "6.12")),
     "powernv9": Host("powernv9", "7.2", "powernv9", "POWER9", "POWER9", ("6.1",)),
+    # KVM PR (issue #14): the rebuilt 6.1 (verify pr-kernel) in a hash-MMU pseries L1
+    "pseries-power9-hash": Host("pseries-power9-hash", "7.2", "pseries", "POWER9", "POWER9",
+                                ("6.1-pr",), nested_hv=False, l1_append="disable_radix"),
 }
 
 
@@ -135,7 +143,8 @@ def run_session(host: Host, l0: L0Qemu, vmlinux: Path, initrd: Path, n_configs: 
 
     :raises BootError: L0 could not be started.
     """
-    append = L1_APPEND + (f" pc.only={','.join(only)}" if only else "")
+    append = " ".join(filter(None, (L1_APPEND, host.l1_append,
+                                    f"pc.only={','.join(only)}" if only else "")))
     argv = host.argv(l0, vmlinux, initrd, append)
     timeout = L1_BOOT_BUDGET + PER_CONFIG_BUDGET * n_configs
     if lock is not None and not lock.parent.is_dir():
