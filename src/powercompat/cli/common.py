@@ -25,7 +25,9 @@ ACCEL_TITLES: dict[str, str] = {
     "tcg": "TCG",
     "kvm-hv": "KVM HV",
     "kvm-pr": "KVM PR",
-    "kvm-pr-ignore": "KVM PR accepting and ignoring ARCH_COMPAT",
+    # ours, not a kernel: no Linux release has such a handler (issue #14)
+    "kvm-pr-ignore": "KVM PR accepting and ignoring ARCH_COMPAT (powercompat's proposal, "
+                     "not a real kernel)",
     "kvm": "the real KVM of this ppc64 host",
 }
 DEFAULT_GUEST = GUESTS[0].name

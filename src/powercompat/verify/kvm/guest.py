@@ -153,7 +153,7 @@ pcwatch() {{
 for f in /configs/*; do
   id=$(basename $f)
   if [ -n "$ONLY" ] && ! echo ",$ONLY," | grep -q ",$id,"; then continue; fi
-  rel=$(sed -n 1p $f); args=$(sed -n 2p $f); q=/q/$rel
+  rel=$(sed -n 1p $f); args=$(sed -n 2p $f); tmo=$(sed -n 3p $f); q=/q/$rel
   echo > $T/trace
   rm -f /tmp/out /tmp/err /tmp/in; mkfifo /tmp/in; : > /tmp/out
   exec 3<>/tmp/in
@@ -162,7 +162,7 @@ for f in /configs/*; do
   pcwatch &
   wpid=$!
   echo "pc:begin $id" > $T/trace_marker
-  timeout -s KILL {L2_TIMEOUT} $q/lib/ld64.so.2 --library-path $q/lib \\
+  timeout -s KILL ${{tmo:-{L2_TIMEOUT}}} $q/lib/ld64.so.2 --library-path $q/lib \\
     $q/bin/qemu-system-ppc64 -L $q/share $args -append "{L2_APPEND}" <&3 >/tmp/out 2>/tmp/err
   rc=$?
   echo "pc:end $id $rc" > $T/trace_marker
@@ -181,7 +181,9 @@ poweroff -f
 
 @dataclass(frozen=True, slots=True)
 class L2Config:
-    """One L2 start inside L1. ``kvm_type``: the pseries ``kvm-type`` (None = auto)."""
+    """One L2 start inside L1. ``kvm_type``: the pseries ``kvm-type`` (None = auto);
+    ``firmware``: ``vof`` (x-vof=on) or ``slof``; ``extra_caps``: more ``-machine`` caps
+    (KVM PR needs some off); ``timeout``: seconds L1 gives this L2 QEMU."""
 
     id: str
     qemu: str  # L1 QEMU label (7.2, 10.0, 11.1)
@@ -191,13 +193,18 @@ class L2Config:
     mem: str = "512M"
     kvm_type: str | None = None
     reboots: int = 1
+    firmware: str = "vof"
+    extra_caps: tuple[str, ...] = ()
+    timeout: int = L2_TIMEOUT
 
     def argv(self, page_size: int) -> list[str]:
         """The L2 QEMU arguments, kvm-nested.md's recipe, without the binary, ``-L`` and
         ``-append`` (L1's /init adds ``-append L2_APPEND``: one word per argument here)."""
-        machine = ["pseries", "accel=kvm", "x-vof=on", "cap-sbbc=broken", "cap-cfpc=broken",
+        vof = ["x-vof=on"] if self.firmware == "vof" else []
+        machine = ["pseries", "accel=kvm", *vof, "cap-sbbc=broken", "cap-cfpc=broken",
                    "cap-ibs=broken", "cap-ccf-assist=off",
-                   f"cap-hpt-max-page-size={'64k' if page_size == 65536 else '4k'}"]
+                   f"cap-hpt-max-page-size={'64k' if page_size == 65536 else '4k'}",
+                   *self.extra_caps]
         if self.max_cpu_compat is not None:
             machine.append(f"max-cpu-compat={self.max_cpu_compat}")
         if self.kvm_type is not None:
@@ -213,7 +220,8 @@ class L2Config:
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "qemu": self.qemu, "max_cpu_compat": self.max_cpu_compat,
                 "cpu": self.cpu, "smp": self.smp, "mem": self.mem, "kvm_type": self.kvm_type,
-                "reboots": self.reboots}
+                "reboots": self.reboots, "firmware": self.firmware,
+                "extra_caps": list(self.extra_caps), "timeout": self.timeout}
 
 
 def _dir(name: str) -> CpioEntry:
@@ -275,7 +283,8 @@ class L1Image:
         entries.append(_file("l2/initrd", l2_initramfs(busybox)))
         for cfg in self.configs:
             args = " ".join(cfg.argv(self.page_size))
-            entries.append(_file(f"configs/{cfg.id}", f"{cfg.qemu}\n{args}\n".encode()))
+            entries.append(_file(f"configs/{cfg.id}",
+                                 f"{cfg.qemu}\n{args}\n{cfg.timeout}\n".encode()))
         entries += [_file(name, data) for name, data in self.extra.items()]
         return entries
 

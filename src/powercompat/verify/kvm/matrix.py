@@ -30,14 +30,26 @@ MODES: dict[str, tuple[str | None, ...]] = {
     "pseries-power9": (None, "power9", "power8", "power10"),
     "pseries-power11": (None, "power9", "power10", "power11", "power8"),
     "powernv9": (None, "power9", "power8", "power7"),
-    # KVM PR (issue #14): unset and every maximum QEMU's POWER9 allows (power7+ only up to
-    # the releases without the logical-PVR check; 10.0 and 11.1 refuse it themselves)
-    "pseries-power9-hash": (None, "power9", "power8", "power7+", "power7", "power6"),
+    # KVM PR (issue #14): unset and every maximum QEMU's POWER8 allows (power7+ is refused
+    # by the releases with the logical-PVR check, 10.0 and 11.1, before KVM is asked)
+    "pseries-power8": (None, "power8", "power7+", "power7", "power6"),
 }
 #: a non-host CPU model: KVM HV only runs the host's PVR (kvm_arch_vcpu_ioctl_set_sregs_hv);
 #: KVM PR emulates any (kvmppc_set_pvr_pr), so there the cell is an ordinary start
 NON_HOST_CPU = {"pseries-power9": "POWER8", "pseries-power11": "POWER9", "powernv9": "POWER8",
-                "pseries-power9-hash": "POWER8"}
+                "pseries-power8": "POWER7"}
+#: What L2 QEMU needs under KVM PR (issue #14, kvm-kernel.md "KVM PR"): SLOF, because VOF's
+#: start ends at PC 0 under PR here; FWNMI off (KVM_CAP_PPC_FWNMI is hv_enabled in
+#: powerpc.c: "Firmware Assisted Non-Maskable Interrupts(FWNMI) not supported by KVM.");
+#: AIL mode 3 off where the cap exists, 10.0 and later (KVM_CAP_PPC_AIL_MODE_3 is 0 under
+#: PR); a longer L2 budget, as PR emulates every privileged instruction inside TCG.
+PR_FIRMWARE = "slof"
+PR_CAPS: dict[str, tuple[str, ...]] = {
+    "7.2": ("cap-fwnmi=off",),
+    "10.0": ("cap-fwnmi=off", "cap-ail-mode-3=off"),
+    "11.1": ("cap-fwnmi=off", "cap-ail-mode-3=off"),
+}
+PR_L2_TIMEOUT = 900
 
 
 def configs_for(host: str, qemus: tuple[str, ...] = QEMUS,
@@ -46,10 +58,13 @@ def configs_for(host: str, qemus: tuple[str, ...] = QEMUS,
     out: list[L2Config] = []
     for q in qemus:
         tag = "q" + q.replace(".", "")
+        pr: dict[str, Any] = {}
+        if kvm_type == "PR":
+            pr = {"firmware": PR_FIRMWARE, "extra_caps": PR_CAPS[q], "timeout": PR_L2_TIMEOUT}
         for mode in MODES[host]:
-            out.append(L2Config(f"{tag}-{mode or 'unset'}", q, mode, kvm_type=kvm_type))
+            out.append(L2Config(f"{tag}-{mode or 'unset'}", q, mode, kvm_type=kvm_type, **pr))
         out.append(L2Config(f"{tag}-cpu-{NON_HOST_CPU[host].lower()}", q,
-                            cpu=NON_HOST_CPU[host], kvm_type=kvm_type))
+                            cpu=NON_HOST_CPU[host], kvm_type=kvm_type, **pr))
     return out
 
 

@@ -2,8 +2,8 @@
 
 Why a separate L1: Debian builds no KVM PR (kvm-nested.md), so L1 runs the kernel that
 ``powercompat verify pr-kernel`` built (verify/prkernel.py) with ``kvm.ko`` + ``kvm-pr.ko``,
-in a hash-MMU pseries L1 (``Host`` ``pseries-power9-hash``), and L2 QEMU is started with
-``kvm-type=PR``.
+in a hash-MMU pseries L1 (``Host`` ``pseries-power8``), and L2 QEMU is started with
+``kvm-type=PR`` (and SLOF, FWNMI off: matrix.PR_CAPS).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from powercompat.verify.kvm.assets import L1Kernel
 from powercompat.verify.kvm.guest import kprobes_for
 from powercompat.verify.prkernel import load_manifest
 
-HOST = "pseries-power9-hash"
+HOST = "pseries-power8"
 KERNEL_LABEL = "6.1-pr"
 KVM_TYPE = "PR"
 FLAVOUR = "pr"

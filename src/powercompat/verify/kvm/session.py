@@ -32,8 +32,9 @@ PER_CONFIG_BUDGET = 330.0
 @dataclass(frozen=True, slots=True)
 class Host:
     """How L1 gets a hypervisor: pseries nested HV (radix L2), powernv (bare-metal HV), or a
-    hash-MMU pseries L1 for KVM PR (``nested_hv`` off, ``l1_append`` ``disable_radix``:
-    book3s_pr.c kvmppc_core_check_processor_compat_pr refuses a radix ISA 3.00 host)."""
+    hash-MMU pseries L1 for KVM PR (``nested_hv`` off; book3s_pr.c
+    kvmppc_core_check_processor_compat_pr refuses a radix ISA 3.00 host; ``l1_append`` can
+    carry ``disable_radix`` for a POWER9 L0)."""
 
     name: str
     l0_qemu: str  # L0 QEMU label (assets.L0_SUITES / host 7.2)
@@ -67,9 +68,11 @@ HOSTS: dict[str, Host] = {
     "pseries-power11": Host("pseries-power11", "10.0", "pseries", "power11", "POWER11",
                             ("6.1", "6.12")),
     "powernv9": Host("powernv9", "7.2", "powernv9", "POWER9", "POWER9", ("6.1",)),
-    # KVM PR (issue #14): the rebuilt 6.1 (verify pr-kernel) in a hash-MMU pseries L1
-    "pseries-power9-hash": Host("pseries-power9-hash", "7.2", "pseries", "POWER9", "POWER9",
-                                ("6.1-pr",), nested_hv=False, l1_append="disable_radix"),
+    # KVM PR (issue #14): the rebuilt 6.1 (verify pr-kernel) in a hash-MMU pseries L1. A
+    # POWER8 L0, not POWER9 with disable_radix: there L1 6.1 oopses as soon as QEMU creates
+    # the PR VM (kvm-kernel.md, "KVM PR")
+    "pseries-power8": Host("pseries-power8", "7.2", "pseries", "POWER8", "POWER8",
+                           ("6.1-pr",), nested_hv=False),
 }
 
 
