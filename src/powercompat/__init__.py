@@ -8,7 +8,6 @@ first. Everything is importable lazily, so ``import powercompat`` stays cheap.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 __all__ = [  # noqa: RUF022 - ordered by importance, as STYLE.md asks
@@ -18,6 +17,7 @@ __all__ = [  # noqa: RUF022 - ordered by importance, as STYLE.md asks
     "PseriesMachine",
     "MachineOptions",
     "parse_profile",
+    "profile_for_version",
     "PowerCompatError",
     "InputError",
     "CompatError",
@@ -25,7 +25,6 @@ __all__ = [  # noqa: RUF022 - ordered by importance, as STYLE.md asks
     "MigrationError",
 ]
 
-logging.getLogger("powercompat").addHandler(logging.NullHandler())
 
 _LAZY = {
     "negotiate": "powercompat.scenario",
@@ -34,6 +33,7 @@ _LAZY = {
     "PseriesMachine": "powercompat.machine.pseries",
     "MachineOptions": "powercompat.machine.options",
     "parse_profile": "powercompat.profiles",
+    "profile_for_version": "powercompat.profiles",
     "PowerCompatError": "powercompat.errors",
     "InputError": "powercompat.errors",
     "CompatError": "powercompat.errors",
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     )
     from powercompat.machine.options import MachineOptions
     from powercompat.machine.pseries import PseriesMachine
-    from powercompat.profiles import parse_profile
+    from powercompat.profiles import parse_profile, profile_for_version
     from powercompat.scenario import migrate_check, negotiate, simulate
 
 

@@ -19,12 +19,17 @@
      +-- KvmError                    one failed ONE_REG ioctl (keeps errno, op, vcpu, reg id)
      +-- CasError                    CAS refused (H_HARDWARE, H_MULTI_THREADS_ACTIVE)
      +-- MigrationError              destination refused the incoming state
+     +-- MachineError                QEMU refused a machine operation (not a compat mode)
+     |    +-- SmtError               TCG threads per core refused at start-up
+     |    +-- HotplugError           device_add refused: no free vCPU slot
      +-- StateError                  operation not allowed in the machine's lifecycle state
 
 ``str()`` of each is one line: QEMU's own text where QEMU has one.
 """
 
 from __future__ import annotations
+
+from enum import Enum
 
 from powercompat import messages
 
@@ -152,12 +157,26 @@ class MigrationError(PowerCompatError):
         self.detail = detail
 
 
-class StateError(PowerCompatError):
-    """An operation was asked of a machine in a lifecycle state that does not allow it."""
+class MachineError(PowerCompatError):
+    """QEMU refused a machine operation for a reason other than a compat mode."""
 
-    def __init__(self, op: str, state: str, required: tuple[str, ...]) -> None:
+
+class SmtError(MachineError):
+    """spapr_set_vsmt_mode() refused the threads per core under TCG (QEMU exits)."""
+
+
+class HotplugError(MachineError):
+    """device_add of a core was refused before any vCPU changed."""
+
+
+class StateError(PowerCompatError):
+    """An operation was asked of a machine in a lifecycle state that does not allow it;
+    ``state`` and ``required`` are the lifecycle enum's members, as the machine holds them."""
+
+    def __init__(self, op: str, state: Enum, required: tuple[Enum, ...]) -> None:
         super().__init__(
-            f"cannot {op}: machine is {state}, needs {' or '.join(required)}"
+            f"cannot {op}: machine is {state.value}, needs "
+            f"{' or '.join(str(r.value) for r in required)}"
         )
         self.op = op
         self.state = state

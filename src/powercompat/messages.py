@@ -61,14 +61,41 @@ CAS_NO_SUITABLE_PVR = "Couldn't negotiate a suitable PVR during CAS"
 # hw/ppc/spapr_hcall.c, do_client_architecture_support()
 CAS_MULTI_THREADS = "guest has multiple active vCPUs at CAS, which is not allowed"
 
+
 # cpu.c parse_cpu_option(): the -cpu name is not a known model
 def unknown_cpu_model(name: str) -> str:
     return f"unable to find CPU model '{name}'"
 
 
+# qdev globals (hw/core/qdev-properties.c): -cpu X,prop=value for a property the type lacks
+def cpu_property_not_found(typename: str, prop: str, value: str) -> str:
+    return (f"can't apply global {typename}.{prop}={value}: "
+            f"Property '{typename}.{prop}' not found")
+
+
+# hw/ppc/spapr.c spapr_set_vsmt_mode(): TCG threads per core
+TCG_SMT_UNSUPPORTED = "TCG cannot support more than 1 thread/core on a pseries machine"
+TCG_SMT_NEEDS_POWER8 = "TCG only supports SMT on POWER8 or newer CPUs"
+
+
+def tcg_smt_limit(limit: int) -> str:
+    return f"TCG cannot support more than {limit} threads/core on a pseries machine"
+
+
 # migration/savevm.c, vmstate load failure of one device instance
 def migration_load_failed(instance_id: int, idstr: str) -> str:
     return f"error while loading state for instance 0x{instance_id:x} of device '{idstr}'"
+
+
+# migration/savevm.c qemu_loadvm_section_start_full(): a section with no device here
+def unknown_savevm_section(idstr: str, instance_id: int) -> str:
+    return (f"Unknown savevm section or instance '{idstr}' {instance_id}. Make sure that your "
+            "current VM setup matches your saved VM setup, including any hotplugged devices")
+
+
+# migration/migration.c process_incoming_migration_co(): the load returned an error
+def load_of_migration_failed(err: int) -> str:
+    return f"load of migration failed: {strerror(err)}"
 
 
 def strerror(err: int) -> str:

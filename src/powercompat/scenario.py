@@ -7,8 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from powercompat.arguments import checked
+from powercompat.catalog.guests import DEFAULT_GUEST as DEFAULT_GUEST  # one default, re-exported
 from powercompat.catalog.guests import GUESTS, GuestProfile, guest_by_name
 from powercompat.catalog.modes import mode_by_pvr
+from powercompat.catalog.modes import mode_name as _mode_name
 from powercompat.decisions.cas import H_SUCCESS, parse_cas_pvrs
 from powercompat.decisions.guest import (
     guest_cpu_line,
@@ -26,14 +29,15 @@ from powercompat.errors import (
 from powercompat.machine.options import MachineOptions
 from powercompat.machine.pseries import PseriesMachine
 from powercompat.machine.state import Event, Lifecycle, VcpuState
+from powercompat.machine.steps import STEP_NAMES, Step, run_step
 from powercompat.messages import hex32, hex64
-from powercompat.profiles import parse_profile
+from powercompat.profiles import DEFAULT_PROFILE, parse_profile
 
-DEFAULT_GUEST: Final = "linux-6.1"
-EVENT_NAMES: Final[tuple[str, ...]] = ("realize", "reset", "cas", "reboot", "hotplug", "migrate")
-DEFAULT_EVENTS: Final[tuple[str, ...]] = ("realize", "reset", "cas")
+EVENT_NAMES: Final[tuple[str, ...]] = STEP_NAMES
+DEFAULT_EVENTS: Final[tuple[str, ...]] = (Step.REALIZE, Step.RESET, Step.CAS)
 
 
+@checked()
 def parse_guest(name: str) -> GuestProfile:
     """:raises UnknownProfileError: not a known guest profile."""
     guest = guest_by_name(name)
@@ -42,7 +46,8 @@ def parse_guest(name: str) -> GuestProfile:
     return guest
 
 
-def parse_events(text: str) -> tuple[str, ...]:
+@checked()
+def parse_events(text: str) -> tuple[Step, ...]:
     """``realize,reset,cas`` into a checked tuple.
 
     :raises InvalidValueError: an empty list or an unknown event name.
@@ -50,11 +55,16 @@ def parse_events(text: str) -> tuple[str, ...]:
     names = tuple(part.strip() for part in text.split(","))
     if not names or any(not n for n in names):
         raise InvalidValueError(f"empty event in '{text}' (valid: {', '.join(EVENT_NAMES)})")
+    return _steps(names)
+
+
+def _steps(names: tuple[str, ...]) -> tuple[Step, ...]:
+    """:raises InvalidValueError: a name that is not a step."""
     for name in names:
         if name not in EVENT_NAMES:
             raise InvalidValueError(
                 f"unknown event '{name}' (valid: {', '.join(EVENT_NAMES)})")
-    return names
+    return tuple(Step(name) for name in names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,15 +150,14 @@ def _opt_hex32(value: int | None) -> str | None:
     return None if value is None else hex32(value)
 
 
+@checked()
 def mode_name(pvr: int, qemu: str) -> str | None:
     """A mode's table name under QEMU profile ``qemu``; None for raw (0), the hex for a PVR
     the profile's table lacks."""
-    if not pvr:
-        return None
-    mode = mode_by_pvr(pvr, parse_profile(qemu).rules.modes)
-    return mode.name if mode else hex32(pvr)
+    return _mode_name(pvr, parse_profile(qemu).rules.modes)
 
 
+@checked()
 def negotiate(
     cpu: str,
     max_cpu_compat: str | None = None,
@@ -156,7 +165,7 @@ def negotiate(
     pvr_list: bytes | None = None,
     accel: str = "tcg",
     host_cpu: str | None = None,
-    qemu: str = "head",
+    qemu: str = DEFAULT_PROFILE,
     smp: int = 1,
     threads: int = 1,
     disable_radix: bool = False,
@@ -271,6 +280,7 @@ class Simulation:
         }
 
 
+@checked(events=EVENT_NAMES)
 def simulate(
     options: MachineOptions,
     events: tuple[str, ...] = DEFAULT_EVENTS,
@@ -287,20 +297,22 @@ def simulate(
     :raises InputError: bad options, guest, or event names.
     :raises CasBufferError: ``pvr_list`` is malformed.
     """
+    steps = _steps(tuple(events))
     buffer = pvr_list if pvr_list is not None else parse_guest(guest).cas_buffer
     machine = PseriesMachine.from_options(options)
     dst_options = replace(options, cpu=dst_cpu or options.cpu,
                           host_cpu=dst_host_cpu or options.host_cpu, incoming=True)
-    if "migrate" in events:
+    if Step.MIGRATE in steps:
         PseriesMachine.from_options(dst_options)  # validate before anything runs
     sim = Simulation(machines=[machine])
-    current = machine  # where the guest is: the destination once a migration succeeds
-    for name in events:
+    timeline = _Timeline(machine, sim, dst_options, buffer)
+    for step in steps:
         marks = [len(m.events) for m in sim.machines]
         try:
-            current = _step(current, name, buffer, sim, dst_options)
+            run_step(timeline, step, buffer)
         except PowerCompatError as err:
             sim.error = sim.error or str(err)
+        current = timeline.current
         for i, m in enumerate(sim.machines):
             sim.events.extend(m.events[marks[i] if i < len(marks) else 0:])
         last = sim.events[-1] if sim.events else None
@@ -310,36 +322,49 @@ def simulate(
             sim.started = True
         if current.state is Lifecycle.EXITED or (sim.error and not current.started):
             break
-    sim.vcpus = current.vcpu_states()
+    sim.vcpus = timeline.current.vcpu_states()
     return sim
 
 
-def _step(machine: PseriesMachine, name: str, buffer: bytes, sim: Simulation,
-          dst_options: MachineOptions) -> PseriesMachine:
-    """Run one event; returns the machine the guest is on afterwards."""
-    if name == "realize":
-        machine.realize()
-    elif name == "reset":
-        machine.reset()
-    elif name == "reboot":
-        machine.reboot()
-    elif name == "cas":
-        machine.cas(buffer)
-    elif name == "hotplug":
-        machine.hotplug()
-    elif name == "migrate":
-        stream = machine.migrate_out()
+class _Timeline:
+    """The steps of a simulation, on the machine the guest is on (the destination once a
+    migration succeeded)."""
+
+    def __init__(self, machine: PseriesMachine, sim: Simulation, dst_options: MachineOptions,
+                 buffer: bytes) -> None:
+        self.current = machine
+        self.sim = sim
+        self.dst_options = dst_options
+        self.buffer = buffer
+
+    def realize(self) -> None:
+        self.current.realize()
+
+    def reset(self) -> None:
+        self.current.reset()
+
+    def reboot(self) -> None:
+        self.current.reboot()
+
+    def cas(self, buffer: bytes) -> object:
+        return self.current.cas(buffer)
+
+    def hotplug(self) -> list[int]:
+        return self.current.hotplug()
+
+    def migrate(self) -> None:
+        """On failure the guest stays on the source."""
+        source = self.current
+        stream = source.migrate_out()
         # the destination is started with every core the source has now, hot-plugged ones
         # included (cold-plugged there), as a management layer would start it
         dst = PseriesMachine.from_options(replace(
-            dst_options, smp=len(machine.vcpus), max_cpus=machine.config.max_cpus))
-        sim.machines.append(dst)
+            self.dst_options, smp=len(source.vcpus), max_cpus=source.config.max_cpus))
+        self.sim.machines.append(dst)
         dst.realize()
         dst.reset()
-        dst.migrate_in(stream)  # on failure the guest stays on the source
-        return dst
-    return machine
-
+        dst.migrate_in(stream)
+        self.current = dst
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +391,7 @@ class MigrationCheck:
         }
 
 
+@checked()
 def save_on_source(options: MachineOptions, buffer: bytes) -> bytes:
     """The source side of a live migration: realize, reset, CAS with ``buffer``, then the
     CPU part of the stream.
@@ -379,6 +405,7 @@ def save_on_source(options: MachineOptions, buffer: bytes) -> bytes:
     return src.migrate_out()
 
 
+@checked()
 def load_on_destination(dst_options: MachineOptions, stream: bytes) -> PseriesMachine:
     """The destination side: start with ``incoming`` (realize, reset), then load.
 
@@ -423,12 +450,13 @@ def _try_migration(options: MachineOptions, dst_options: MachineOptions, buffer:
     return None, None, None
 
 
+@checked()
 def migrate_check(
     cpu: str,
     dst_cpu: str,
     max_cpu_compat: str | None = None,
     guest: str = DEFAULT_GUEST,
-    qemu: str = "head",
+    qemu: str = DEFAULT_PROFILE,
     accel: str = "kvm-hv",
     dst_max_cpu_compat: str | None = None,
 ) -> MigrationCheck:

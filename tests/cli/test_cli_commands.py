@@ -36,7 +36,9 @@ def test_simulate_timeline_report(run: Runner) -> None:
     assert "[3] cas (source): ok" in r.lines
     call = [line.split() for line in r.lines if "KVM_SET_ONE_REG" in line]
     assert call == [["0", "KVM_SET_ONE_REG", "KVM_REG_PPC_ARCH_COMPAT", "0x0f000004", "EINVAL"]]
-    assert r.lines[-1] == "Summary: started; no failure; 1 ONE_REG call(s) in all."
+    assert r.lines[0] == ("power8_v2.0 x1 (1 thread/core), max-cpu-compat=none, KVM PR on a "
+                          "POWER8 host, QEMU profile 2.11")
+    assert r.lines[-1] == "Summary: started; no failure; 1 ONE_REG call in all."
 
 
 def test_simulate_failure_exits_1(run: Runner) -> None:
@@ -94,7 +96,9 @@ def test_pcr_decode(run: Runner) -> None:
         "PCR_ARCH_206",
     ]
     assert run("pcr", "decode", "8", "--json").json == {
-        "value": "0x0000000000000008", "qemu": ["COMPAT_2_07"], "linux": ["PCR_ARCH_207"]}
+        "value": "0x0000000000000008", "qemu": ["COMPAT_2_07"], "linux": ["PCR_ARCH_207"],
+        "unnamed_bits": [], "bit_numbering": "bit N: IBM numbering, bit 0 is the most "
+        "significant; 1<<M: the same bit counted from the least significant"}
 
 
 def test_pcr_show_both_views(run: Runner) -> None:
@@ -168,14 +172,30 @@ def test_cpus(run: Runner) -> None:
 
 # ------------------------------------------------------------------ qemu-args, libvirt-xml
 
-def test_qemu_args(run: Runner) -> None:
-    r = run("qemu-args", "--cpu", "POWER9", "--max-cpu-compat", "power8", "--accel", "kvm-hv")
+M72 = "pseries-7.2,usb=off,dump-guest-core=off,memory-backend=ppc_spapr.ram"
+
+
+def test_qemu_args_are_libvirts(run: Runner) -> None:
+    """libvirt's generation: versioned machine, -cpu host for host-model, never kvm-type."""
+    r = run("qemu-args", "--cpu", "POWER9", "--max-cpu-compat", "power8", "--accel", "kvm-hv",
+            "--qemu", "7.2")
     assert (r.code, r.out) == (
-        0, "-machine pseries,max-cpu-compat=power8,kvm-type=hv -accel kvm -cpu host\n")
-    r = run("qemu-args", "--cpu", "POWER9")
-    assert r.out == "-machine pseries -accel tcg -cpu POWER9\n"
-    r = run("qemu-args", "--cpu", "POWER8", "--accel", "kvm-pr")
-    assert r.out == "-machine pseries,kvm-type=pr -accel kvm -cpu host\n"
+        0, f"-machine {M72},max-cpu-compat=power8 -accel kvm -cpu host\n")
+    r = run("qemu-args", "--cpu", "POWER9", "--qemu", "7.2")
+    assert r.out == f"-machine {M72} -accel tcg -cpu POWER9\n"
+    r = run("qemu-args", "--cpu", "power8", "--accel", "kvm-pr", "--qemu", "7.2")
+    assert r.out == f"-machine {M72} -accel kvm -cpu host\n"
+    data = run("qemu-args", "--cpu", "power8", "--accel", "kvm-pr", "--json").json
+    assert "kvm-type" not in " ".join(data["args"])  # type: ignore[arg-type]
+    assert data["notes"] == [
+        "libvirt passes no kvm-type: KVM picks HV whenever kvm_hv is loaded (KVM_CREATE_VM "
+        "type 0), so PR needs a host with only kvm_pr"]
+
+
+def test_qemu_args_tcg_maximum_goes_through_the_command_line(run: Runner) -> None:
+    r = run("qemu-args", "--cpu", "power9", "--max-cpu-compat", "power8", "--qemu", "7.2",
+            "--host-arch", "x86_64")
+    assert r.out == f"-machine {M72} -accel tcg -cpu POWER9 -machine max-cpu-compat=power8\n"
 
 
 def test_qemu_args_refused(run: Runner) -> None:
@@ -183,33 +203,60 @@ def test_qemu_args_refused(run: Runner) -> None:
     assert r.code == 1
     assert r.err == ("powercompat: error: QEMU head refuses: Compatibility PVR 0x0f000005 "
                      "not valid for CPU\n")
+    r = run("qemu-args", "--cpu", "POWER8", "--max-cpu-compat", "power9", "--accel", "kvm-hv")
+    assert r.err == "powercompat: error: libvirt refuses: the CPU is incompatible with host CPU\n"
 
 
 def test_libvirt_refuses_power7_plus(run: Runner) -> None:
     r = run("libvirt-xml", "--cpu", "POWER8", "--max-cpu-compat", "power7+", "--qemu", "7.2")
     assert r.code == 1
-    assert r.err == "powercompat: error: Unknown compatibility mode power7+\n"
-    assert "libvirt on a POWER8 host: refuses (error): Unknown compatibility mode power7+" \
-        in r.lines
-    assert "QEMU 7.2: starts it" in r.lines
+    assert r.err == ("powercompat: error: libvirt refuses: internal error: Unknown "
+                     "compatibility mode power7+\n")
+    assert ("libvirt 9.0.0, kvm domain, host arch ppc64le, host CPU POWER8: refuses at start: "
+            "internal error: Unknown compatibility mode power7+") in r.lines
 
 
 def test_libvirt_accepts_power8_on_power9(run: Runner) -> None:
-    r = run("libvirt-xml", "--cpu", "POWER9", "--max-cpu-compat", "power8")
+    r = run("libvirt-xml", "--cpu", "POWER9", "--max-cpu-compat", "power8", "--qemu", "7.2")
     assert (r.code, r.err) == (0, "")
-    assert r.lines[:3] == ["<cpu mode='host-model'>", "  <model>power8</model>", "</cpu>"]
-    data = run("libvirt-xml", "--cpu", "POWER9", "--max-cpu-compat", "power8", "--json").json
-    assert data["libvirt"] == "identical"
-    assert data["qemu_args"] == ["-machine", "pseries,max-cpu-compat=power8,kvm-type=hv",
-                                 "-accel", "kvm", "-cpu", "host"]
+    assert r.lines[0] == "<cpu mode='host-model'><model>power8</model></cpu>"
+    data = run("libvirt-xml", "--cpu", "POWER9", "--max-cpu-compat", "power8", "--qemu", "7.2",
+               "--json").json
+    assert data["libvirt"] == "started"
+    assert data["qemu_args"] == ["-machine", f"{M72},max-cpu-compat=power8", "-accel", "kvm",
+                                 "-cpu", "host"]
+
+
+def test_libvirt_tcg_on_x86_64_host(run: Runner) -> None:
+    """Issue #18's first disagreement: host-model is refused for TCG off a ppc64 host, so the
+    maximum goes into <qemu:commandline>, and the CPU is named through libvirt's CPU map."""
+    r = run("libvirt-xml", "--cpu", "power9", "--accel", "tcg", "--max-cpu-compat", "power8",
+            "--qemu", "7.2", "--host-arch", "x86_64")
+    assert r.code == 0
+    assert r.lines[:5] == [
+        "<cpu mode='custom' match='exact'><model fallback='forbid'>POWER9</model></cpu>",
+        "<qemu:commandline>", "  <qemu:arg value='-machine'/>",
+        "  <qemu:arg value='max-cpu-compat=power8'/>", "</qemu:commandline>"]
+    assert "libvirt 9.0.0, qemu domain, host arch x86_64: starts it" in r.lines
+    assert any(line.startswith("note: libvirt cannot express max-cpu-compat for a TCG")
+               for line in r.lines)
+
+
+def test_libvirt_power11_host_has_no_host_model_in_9_0(run: Runner) -> None:
+    r = run("libvirt-xml", "--cpu", "POWER11", "--max-cpu-compat", "power9")
+    assert r.code == 1
+    assert r.err == ("powercompat: error: libvirt refuses: unsupported configuration: CPU mode "
+                     "'host-model' for ppc64le kvm domain on ppc64le host is not supported by "
+                     "hypervisor\n")
 
 
 def test_profiles(run: Runner) -> None:
     data = run("profiles", "--json").json
     by_name = {p["name"]: p for p in data["profiles"]}  # type: ignore[union-attr]
     assert list(by_name) == ["2.9", "2.10-pre", "2.10", "2.11", "7.2", "head", "powercompat"]
-    assert by_name["2.10"]["switches"]["kvm_gets_old_value"] is True
-    assert by_name["2.11"]["switches"]["kvm_gets_old_value"] is False
+    assert by_name["2.10"]["switches"]["set_compat"] == "old-value"
+    assert by_name["2.10"]["switch_commits"]["set_compat"] == "5dfaa532"
+    assert by_name["2.11"]["switches"]["set_compat"] == "new-value"
     assert by_name["7.2"]["modes"][-1] == "power10"
     assert by_name["head"]["logical_pvr_check"] is True
     r = run("profiles")

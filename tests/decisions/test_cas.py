@@ -6,9 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from powercompat.catalog.cpus import CPU_MODELS
 from powercompat.catalog.guests import guest_by_name
-from powercompat.catalog.modes import COMPAT_MODES
+from powercompat.catalog.history import HEAD as HISTORY
 from powercompat.decisions.cas import (
     CAS_MAX_ENTRIES,
     CasOutcome,
@@ -136,14 +135,14 @@ def test_reasons_explain_each_entry() -> None:
 
 # --- the CAS laws (issue 2), over every profile, CPU, maximum and PVR list ---------------
 
-_pvr = st.one_of(st.sampled_from([m.pvr for m in COMPAT_MODES] + [0x0F000001, 0x0F000008]),
+_pvr = st.one_of(st.sampled_from([m.pvr for m in HISTORY.modes] + [0x0F000001, 0x0F000008]),
                  st.integers(0, 0xFFFFFFFF))
 _mask = st.sampled_from([0xFFFFFFFF, 0xFFFF0000, 0xFFFE0000, 0xFFFFFF00])
 
 
 @settings(max_examples=1000, deadline=None)
-@given(profile=st.sampled_from(ALL_PROFILES), model_i=st.integers(0, len(CPU_MODELS) - 1),
-       max_i=st.integers(-1, len(COMPAT_MODES) - 1),
+@given(profile=st.sampled_from(ALL_PROFILES), model_i=st.integers(0, len(HISTORY.models) - 1),
+       max_i=st.integers(-1, len(HISTORY.modes) - 1),
        pairs=st.lists(st.tuples(_mask, _pvr), max_size=24))
 def test_cas_laws(profile, model_i: int, max_i: int, pairs: list[tuple[int, int]]) -> None:  # type: ignore[no-untyped-def]
     rules = profile.rules

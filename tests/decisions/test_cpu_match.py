@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from powercompat.catalog.cpus import CPU_ALIASES, CPU_MODELS, CpuModel
+from powercompat.catalog.cpus import CpuModel
+from powercompat.catalog.history import HEAD
 from powercompat.decisions.cpu_match import (
     class_by_pvr_mask,
     migration_pvr_match,
@@ -12,10 +13,11 @@ from powercompat.decisions.cpu_match import (
     resolve_cpu,
 )
 from powercompat.errors import UnknownCpuError
+from powercompat.profiles import parse_profile
 
 
 def model(name: str) -> CpuModel:
-    return next(m for m in CPU_MODELS if m.name == name)
+    return next(m for m in HEAD.models if m.name == name)
 
 
 @pytest.mark.parametrize(("pvr", "v20", "v22"), [
@@ -38,8 +40,9 @@ def test_family_match_without_best() -> None:
     assert pvr_match(p7, 0x004A0201, best=False)  # POWER7+ is the POWER7 family
     assert not pvr_match(p7, 0x004A0201, best=True)
     p8 = model("power8_v2.0")
-    assert pvr_match(p8, 0x004B0201, best=False)  # 8E, before f73b3168
-    assert not pvr_match(p8, 0x004B0201, best=False, p8_variants=False)
+    assert not pvr_match(p8, 0x004B0201, best=False)  # 8E: not since f73b3168 (head)
+    p8_72 = next(m for m in parse_profile("7.2").cpu_models if m.name == "power8_v2.0")
+    assert pvr_match(p8_72, 0x004B0201, best=False)  # 8E, before f73b3168
     assert pvr_match(model("power10_v2.0"), 0x00801100, best=False)
     assert not pvr_match(model("power10_v2.0"), 0x00801100, best=True)  # other DD major
 
@@ -50,9 +53,9 @@ def test_exact_match_for_other_classes() -> None:
 
 
 def test_kvm_host_class_by_pvr() -> None:
-    assert class_by_pvr_mask(0x004E1203, CPU_MODELS) == model("power9_v2.2")
-    assert class_by_pvr_mask(0x004D0201, CPU_MODELS) == model("power8_v2.0")
-    assert class_by_pvr_mask(0x00820000, CPU_MODELS) is None  # DD0: no class
+    assert class_by_pvr_mask(0x004E1203, HEAD.models) == model("power9_v2.2")
+    assert class_by_pvr_mask(0x004D0201, HEAD.models) == model("power8_v2.0")
+    assert class_by_pvr_mask(0x00820000, HEAD.models) is None  # DD0: no class
 
 
 def test_migration_match() -> None:
@@ -67,11 +70,11 @@ def test_migration_match() -> None:
     ("0x004d0200", "power8_v2.0"), ("004D0200", "power8_v2.0"), ("power5+", "power5p_v2.1"),
 ])
 def test_resolve(name: str, expected: str) -> None:
-    assert resolve_cpu(name, CPU_MODELS, CPU_ALIASES).name == expected
+    assert resolve_cpu(name, HEAD.models, dict(HEAD.aliases)).name == expected
 
 
 @pytest.mark.parametrize("name", ["power12", "0x12345678", "", "power9 ", "0x4d0200"])
 def test_unknown(name: str) -> None:
     with pytest.raises(UnknownCpuError) as info:
-        resolve_cpu(name, CPU_MODELS, CPU_ALIASES)
+        resolve_cpu(name, HEAD.models, dict(HEAD.aliases))
     assert str(info.value) == f"unable to find CPU model '{name}'"

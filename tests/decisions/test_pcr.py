@@ -7,7 +7,10 @@ import errno
 import pytest
 
 from powercompat.catalog.cpus import FAMILIES
-from powercompat.catalog.modes import COMPAT_MODES, mode_by_name
+from powercompat.catalog.history import HEAD
+from powercompat.catalog.kernels import LINUX_4_19, LINUX_6_1, LINUX_7_2
+from powercompat.catalog.modes import mode_by_name
+from powercompat.catalog.pcr import PCR_MASK
 from powercompat.decisions.pcr import decode_pcr, kvm_hv_pcr, qemu_pcr
 
 
@@ -31,7 +34,7 @@ SPR_PCR = {
 
 @pytest.mark.parametrize(("family", "mode"), list(SPR_PCR))
 def test_qemu_spr_pcr(family: str, mode: str) -> None:
-    assert qemu_pcr(_family(family), mode_by_name(mode)) == SPR_PCR[(family, mode)]
+    assert qemu_pcr(_family(family), mode_by_name(mode, HEAD.modes)) == SPR_PCR[(family, mode)]
 
 
 def test_raw_mode_pcr_is_zero() -> None:
@@ -53,9 +56,20 @@ GUESTS = [0x0F000002, 0x0F000003, 0x0F000004, 0x0F000005, 0x0F000006, 0]
 def test_kvm_hv_table(host: str) -> None:
     got = []
     for guest in GUESTS:
-        r = kvm_hv_pcr(_family(host), guest, reserved_bits=False)
-        got.append("EINVAL" if r.errno == errno.EINVAL else hex(r.pcr))
+        r = kvm_hv_pcr(_family(host), guest, LINUX_7_2)
+        got.append("EINVAL" if r.errno == errno.EINVAL else hex(r.pcr & ~PCR_MASK))
     assert got == HV[host]
+
+
+def test_kernel_rows_decide_levels_and_reserved_bits() -> None:
+    """The host kernel is a row: what it knows and the bits it keeps set come from there."""
+    p9, p10 = _family("POWER9"), _family("POWER10")
+    assert kvm_hv_pcr(p9, 0x0F000004, LINUX_4_19).pcr == 0x8  # no reserved bits before v5.4
+    assert kvm_hv_pcr(p9, 0x0F000004, LINUX_6_1).pcr == 0x8 | PCR_MASK
+    assert kvm_hv_pcr(p10, 0x0F000006, LINUX_4_19).errno == errno.EINVAL  # ISA 3.1 is v5.9
+    assert kvm_hv_pcr(p10, 0x0F000006, LINUX_6_1).pcr == PCR_MASK
+    assert kvm_hv_pcr(p10, 0x0F000007, LINUX_6_1).errno == errno.EINVAL  # Power11 is 2024
+    assert kvm_hv_pcr(p10, 0x0F000007, LINUX_7_2).pcr == PCR_MASK
 
 
 def test_kvm_hv_reserved_bits_and_unknown_values() -> None:
@@ -68,7 +82,7 @@ def test_kvm_hv_reserved_bits_and_unknown_values() -> None:
 
 
 def test_decode() -> None:
-    p6 = next(m for m in COMPAT_MODES if m.name == "power6")
+    p6 = next(m for m in HEAD.modes if m.name == "power6")
     assert decode_pcr(p6.pcr) == ("VSX_DIS", "TM_DIS", "COMPAT_3_10", "COMPAT_3_00",
                                   "COMPAT_2_07", "COMPAT_2_06", "COMPAT_2_05")
     assert decode_pcr(0x8 | 0x0FFFFFFFFFFFFFE1, "linux") == ("reserved (PCR_MASK)",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from powercompat.catalog.cpus import FAMILIES
-from powercompat.catalog.modes import COMPAT_MODES, mode_by_name
+from powercompat.catalog.history import HEAD as HISTORY
+from powercompat.catalog.modes import mode_by_name
 from powercompat.decisions.rules import CompatRules
 from powercompat.decisions.validity import check_compat, valid_modes
 from powercompat.profiles import parse_profile
@@ -37,7 +38,7 @@ def _family(name: str):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("family", HEAD)
 def test_head_matrix(family: str) -> None:
-    got = "".join("Y" if check_compat(_family(family), m.pvr).ok else "-" for m in COMPAT_MODES)
+    got = "".join("Y" if check_compat(_family(family), m.pvr).ok else "-" for m in HISTORY.modes)
     assert got == HEAD[family]
 
 
@@ -45,7 +46,7 @@ def test_head_matrix(family: str) -> None:
 def test_without_logical_pvr_check(family: str) -> None:
     rules = CompatRules(logical_pvr_check=False)
     got = "".join("Y" if check_compat(_family(family), m.pvr, rules=rules).ok else "-"
-                  for m in COMPAT_MODES)
+                  for m in HISTORY.modes)
     assert got == PRE_2024[family]
 
 

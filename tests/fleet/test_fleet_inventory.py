@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fleet_helpers import EXAMPLES, guest, host, write_json
 
+from powercompat.decisions.libvirt import LibvirtCpu, LibvirtDomain
 from powercompat.errors import InputError
 from powercompat.fleet.decide import GuestKind, HostClass
 from powercompat.fleet.domain_xml import MAX_XML_BYTES, parse_domain
@@ -74,9 +75,11 @@ def test_example_json_and_csv_are_the_same_fleet() -> None:
 def test_libvirt_guests_from_rows_and_files(example_paths: list[Path]) -> None:
     inv = load_inventory(example_paths)
     by_name = {g.name: g for g in inv.guests}
-    assert by_name["erp"].kind == GuestKind("linux-6.1", "power10", True)
+    erp, mail = by_name["erp"].kind, by_name["mail"].kind
+    assert (erp.profile, erp.max_cpu_compat, erp.libvirt) == ("linux-6.1", "power10", True)
+    assert erp.domain == LibvirtDomain(LibvirtCpu("host-model", "power10"), "kvm")
     assert by_name["erp"].host == "p10-b"
-    assert by_name["mail"].kind == GuestKind("linux-6.1", "power8", True)
+    assert (mail.profile, mail.max_cpu_compat, mail.libvirt) == ("linux-6.1", "power8", True)
     assert (by_name["mail"].host, by_name["mail"].group) == ("p8-a", "refresh")
 
 
@@ -87,6 +90,7 @@ def test_libvirt_guests_from_rows_and_files(example_paths: list[Path]) -> None:
     ("host-passthrough", None, None),
     ("maximum", None, None),
     ("custom", None, None),
+    ("custom", "POWER8", None),  # pins the CPU; libvirt compares it with the host's
 ])
 def test_domain_cpu_modes(mode: str, model: str | None, expected: str | None) -> None:
     assert parse_domain(domain(mode=mode, model=model), "d.xml").max_cpu_compat == expected
@@ -97,10 +101,13 @@ def test_domain_without_cpu_has_no_maximum() -> None:
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    (domain(mode="custom", model="POWER8"),
-     "d.xml: <cpu>, field 'mode': cpu mode 'custom' with <model>POWER8</model> pins the CPU "
-     "model; libvirt spells a compat maximum as <cpu mode='host-model'><model>power8</model>"
-     "</cpu>"),
+    (domain(mode="custom-ish", model="POWER8"),
+     "d.xml: <cpu>, field 'mode': 'custom-ish' is not one of custom, host-model, "
+     "host-passthrough, maximum"),
+    (b"<domain type='xen'><name>x</name></domain>",
+     "d.xml: <domain>, field 'type': 'xen' is not a QEMU domain type (qemu, kvm)"),
+    (b"<domain type='kvm'><name>x</name><cpu check='sometimes'/></domain>",
+     "d.xml: <cpu>, field 'check': 'sometimes' is not one of none, partial, full"),
     (b"<?xml version='1.0'?><!DOCTYPE d [<!ENTITY a 'aaaa'>]><domain><name>&a;</name></domain>",
      "d.xml: DTDs and entity declarations are not accepted in domain XML"),
     (b"<domain><name>x</name>", "d.xml: line 1 column 23: not well-formed XML (no element "
@@ -212,3 +219,35 @@ def test_unknown_suffix_and_missing_file(tmp_path: Path) -> None:
         load_inventory([tmp_path / "fleet.yaml"])
     with pytest.raises(InventoryError, match="cannot read: No such file or directory"):
         load_inventory([tmp_path / "fleet.json"])
+
+
+# ---------------------------------------------------------------- domains as libvirt writes them
+
+WRITTEN = """<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>pc</name>
+  <os><type arch='ppc64le' machine='pseries-7.2'>hvm</type></os>
+  {cpu}
+  {cmdline}
+</domain>"""
+
+
+@pytest.mark.parametrize(("cpu", "cmdline", "expected", "compat"), [
+    # what libvirt 9.0 writes for a domain defined without <cpu> (dumpxml --inactive)
+    ("<cpu mode='custom' match='exact' check='none'>\n"
+     "    <model fallback='forbid'>POWER9</model>\n  </cpu>", "",
+     LibvirtCpu("custom", "POWER9", "none", "exact", "forbid"), None),
+    ("<cpu mode='host-model' check='partial'>\n    <model fallback='allow'>power8</model>\n"
+     "  </cpu>", "", LibvirtCpu("host-model", "power8", "partial", None, "allow"), "power8"),
+    ("<cpu mode='host-passthrough' check='none' migratable='on'/>", "",
+     LibvirtCpu("host-passthrough", None, "none"), None),
+    ("<cpu mode='custom' match='exact' check='none'><model fallback='allow'>POWER8</model>"
+     "</cpu>", "<qemu:commandline><qemu:arg value='-machine'/>"
+     "<qemu:arg value='usb=off,max-cpu-compat=power7'/></qemu:commandline>",
+     LibvirtCpu("custom", "POWER8", "none", "exact", "allow"), "power7"),
+])
+def test_domains_as_libvirt_writes_them(cpu: str, cmdline: str, expected: LibvirtCpu,
+                                        compat: str | None) -> None:
+    read = parse_domain(WRITTEN.format(cpu=cpu, cmdline=cmdline).encode(), "pc.xml")
+    assert read.libvirt.cpu == expected
+    assert (read.libvirt.virt_type, read.libvirt.machine) == ("qemu", "pseries-7.2")
+    assert read.max_cpu_compat == compat

@@ -62,7 +62,7 @@ def test_libvirt_guest_gets_libvirts_refusal() -> None:
     assert decider.start(kind("power10", libvirt=True), P9).reason == \
         "libvirt: the CPU is incompatible with host CPU"
     assert decider.start(kind("power7+", libvirt=True), P10).reason == \
-        "libvirt: Unknown compatibility mode power7+"
+        "libvirt: internal error: Unknown compatibility mode power7+"
     # QEMU alone refuses power7+ on POWER8 and newer at head (ac0fbbb2)
     assert decider.start(kind("power7+"), P10).reason == \
         "Compatibility PVR 0x0f100003 not valid for CPU"
@@ -180,12 +180,27 @@ def test_plan_json_is_consistent(example: FleetPlan) -> None:
 # ---------------------------------------------------------------- grouped == brute force
 
 
+#: libvirt 9.0's ppc64 CPU map (/usr/share/libvirt/cpu_map/ppc64_*.xml): no POWER11, so a
+#: POWER11 host has no host CPU model and host-model is not supported there
+CPU_MAP_HOSTS = ("POWER6", "POWER7", "POWER8", "POWER9", "POWER10")
+HOST_MODEL_REFUSED = ("libvirt: unsupported configuration: CPU mode 'host-model' for ppc64le "
+                      "kvm domain on ppc64le host is not supported by hypervisor")
+
+
+def brute_libvirt(cls: HostClass, max_compat: str | None) -> str | None:
+    """A host-model domain with ``<model>max_compat</model>`` on a KVM host, by hand."""
+    if cls.family not in CPU_MAP_HOSTS:
+        return HOST_MODEL_REFUSED
+    lv = check_libvirt_compat(cls.family, max_compat)
+    return None if lv.result is LibvirtResult.IDENTICAL else f"libvirt: {lv.message}"
+
+
 def brute_start(profile: str, max_compat: str | None, cls: HostClass, libvirt: bool
                 ) -> tuple[bool, str]:
     if libvirt:
-        lv = check_libvirt_compat(cls.family, max_compat)
-        if lv.result is not LibvirtResult.IDENTICAL:
-            return False, f"libvirt: {lv.message}"
+        refused = brute_libvirt(cls, max_compat)
+        if refused is not None:
+            return False, refused
     try:
         n = negotiate(cls.cpu, max_compat, profile, accel=cls.accel, qemu=cls.qemu)
     except Exception as err:
@@ -203,9 +218,9 @@ def brute_migrate(profile: str, max_compat: str | None, src: HostClass, dst: Hos
     if not ok:
         return False, f"source: {why}"
     if libvirt:
-        lv = check_libvirt_compat(dst.family, max_compat)
-        if lv.result is not LibvirtResult.IDENTICAL:
-            return False, f"destination cannot start: libvirt: {lv.message}"
+        refused = brute_libvirt(dst, max_compat)
+        if refused is not None:
+            return False, f"destination cannot start: {refused}"
     options = MachineOptions(cpu=src.cpu, max_cpu_compat=max_compat, accel=src.accel,
                              qemu=src.qemu)
     dst_options = MachineOptions(cpu=dst.cpu, max_cpu_compat=max_compat, accel=dst.accel,

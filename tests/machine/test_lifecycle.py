@@ -11,8 +11,10 @@ from powercompat.errors import (
     CasBufferError,
     CasError,
     CompatNotValidError,
+    HotplugError,
     InvalidModeError,
     KvmSetCompatError,
+    SmtError,
     StateError,
     UnknownCpuError,
 )
@@ -187,9 +189,19 @@ def test_tcg_smt_refused_before_2023(qemu: str, message: str) -> None:
 def test_tcg_smt_at_head_needs_power8() -> None:
     boot(machine(cpu="power9", smp=4, threads=4))
     m = machine(cpu="power9", smp=2, threads=2, max_cpu_compat="power7")
-    with pytest.raises(Exception) as info:
+    with pytest.raises(SmtError) as info:
         m.realize()
     assert str(info.value) == "TCG only supports SMT on POWER8 or newer CPUs"
+    assert m.state is Lifecycle.EXITED
+
+
+def test_hotplug_without_a_slot_is_typed() -> None:
+    m = machine(cpu="power9", smp=2, max_cpus=2)
+    boot(m)
+    with pytest.raises(HotplugError) as info:
+        m.hotplug()
+    assert str(info.value) == "cannot hotplug: all 2 vCPU slots are in use (maxcpus)"
+    assert len(m.vcpus) == 2 and m.state is Lifecycle.RUNNING
 
 
 def test_state_guards() -> None:
@@ -197,6 +209,9 @@ def test_state_guards() -> None:
     with pytest.raises(StateError) as info:
         m.cas(b"")
     assert str(info.value) == "cannot cas: machine is created, needs running"
+    # the lifecycle enum is kept, not turned into text
+    assert info.value.state is Lifecycle.CREATED
+    assert info.value.required == (Lifecycle.RUNNING,)
     m.realize()
     with pytest.raises(StateError):
         m.realize()
@@ -301,3 +316,33 @@ def test_every_one_reg_call_is_arch_compat(linux: bytes) -> None:
     m.reboot()
     assert m.accel.transport is not None
     assert {c.reg_id for c in m.accel.transport.calls} == {KVM_REG_PPC_ARCH_COMPAT}
+
+
+def test_accelerator_parsed_once_into_flavour_and_kernel() -> None:
+    from powercompat.catalog.accels import Accel
+    from powercompat.catalog.kernels import DEFAULT_KERNEL, LINUX_4_19
+    from powercompat.errors import InvalidValueError, UnknownProfileError
+    from powercompat.machine.options import parse_accel
+
+    assert parse_accel("kvm-hv", "linux-4.19") == (Accel.KVM_HV, LINUX_4_19)
+    assert parse_accel("tcg") == (Accel.TCG, DEFAULT_KERNEL)
+    with pytest.raises(InvalidValueError):
+        parse_accel("tcg", "linux-4.19")
+    with pytest.raises(UnknownProfileError) as info:
+        parse_accel("kvm-hv", "linux-9.9")
+    assert str(info.value).startswith("unknown host kernel 'linux-9.9' (valid: linux-4.19")
+    m = machine(cpu="power10", accel="kvm-hv", host_kernel="linux-4.19",
+                max_cpu_compat="power10")
+    m.realize()
+    with pytest.raises(KvmSetCompatError):  # 4.19's KVM predates ISA 3.1 guests
+        m.reset()
+    assert m.config.accel is Accel.KVM_HV and m.config.host_kernel is LINUX_4_19
+
+
+def test_steps_have_one_table() -> None:
+    from powercompat.machine.steps import STEP_CALLS, STEP_NAMES, Step
+    from powercompat.scenario import EVENT_NAMES
+    from powercompat.stress.generator import _EXTRA, EVENTS
+
+    assert set(STEP_CALLS) == set(Step) and EVENT_NAMES == STEP_NAMES
+    assert set(EVENTS) <= set(STEP_NAMES) | set(_EXTRA)

@@ -7,7 +7,8 @@ import struct
 from hypothesis import strategies as st
 
 from powercompat.catalog.guests import GUESTS
-from powercompat.catalog.modes import COMPAT_MODES
+from powercompat.catalog.history import HEAD
+from powercompat.catalog.kernels import KERNELS
 from powercompat.machine.migration import CpuRecord, MigrationStream
 from powercompat.machine.options import MachineOptions
 from powercompat.profiles import ALL_PROFILES, PROFILE_NAMES
@@ -15,7 +16,7 @@ from powercompat.stress.generator import MODEL_ACCELS
 
 TERMINATOR = (0xFFFFFFFE, 0x0F000001)
 WORDS = (0, 0xFFFFFFFF, 0xFFFF0000, 0xFFFE0000, 0xFFFFFFFE, 0x0F000001, 0x0F100003,
-         *(m.pvr for m in COMPAT_MODES), 0x003F0000, 0x004A0000, 0x004B0000, 0x004D0000,
+         *(m.pvr for m in HEAD.modes), 0x003F0000, 0x004A0000, 0x004B0000, 0x004D0000,
          0x004E0000, 0x004E1202, 0x00800000, 0x00820000)
 
 u32 = st.integers(0, 0xFFFFFFFF)
@@ -62,4 +63,5 @@ def machine_options(draw: st.DrawFn, profile: str | None = None,
         cpu=draw(st.sampled_from([m.name for m in p.cpu_models])), smp=smp, threads=threads,
         max_cpus=smp + threads * draw(st.integers(0, 2)),
         max_cpu_compat=draw(st.sampled_from([None, *(m.name for m in p.rules.modes)])),
-        accel=acc, host_cpu=host, qemu=p.name, kernel_reserved_bits=draw(st.booleans()))
+        accel=acc, host_cpu=host, qemu=p.name,
+        host_kernel=draw(st.sampled_from([k.name for k in KERNELS])) if acc != "tcg" else None)

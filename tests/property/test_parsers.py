@@ -10,7 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.property.strategies import TERMINATOR, cas_buffers, entry, pack, streams
 
-from powercompat.catalog.cpus import CPU_MODELS, FAMILIES
+from powercompat.catalog.cpus import FAMILIES, CpuFamily
+from powercompat.catalog.history import HEAD
+from powercompat.catalog.kernels import KERNELS, KernelRelease
 from powercompat.decisions.cas import CAS_MAX_ENTRIES, pack_cas_pvrs, parse_cas_pvrs
 from powercompat.decisions.cpu_match import resolve_cpu
 from powercompat.decisions.pcr import decode_pcr, kvm_hv_pcr
@@ -147,8 +149,8 @@ def test_max_cpu_compat_names(text: str, profile: object) -> None:
 
 
 @MANY
-@given(st.one_of(any_text, st.sampled_from([m.name for m in CPU_MODELS]).map(str.upper),
-                 st.sampled_from([f"{m.pvr:08x}" for m in CPU_MODELS])),
+@given(st.one_of(any_text, st.sampled_from([m.name for m in HEAD.models]).map(str.upper),
+                 st.sampled_from([f"{m.pvr:08x}" for m in HEAD.models])),
        st.sampled_from(ALL_PROFILES))
 def test_cpu_names(text: str, profile: object) -> None:
     p = profile
@@ -211,7 +213,7 @@ def test_names_with_control_characters_are_echoed_raw() -> None:
     QEMU does), so the engine message spans two lines. The CLI's handler folds whitespace
     before printing; the engine keeps the raw value in ``err.name`` / ``err.value``."""
     with pytest.raises(UnknownCpuError) as info:
-        resolve_cpu("power9\nx", CPU_MODELS, {})
+        resolve_cpu("power9\nx", HEAD.models, {})
     assert info.value.name == "power9\nx"
 
 
@@ -288,9 +290,9 @@ def test_pcr_decode_is_total(value: int, view: str) -> None:
 @MANY
 @given(st.one_of(st.sampled_from([0, *(m for m in range(0x0F000000, 0x0F000009))]),
                  st.integers(0, 0xFFFFFFFF)),
-       st.sampled_from(FAMILIES), st.booleans())
-def test_kvm_hv_arch_compat_values(value: int, host: object, reserved: bool) -> None:
-    result = kvm_hv_pcr(host, value, reserved)  # type: ignore[arg-type]
+       st.sampled_from(FAMILIES), st.sampled_from(KERNELS))
+def test_kvm_hv_arch_compat_values(value: int, host: CpuFamily, kernel: KernelRelease) -> None:
+    result = kvm_hv_pcr(host, value, kernel)
     assert result.errno in (0, 22)
     assert 0 <= result.pcr < 2**64
     if result.errno:
@@ -316,7 +318,7 @@ def test_only_typed_errors_escape_every_parser_on_garbage() -> None:
     hostile = ["", " ", "\x00", "0x", "-1", "💥", "power9" * 100, "0x" + "f" * 100]
     for text in hostile:
         for fn in (parse_profile, parse_events, common.parse_pvr_list, common.parse_pcr_value,
-                   lambda t: resolve_cpu(t, CPU_MODELS, {}),
+                   lambda t: resolve_cpu(t, HEAD.models, {}),
                    lambda t: parse_max_cpu_compat(t, ALL_PROFILES[-1])):
             try:
                 fn(text)

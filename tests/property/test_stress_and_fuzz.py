@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from powercompat.catalog.behaviour import SetCompat
 from powercompat.fuzz.corpus import CORPUS_DIR, REAL_CAS_SEED, seed_corpus
 from powercompat.fuzz.runner import atheris_available, replay
 from powercompat.fuzz.targets import FuzzInvariantError, cas_target, migration_target
@@ -44,7 +45,7 @@ def test_checker_catches_a_redundant_ioctl(monkeypatch: pytest.MonkeyPatch) -> N
     from powercompat import profiles
 
     head = profiles.parse_profile("head")
-    broken = replace(head, ioctl_only_on_change=False)
+    broken = replace(head, switches=head.switches._replace(set_compat=SetCompat.STATE_FIRST))
     monkeypatch.setattr(PseriesMachine, "profile", property(
         lambda self: broken, lambda self, value: None), raising=False)
     report = run_stress(200, seed=3, profile="head", accel="kvm-hv")
@@ -63,7 +64,9 @@ def test_stress_cli_reports_throughput_and_zero(capsys: pytest.CaptureFixture[st
 @pytest.mark.parametrize(("args", "message"), [
     (["--lifecycles", "0"], "--lifecycles must be at least 1, got 0"),
     (["--profile", "3.0"], "unknown QEMU profile '3.0' (valid: "),
-    (["--accel", "kvm"], "unknown accelerator 'kvm' for stress"),
+    (["--accel", "kvm"], "stress runs the modelled accelerators only"),
+    (["--accel", "xen"], "unknown accelerator 'xen' (valid: tcg, kvm-hv, kvm-pr, "
+                         "kvm-pr-ignore, kvm)"),
 ])
 def test_stress_cli_bad_input(args: list[str], message: str,
                               capsys: pytest.CaptureFixture[str]) -> None:

@@ -244,6 +244,7 @@ def _record(calls_cas1: list[dict[str, Any]], qemu: str = "7.2") -> dict[str, An
     call = {"vcpu": 0, "vcpu_id": 0, "op": "set", "id": "0x10200000000000b7", "errno": 0}
     return {
         "l1_qemus": {qemu: {"reported": f"QEMU emulator version {qemu}.22 (Debian)"}},
+        "l1_kernel": {"label": "6.1"},
         "cells": [],
         "cell": {
             "config": {"id": "c", "qemu": qemu, "max_cpu_compat": None, "cpu": "host",
@@ -276,9 +277,13 @@ def test_compare_agrees_and_disagrees() -> None:
     rec = _record(bad)
     comp = compare_cell(rec["cell"], rec)
     assert not comp.agree and comp.diffs[0].startswith("cas1 ARCH_COMPAT calls")
-    rec = _record(good, qemu="10.0")
+    rec = _record(good, qemu="9.9")
     comp = compare_cell(rec["cell"], rec)
-    assert comp.profile is None and "no profile for QEMU 10.0.22" in comp.diffs[0]
+    assert comp.profile is None and comp.gap == "the engine has no profile for QEMU 9.9.22"
+    rec = _record(good)
+    rec["l1_kernel"]["label"] = "5.99"
+    comp = compare_cell(rec["cell"], rec)
+    assert comp.gap == "the engine has no host kernel linux-5.99"
 
 
 def test_probes_follow_the_kvm_flavour() -> None:
@@ -290,3 +295,136 @@ def test_probes_follow_the_kvm_flavour() -> None:
     assert any("kvm_pr:kvm_arch_vcpu_ioctl_set_sregs_pr" in p for p in pr)
     assert not any("_hv" in p for p in pr)
     assert any("kvm_hv:kvm_arch_vcpu_ioctl_set_sregs_hv" in p for p in KPROBES)
+
+
+@pytest.mark.parametrize(("option", "value", "what"), [
+    ("--hosts", "pseries-power8", "host"), ("--l1-kernels", "5.10", "L1 kernel"),
+    ("--qemus", "9.2", "QEMU")])
+def test_cli_refuses_unknown_values_in_one_line(capsys: pytest.CaptureFixture[str],
+                                                option: str, value: str, what: str) -> None:
+    from powercompat.cli.main import main
+
+    code = main(["verify", "kvm", option, value])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert err == [f"powercompat: error: unknown {what} '{value}' " + err[0].split("' ", 1)[1]]
+    assert "(valid: " in err[0]
+
+
+def test_report_rows_name_the_outcome_and_the_verdict() -> None:
+    from powercompat.verify.kvm.report import markdown, outcome
+
+    call = {"vcpu": 0, "vcpu_id": 0, "op": "set", "id": "0x10200000000000b7", "errno": 0}
+    rec = _record([{**call, "value": "0x0f000005"}, {**call, "vcpu": 1, "value": "0x0f000005"}])
+    rec["cells"] = [rec.pop("cell")]
+    run = rec["cells"][0]["run"]
+    run.update({"timed_out": False, "seconds": 12.5, "returncode": 0})
+    run["boots"][0].update({"cpu_lines": [], "mmu": "Radix"})
+    rec.update({"host": {"name": "pseries-power9", "machine": "pseries", "l0_cpu": "POWER9"},
+                "l1_kernel": {"label": "6.1", "package": "linux-image-x", "version": "1"},
+                "l0_qemu": "QEMU 7.2", "l2_kernel": {"version": "6.12.107-1"},
+                "date": "d", "session": {"wall_seconds": 1.0}})
+    text = markdown([rec])
+    assert "| c | 7.2 | (unset) | host | 1 boot(s), exit 0 | cas1[0:0x0f000005, " in text
+    assert text.rstrip().splitlines()[-1].endswith("| agrees |")
+    assert outcome({"timed_out": True}) == "timed out"
+    assert outcome({"timed_out": False, "error": ["qemu-system-ppc64: HPT not supported in "
+                                                  "nested guests"], "boots": [],
+                    "returncode": 1}) == "refused: HPT not supported in nested guests"
+
+
+def test_initramfs_is_compressed_only_beyond_the_machine_limit(tmp_path: Path) -> None:
+    import gzip
+
+    busybox = tmp_path / "busybox"
+    busybox.write_bytes(b"\0" * 200_000)
+    vmlinux = tmp_path / "vmlinux"
+    vmlinux.write_bytes(b"\0" * 100_000)
+    image = L1Image(busybox, [], {}, vmlinux, [], 4096)
+    plain = image.write(tmp_path / "a.cpio").read_bytes()
+    assert plain.startswith(b"070701")
+    packed = image.write(tmp_path / "b.cpio", limit=len(plain) - 1).read_bytes()
+    assert gzip.decompress(packed) == plain
+    with pytest.raises(AssetError, match="machine loads at most"):
+        image.write(tmp_path / "c.cpio", limit=10)
+
+
+def test_session_reports_an_l0_that_never_brings_l1_up(tmp_path: Path) -> None:
+    from powercompat.verify.errors import BootError
+    from powercompat.verify.kvm.assets import L0Qemu
+    from powercompat.verify.kvm.session import run_session
+
+    host = HOSTS["powernv9"]
+    fail = L0Qemu("x", "x", ("sh", "-c", "echo 'Could not load initial ram disk' >&2; exit 1",
+                             "sh"), None)
+    with pytest.raises(BootError, match="exited 1 before L1 came up: Could not load initial"):
+        run_session(host, fail, tmp_path / "k", tmp_path / "i", 1, lock=None)
+    script = "printf '@@PCK-KVM yes\\n@@PCK-BEGIN c1 1.0\\n@@PCK-RC c1 0 2.5\\n@@PCK-ALL-DONE\\n'"
+    seen: list[str] = []
+    ok = L0Qemu("x", "x", ("sh", "-c", script, "sh"), None)
+    out = run_session(host, ok, tmp_path / "k", tmp_path / "i", 1, lock=tmp_path / "lock",
+                      on_line=seen.append)
+    assert out.returncode == 0 and not out.timed_out
+    assert seen == ["@@PCK-KVM yes", "@@PCK-BEGIN c1 1.0", "@@PCK-RC c1 0 2.5",
+                    "@@PCK-ALL-DONE"]
+    assert parse_session(out.console)[1][0].seconds == 1.5
+
+
+def test_session_stops_a_wedged_l1(tmp_path: Path) -> None:
+    import time
+
+    from powercompat.verify.kvm.assets import L0Qemu
+    from powercompat.verify.kvm.session import run_session
+
+    script = "printf '@@PCK-KVM yes\\n@@PCK-BEGIN c1 1.0\\n'; exec sleep 60"
+    hung = L0Qemu("x", "x", ("sh", "-c", script, "sh"), None)
+    t0 = time.monotonic()
+    out = run_session(HOSTS["pseries-power9"], hung, tmp_path / "k", tmp_path / "i", 1,
+                      lock=None, quiet=1.0)
+    assert out.timed_out and time.monotonic() - t0 < 30
+    assert "@@PCK-BEGIN c1" in out.console
+
+
+def test_sigterm_kills_l0_under_the_guard(tmp_path: Path) -> None:
+    """A session under process.guard(): SIGTERM kills the (stand-in) L0's whole group."""
+    import signal
+    import sys
+    import time
+    import uuid
+
+    tag = f"1000.{uuid.uuid4().int % 10**9}"  # a unique sleep argument: how L0 is found
+    code = f"""
+import sys
+from pathlib import Path
+from powercompat.verify import process
+from powercompat.verify.kvm.assets import L0Qemu
+from powercompat.verify.kvm.session import HOSTS, run_session
+l0 = L0Qemu("x", "x", ("sh", "-c", "echo @@PCK-KVM yes; exec sleep {tag}", "sh"), None)
+with process.guard():
+    run_session(HOSTS["pseries-power9"], l0, Path("k"), Path("i"), 1, lock=None,
+                on_line=lambda l: print(l, flush=True))
+"""
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "@@PCK-KVM yes"
+    time.sleep(0.3)
+    assert _sleepers(tag) != []
+    child.send_signal(signal.SIGTERM)
+    child.wait(timeout=30)
+    time.sleep(0.5)
+    assert _sleepers(tag) == [] and child.returncode != 0
+
+
+def _sleepers(tag: str) -> list[str]:
+    """The stand-in L0 processes (``sleep <tag>``) still alive."""
+    import os
+
+    return [p for p in os.listdir("/proc")
+            if p.isdigit() and _cmdline(p).startswith("sleep") and tag in _cmdline(p)]
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from types import MappingProxyType
 
 from powercompat.accel.kernels import (
     HvKernel,
@@ -13,11 +14,12 @@ from powercompat.accel.kernels import (
     PrKernel,
 )
 from powercompat.accel.transport import FaultInjector, OneRegTransport, RecordingTransport
+from powercompat.catalog.accels import ACCELS, Accel
 from powercompat.catalog.cpus import CpuFamily
+from powercompat.catalog.kernels import KernelRelease
 from powercompat.errors import InvalidValueError
 
-#: accelerator names as the CLI spells them
-ACCELS: Final[tuple[str, ...]] = ("tcg", "kvm-hv", "kvm-pr", "kvm-pr-ignore", "kvm")
+__all__ = ["ACCELS", "Accelerator", "make_accel"]
 
 
 @dataclass
@@ -25,10 +27,14 @@ class Accelerator:
     """``transport`` is None under TCG. ``kernel`` is the model behind it (None for TCG and
     for the real kernel), used only to report what the kernel holds."""
 
-    name: str
+    flavour: Accel
     transport: RecordingTransport | None
     kernel: KernelModel | None
     faults: FaultInjector | None
+
+    @property
+    def name(self) -> str:
+        return self.flavour.value
 
     @property
     def kvm(self) -> bool:
@@ -42,19 +48,26 @@ class Accelerator:
         return self.kernel.inspect(vcpu) if self.kernel is not None else None
 
 
-def make_accel(name: str, host: CpuFamily, threads: int, nr_vcpus: int,
-               reserved_bits: bool = True, inject_faults: bool = False) -> Accelerator:
-    """:raises InvalidValueError: unknown name, or ``kvm`` off a ppc64 KVM host."""
-    kernel: KernelModel
-    if name == "tcg":
-        return Accelerator(name, None, None, None)
-    if name == "kvm-hv":
-        kernel = HvKernel(host, threads, reserved_bits)
-    elif name == "kvm-pr":
-        kernel = PrKernel()
-    elif name == "kvm-pr-ignore":
-        kernel = PrIgnoreKernel()
-    elif name == "kvm":
+def _pr(host: CpuFamily, threads: int, kernel: KernelRelease) -> KernelModel:
+    # a PR with an ARCH_COMPAT case stores the value and enforces nothing (PR programs no PCR)
+    return PrIgnoreKernel() if kernel.pr_arch_compat else PrKernel()
+
+
+#: the kernel model of each modelled KVM flavour: (host family, threads per vcore, kernel)
+_MODELS: Mapping[Accel, Callable[[CpuFamily, int, KernelRelease], KernelModel]] = \
+    MappingProxyType({
+        Accel.KVM_HV: HvKernel,
+        Accel.KVM_PR: _pr,
+        Accel.KVM_PR_IGNORE: lambda host, threads, kernel: PrIgnoreKernel(),
+    })
+
+
+def make_accel(flavour: Accel, kernel: KernelRelease, host: CpuFamily, threads: int,
+               nr_vcpus: int, inject_faults: bool = False) -> Accelerator:
+    """:raises InvalidValueError: ``kvm`` off a ppc64 KVM host."""
+    if flavour is Accel.TCG:
+        return Accelerator(flavour, None, None, None)
+    if flavour is Accel.KVM:
         # imported here: ctypes/fcntl cost start-up time that TCG and the models never need
         from powercompat.accel.linux import LinuxTransport, is_ppc64_kvm_host, open_linux_vm
 
@@ -62,12 +75,11 @@ def make_accel(name: str, host: CpuFamily, threads: int, nr_vcpus: int,
             raise InvalidValueError("accel 'kvm' needs a ppc64 host with /dev/kvm; "
                                     "use kvm-hv, kvm-pr or kvm-pr-ignore to model one")
         real: LinuxTransport = open_linux_vm(0, nr_vcpus)  # pragma: no cover - ppc64 only
-        return Accelerator(name, RecordingTransport(real), None, None)  # pragma: no cover
-    else:
-        raise InvalidValueError(f"unknown accelerator '{name}' (valid: {', '.join(ACCELS)})")
-    inner: OneRegTransport = kernel
+        return Accelerator(flavour, RecordingTransport(real), None, None)  # pragma: no cover
+    model = _MODELS[flavour](host, threads, kernel)
+    inner: OneRegTransport = model
     faults = None
     if inject_faults:
-        faults = FaultInjector(kernel)
+        faults = FaultInjector(model)
         inner = faults
-    return Accelerator(name, RecordingTransport(inner), kernel, faults)
+    return Accelerator(flavour, RecordingTransport(inner), model, faults)

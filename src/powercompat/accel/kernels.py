@@ -16,8 +16,8 @@ from typing import Protocol
 
 from powercompat.accel.transport import check_value_size
 from powercompat.catalog.cpus import CpuFamily
+from powercompat.catalog.kernels import DEFAULT_KERNEL, KernelRelease
 from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
-from powercompat.catalog.pcr import PCR_MASK
 from powercompat.decisions.pcr import kvm_hv_pcr
 from powercompat.errors import KvmError
 from powercompat.messages import EBADF, EINVAL
@@ -54,10 +54,10 @@ class HvKernel:
     name = "hv"
 
     def __init__(self, host: CpuFamily, threads_per_vcore: int = 1,
-                 reserved_bits: bool = True) -> None:
+                 kernel: KernelRelease = DEFAULT_KERNEL) -> None:
         self.host = host
         self.threads = threads_per_vcore
-        self.reserved_bits = reserved_bits
+        self.kernel = kernel
         self.vcpus: set[int] = set()
         #: vcore id -> (arch_compat, pcr)
         self.vcores: dict[int, tuple[int, int]] = {}
@@ -71,7 +71,7 @@ class HvKernel:
         self.vcpus.add(vcpu)
         # A new vcore is raw; since 13c7bb3c57dc the guest is entered with vc->pcr | PCR_MASK,
         # so its effective PCR is the reserved bits alone, as after a raw write.
-        self.vcores.setdefault(vcpu // self.threads, (0, PCR_MASK if self.reserved_bits else 0))
+        self.vcores.setdefault(vcpu // self.threads, (0, self.kernel.reserved_pcr))
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         core = self._vcore("get", vcpu, reg_id)
@@ -84,7 +84,7 @@ class HvKernel:
         check_value_size("set", vcpu, reg_id, value)
         if reg_id != KVM_REG_PPC_ARCH_COMPAT:
             raise KvmError(EINVAL, "set", vcpu, reg_id)
-        result = kvm_hv_pcr(self.host, value, self.reserved_bits)
+        result = kvm_hv_pcr(self.host, value, self.kernel)
         if result.errno:
             raise KvmError(result.errno, "set", vcpu, reg_id)
         self.vcores[core] = (value, result.pcr)
@@ -96,7 +96,8 @@ class HvKernel:
 
 
 class PrKernel:
-    """KVM PR: no ARCH_COMPAT case in get or set, so both end in -EINVAL."""
+    """KVM PR of a kernel without an ARCH_COMPAT case (``pr_arch_compat`` False, every
+    kernel so far): get and set both end in -EINVAL."""
 
     name = "pr"
 

@@ -1,25 +1,15 @@
-"""The compat table: one row per architected mode, oldest to newest.
+"""Compat modes: the logical PVRs, the row type of QEMU's compat table, and its lookups.
 
-Source: QEMU target/ppc/compat.c ``compat_table`` (HEAD b428fe0362) and its 2017 state
-(9b44c836 .. 03ee51d3), logical PVRs from target/ppc/cpu-models.h. The code compares
-*positions* in this table for min/max bounds (as QEMU compares pointers), so the order is
-part of the data and must not change.
+Source: QEMU target/ppc/compat.c ``CompatInfo`` / ``compat_by_pvr()``, logical PVRs from
+target/ppc/cpu-models.h. The rows themselves, as each release has them, are built from the
+history of changes in :mod:`powercompat.catalog.history`. The code compares *positions* in a
+table for min/max bounds (as QEMU compares pointers), so a table's order is part of its data.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final
-
-from powercompat.catalog.pcr import (
-    PCR_COMPAT_2_05,
-    PCR_COMPAT_2_06,
-    PCR_COMPAT_2_07,
-    PCR_COMPAT_3_00,
-    PCR_COMPAT_3_10,
-    PCR_TM_DIS,
-    PCR_VSX_DIS,
-)
 
 # target/ppc/cpu-models.h "Logical PVR definitions for sPAPR"
 LOGICAL_2_04: Final = 0x0F000001  # never in the table; Linux's CAS terminator value
@@ -34,12 +24,8 @@ LOGICAL_3_10_P11: Final = 0x0F000007
 
 @dataclass(frozen=True, slots=True)
 class CompatMode:
-    """One ``CompatInfo`` row.
-
-    ``pcr`` is the head value (with PCR_COMPAT_3_10, which 7d37b274 added in 2019);
-    ``pcr_2017`` is the row as QEMU 2.10/2.11 had it. ``max_vthreads`` is what the *guest*
-    may see; ``max_vthreads_2017`` the 2017 ``max_threads``.
-    """
+    """One ``CompatInfo`` row. ``max_vthreads`` is what the *guest* may see (``max_threads``
+    until abbc1247); ``isa`` names the ISA level for people."""
 
     name: str
     pvr: int
@@ -47,38 +33,9 @@ class CompatMode:
     pcr_level: int
     max_vthreads: int
     isa: str
-    since: str
-    pcr_2017: int | None
-    max_vthreads_2017: int | None
 
 
-_P6 = PCR_COMPAT_2_07 | PCR_COMPAT_2_06 | PCR_COMPAT_2_05 | PCR_TM_DIS | PCR_VSX_DIS
-_P7 = PCR_COMPAT_2_07 | PCR_COMPAT_2_06 | PCR_TM_DIS
-_NEW = PCR_COMPAT_3_10 | PCR_COMPAT_3_00
-
-#: QEMU's compat_table, in QEMU's order (the code relies on it).
-COMPAT_MODES: Final[tuple[CompatMode, ...]] = (
-    CompatMode("power6", LOGICAL_2_05, _NEW | _P6, PCR_COMPAT_2_05, 2, "2.05", "9d6f1065",
-               PCR_COMPAT_3_00 | _P6, 2),
-    CompatMode("power7", LOGICAL_2_06, _NEW | _P7, PCR_COMPAT_2_06, 4, "2.06", "9d6f1065",
-               PCR_COMPAT_3_00 | _P7, 4),
-    CompatMode("power7+", LOGICAL_2_06_PLUS, _NEW | _P7, PCR_COMPAT_2_06, 4, "2.06+", "9d6f1065",
-               PCR_COMPAT_3_00 | _P7, 4),
-    CompatMode("power8", LOGICAL_2_07, _NEW | PCR_COMPAT_2_07, PCR_COMPAT_2_07, 8, "2.07",
-               "9d6f1065", PCR_COMPAT_3_00 | PCR_COMPAT_2_07, 8),
-    # POWER9 hardware has 4 threads per core, but P8-compat guests on P9 need 8 vthreads and a
-    # guest must not lose half its threads when it negotiates P9 at CAS: 4 until 03ee51d3.
-    CompatMode("power9", LOGICAL_3_00, _NEW, PCR_COMPAT_3_00, 8, "3.00", "9b44c836",
-               PCR_COMPAT_3_00, 4),
-    CompatMode("power10", LOGICAL_3_10, PCR_COMPAT_3_10, PCR_COMPAT_3_10, 8, "3.1", "7d37b274",
-               None, None),
-    # Same pcr and pcr_level as power10: hence the spapr_logical_pvr check (ac0fbbb2).
-    CompatMode("power11", LOGICAL_3_10_P11, PCR_COMPAT_3_10, PCR_COMPAT_3_10, 8, "3.1 (P11)",
-               "c0d96407", None, None),
-)
-
-
-def mode_by_pvr(pvr: int, modes: tuple[CompatMode, ...] = COMPAT_MODES) -> CompatMode | None:
+def mode_by_pvr(pvr: int, modes: tuple[CompatMode, ...]) -> CompatMode | None:
     """QEMU's compat_by_pvr(): an exact scan, no masking; 0 is never in the table."""
     for mode in modes:
         if mode.pvr == pvr:
@@ -86,7 +43,7 @@ def mode_by_pvr(pvr: int, modes: tuple[CompatMode, ...] = COMPAT_MODES) -> Compa
     return None
 
 
-def mode_by_name(name: str, modes: tuple[CompatMode, ...] = COMPAT_MODES) -> CompatMode | None:
+def mode_by_name(name: str, modes: tuple[CompatMode, ...]) -> CompatMode | None:
     """QEMU's ppc_compat_prop_set() lookup: exact and case-sensitive."""
     for mode in modes:
         if mode.name == name:
@@ -94,6 +51,41 @@ def mode_by_name(name: str, modes: tuple[CompatMode, ...] = COMPAT_MODES) -> Com
     return None
 
 
-def mode_index(mode: CompatMode, modes: tuple[CompatMode, ...] = COMPAT_MODES) -> int:
+def mode_index(mode: CompatMode, modes: tuple[CompatMode, ...]) -> int:
     """Table position, the quantity QEMU's min/max bounds compare."""
     return modes.index(mode)
+
+
+def mode_name(pvr: int, modes: tuple[CompatMode, ...]) -> str | None:
+    """A mode's table name; None for raw (0); the hex of a PVR the table lacks.
+
+    >>> mode_name(0x0F000004, (CompatMode("power8", 0x0F000004, 0x38, 0x8, 8, "2.07"),))
+    'power8'
+    >>> mode_name(0x0F000009, ()) , mode_name(0, ())
+    ('0x0f000009', None)
+    """
+    if not pvr:
+        return None
+    mode = mode_by_pvr(pvr, modes)
+    return mode.name if mode else _hex32(pvr)
+
+
+def pvr_label(pvr: int, modes: tuple[CompatMode, ...], *, raw: bool = True) -> str:
+    """The one label for a compat PVR people read: ``power8 (0x0f000004)``, ``raw
+    (0x00000000)`` (unless ``raw`` is False: 0 as a CAS candidate is just a value), or the
+    bare hex of a value the table lacks.
+
+    >>> pvr_label(0, ())
+    'raw (0x00000000)'
+    >>> pvr_label(0, (), raw=False)
+    '0x00000000'
+    """
+    if pvr == 0 and raw:
+        return f"raw ({_hex32(0)})"
+    mode = mode_by_pvr(pvr, modes)
+    return f"{mode.name} ({_hex32(pvr)})" if mode else _hex32(pvr)
+
+
+def _hex32(value: int) -> str:
+    # QEMU's 0x%08x (messages.hex32); the catalogue imports nothing of ours
+    return f"0x{value:08x}"

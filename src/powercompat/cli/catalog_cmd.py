@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from argparse import ArgumentParser, Namespace
 
-from powercompat.catalog.modes import COMPAT_MODES, CompatMode, mode_by_name
+from powercompat.catalog.behaviour import switch_docs
+from powercompat.catalog.history import HEAD, switch_changes
+from powercompat.catalog.modes import CompatMode, mode_by_name
 from powercompat.cli.common import add_json, add_qemu, emit_json
 from powercompat.cli.main import Command
 from powercompat.decisions.pcr import decode_pcr
@@ -13,7 +15,6 @@ from powercompat.messages import hex32, hex64
 from powercompat.profiles import (
     ALL_PROFILES,
     PROFILE_NAMES,
-    SWITCHES,
     Profile,
     parse_profile,
 )
@@ -32,7 +33,7 @@ def configure_modes(parser: ArgumentParser) -> None:
 
 def modes(args: Namespace) -> int:
     profile = parse_profile(args.qemu) if args.qemu is not None else None
-    rows = [_mode_row(mode, profile) for mode in COMPAT_MODES]
+    rows = [_mode_row(mode, profile) for mode in HEAD.modes]
     if args.as_json:
         emit_json({"qemu": profile.name if profile else None, "modes": rows})
         return 0
@@ -67,7 +68,7 @@ def _mode_row(mode: CompatMode, profile: Profile | None) -> dict[str, object]:
         "pcr_level_bit": _bits(shown.pcr_level),
         "max_vthreads": shown.max_vthreads,
         "isa": mode.isa,
-        "since": mode.since,
+        "since": _since(mode.name),
     }
     if profile:
         row["in_profile"] = own is not None
@@ -125,14 +126,19 @@ def _short(hex_text: str) -> str:
 
 
 def profiles(args: Namespace) -> int:
-    values = {p.name: {name: getattr(p, name) for name, _ in SWITCHES} for p in ALL_PROFILES}
+    values = {p.name: p.switch_values() for p in ALL_PROFILES}
+    docs = switch_docs()
     if args.as_json:
         emit_json({"profiles": [{"name": p.name, "title": p.title,
                                  "description": p.description,
+                                 "resolution": p.resolution,
                                  "modes": [m.name for m in p.rules.modes],
                                  "logical_pvr_check": p.rules.logical_pvr_check,
-                                 "switches": values[p.name]} for p in ALL_PROFILES],
-                   "switches": dict(SWITCHES)})
+                                 "switches": values[p.name],
+                                 "switch_commits": {name: p.switch_commit(name)
+                                                    for name, _ in docs}}
+                                for p in ALL_PROFILES],
+                   "switches": dict(docs)})
         return 0
     from powercompat.cli import tables
 
@@ -140,20 +146,31 @@ def profiles(args: Namespace) -> int:
                         title="QEMU profiles (--qemu)", wrap=("meaning",))
     grid.add_row("newest mode", *(p.rules.modes[-1].name for p in ALL_PROFILES),
                  "the compat table ends there")
-    grid.add_row("logical_pvr_check", *(_flag(p.rules.logical_pvr_check)
-                                        for p in ALL_PROFILES),
-                 "pcc_compat step 4: power7+ refused on POWER8+ (ac0fbbb2)")
-    for name, meaning in SWITCHES:
-        grid.add_row(name, *(_flag(values[p.name][name]) for p in ALL_PROFILES), meaning)
+    for name, meaning in docs:
+        commits = ", ".join(c.label for c in switch_changes(name))
+        grid.add_row(name, *(_flag(values[p.name][name], name) for p in ALL_PROFILES),
+                     f"{meaning} ({commits})" if commits else meaning)
     tables.show(grid, *(f"{p.name:<12} {p.title}: {p.description}" for p in ALL_PROFILES))
     return 0
 
 
-def _flag(value: object) -> str:
+def _since(name: str) -> str | None:
+    change = HEAD.mode_source(name)
+    return change.label if change else None
+
+
+#: what an unset (None) switch means, where "-" would not say it
+_UNSET: dict[str, str] = {"tcg_max_threads": "1"}
+
+
+def _flag(value: object, switch: str = "") -> str:
+    """A switch's cell: yes, -, a count or a name; never Python's ``None``."""
     if value is True:
         return "yes"
     if value is False:
         return "-"
+    if value is None:
+        return _UNSET.get(switch, "-")
     return str(value).replace("ppc_init_compat_all", "init_all").replace(
         "ppc_set_compat_all", "set_all")
 

@@ -37,13 +37,14 @@ def configure(parser: ArgumentParser) -> None:
 
 def run(args: Namespace) -> int:
     """Build once, then answer from the cache (the manifest and the files' hashes)."""
-    from powercompat.verify import prkernel
+    from powercompat.verify import prkernel, process
     from powercompat.verify.assets import default_cache_dir
 
     cache = (args.cache or default_cache_dir() / "pr").expanduser().resolve()
-    manifest = prkernel.build(
-        cache, jobs=args.jobs, image_package=args.image_package, timeout=args.timeout,
-        say=None if args.as_json else (lambda m: print(f"pr-kernel: {m}", file=sys.stderr)))
+    with process.guard():  # SIGINT/SIGTERM/SIGHUP kill make and the compilers with it
+        manifest = prkernel.build(
+            cache, jobs=args.jobs, image_package=args.image_package, timeout=args.timeout,
+            say=None if args.as_json else (lambda m: print(f"pr-kernel: {m}", file=sys.stderr)))
     if args.as_json:
         print(json.dumps(manifest.to_json(), indent=2))
         return 0

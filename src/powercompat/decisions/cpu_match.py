@@ -8,15 +8,10 @@ ppc_pvr_match_power{7,8,9,10}() callbacks, and target/ppc/machine.c pvr_match().
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
-from powercompat.catalog.cpus import (
-    POWER7_BASE,
-    POWER7P_BASE,
-    POWER8_BASE,
-    POWER_SERVER_MASK,
-    CpuModel,
-)
+from powercompat.catalog.cpus import POWER_SERVER_MASK, CpuModel, PvrMatch
 from powercompat.errors import UnknownCpuError
 
 _PVR_NAME = re.compile(r"(0[xX])?[0-9a-fA-F]{8}")
@@ -43,51 +38,55 @@ def resolve_cpu(
     raise UnknownCpuError(name)
 
 
-def pvr_match(model: CpuModel, pvr: int, best: bool, p8_variants: bool = True) -> bool:
-    """The class's pvr_match callback. ``best``: this exact class, not just the family.
+def _exact(model: CpuModel, pvr: int) -> bool:
+    return model.pvr == pvr
 
-    ``p8_variants``: POWER8E/NVL bases still match the POWER8 family (before f73b3168).
-    """
-    family = model.family
-    base = pvr & POWER_SERVER_MASK
-    own_base = model.pvr & POWER_SERVER_MASK
-    if family.match == "exact":
-        return model.pvr == pvr
-    if family.match == "power7":
-        if not best:
-            return base in (POWER7_BASE, POWER7P_BASE)
-        return base == own_base
-    if family.match == "power8":
-        if not best:
-            return base == POWER8_BASE or (p8_variants and base in family.bases)
-        return base == own_base
-    if not best and base in family.bases:
-        return True
-    if base != own_base or pvr & 0x0F00 != model.pvr & 0x0F00:
+
+def _same_base(model: CpuModel, pvr: int) -> bool:
+    return pvr & POWER_SERVER_MASK == model.pvr & POWER_SERVER_MASK
+
+
+def _same_major(model: CpuModel, pvr: int) -> bool:
+    return _same_base(model, pvr) and pvr & _DD_MAJOR == model.pvr & _DD_MAJOR
+
+
+def _power9_minor(model: CpuModel, pvr: int) -> bool:
+    # DD2.0/2.1 match only the v2.0 class, DD2.2/2.3 only the v2.2 class; no other DD.
+    if not _same_major(model, pvr) or pvr & _DD_MAJOR != 0x200:
         return False
-    if family.match == "power10":
-        return True
-    # POWER9: DD2.0/2.1 match only the v2.0 class, DD2.2/2.3 only the v2.2 class.
-    if pvr & 0x0F00 == 0x200:
-        if pvr & 0xF < 2:
-            return model.pvr & 0xF == 0
-        return model.pvr & 0xF == 2
-    return False
+    return model.pvr & 0xF == (0 if pvr & 0xF < 2 else 2)
 
 
-def migration_pvr_match(model: CpuModel, pvr: int, p8_variants: bool = True) -> bool:
+_DD_MAJOR = 0x0F00
+#: the ``best`` half of each pvr_match callback, one entry per PvrMatch
+_BEST: Mapping[PvrMatch, Callable[[CpuModel, int], bool]] = MappingProxyType({
+    PvrMatch.EXACT: _exact,
+    PvrMatch.SAME_BASE: _same_base,
+    PvrMatch.SAME_MAJOR: _same_major,
+    PvrMatch.POWER9_MINOR: _power9_minor,
+})
+
+
+def pvr_match(model: CpuModel, pvr: int, best: bool) -> bool:
+    """The class's pvr_match callback. ``best``: this exact class, not just the family
+    (whose PVR bases are the release's own: POWER8E/NVL until f73b3168)."""
+    family = model.family
+    if not best and family.best is not PvrMatch.EXACT:
+        return pvr & POWER_SERVER_MASK in family.bases
+    return _BEST[family.best](model, pvr)
+
+
+def migration_pvr_match(model: CpuModel, pvr: int) -> bool:
     """target/ppc/machine.c pvr_match(): the incoming raw PVR is this class or its family."""
-    return pvr == model.pvr or pvr_match(model, pvr, True, p8_variants)
+    return pvr == model.pvr or pvr_match(model, pvr, True)
 
 
-def class_by_pvr_mask(
-    pvr: int, models: tuple[CpuModel, ...], p8_variants: bool = True
-) -> CpuModel | None:
+def class_by_pvr_mask(pvr: int, models: tuple[CpuModel, ...]) -> CpuModel | None:
     """ppc_cpu_class_by_pvr_mask(): the first class whose pvr_match(best) holds (KVM host)."""
     for model in models:
         if model.pvr == pvr:
             return model
     for model in models:
-        if pvr_match(model, pvr, True, p8_variants):
+        if pvr_match(model, pvr, True):
             return model
     return None

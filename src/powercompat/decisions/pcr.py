@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from powercompat.catalog import pcr as bits
 from powercompat.catalog.cpus import CpuFamily
+from powercompat.catalog.kernels import DEFAULT_KERNEL, KernelRelease
 from powercompat.catalog.modes import CompatMode
 
 
@@ -19,24 +20,12 @@ def qemu_pcr(family: CpuFamily, mode: CompatMode | None) -> int:
     """SPR_PCR after ppc_set_compat(): the mode's bits masked by the class (0 in raw mode).
 
     >>> from powercompat.catalog.cpus import POWER9
+    >>> from powercompat.catalog.history import HEAD
     >>> from powercompat.catalog.modes import mode_by_name
-    >>> hex(qemu_pcr(POWER9, mode_by_name("power8")))
+    >>> hex(qemu_pcr(POWER9, mode_by_name("power8", HEAD.modes)))
     '0x8'
     """
     return mode.pcr & family.pcr_mask if mode else 0
-
-
-# book3s_hv.c kvmppc_set_arch_compat(): the switch from logical PVR to guest PCR bit.
-# 0x0f000001 (2.04) and every raw PVR fall to the default arm: -EINVAL.
-_GUEST_PCR_BIT: dict[int, int] = {
-    0x0F000002: bits.PCR_ARCH_205,
-    0x0F000003: bits.PCR_ARCH_206,
-    0x0F100003: bits.PCR_ARCH_206,
-    0x0F000004: bits.PCR_ARCH_207,
-    0x0F000005: bits.PCR_ARCH_300,
-    0x0F000006: bits.PCR_ARCH_31,
-    0x0F000007: bits.PCR_ARCH_31,  # shares the arm with PVR_ARCH_31
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,27 +39,29 @@ class HvPcr:
     reason: str
 
 
-def kvm_hv_pcr(host: CpuFamily, arch_compat: int, reserved_bits: bool = True) -> HvPcr:
-    """What Linux KVM HV does with an ARCH_COMPAT write on a host of ``host``'s family.
+def kvm_hv_pcr(host: CpuFamily, arch_compat: int,
+               kernel: KernelRelease = DEFAULT_KERNEL) -> HvPcr:
+    """What Linux KVM HV (``kernel``) does with an ARCH_COMPAT write on a host of ``host``'s
+    family.
 
     >>> from powercompat.catalog.cpus import POWER9
-    >>> hex(kvm_hv_pcr(POWER9, 0x0F000004, reserved_bits=False).pcr)
+    >>> from powercompat.catalog.kernels import LINUX_4_19
+    >>> hex(kvm_hv_pcr(POWER9, 0x0F000004, LINUX_4_19).pcr)
     '0x8'
     """
     host_bit = host.host_pcr_bit
+    known = kernel.guest_pcr_bit(arch_compat)
     if arch_compat == 0:
         guest_bit = host_bit
-    elif arch_compat in _GUEST_PCR_BIT:
-        guest_bit = _GUEST_PCR_BIT[arch_compat]
+    elif known is not None:
+        guest_bit = known
     else:
         return HvPcr(errno.EINVAL, host_bit, 0, 0,
-                     f"0x{arch_compat:08x} is not a logical PVR the kernel knows")
+                     f"0x{arch_compat:08x} is not a logical PVR {kernel.name} knows")
     if guest_bit > host_bit:
         return HvPcr(errno.EINVAL, host_bit, guest_bit, 0,
                      f"guest level 0x{guest_bit:x} is above the host's 0x{host_bit:x}")
-    value = host_bit - guest_bit
-    if reserved_bits:
-        value |= bits.PCR_MASK
+    value = (host_bit - guest_bit) | kernel.reserved_pcr
     return HvPcr(0, host_bit, guest_bit, value, "accepted")
 
 

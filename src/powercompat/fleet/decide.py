@@ -5,9 +5,10 @@ revision), its KVM flavour and its QEMU profile (a :class:`HostClass`); of a gue
 profile, its ``max-cpu-compat`` and whether libvirt starts it (a :class:`GuestKind`). The
 :class:`Decider` asks the engine once per distinct pair and caches the :class:`Verdict`:
 
-- start: :func:`powercompat.scenario.negotiate` (boot through CAS), plus libvirt's
-  ``ppc64CheckCompatibilityMode`` (:func:`~powercompat.decisions.libvirt.check_libvirt_compat`)
-  for a guest defined by a libvirt domain, and the guest userland's verdict;
+- start: for a guest defined by a libvirt domain, libvirt's own verdict first
+  (:func:`~powercompat.decisions.libvirt.start_domain`: the domain as written, on the host as
+  libvirt sees it), which also gives the ``-cpu`` and ``max-cpu-compat`` QEMU gets; then
+  :func:`powercompat.scenario.negotiate` (boot through CAS) and the guest userland's verdict;
 - live migration: scenario.save_on_source / load_on_destination (the machine itself),
   booted on the source through CAS, then loaded on the destination, as
   :func:`powercompat.scenario.migrate_check` does, but with the source's and the destination's
@@ -19,13 +20,22 @@ Nothing here restates a rule: every refusal text is the engine's message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from powercompat.decisions.libvirt import LibvirtResult, check_libvirt_compat
+from powercompat.decisions.libvirt import (
+    PPC64_ARCHS,
+    LibvirtCpu,
+    LibvirtDomain,
+    LibvirtHost,
+    LibvirtOutcome,
+    qemu_facts,
+    start_domain,
+)
 from powercompat.errors import InputError, PowerCompatError
 from powercompat.machine.options import MachineOptions, parse_options
+from powercompat.profiles import parse_profile
 from powercompat.scenario import (
     load_on_destination,
     migration_refusal,
@@ -38,16 +48,26 @@ from powercompat.scenario import (
 
 @dataclass(frozen=True, slots=True, order=True)
 class HostClass:
-    """What a decision needs to know of a host. ``cpu`` is the resolved ``-cpu`` model."""
+    """What a decision needs to know of a host. ``cpu`` is the resolved ``-cpu`` model;
+    ``kvm`` is ``tcg`` for a host without KVM for pseries (an x86_64 libvirt host: ``family``
+    and ``arch`` are its arch, ``cpu`` is ``-``)."""
 
     family: str
     cpu: str
     kvm: str
     qemu: str
+    arch: str = "ppc64le"
 
     @property
     def accel(self) -> str:
-        return f"kvm-{self.kvm}"
+        return "tcg" if self.kvm == "tcg" else f"kvm-{self.kvm}"
+
+    @property
+    def libvirt_host(self) -> LibvirtHost:
+        """The host as libvirt sees it (its CPU only on a ppc64 host)."""
+        native = self.arch in PPC64_ARCHS
+        return LibvirtHost(self.arch, qemu_facts(parse_profile(self.qemu)),
+                           self.family if native else None)
 
     @property
     def label(self) -> str:
@@ -76,15 +96,26 @@ def host_class(cpu: str, kvm: str, qemu: str) -> HostClass:
 
 @dataclass(frozen=True, slots=True)
 class GuestKind:
-    """What a decision needs to know of a guest."""
+    """What a decision needs to know of a guest. ``domain``: the libvirt domain as written
+    (None for a libvirt guest of a candidate setting: the spelling libvirt-xml proposes for
+    ``max_cpu_compat`` on each host, host-model under KVM, ``<qemu:commandline>`` under TCG)."""
 
     profile: str
     max_cpu_compat: str | None
     libvirt: bool = False
+    domain: LibvirtDomain | None = None
 
     @property
-    def sort_key(self) -> tuple[str, str, bool]:
-        return (self.profile, self.max_cpu_compat or "", self.libvirt)
+    def sort_key(self) -> tuple[str, str, bool, str]:
+        return (self.profile, self.max_cpu_compat or "", self.libvirt, repr(self.domain))
+
+    def libvirt_domain(self, host: HostClass) -> LibvirtDomain:
+        """The domain libvirt is given on ``host``."""
+        if self.domain is not None:
+            return self.domain
+        if host.kvm == "tcg":
+            return LibvirtDomain(None, "qemu", commandline_compat=self.max_cpu_compat)
+        return LibvirtDomain(LibvirtCpu("host-model", self.max_cpu_compat), "kvm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +138,9 @@ class Decider:
 
     def __init__(self) -> None:
         self._start: dict[tuple[GuestKind, HostClass], Verdict] = {}
-        self._stream: dict[tuple[GuestKind, HostClass], bytes | Verdict] = {}
-        self._load: dict[tuple[bytes, str | None, bool, HostClass], Verdict] = {}
+        self._boot: dict[tuple[str, MachineOptions], Verdict] = {}
+        self._stream: dict[tuple[str, MachineOptions], bytes | Verdict] = {}
+        self._load: dict[tuple[bytes, MachineOptions], Verdict] = {}
         self._mobility: dict[tuple[GuestKind, tuple[tuple[HostClass, bool], ...]], Verdict] = {}
         self.calls = {"negotiate": 0, "migrate_out": 0, "migrate_in": 0}
 
@@ -123,13 +155,20 @@ class Decider:
         return verdict
 
     def _decide_start(self, kind: GuestKind, host: HostClass) -> Verdict:
-        refused = _libvirt_refusal(kind, host)
-        if refused is not None:
-            return Verdict(False, refused)
+        options = _machine_options(kind, host)
+        if isinstance(options, str):
+            return Verdict(False, options)
+        key = (kind.profile, options)  # a libvirt domain and a plain guest may share a machine
+        verdict = self._boot.get(key)
+        if verdict is None:
+            verdict = self._boot[key] = self._boot_once(kind, host, options)
+        return verdict
+
+    def _boot_once(self, kind: GuestKind, host: HostClass, options: MachineOptions) -> Verdict:
         self.calls["negotiate"] += 1
         try:
-            result = negotiate(host.cpu, kind.max_cpu_compat, kind.profile, accel=host.accel,
-                               qemu=host.qemu)
+            result = negotiate(options.cpu, options.max_cpu_compat, kind.profile,
+                               accel=options.accel, host_cpu=options.host_cpu, qemu=host.qemu)
         except InputError as err:  # e.g. a mode this QEMU release does not have
             return Verdict(False, str(err))
         if not result.ok:
@@ -146,40 +185,50 @@ class Decider:
         stream = self._source_stream(kind, source)
         if isinstance(stream, Verdict):
             return stream
-        key = (stream, kind.max_cpu_compat, kind.libvirt, destination)
+        options = _machine_options(kind, destination, incoming=True)
+        if isinstance(options, str):
+            return Verdict(False, f"destination cannot start: {options}")
+        key = (stream, options)
         verdict = self._load.get(key)
         if verdict is None:
-            verdict = self._load[key] = self._decide_load(kind, stream, destination)
+            verdict = self._load[key] = self._decide_load(options, stream, destination)
         return verdict
 
-    def _source_stream(self, kind: GuestKind, source: HostClass) -> bytes | Verdict:
-        key = (kind, source)
-        stream = self._stream.get(key)
-        if stream is None:
-            stream = self._stream[key] = self._boot_and_save(kind, source)
-        return stream
+    def source(self, kind: GuestKind, source: HostClass) -> Hashable:
+        """Everything :meth:`migrate` from ``source`` depends on besides the destination:
+        the stream with the guest's maximum and libvirt flag, or the source's refusal. Two
+        sources with the same key get the same answer from every destination."""
+        stream = self._source_stream(kind, source)
+        if isinstance(stream, Verdict):
+            return stream
+        return (stream, kind.max_cpu_compat, kind.libvirt)
 
-    def _boot_and_save(self, kind: GuestKind, source: HostClass) -> bytes | Verdict:
-        """scenario.migrate_check's source side: realize, reset, CAS, migrate out."""
+    def _source_stream(self, kind: GuestKind, source: HostClass) -> bytes | Verdict:
         started = self.start(kind, source)
         if not started.ok:
             return Verdict(False, f"source: {started.reason}")
+        options = _machine_options(kind, source)
+        assert not isinstance(options, str)  # the start above succeeded
+        key = (kind.profile, options)
+        stream = self._stream.get(key)
+        if stream is None:
+            stream = self._stream[key] = self._save(kind, options)
+        return stream
+
+    def _save(self, kind: GuestKind, options: MachineOptions) -> bytes | Verdict:
+        """scenario.migrate_check's source side: realize, reset, CAS, migrate out."""
         self.calls["migrate_out"] += 1
         try:
-            return save_on_source(source.options(kind.max_cpu_compat),
-                                  parse_guest(kind.profile).cas_buffer)
+            return save_on_source(options, parse_guest(kind.profile).cas_buffer)
         except PowerCompatError as err:
             return Verdict(False, migration_refusal(err, "source")[0])
 
-    def _decide_load(self, kind: GuestKind, stream: bytes, destination: HostClass) -> Verdict:
+    def _decide_load(self, options: MachineOptions, stream: bytes,
+                     destination: HostClass) -> Verdict:
         """scenario.migrate_check's destination side: start with ``incoming``, load."""
-        refused = _libvirt_refusal(kind, destination)
-        if refused is not None:
-            return Verdict(False, f"destination cannot start: {refused}")
         self.calls["migrate_in"] += 1
         try:
-            machine = load_on_destination(
-                destination.options(kind.max_cpu_compat, incoming=True), stream)
+            machine = load_on_destination(options, stream)
         except PowerCompatError as err:  # migrate-check prints the cause on a second line
             message, cause = migration_refusal(err, "destination")
             return Verdict(False, f"{message}; {cause}" if cause else message)
@@ -215,13 +264,29 @@ class Decider:
         return _OK
 
 
-def _libvirt_refusal(kind: GuestKind, host: HostClass) -> str | None:
-    """libvirt refuses the domain before QEMU starts (qemuProcessUpdateGuestCPU)."""
+@cache
+def libvirt_outcome(domain: LibvirtDomain, host: HostClass) -> LibvirtOutcome:
+    """What libvirt does with the domain on a host of this class."""
+    return start_domain(domain, host.libvirt_host)
+
+
+def _machine_options(kind: GuestKind, host: HostClass, incoming: bool = False
+                     ) -> MachineOptions | str:
+    """The machine QEMU is started with on ``host``, or the refusal before QEMU runs: for a
+    libvirt guest, libvirt's (qemuProcessUpdateGuestCPU and friends) and the ``-cpu`` and
+    ``max-cpu-compat`` libvirt passes; for any other guest, ``-cpu`` the host's model."""
     if not kind.libvirt:
-        return None
-    verdict = check_libvirt_compat(host.family, kind.max_cpu_compat)
-    if verdict.result is LibvirtResult.IDENTICAL:
-        return None
-    return f"libvirt: {verdict.message}"
-
-
+        if host.kvm == "tcg":
+            return "a guest without a libvirt domain names no -cpu for a TCG host"
+        return host.options(kind.max_cpu_compat, incoming)
+    outcome = libvirt_outcome(kind.libvirt_domain(host), host)
+    if not outcome.ok:
+        return f"libvirt: {outcome.error}"
+    if host.kvm == "tcg":
+        if outcome.qemu_cpu == "host":  # QEMU registers "host" only under KVM
+            return "QEMU: unable to find CPU model 'host'"
+        return MachineOptions(cpu=str(outcome.qemu_cpu), max_cpu_compat=outcome.max_cpu_compat,
+                              accel="tcg", qemu=host.qemu, incoming=incoming)
+    cpu = host.cpu if outcome.qemu_cpu == "host" else str(outcome.qemu_cpu)
+    return MachineOptions(cpu=cpu, max_cpu_compat=outcome.max_cpu_compat, accel=host.accel,
+                          host_cpu=host.cpu, qemu=host.qemu, incoming=incoming)

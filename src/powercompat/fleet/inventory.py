@@ -18,25 +18,39 @@ and the maximum instead.
 
 Several files may be given; they form one inventory. Every error is one line naming the
 file, the record (``row 7``, ``guests[3]``) and the field.
+
+Files are read by the capped reader of :mod:`powercompat.inputs` (regular files only, at most
+512 MiB); JSON is strict there (a duplicate key is refused like an unknown one); every value
+must be one printable line (no control or format character, no lone surrogate, at most 4096
+characters), so a name can always be printed.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from powercompat.accel.factory import ACCELS
+from powercompat.catalog.accels import ACCELS
 from powercompat.catalog.guests import GUESTS
-from powercompat.catalog.modes import COMPAT_MODES
+from powercompat.catalog.history import HEAD
+from powercompat.decisions.libvirt import LibvirtDomain
 from powercompat.errors import InputError, InvalidModeError, UnknownProfileError
 from powercompat.fleet.decide import GuestKind, HostClass, host_class
 from powercompat.fleet.domain_xml import FLEET_NS, Domain, parse_domain, read_domain
 from powercompat.fleet.errors import InventoryError
+from powercompat.inputs import (
+    INVENTORY,
+    InputFileError,
+    decode_utf8,
+    display_path,
+    loads_json,
+    read_capped,
+    text_problem,
+)
 from powercompat.profiles import DEFAULT_PROFILE
 from powercompat.scenario import DEFAULT_GUEST
 
@@ -46,11 +60,11 @@ GUEST_FIELDS: Final = ("name", "profile", "max_cpu_compat", "host", "group", "li
 KVM_FLAVOURS: Final = tuple(a.removeprefix("kvm-") for a in ACCELS if a.startswith("kvm-"))
 DEFAULT_KVM: Final = "hv"
 #: an inventory of a million records is ~120 MiB of JSON
-MAX_INVENTORY_BYTES: Final = 512 << 20
+MAX_INVENTORY_BYTES: Final = INVENTORY.cap
 
 _HOST_KEYS: Final = frozenset(HOST_FIELDS)
 _GUEST_KEYS: Final = frozenset(GUEST_FIELDS)
-_MODE_NAMES: Final = frozenset(m.name for m in COMPAT_MODES)
+_MODE_NAMES: Final = frozenset(m.name for m in HEAD.modes)
 _GUEST_NAMES: Final = frozenset(g.name for g in GUESTS)
 
 #: where a bad value is reported: (file, record, field)
@@ -124,13 +138,15 @@ class _Builder:
             domain = read_domain(base / xml)
             name, max_compat = domain.name, domain.max_cpu_compat
             max_spot: _Spot = (str(base / xml), "<cpu>/<model>", None)
+            libvirt: LibvirtDomain | None = domain.libvirt
         else:
             name = _required(rec, "name", path, where)
             max_compat = rec.get("max_cpu_compat") or None
             max_spot = (path, where, "max_cpu_compat")
+            libvirt = None
         self._add_guest(name, rec.get("profile") or DEFAULT_GUEST, max_compat,
                         _required(rec, "host", path, where), rec.get("group") or None,
-                        bool(xml), (path, where), max_spot)
+                        libvirt, (path, where), max_spot)
 
     def add_domain(self, domain: Domain, path: str) -> None:
         meta = domain.metadata
@@ -144,12 +160,12 @@ class _Builder:
         if unknown:
             raise InventoryError(path, where, unknown[0], "unknown attribute")
         self._add_guest(domain.name, meta.get("profile") or DEFAULT_GUEST,
-                        domain.max_cpu_compat, meta["host"], meta.get("group") or None, True,
-                        (path, where), (path, "<cpu>/<model>", None))
+                        domain.max_cpu_compat, meta["host"], meta.get("group") or None,
+                        domain.libvirt, (path, where), (path, "<cpu>/<model>", None))
 
     def _add_guest(self, name: str, profile: str, max_compat: str | None, host: str,
-                   group: str | None, libvirt: bool, origin: tuple[str, str],
-                   max_spot: _Spot) -> None:
+                   group: str | None, libvirt: LibvirtDomain | None,
+                   origin: tuple[str, str], max_spot: _Spot) -> None:
         path, where = origin
         if profile not in _GUEST_NAMES:
             raise InventoryError(path, where, "profile", str(
@@ -160,8 +176,8 @@ class _Builder:
             first = self.guests[name].origin
             raise InventoryError(path, where, "name",
                                  f"duplicate guest '{name}' (first at {first[0]} {first[1]})")
-        self.guests[name] = Guest(name, GuestKind(profile, max_compat, libvirt), host, group,
-                                  origin)
+        kind = GuestKind(profile, max_compat, libvirt is not None, libvirt)
+        self.guests[name] = Guest(name, kind, host, group, origin)
 
     def finish(self) -> Inventory:
         groups = {h.group for h in self.hosts.values()}
@@ -197,17 +213,18 @@ def load_inventory(paths: Sequence[Path | str]) -> Inventory:
     builder = _Builder()
     for raw in paths:
         path = Path(raw)
+        label = display_path(path)
         suffix = path.suffix.lower()
         if suffix == ".xml":
-            builder.add_domain(read_domain(path), str(path))
+            builder.add_domain(read_domain(path), label)
         elif suffix in (".json", ".csv"):
             text = _read_text(path)
             if suffix == ".json":
-                _parse_json(text, str(path), path.parent, builder)
+                _parse_json(text, label, path.parent, builder)
             else:
-                _parse_csv(text, str(path), path.parent, builder)
+                _parse_csv(text, label, path.parent, builder)
         else:
-            raise InventoryError(str(path), None, None,
+            raise InventoryError(label, None, None,
                                  "unknown inventory format (use .json, .csv or .xml)")
     return builder.finish()
 
@@ -239,17 +256,13 @@ def parse_domain_text(data: bytes, label: str = "domain.xml") -> Inventory:
 
 def _read_text(path: Path) -> str:
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_INVENTORY_BYTES + 1)
-    except OSError as err:
-        raise InventoryError(str(path), None, None, f"cannot read: {err.strerror}") from err
-    if len(data) > MAX_INVENTORY_BYTES:
-        raise InventoryError(str(path), None, None,
-                             f"larger than {MAX_INVENTORY_BYTES >> 20} MiB")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InventoryError(str(path), f"byte {err.start}", None, "not UTF-8") from err
+        return decode_utf8(read_capped(path, INVENTORY), display_path(path))
+    except InputFileError as err:
+        raise _from_input(err) from err
+
+
+def _from_input(err: InputFileError) -> InventoryError:
+    return InventoryError(err.path, err.where, None, err.problem)
 
 
 # ---------------------------------------------------------------------- JSON
@@ -257,10 +270,9 @@ def _read_text(path: Path) -> str:
 
 def _parse_json(text: str, path: str, base: Path, builder: _Builder) -> None:
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InventoryError(path, f"line {err.lineno} column {err.colno}", None,
-                             f"not valid JSON ({err.msg})") from err
+        doc = loads_json(text, path)
+    except InputFileError as err:
+        raise _from_input(err) from err
     if not isinstance(doc, dict):
         raise InventoryError(path, None, None,
                              'the top level must be an object {"hosts": [...], "guests": [...]}')
@@ -293,7 +305,15 @@ def _json_record(rec: object, keys: frozenset[str], path: str, where: str
         if value is not None and type(value) is not str:
             raise InventoryError(path, where, field,
                                  f"must be a string, not {type(value).__name__}")
+        if value is not None:
+            _check_text(value, path, where, field)
     return rec
+
+
+def _check_text(value: str, path: str, where: str, field: str) -> None:
+    problem = text_problem(value)
+    if problem is not None:
+        raise InventoryError(path, where, field, problem)
 
 
 # ---------------------------------------------------------------------- CSV
@@ -306,6 +326,10 @@ def _parse_csv(text: str, path: str, base: Path, builder: _Builder) -> None:
     except StopIteration:
         raise InventoryError(path, None, None, "empty file (a header row is needed)") from None
     header = [h.strip() for h in header]
+    for column in header:
+        problem = text_problem(column)
+        if problem is not None:
+            raise InventoryError(path, "row 1", None, f"a column name {problem}")
     columns = set(header)
     allowed = _HOST_KEYS | _GUEST_KEYS | {"kind"}
     for column in header:
@@ -325,6 +349,8 @@ def _parse_csv(text: str, path: str, base: Path, builder: _Builder) -> None:
                 raise InventoryError(path, where, None,
                                      f"{len(row)} values for {width} header columns")
             rec = {k: v.strip() for k, v in zip(header, row, strict=True) if v.strip()}
+            for field, value in rec.items():
+                _check_text(value, path, where, field)
             kind = fixed or rec.pop("kind", "")
             if kind == "host":
                 _no_foreign(rec, _HOST_KEYS, "host", path, where)

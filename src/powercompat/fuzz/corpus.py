@@ -9,10 +9,12 @@ regenerates them; a test keeps the two in step.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 from powercompat.catalog.guests import GUESTS
+from powercompat.inputs import FUZZ_INPUT, display_path, read_capped
 from powercompat.machine.options import MachineOptions
 from powercompat.machine.pseries import PseriesMachine
 
@@ -55,13 +57,24 @@ def seed_corpus(target: str) -> dict[str, bytes]:
     return {f"stream-{name}": _stream(options, cas) for name, options, cas in _STREAM_MACHINES}
 
 
-def load_corpus(paths: list[Path]) -> list[tuple[str, bytes]]:
-    """Every file under ``paths`` (files or directories), sorted by name."""
-    out: list[tuple[str, bytes]] = []
+def iter_corpus(paths: list[Path]) -> Iterator[tuple[str, bytes]]:
+    """Every input under ``paths`` (files or directories, sorted by name), read one at a time.
+
+    Inside a directory only regular files are inputs (libFuzzer skips the rest too); a path
+    named directly must be a regular file or a directory. Each file goes through the capped
+    reader (:data:`powercompat.inputs.FUZZ_INPUT`, 1 MiB).
+
+    :raises InputFileError: a FIFO, device or socket named directly, or an input over the cap.
+    """
     for path in paths:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        out.extend((str(f), f.read_bytes()) for f in files)
-    return out
+        for file in files:
+            yield display_path(file), read_capped(file, FUZZ_INPUT)
+
+
+def load_corpus(paths: list[Path]) -> list[tuple[str, bytes]]:
+    """Every input under ``paths``, as :func:`iter_corpus` reads them."""
+    return list(iter_corpus(paths))
 
 
 def write_seed_corpus(root: Path = CORPUS_DIR, real_cas: bytes | None = None) -> None:

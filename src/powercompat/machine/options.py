@@ -4,43 +4,52 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from powercompat.accel.factory import ACCELS
+from powercompat.catalog.accels import ACCELS, Accel
 from powercompat.catalog.cpus import CpuModel
+from powercompat.catalog.kernels import DEFAULT_KERNEL, KERNELS, KernelRelease, kernel_by_name
 from powercompat.catalog.modes import CompatMode, mode_by_name
 from powercompat.decisions.cpu_match import resolve_cpu
-from powercompat.errors import CpuPropertyError, InvalidModeError, InvalidValueError
+from powercompat.errors import (
+    CpuPropertyError,
+    InvalidModeError,
+    InvalidValueError,
+    UnknownProfileError,
+)
+from powercompat.messages import cpu_property_not_found
 from powercompat.profiles import DEFAULT_PROFILE, Profile, parse_profile
 
 
 @dataclass(frozen=True, slots=True)
 class MachineOptions:
-    """``-M pseries,max-cpu-compat=...`` ``-cpu ...`` ``-smp ...`` ``-accel ...`` as text."""
+    """``-M pseries,max-cpu-compat=...`` ``-cpu ...`` ``-smp ...`` ``-accel ...`` as text;
+    ``host_kernel`` names the host's Linux under a modelled KVM (default: DEFAULT_KERNEL)."""
 
     cpu: str = "power9"
     smp: int = 1
     threads: int = 1
     max_cpus: int | None = None
     max_cpu_compat: str | None = None
-    accel: str = "tcg"
+    accel: str = Accel.TCG.value
     host_cpu: str | None = None
     qemu: str = DEFAULT_PROFILE
-    kernel_reserved_bits: bool = True
+    host_kernel: str | None = None
     incoming: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class MachineConfig:
-    """Parsed options: every value a catalogue row, every count checked."""
+    """Parsed options: every value a catalogue row, every count checked. ``accel`` and
+    ``host_kernel`` are the accelerator parsed once into (flavour, kernel)."""
 
     model: CpuModel
     host: CpuModel
     max_compat: CompatMode | None
     profile: Profile
-    accel: str
+    accel: Accel
     smp: int
     threads: int
     max_cpus: int
-    kernel_reserved_bits: bool
+    host_kernel: KernelRelease
     incoming: bool
 
     @property
@@ -61,21 +70,40 @@ def parse_max_cpu_compat(value: str | None, profile: Profile) -> CompatMode | No
     return mode
 
 
+def parse_accel(name: str, host_kernel: str | None = None) -> tuple[Accel, KernelRelease]:
+    """The accelerator flavour and the host kernel it runs on, parsed once.
+
+    :raises InvalidValueError: an unknown accelerator, a host kernel for TCG or the real
+        KVM (which runs on this host's own kernel).
+    :raises UnknownProfileError: an unknown host kernel.
+    """
+    if name not in ACCELS:
+        raise InvalidValueError(f"unknown accelerator '{name}' (valid: {', '.join(ACCELS)})")
+    flavour = Accel(name)
+    if host_kernel is None:
+        return flavour, DEFAULT_KERNEL
+    if not flavour.modelled:
+        raise InvalidValueError(f"--host-kernel only applies to a modelled KVM accelerator, "
+                                f"not '{flavour.value}'")
+    kernel = kernel_by_name(host_kernel)
+    if kernel is None:
+        raise UnknownProfileError("host kernel", host_kernel, [k.name for k in KERNELS])
+    return flavour, kernel
+
+
 def parse_options(options: MachineOptions) -> MachineConfig:
-    """:raises InputError: an unknown profile, CPU, mode, accelerator, or a bad count."""
+    """:raises InputError: an unknown profile, CPU, mode, accelerator, kernel, or a bad
+    count."""
     profile = parse_profile(options.qemu)
-    if options.accel not in ACCELS:
-        raise InvalidValueError(
-            f"unknown accelerator '{options.accel}' (valid: {', '.join(ACCELS)})")
-    kvm = options.accel != "tcg"
+    accel, kernel = parse_accel(options.accel, options.host_kernel)
     host = None
     if options.host_cpu is not None:
-        if not kvm:
+        if not accel.kvm:
             raise InvalidValueError("--host-cpu only applies to a KVM accelerator")
         host = resolve_cpu(options.host_cpu, profile.cpu_models, profile.cpu_aliases)
     name, *props = options.cpu.split(",")
     if name.lower() == "host":
-        if not kvm or host is None:
+        if not accel.kvm or host is None:
             raise InvalidValueError("-cpu host needs a KVM accelerator and --host-cpu")
         model = host
     else:
@@ -85,14 +113,11 @@ def parse_options(options: MachineOptions) -> MachineConfig:
     max_text = options.max_cpu_compat
     for prop in props:
         key, _, value = prop.partition("=")
-        if key == "compat" and profile.cpu_compat_option:
+        if key == "compat" and profile.switches.cpu_compat_option:
             max_text = value  # 7843c0d6's parse hack: -cpu X,compat=Y is max-cpu-compat=Y
             continue
         # qdev globals: QEMU has no such property on the CPU type
-        typename = f"{model.name}-powerpc64-cpu"
-        raise CpuPropertyError(
-            f"can't apply global {typename}.{key}={value}: "
-            f"Property '{typename}.{key}' not found")
+        raise CpuPropertyError(cpu_property_not_found(f"{model.name}-powerpc64-cpu", key, value))
     max_compat = parse_max_cpu_compat(max_text, profile)
     if not 1 <= options.threads <= 8:
         raise InvalidValueError(f"threads per core must be 1..8, got {options.threads}")
@@ -105,6 +130,5 @@ def parse_options(options: MachineOptions) -> MachineConfig:
     if not options.smp <= max_cpus <= 2048 or max_cpus % options.threads:
         raise InvalidValueError(
             f"maxcpus {max_cpus} must be >= smp, <= 2048 and a multiple of threads")
-    return MachineConfig(model, host, max_compat, profile, options.accel, options.smp,
-                         options.threads, max_cpus, options.kernel_reserved_bits,
-                         options.incoming)
+    return MachineConfig(model, host, max_compat, profile, accel, options.smp,
+                         options.threads, max_cpus, kernel, options.incoming)

@@ -9,12 +9,14 @@ hw/ppc/spapr_hcall.c do_client_architecture_support(); target/ppc/machine.c cpu_
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NamedTuple
 
 from powercompat.accel.factory import Accelerator, make_accel
+from powercompat.catalog.behaviour import HotplugRule
 from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
 from powercompat.catalog.modes import LOGICAL_2_07, LOGICAL_3_00, mode_by_pvr
 from powercompat.decisions.cas import (
@@ -32,10 +34,12 @@ from powercompat.errors import (
     CasError,
     CompatError,
     CompatNotValidError,
+    HotplugError,
     KvmError,
     KvmSetCompatError,
     MigrationError,
     PowerCompatError,
+    SmtError,
     StateError,
     UnknownCompatPvrError,
 )
@@ -43,11 +47,31 @@ from powercompat.machine.migration import CpuRecord, MigrationStream, decode_str
 from powercompat.machine.options import MachineConfig, MachineOptions, parse_options
 from powercompat.machine.state import Event, Lifecycle, VcpuState
 from powercompat.machine.vcpu import VCpu
-from powercompat.messages import CAS_MULTI_THREADS, hex32, migration_load_failed
-
-log = logging.getLogger(__name__)
+from powercompat.messages import (
+    CAS_MULTI_THREADS,
+    EINVAL,
+    TCG_SMT_NEEDS_POWER8,
+    TCG_SMT_UNSUPPORTED,
+    hex32,
+    load_of_migration_failed,
+    migration_load_failed,
+    tcg_smt_limit,
+    unknown_savevm_section,
+)
 
 _L = Lifecycle
+
+
+def _warn(message: str) -> None:
+    """QEMU's warn_report(), through logging, imported only when there is something to log
+    (``logging`` costs ~2 ms of every start-up; issue #13). As a library should, the package
+    logger gets a NullHandler: nothing reaches stderr unless the application configures it."""
+    import logging
+
+    package = logging.getLogger("powercompat")
+    if not package.handlers:
+        package.addHandler(logging.NullHandler())
+    logging.getLogger(__name__).warning(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +97,8 @@ class PseriesMachine:
         self.profile = config.profile
         self.rules = config.profile.rules
         self.accel = accel or make_accel(
-            config.accel, config.host.family, config.threads, config.smp,
-            config.kernel_reserved_bits, inject_faults)
+            config.accel, config.host_kernel, config.host.family, config.threads, config.smp,
+            inject_faults)
         self.vcpus: list[VCpu] = []
         self.state = _L.CREATED
         self.events: list[Event] = []
@@ -85,7 +109,7 @@ class PseriesMachine:
         self._next_vcpu = 0
         #: hw/ppc/spapr_irq.c spapr_irq_check(): ic-mode=dual keeps XIVE only when the CPU
         #: type supports ISA 3.00 within max-cpu-compat; otherwise XICS alone
-        self.has_xive = config.profile.ic_mode_dual and check_compat(
+        self.has_xive = config.profile.switches.ic_mode_dual and check_compat(
             config.model.family, LOGICAL_3_00, 0, config.max_compat_pvr, self.rules).ok
 
     @classmethod
@@ -118,7 +142,7 @@ class PseriesMachine:
     def _event(self, name: str, allowed: tuple[Lifecycle, ...]) -> Iterator[Event]:
         """Check the lifecycle, then record the step's calls and outcome."""
         if self.state not in allowed:
-            raise StateError(name, self.state.value, tuple(s.value for s in allowed))
+            raise StateError(name, self.state, allowed)
         event = Event(name, self.label)
         start = len(self.accel.transport.calls) if self.accel.transport else 0
         try:
@@ -136,7 +160,7 @@ class PseriesMachine:
     def _fatal(self, err: PowerCompatError) -> None:
         """error_fatal/error_abort: QEMU exits. Under the powercompat profile the machine
         stays as it was instead (the caller restored it)."""
-        if not self.profile.all_or_nothing:
+        if not self.profile.switches.all_or_nothing:
             self.state = _L.EXITED
             self.exit_error = str(err)
 
@@ -147,12 +171,12 @@ class PseriesMachine:
 
         :raises UnknownCompatPvrError, CompatNotValidError, KvmSetCompatError:
         """
-        p = self.profile
+        how = self.profile.switches.set_compat
         new_pcr = self._checked_pcr(cpu, pvr)
         transport = self.accel.transport
-        if transport is not None and (not p.ioctl_only_on_change or cpu.compat_pvr != pvr):
-            value = cpu.compat_pvr if p.kvm_gets_old_value else pvr  # 5dfaa532's bug
-            if p.commit_before_kvm:  # before 5dfaa532: state first, kept on failure
+        if transport is not None and (not how.ioctl_only_on_change or cpu.compat_pvr != pvr):
+            value = cpu.compat_pvr if how.kvm_gets_old_value else pvr  # 5dfaa532's bug
+            if how.commit_before_kvm:  # before 5dfaa532: state first, kept on failure
                 cpu.compat_pvr, cpu.spr_pcr = pvr, new_pcr
             try:
                 transport.set_one_reg(cpu.index, KVM_REG_PPC_ARCH_COMPAT, value)
@@ -195,7 +219,7 @@ class PseriesMachine:
     def _set_compat_all(self, cpus: list[VCpu], pvr: int, event: Event) -> None:
         """ppc_set_compat_all(): QEMU stops at the first failure and keeps earlier vCPUs
         changed; the powercompat profile probes first and rolls back (recorded)."""
-        if not self.profile.all_or_nothing:
+        if not self.profile.switches.all_or_nothing:
             for cpu in cpus:
                 self._set_compat(cpu, pvr)
             return
@@ -205,7 +229,8 @@ class PseriesMachine:
         # for a max-cpu-compat the CPU cannot run, and issued a needless GET.
         for cpu in cpus[:1]:
             self._checked_pcr(cpu, pvr)
-        if self.accel.kvm and any(c.compat_pvr != pvr for c in cpus):
+        if (self.profile.switches.probe_before_write and self.accel.kvm
+                and any(c.compat_pvr != pvr for c in cpus)):
             self._probe(pvr, event)
         snapshots = [(cpu, cpu.snapshot()) for cpu in cpus]
         done: list[tuple[VCpu, tuple[int, int]]] = []
@@ -242,7 +267,7 @@ class PseriesMachine:
                 self.accel.create_vcpu(cpu.index)
             self.vcpus = created
             self._next_vcpu = len(created)
-            if self.profile.set_compat_at_cpu_init and self.config.max_compat_pvr:
+            if self.profile.switches.reset.at_cpu_init and self.config.max_compat_pvr:
                 event.reasons.append(
                     f"2.9: spapr_cpu_init sets max-cpu-compat "
                     f"{hex32(self.config.max_compat_pvr)} on each new vCPU")
@@ -250,7 +275,7 @@ class PseriesMachine:
                     self._set_compat_all(self.vcpus, self.config.max_compat_pvr, event)
                 except CompatError as err:
                     self._fatal(err)
-                    if self.profile.all_or_nothing:
+                    if self.profile.switches.all_or_nothing:
                         self.vcpus = []
                     raise
             self.state = _L.REALIZED
@@ -260,17 +285,17 @@ class PseriesMachine:
         threads = self.config.threads
         if self.accel.kvm or threads == 1:
             return
-        limit = self.profile.tcg_max_threads
+        limit = self.profile.switches.tcg_max_threads
         err: str | None = None
         if limit is None:
-            err = "TCG cannot support more than 1 thread/core on a pseries machine"
+            err = TCG_SMT_UNSUPPORTED
         elif not check_compat(self.config.model.family, LOGICAL_2_07, 0,
                               self.config.max_compat_pvr, self.rules).ok:
-            err = "TCG only supports SMT on POWER8 or newer CPUs"
+            err = TCG_SMT_NEEDS_POWER8
         elif threads > limit:
-            err = f"TCG cannot support more than {limit} threads/core on a pseries machine"
+            err = tcg_smt_limit(limit)
         if err:
-            error = PowerCompatError(err)
+            error = SmtError(err)
             self._fatal(error)
             raise error
 
@@ -282,9 +307,10 @@ class PseriesMachine:
         allowed = (_L.REALIZED, _L.RUNNING) if name == "reset" else (_L.RUNNING,)
         with self._event(name, allowed) as event:
             target = self.config.max_compat_pvr
-            if self.profile.reset_sets_compat:
+            path = self.profile.switches.reset
+            if not path.at_cpu_init:
                 event.reasons.append(
-                    f"{self.profile.reset_function}({hex32(target)}): every vCPU to "
+                    f"{path.value}({hex32(target)}): every vCPU to "
                     + (f"max-cpu-compat={self.config.max_compat.name}"
                        if self.config.max_compat else "raw mode (no max-cpu-compat)"))
                 try:
@@ -312,7 +338,7 @@ class PseriesMachine:
         """
         with self._event("cas", (_L.RUNNING,)) as event:
             if active_vcpus > 1:
-                log.warning(CAS_MULTI_THREADS)
+                _warn(CAS_MULTI_THREADS)
                 raise CasError(CAS_MULTI_THREADS, H_MULTI_THREADS_ACTIVE)
             pvrs = parse_cas_pvrs(buffer)
             boot = self.boot_cpu
@@ -332,7 +358,7 @@ class PseriesMachine:
 
     def _apply_cas(self, choice: CasChoice, event: Event) -> CasResult:
         if choice.outcome is CasOutcome.FAIL:
-            msg = choice.error if self.profile.cas_failure_message else None
+            msg = choice.error if self.profile.switches.cas_failure_message else None
             return CasResult(H_HARDWARE, choice, msg, False)
         if self.boot_cpu.compat_pvr == choice.cas_pvr:
             event.reasons.append("every vCPU already in that mode: nothing to set")
@@ -340,7 +366,7 @@ class PseriesMachine:
         try:
             self._set_compat_all(self.vcpus, choice.cas_pvr, event)
         except CompatError as err:
-            if self.profile.cas_raw_fallback and choice.raw_mode_supported:
+            if self.profile.switches.cas_raw_fallback and choice.raw_mode_supported:
                 event.reasons.append(
                     f"{err}: ignored, the guest listed its real PVR and no max-cpu-compat "
                     "is set, so it runs in the mode it has (cc7b35b1, 'likely KVM PR')")
@@ -351,12 +377,13 @@ class PseriesMachine:
     def hotplug(self) -> list[int]:
         """device_add a core of ``threads`` vCPUs; returns their indexes.
 
-        :raises PowerCompatError: no free slot, or the new vCPUs' compat set failed.
+        :raises HotplugError: no free slot (nothing changes).
+        :raises CompatError: the new vCPUs' compat set failed (the core is not added).
         """
         with self._event("hotplug", (_L.REALIZED, _L.RUNNING)) as event:
             threads = self.config.threads
             if len(self.vcpus) + threads > self.config.max_cpus:
-                raise PowerCompatError(
+                raise HotplugError(
                     f"cannot hotplug: all {self.config.max_cpus} vCPU slots are in use "
                     "(maxcpus)")
             first = self._next_vcpu
@@ -366,22 +393,16 @@ class PseriesMachine:
             self._next_vcpu += threads
             for cpu in new:
                 self.accel.create_vcpu(cpu.index)
-            mode = self.profile.hotplug_compat
-            target = {"max": self.config.max_compat_pvr,
-                      "boot-cpu": self.boot_cpu.compat_pvr}.get(mode, 0)
-            event.reasons.append({
-                "max": "2.9: spapr_cpu_init sets max-cpu-compat on the new vCPUs",
-                "none": "2.10/2.11: nothing sets the new vCPUs' mode, they run raw "
-                        "(fixed by 51f84465/9012a53f)",
-                "boot-cpu": f"spapr_core_plug: the new vCPUs take the boot CPU's mode "
-                            f"{hex32(target)}"}[mode])
+            rule = _HOTPLUG[self.profile.switches.hotplug]
+            target = rule.target(self)
+            event.reasons.append(rule.reason(target or 0))
             self.vcpus.extend(new)
-            if mode != "none" and (mode == "boot-cpu" or target):
+            if target is not None:
                 try:
                     self._set_compat_all(new, target, event)
                 except CompatError as err:
                     del self.vcpus[-threads:]  # device_add fails: the core is not added
-                    if mode == "boot-cpu":  # &error_abort in spapr_core_plug
+                    if rule.fatal:  # &error_abort in spapr_core_plug
                         self._fatal(err)
                     raise
             return [c.index for c in new]
@@ -389,14 +410,15 @@ class PseriesMachine:
     def migrate_out(self) -> bytes:
         """The CPU part of the migration stream (vmstate ``cpu`` + ``cpu/compat``)."""
         with self._event("migrate-out", (_L.RUNNING,)) as event:
+            migrates = self.profile.switches.migrates_compat
             records = [CpuRecord(c.index, c.model.pvr, c.spr_pcr,
-                                 c.compat_pvr if self.profile.migrates_compat else None)
+                                 c.compat_pvr if migrates else None)
                        for c in self.vcpus]
             stream = encode_stream(MigrationStream(tuple(records), self.has_xive))
             sent = sum(1 for r in records if r.compat_pvr)
             event.reasons.append(
                 f"{len(records)} cpu sections, {sent} with a cpu/compat subsection"
-                if self.profile.migrates_compat else
+                if migrates else
                 "2.9: the compat mode is not migrated and the source PVR is ignored")
             event.detail["bytes"] = len(stream)
             return stream
@@ -415,9 +437,7 @@ class PseriesMachine:
             if incoming.xive and not self.has_xive:
                 # the interrupt controller's section comes first and finds no device here
                 raise MigrationError(
-                    "Unknown savevm section or instance 'xive-source' 0. Make sure that your "
-                    "current VM setup matches your saved VM setup, including any hotplugged "
-                    "devices", "load of migration failed: Invalid argument",
+                    unknown_savevm_section("xive-source", 0), load_of_migration_failed(EINVAL),
                     "the source has a XIVE interrupt controller (its CPU runs ISA 3.00 within "
                     f"its max-cpu-compat); {self.config.model.name} here does not"
                     + (" within max-cpu-compat" if self.config.max_compat else "")
@@ -427,13 +447,10 @@ class PseriesMachine:
             for rec in incoming.cpus:
                 cpu = by_index.get(rec.index)
                 if cpu is None:
-                    raise MigrationError(
-                        f"Unknown savevm section or instance 'cpu' {rec.index}. Make sure "
-                        "that your current VM setup matches your saved VM setup, including "
-                        "any hotplugged devices")
+                    raise MigrationError(unknown_savevm_section("cpu", rec.index))
                 # An absent subsection leaves the destination's own (reset) value.
                 compat = cpu.compat_pvr if rec.compat_pvr is None else rec.compat_pvr
-                if self.profile.migrates_compat:
+                if self.profile.switches.migrates_compat:
                     self._check_incoming(cpu, rec, compat)
                 plan.append((cpu, rec, compat))
             snapshots = [(cpu, cpu.snapshot()) for cpu, _, _ in plan]
@@ -443,7 +460,7 @@ class PseriesMachine:
                     self._load_cpu(target, rec, compat)
                     done.append((target, snap))
             except CompatError as err:
-                if self.profile.all_or_nothing:
+                if self.profile.switches.all_or_nothing:
                     self._rollback(done, event)
                     for cpu, snap in snapshots:
                         cpu.restore(snap)
@@ -462,7 +479,7 @@ class PseriesMachine:
             if not check_compat(cpu.model.family, compat, rules=self.rules).ok:
                 raise MigrationError(str(CompatNotValidError(compat)),
                                      migration_load_failed(rec.index, "cpu"))
-        elif not migration_pvr_match(cpu.model, rec.spr_pvr, self.profile.p8_variants):
+        elif not migration_pvr_match(cpu.model, rec.spr_pvr):
             raise MigrationError(
                 migration_load_failed(rec.index, "cpu"),
                 f"raw PVR {hex32(rec.spr_pvr)} is not a {cpu.model.name} "
@@ -471,13 +488,38 @@ class PseriesMachine:
     def _load_cpu(self, cpu: VCpu, rec: CpuRecord, compat: int) -> None:
         """vmstate load then cpu_post_load() for one vCPU."""
         cpu.spr_pcr = rec.spr_pcr  # SPR_PCR travels in the SPR array
-        if not self.profile.migrates_compat:
+        if not self.profile.switches.migrates_compat:
             return
         cpu.compat_pvr = compat  # the loaded field (or the destination's own value)
         if compat:
-            if self.profile.migration_forces_write:
+            if self.profile.switches.migration_forces_write:
                 cpu.compat_pvr = 0  # e07cc192: force the "changed" path to reach KVM
             self._set_compat(cpu, compat)
+
+
+class _HotplugPlan(NamedTuple):
+    """What one HotplugRule does: the mode to set on the new vCPUs (None: nothing sets it),
+    why, and whether a failure is fatal (spapr_core_plug's &error_abort)."""
+
+    target: Callable[[PseriesMachine], int | None]
+    reason: Callable[[int], str]
+    fatal: bool
+
+
+#: the one dispatch table for hot-plug (hw/ppc/spapr_cpu_core.c, hw/ppc/spapr.c)
+_HOTPLUG: Mapping[HotplugRule, _HotplugPlan] = MappingProxyType({
+    HotplugRule.MAX: _HotplugPlan(
+        lambda m: m.config.max_compat_pvr or None,
+        lambda _: "2.9: spapr_cpu_init sets max-cpu-compat on the new vCPUs", False),
+    HotplugRule.NONE: _HotplugPlan(
+        lambda m: None,
+        lambda _: "2.10/2.11: nothing sets the new vCPUs' mode, they run raw "
+                  "(fixed by 51f84465/9012a53f)", False),
+    HotplugRule.BOOT_CPU: _HotplugPlan(
+        lambda m: m.boot_cpu.compat_pvr,
+        lambda target: f"spapr_core_plug: the new vCPUs take the boot CPU's mode "
+                       f"{hex32(target)}", True),
+})
 
 
 def migrate(source: PseriesMachine, destination: PseriesMachine) -> bytes:

@@ -8,28 +8,33 @@ from __future__ import annotations
 
 import random
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Final
 
-from powercompat.accel.factory import ACCELS
+from powercompat.catalog.accels import Accel
 from powercompat.catalog.guests import GUESTS
-from powercompat.catalog.modes import COMPAT_MODES
+from powercompat.catalog.history import HEAD
+from powercompat.catalog.kernels import KERNELS
 from powercompat.machine.options import MachineOptions
+from powercompat.machine.steps import STEP_CALLS, Step, run_step
 from powercompat.profiles import PROFILE_NAMES, Profile, parse_profile
 from powercompat.stress.harness import FAULT_ERRNOS, Harness
 
 #: the modelled accelerators (``kvm`` needs a real ppc64 host)
-MODEL_ACCELS: Final[tuple[str, ...]] = tuple(a for a in ACCELS if a != "kvm")
+MODEL_ACCELS: Final[tuple[str, ...]] = tuple(a.value for a in Accel if a is not Accel.KVM)
 #: interesting 32-bit words for CAS pairs: modes, raw PVRs, masks, edges
 _WORDS: Final[tuple[int, ...]] = (
     0, 0xFFFFFFFF, 0xFFFF0000, 0xFFFE0000, 0xFFFFFFFE, 0x0F000001, 0x0F100003,
-    *(m.pvr for m in COMPAT_MODES),
+    *(m.pvr for m in HEAD.modes),
     0x003F0000, 0x004A0000, 0x004B0000, 0x004C0000, 0x004D0000, 0x004E0000, 0x004E1202,
     0x00800000, 0x00820000, 0x00390202,
 )
-EVENTS: Final[tuple[str, ...]] = ("cas", "cas", "cas", "reboot", "reset", "hotplug", "fault",
-                                  "fault", "migrate", "migrate-bad")
+#: what a lifecycle draws from, weighted by repetition: lifecycle steps and stress-only
+#: events (``fault``, ``migrate-bad``; see ``_EXTRA``)
+EVENTS: Final[tuple[str, ...]] = (Step.CAS, Step.CAS, Step.CAS, Step.REBOOT, Step.RESET,
+                                  Step.HOTPLUG, "fault", "fault", Step.MIGRATE, "migrate-bad")
 
 
 def lifecycle_seed(seed: int, index: int) -> int:
@@ -100,7 +105,7 @@ def random_options(rng: random.Random, profile: str | None = None,
     return MachineOptions(
         cpu=cpu, smp=smp, threads=threads, max_cpus=smp + threads * rng.randint(0, 2),
         max_cpu_compat=rng.choice(max_names), accel=acc, host_cpu=host, qemu=p.name,
-        kernel_reserved_bits=rng.random() < 0.8)
+        host_kernel=rng.choice(KERNELS).name if Accel(acc).modelled else None)
 
 
 def destination_options(rng: random.Random, source: MachineOptions) -> MachineOptions:
@@ -110,7 +115,7 @@ def destination_options(rng: random.Random, source: MachineOptions) -> MachineOp
     if rng.random() < 0.3:
         p = parse_profile(source.qemu)
         dst = replace(dst, cpu=rng.choice(p.cpu_models).name)
-        if source.accel == "kvm-hv":
+        if source.accel == Accel.KVM_HV:
             dst = replace(dst, host_cpu=rng.choice(p.cpu_models).name)
     return dst
 
@@ -124,41 +129,72 @@ class LifecycleResult:
     violations: list[str]
 
 
+class _Driver:
+    """The lifecycle steps on a harness (machine beside its reference model), with random
+    inputs drawn from the lifecycle's generator."""
+
+    def __init__(self, harness: Harness, rng: random.Random) -> None:
+        self.harness = harness
+        self.rng = rng
+
+    def realize(self) -> str:
+        return self.harness.pair.realize()
+
+    def reset(self) -> str:
+        return self.harness.pair.reset()
+
+    def reboot(self) -> str:
+        return self.harness.pair.reboot()
+
+    def cas(self, buffer: bytes) -> str:
+        return self.harness.pair.cas(buffer)
+
+    def hotplug(self) -> str:
+        return self.harness.pair.hotplug()
+
+    def migrate(self) -> str:
+        rng = self.rng
+        faults = ((rng.choice(FAULT_ERRNOS), rng.randrange(3)),) if rng.random() < 0.2 else ()
+        return self.harness.migrate(destination_options(rng, self.harness.options),
+                                    dst_faults=faults)
+
+    def fault(self) -> None:
+        self.harness.pair.inject(self.rng.choice(FAULT_ERRNOS), self.rng.randrange(4))
+
+    def migrate_bad(self) -> str:
+        return self.harness.migrate(destination_options(self.rng, self.harness.options),
+                                    corrupt=corrupt_stream(self.rng))
+
+
+#: the stress-only events, beside the lifecycle steps of machine.steps.STEP_CALLS
+_EXTRA: Final[Mapping[str, Callable[[_Driver], object]]] = MappingProxyType({
+    "fault": _Driver.fault,
+    "migrate-bad": _Driver.migrate_bad,
+})
+
+
 def run_lifecycle(seed: int, profile: str | None = None, accel: str | None = None,
                   max_events: int = 8) -> LifecycleResult:
     """One random machine life: realize, reset, then random events, checked throughout."""
     rng = random.Random(seed)
     options = random_options(rng, profile, accel)
     harness = Harness(options)
+    driver = _Driver(harness, rng)
     events: list[str] = []
-    pair = harness.pair
     if rng.random() < 0.1:
         harness.pair.inject(rng.choice(FAULT_ERRNOS), rng.randrange(3))
-    if pair.realize() == "ok":
+    if harness.pair.realize() == "ok":
         if rng.random() < 0.15:
-            pair.hotplug()
-        pair.reset()
+            harness.pair.hotplug()
+        harness.pair.reset()
     for _ in range(rng.randint(1, max_events)):
-        pair = harness.pair
-        if pair.machine.state.value in ("exited", "created"):
+        if harness.pair.machine.state.value in ("exited", "created"):
             break
         event = rng.choice(EVENTS)
         events.append(event)
-        if event == "cas":
-            pair.cas(random_cas_buffer(rng))
-        elif event == "reboot":
-            pair.reboot()
-        elif event == "reset":
-            pair.reset()
-        elif event == "hotplug":
-            pair.hotplug()
-        elif event == "fault":
-            pair.inject(rng.choice(FAULT_ERRNOS), rng.randrange(4))
-        elif event == "migrate":
-            faults = ((rng.choice(FAULT_ERRNOS), rng.randrange(3)),) if rng.random() < 0.2 \
-                else ()
-            harness.migrate(destination_options(rng, harness.options), dst_faults=faults)
+        if event in STEP_CALLS:
+            step = Step(event)
+            run_step(driver, step, random_cas_buffer(rng) if step is Step.CAS else b"")
         else:
-            harness.migrate(destination_options(rng, harness.options),
-                            corrupt=corrupt_stream(rng))
+            _EXTRA[event](driver)
     return LifecycleResult(seed, options, events, len(events), harness.violations)

@@ -103,13 +103,14 @@ class Pair:
                                  and self.ref.last_cas[0] != 0)
         if name == "migrate-in" and got == "ok":
             self.loaded_stream = True
-        elif name in ("reset", "reboot") and got == "ok" and self.machine.profile.reset_sets_compat:
+        elif (name in ("reset", "reboot") and got == "ok"
+              and not self.machine.profile.switches.reset.at_cpu_init):
             self.loaded_stream = False  # every vCPU is back at max-cpu-compat
         for text in (*check_bounds(self.machine, not self.loaded_stream),
                      *check_agreement(self.machine),
                      *check_set_count(self.machine, before, name, stream)):
             self._violation(name, text)
-        if failed and self.machine.profile.all_or_nothing:
+        if failed and self.machine.profile.switches.all_or_nothing:
             for text in check_unchanged(self.machine, before, name):
                 self._violation(name, text)
         return got, result

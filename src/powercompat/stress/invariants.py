@@ -9,14 +9,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from powercompat.accel.transport import OneRegCall
+from powercompat.catalog.accels import Accel
+from powercompat.catalog.behaviour import SetCompat
 from powercompat.machine.migration import decode_stream
 from powercompat.machine.pseries import PseriesMachine
 from powercompat.machine.state import Lifecycle
 from powercompat.messages import hex32
+from powercompat.profiles import ALL_PROFILES, Profile
 from powercompat.stress.reference import ref_host_accepts, ref_index, ref_refusal
 
-#: profiles with every 2017 fix (e4f0c6bb, cc7b35b1, e07cc192): no documented ONE_REG bug
-FIXED_PROFILES = frozenset({"2.11", "7.2", "head", "powercompat"})
+
+def is_fixed(profile: Profile) -> bool:
+    """Every 2017 fix is in (e4f0c6bb, cc7b35b1, e07cc192): no documented ONE_REG bug, so
+    the strict invariants apply. Read from the switches, so a new release cannot escape."""
+    s = profile.switches
+    return (s.set_compat is SetCompat.NEW_VALUE and s.cas_raw_fallback
+            and s.migration_forces_write)
+
+
+#: the named profiles the strict invariants apply to
+FIXED_PROFILES = frozenset(p.name for p in ALL_PROFILES if is_fixed(p))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +82,8 @@ def check_bounds(machine: PseriesMachine, check_max: bool = True) -> list[str]:
         if check_max and max_pvr and ref_index(profile, pvr) > ref_index(profile, max_pvr):
             out.append(f"vCPU {cpu.index} in {hex32(pvr)} above max-cpu-compat "
                        f"{hex32(max_pvr)}")
-        if (config.accel == "kvm-hv" and profile.name in FIXED_PROFILES
-                and not ref_host_accepts(config.host.family, pvr)):
+        if (config.accel is Accel.KVM_HV and is_fixed(profile)
+                and not ref_host_accepts(config.host_kernel.name, config.host.family, pvr)):
             out.append(f"vCPU {cpu.index} in {hex32(pvr)} above the "
                        f"{config.host.family.name} host's level")
     return out
@@ -87,10 +99,10 @@ def check_agreement(machine: PseriesMachine) -> list[str]:
     """
     config = machine.config
     transport = machine.accel.transport
-    if (transport is None or config.accel not in ("kvm-hv", "kvm-pr-ignore")
-            or config.profile.kvm_gets_old_value):
+    if (transport is None or config.accel not in (Accel.KVM_HV, Accel.KVM_PR_IGNORE)
+            or config.profile.switches.set_compat.kvm_gets_old_value):
         return []
-    hv = config.accel == "kvm-hv"
+    hv = config.accel is Accel.KVM_HV
     last_set: dict[int, tuple[int, int]] = {}  # vcpu -> (call index, errno)
     last_ok_on_key: dict[int, tuple[int, int]] = {}  # vcore/vcpu -> (call index, vcpu)
     for i, call in enumerate(transport.calls):
@@ -125,7 +137,7 @@ def check_set_count(machine: PseriesMachine, before: Snapshot, step: str,
     counted separately and must undo exactly the changes made before the failure.
     Incoming migration forces one write per vCPU with a mode (e07cc192).
     """
-    if machine.config.profile.name not in FIXED_PROFILES or machine.accel.transport is None:
+    if not is_fixed(machine.config.profile) or machine.accel.transport is None:
         return []
     sets = [c for c in calls_since(machine, before) if c.op == "set"]
     first_fail = next((i for i, c in enumerate(sets) if c.errno), None)
@@ -133,12 +145,13 @@ def check_set_count(machine: PseriesMachine, before: Snapshot, step: str,
     rollback = [] if first_fail is None else sets[first_fail + 1:]
     ok = [c for c in primary if not c.errno]
     out = []
-    if rollback and not machine.config.profile.all_or_nothing:
+    all_or_nothing = machine.config.profile.switches.all_or_nothing
+    if rollback and not all_or_nothing:
         out.append(f"{step}: {len(rollback)} set(s) after a failed one outside powercompat")
     pre = {index: compat for index, compat, _ in before.vcpus}
     # a forced migration write of the mode the vCPU already had changes nothing to undo
     changed = [c for c in ok if c.value != pre.get(c.vcpu, 0)]
-    if machine.config.profile.all_or_nothing and first_fail is not None \
+    if all_or_nothing and first_fail is not None \
             and len(rollback) != len(changed):
         out.append(f"{step}: {len(changed)} change(s) before the failure but "
                    f"{len(rollback)} rollback set(s)")

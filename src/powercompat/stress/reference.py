@@ -19,9 +19,9 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Final
 
+from powercompat.catalog.behaviour import HotplugRule, SetCompat
 from powercompat.catalog.cpus import CpuFamily
 from powercompat.catalog.modes import LOGICAL_3_00, CompatMode
-from powercompat.catalog.pcr import PCR_MASK
 from powercompat.decisions.cas import parse_cas_pvrs
 from powercompat.decisions.cpu_match import migration_pvr_match
 from powercompat.errors import CasBufferError, MigrationStreamError
@@ -31,13 +31,26 @@ from powercompat.profiles import Profile
 
 EINVAL: Final = 22
 
-#: kernel_libvirt.md 1.3: logical PVR -> guest PCR bit in kvmppc_set_arch_compat()
-GUEST_PCR_BIT: Final[dict[int, int]] = {
-    0x0F000002: 0x2, 0x0F000003: 0x4, 0x0F100003: 0x4, 0x0F000004: 0x8,
-    0x0F000005: 0x10, 0x0F000006: 0x20, 0x0F000007: 0x20,
+# The kernel tables, restated on purpose from kernel_libvirt.md (not imported: the catalogue
+# is what this model checks; tests/property/test_reference_tables.py compares them row by row).
+#: 1.3: logical PVR -> guest PCR bit in kvmppc_set_arch_compat(), by kernel
+_V4_10: Final = {0x0F000002: 0x2, 0x0F000003: 0x4, 0x0F100003: 0x4, 0x0F000004: 0x8,
+                 0x0F000005: 0x10}
+_V5_9: Final = {**_V4_10, 0x0F000006: 0x20}
+GUEST_PCR_BIT: Final[dict[str, dict[int, int]]] = {
+    "linux-4.19": _V4_10,
+    "linux-6.1": _V5_9,
+    "linux-7.2": {**_V5_9, 0x0F000007: 0x20},
 }
-#: kernel_libvirt.md 1.4: reserved PCR bits kept set since v5.4
-PCR_RESERVED: Final = 0x0FFFFFFFFFFFFFE1
+#: 1.4: reserved PCR bits kept set since v5.4 (13c7bb3c57dc), by kernel
+PCR_RESERVED: Final[dict[str, int]] = {
+    "linux-4.19": 0, "linux-6.1": 0x0FFFFFFFFFFFFFE1, "linux-7.2": 0x0FFFFFFFFFFFFFE1,
+}
+#: 1.2: the host's PCR level by CPU family (first matching feature test)
+HOST_LEVEL: Final[dict[str, int]] = {
+    "POWER11": 0x20, "POWER10": 0x20, "POWER9": 0x10, "POWER8": 0x8, "POWER7": 0x4,
+    "POWER5+": 0x2, "970": 0x2, "970MP": 0x2,
+}
 
 
 # ---------------------------------------------------------------- QEMU's rules, restated
@@ -60,19 +73,20 @@ def ref_refusal(profile: Profile, family: CpuFamily, pvr: int) -> str | None:
     mode = ref_mode(profile, pvr)
     if mode is None:
         return "unknown-pvr"
-    if profile.rules.logical_pvr_check and pvr > family.spapr_logical_pvr:
+    if profile.switches.logical_pvr_check and pvr > family.spapr_logical_pvr:
         return "not-valid"
     if not family.pcr_supported & mode.pcr_level:
         return "not-valid"
     return None
 
 
-def ref_host_accepts(host: CpuFamily, pvr: int) -> bool:
-    """kvmppc_set_arch_compat() (kernel_libvirt.md 1.3/1.4): is the level within the host's?"""
+def ref_host_accepts(kernel: str, host: CpuFamily, pvr: int) -> bool:
+    """kvmppc_set_arch_compat() (kernel_libvirt.md 1.3/1.4): does ``kernel`` know the
+    level, and is it within the host's?"""
     if pvr == 0:
         return True
-    bit = GUEST_PCR_BIT.get(pvr)
-    return bit is not None and bit <= host.host_pcr_bit
+    bit = GUEST_PCR_BIT[kernel].get(pvr)
+    return bit is not None and bit <= HOST_LEVEL[host.name]
 
 
 def ref_cas_choice(profile: Profile, family: CpuFamily, real_pvr: int, max_pvr: int,
@@ -100,11 +114,11 @@ def ref_cas_choice(profile: Profile, family: CpuFamily, real_pvr: int, max_pvr: 
 class RefKernel:
     """The kernel behind ONE_REG plus the fault plan, reduced to what the machine can see."""
 
-    def __init__(self, accel: str, host: CpuFamily, threads: int, reserved: bool) -> None:
+    def __init__(self, accel: str, host: CpuFamily, threads: int, kernel: str) -> None:
         self.accel = accel
         self.host = host
         self.threads = threads
-        self.reserved = reserved
+        self.kernel = kernel
         #: hv: vcore -> (arch_compat, pcr); pr-ignore: vcpu -> (arch_compat, None)
         self.store: dict[int, tuple[int, int | None]] = {}
         self.plan: dict[int, int] = {}
@@ -122,7 +136,7 @@ class RefKernel:
     def create(self, vcpu: int) -> None:
         if self.accel == "kvm-hv":
             # a new vcore is raw and entered with PCR_MASK alone (13c7bb3c57dc)
-            self.store.setdefault(self._key(vcpu), (0, PCR_MASK if self.reserved else 0))
+            self.store.setdefault(self._key(vcpu), (0, PCR_RESERVED[self.kernel]))
         elif self.accel == "kvm-pr-ignore":
             self.store.setdefault(vcpu, (0, None))
 
@@ -137,13 +151,13 @@ class RefKernel:
             if self.accel == "kvm-pr":
                 err = EINVAL
             elif self.accel == "kvm-hv":
-                if not ref_host_accepts(self.host, value):
+                if not ref_host_accepts(self.kernel, self.host, value):
                     err = EINVAL
                 else:
-                    guest = GUEST_PCR_BIT[value] if value else self.host.host_pcr_bit
-                    pcr = self.host.host_pcr_bit - guest
+                    level = HOST_LEVEL[self.host.name]
+                    guest = GUEST_PCR_BIT[self.kernel][value] if value else level
                     self.store[self._key(vcpu)] = (
-                        value, pcr | PCR_RESERVED if self.reserved else pcr)
+                        value, (level - guest) | PCR_RESERVED[self.kernel])
             else:
                 self.store[vcpu] = (value, None)
         self.calls.append((vcpu, "set", value, err))
@@ -197,14 +211,14 @@ class RefMachine:
 
     def __post_init__(self) -> None:
         c = self.config
-        self.kernel = RefKernel(c.accel, c.host.family, c.threads, c.kernel_reserved_bits)
+        self.kernel = RefKernel(c.accel, c.host.family, c.threads, c.host_kernel.name)
 
     @property
     def has_xive(self) -> bool:
         """spapr_irq_check() (hw/ppc/spapr_irq.c): dual mode keeps XIVE only if the CPU
         supports ISA 3.00 within max-cpu-compat (table positions, qemu.md 1.5)."""
         c = self.config
-        if not c.profile.ic_mode_dual or ref_refusal(c.profile, c.model.family,
+        if not c.profile.switches.ic_mode_dual or ref_refusal(c.profile, c.model.family,
                                                      LOGICAL_3_00) is not None:
             return False
         modes = [m.pvr for m in c.profile.rules.modes]
@@ -224,23 +238,25 @@ class RefMachine:
             raise RefFailure("state")
 
     def _fatal(self) -> None:
-        if not self.profile.all_or_nothing:
+        if not self.profile.switches.all_or_nothing:
             self.state = "exited"
 
     # ppc_set_compat() (qemu.md 1.6 and its history table)
     def _set(self, cpu: RefCpu, pvr: int) -> None:
-        p = self.profile
+        how = self.profile.switches.set_compat
         pcr = 0
         if pvr:
-            refusal = ref_refusal(p, self.family, pvr)
+            refusal = ref_refusal(self.profile, self.family, pvr)
             if refusal:
                 raise RefFailure(refusal)
-            mode = ref_mode(p, pvr)
+            mode = ref_mode(self.profile, pvr)
             assert mode is not None
             pcr = mode.pcr & self.family.pcr_mask
-        if self.kernel.kvm and (not p.ioctl_only_on_change or cpu.compat != pvr):
-            sent = cpu.compat if p.kvm_gets_old_value else pvr
-            if p.commit_before_kvm:
+        # qemu.md 1.6's history table: ioctl on every set, state first (before 5dfaa532);
+        # only on change with the old value (5dfaa532); with the new value (e4f0c6bb)
+        if self.kernel.kvm and (how is SetCompat.STATE_FIRST or cpu.compat != pvr):
+            sent = cpu.compat if how is SetCompat.OLD_VALUE else pvr
+            if how is SetCompat.STATE_FIRST:
                 cpu.compat, cpu.pcr = pvr, pcr
             err = self.kernel.set(cpu.index, sent)
             if err:
@@ -249,7 +265,7 @@ class RefMachine:
 
     # ppc_set_compat_all() / ppc_init_compat_all() (qemu.md 1.7), or the powercompat policy
     def _set_all(self, cpus: list[RefCpu], pvr: int) -> None:
-        if not self.profile.all_or_nothing:
+        if not self.profile.switches.all_or_nothing:
             for cpu in cpus:
                 self._set(cpu, pvr)
             return
@@ -258,7 +274,8 @@ class RefMachine:
             refusal = ref_refusal(self.profile, self.family, pvr)
             if refusal:
                 raise RefFailure(refusal)
-        if self.kernel.kvm and any(c.compat != pvr for c in cpus):
+        if self.profile.switches.probe_before_write and self.kernel.kvm and any(
+                c.compat != pvr for c in cpus):
             if self.probe is None:
                 self.probe = self.kernel.get(self.cpus[0].index)
             if self.probe:
@@ -285,7 +302,7 @@ class RefMachine:
         self._need("created")
         c = self.config
         if not self.kernel.kvm and c.threads > 1:
-            limit = self.profile.tcg_max_threads
+            limit = self.profile.switches.tcg_max_threads
             p8_ok = ref_refusal(self.profile, self.family, 0x0F000004) is None and (
                 not c.max_compat_pvr
                 or ref_index(self.profile, 0x0F000004) <= ref_index(self.profile,
@@ -297,7 +314,7 @@ class RefMachine:
         for cpu in self.cpus:
             self.kernel.create(cpu.index)
         self.next_index = c.smp
-        if self.profile.set_compat_at_cpu_init and c.max_compat_pvr:
+        if self.profile.switches.reset.at_cpu_init and c.max_compat_pvr:
             try:
                 self._set_all(self.cpus, c.max_compat_pvr)
             except RefFailure:
@@ -310,7 +327,7 @@ class RefMachine:
             self._need("running")
         else:
             self._need("realized", "running")
-        if self.profile.reset_sets_compat:
+        if not self.profile.switches.reset.at_cpu_init:
             try:
                 self._set_all(self.cpus, self.config.max_compat_pvr)
             except RefFailure:
@@ -337,7 +354,8 @@ class RefMachine:
             try:
                 self._set_all(self.cpus, best)
             except RefFailure:
-                result = (0, True) if (self.profile.cas_raw_fallback and explicit) else (-1, False)
+                result = ((0, True) if (self.profile.switches.cas_raw_fallback and explicit)
+                          else (-1, False))
         self.last_cas = result
         return result
 
@@ -350,15 +368,17 @@ class RefMachine:
         self.next_index += c.threads
         for cpu in new:
             self.kernel.create(cpu.index)
-        how = self.profile.hotplug_compat
-        target = {"max": c.max_compat_pvr, "boot-cpu": self.cpus[0].compat}.get(how, 0)
+        how = self.profile.switches.hotplug
+        # qemu.md 6: 2.9 sets max-cpu-compat (if any) on new vCPUs; 2.10/2.11 nothing;
+        # spapr_core_plug the boot CPU's mode, fatally (&error_abort)
+        target = c.max_compat_pvr if how is HotplugRule.MAX else self.cpus[0].compat
         self.cpus.extend(new)
-        if how == "boot-cpu" or (how == "max" and target):
+        if how is HotplugRule.BOOT_CPU or (how is HotplugRule.MAX and target):
             try:
                 self._set_all(new, target)
             except RefFailure:
                 del self.cpus[-c.threads:]
-                if how == "boot-cpu":
+                if how is HotplugRule.BOOT_CPU:
                     self._fatal()
                 raise
         return [cpu.index for cpu in new]
@@ -375,7 +395,7 @@ class RefMachine:
             raise RefFailure("migration")
         by_index = {cpu.index: cpu for cpu in self.cpus}
         plan: list[tuple[RefCpu, int, int]] = []
-        p = self.profile
+        p = self.profile.switches
         for rec in records:
             cpu = by_index.get(rec.index)
             if cpu is None:
@@ -383,9 +403,9 @@ class RefMachine:
             compat = cpu.compat if rec.compat_pvr is None else rec.compat_pvr
             if p.migrates_compat:
                 if compat:
-                    if ref_refusal(p, self.family, compat) is not None:
+                    if ref_refusal(self.profile, self.family, compat) is not None:
                         raise RefFailure("migration")
-                elif not migration_pvr_match(self.config.model, rec.spr_pvr, p.p8_variants):
+                elif not migration_pvr_match(self.config.model, rec.spr_pvr):
                     raise RefFailure("migration")
             plan.append((cpu, rec.spr_pcr, compat))
         before = [(cpu, cpu.compat, cpu.pcr) for cpu, _, _ in plan]

@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import platform
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from powercompat.inputs import (
+    RECORDED_RESULTS,
+    InputFileError,
+    check_record,
+    decode_utf8,
+    display_path,
+    loads_json,
+    read_capped,
+)
 from powercompat.verify import signals
 from powercompat.verify.assets import Assets, ensure_assets
 from powercompat.verify.boot import BootOutput, BootSpec, Firmware, StopReason, boot
 from powercompat.verify.errors import RecordError
+from powercompat.verify.qemu import QemuBinary
 
 #: QEMU ``-cpu`` names of the default matrix, oldest first.
 DEFAULT_CPUS = ("power7", "power8", "power9", "power10")
@@ -27,6 +36,10 @@ DEFAULT_CPUS = ("power7", "power8", "power9", "power10")
 DEFAULT_MODES: tuple[str | None, ...] = (
     None, "power6", "power7", "power7+", "power8", "power9", "power10",
 )  # fmt: skip
+#: max-cpu-compat power11 and the POWER11 CPU arrived in QEMU 10.0
+NEWEST_MODE = "power11"
+#: VOF (x-vof=on) arrived in QEMU 6.1; older releases boot with SLOF
+VOF_SINCE = (6, 1)
 CONSOLE_TAIL_LINES = 40
 SCHEMA = "powercompat-verify/1"
 
@@ -127,14 +140,34 @@ def cell_from_output(spec: BootSpec, out: BootOutput) -> CellResult:
     )
 
 
+def default_firmware(release: str) -> Firmware:
+    """VOF where the release has it (6.1 and later), else SLOF."""
+    major, _, minor = release.partition(".")
+    try:
+        have_vof = (int(major), int(minor or 0)) >= VOF_SINCE
+    except ValueError:
+        have_vof = True
+    return Firmware.VOF if have_vof else Firmware.SLOF
+
+
+def knows_mode(qemu: QemuBinary, mode: str = NEWEST_MODE) -> bool:
+    """Does this binary have ``max-cpu-compat=mode``? Asked with one start-up probe: a
+    release without it says 'Invalid compatibility mode' (no timing involved)."""
+    from powercompat.verify.catalog import run_startup_probe
+
+    probe = run_startup_probe(qemu, "power10", mode)
+    return not (probe.startup_error or "").startswith("Invalid compatibility mode")
+
+
 def matrix_specs(
     cpus: Sequence[str] = DEFAULT_CPUS,
     modes: Sequence[str | None] = DEFAULT_MODES,
     firmware: Firmware = Firmware.VOF,
     smp: int = 1,
+    timeout: float | None = None,
 ) -> list[BootSpec]:
     """Cells in row order: each CPU with every mode."""
-    return [BootSpec(cpu=c, max_cpu_compat=m, firmware=firmware, smp=smp)
+    return [BootSpec(cpu=c, max_cpu_compat=m, firmware=firmware, smp=smp, timeout=timeout)
             for c in cpus for m in modes]
 
 
@@ -153,10 +186,7 @@ class MatrixRun:
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
-            "qemu_version": self.assets.qemu_version,
-            "kernel_package": self.assets.kernel_package,
-            "kernel_version": self.assets.kernel_version,
-            "busybox_version": self.assets.busybox_version,
+            **self.assets.header(),
             "firmware": self.firmware,
             "date": self.started_at,
             "jobs": self.jobs,
@@ -204,6 +234,7 @@ def run_matrix(
     jobs: int = 2,
     progress: Callable[[CellResult], None] | None = None,
     smp: int = 1,
+    timeout: float | None = None,
 ) -> MatrixRun:
     """Plain entry point for the CLI: run the matrix and return its results.
 
@@ -212,7 +243,7 @@ def run_matrix(
     """
     if assets is None:
         assets = ensure_assets()
-    specs = matrix_specs(cpus, modes, Firmware(firmware), smp)
+    specs = matrix_specs(cpus, modes, Firmware(firmware), smp, timeout)
     return asyncio.run(run_matrix_async(specs, assets, jobs=jobs, progress=progress))
 
 
@@ -223,21 +254,27 @@ _HEADER_KEYS = ("qemu_version", "kernel_version")
 def load_cells(path: Path) -> tuple[dict[str, Any], tuple[CellResult, ...]]:
     """Read a recorded file: its header and its cells.
 
-    :raises RecordError: not JSON, not a matrix file, or a cell with missing or extra fields.
+    :raises RecordError: not a regular file, over 16 MiB, not strict JSON, not a matrix file,
+        or a cell with a missing, extra or wrongly typed field (named with the cell).
     """
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise RecordError(f"{path}: not a readable JSON file ({err})") from err
+    label = display_path(path)
+    try:  # the capped reader and strict JSON (issue #12)
+        data = loads_json(decode_utf8(read_capped(path, RECORDED_RESULTS), label), label)
+    except InputFileError as err:
+        spot = f"{err.where}: " if err.where else ""
+        raise RecordError(f"{label}: not a readable JSON file ({spot}{err.problem})") from err
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise RecordError(f"{path}: not a recorded matrix (no 'cells' list)")
+        raise RecordError(f"{label}: not a recorded matrix (no 'cells' list)")
     missing = [k for k in _HEADER_KEYS if not isinstance(data.get(k), str)]
     if missing:
-        raise RecordError(f"{path}: header lacks {', '.join(missing)}")
+        raise RecordError(f"{label}: header lacks {', '.join(missing)}")
     cells = []
     for i, raw in enumerate(data["cells"]):
-        try:
-            cells.append(CellResult.from_json(raw))
-        except (TypeError, KeyError, AttributeError) as err:
-            raise RecordError(f"{path}: cell {i} is malformed ({err})") from err
+        try:  # every field typed: a wrong type is a malformed record, never a mismatch
+            checked = check_record(raw, CellResult, label, None, free_text=("console_tail",))
+            if checked.get("smp", 1) < 1:
+                raise InputFileError(label, "field 'smp': must be at least 1")
+        except InputFileError as err:
+            raise RecordError(f"{label}: cell {i} is malformed ({err.problem})") from err
+        cells.append(CellResult.from_json(checked))
     return {k: v for k, v in data.items() if k != "cells"}, tuple(cells)

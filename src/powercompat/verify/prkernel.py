@@ -28,26 +28,29 @@ import os
 import re
 import resource
 import shutil
-import signal
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from powercompat.verify import assets as debian
+from powercompat.verify import process
+from powercompat.verify.assets import check_cache_dir
 from powercompat.verify.errors import AssetError, VerifyError
+from powercompat.verify.kvm.apt import AptState
 
 Progress = Callable[[str], None]
 
 ARCH = "powerpc"
 CROSS_COMPILE = "powerpc64le-linux-gnu-"
+SUITE = "bookworm"
 SOURCE_PACKAGE = "linux-source-6.1"
+KERNEL_META = "linux-image-powerpc64le"
+GUEST_ARCH = "ppc64el"
+HOST_ARCH = "amd64"
 #: installed on the host with apt (the brief allows these two for this by-hand harness)
 TOOLCHAIN_PACKAGES = ("gcc-powerpc64le-linux-gnu", "binutils-powerpc64le-linux-gnu")
 #: unpacked under the cache, never installed: host tools kbuild needs on this machine
@@ -318,44 +321,26 @@ def sha256(path: Path) -> str:
 # --- process handling ---------------------------------------------------------------------------
 
 
-class _Interrupted(KeyboardInterrupt):
-    """SIGTERM/SIGHUP turned into an interrupt so that ``finally`` blocks run (and the CLI
-    reports "interrupted", exit 130)."""
-
-
-@contextmanager
-def _signals_raise() -> Iterator[None]:
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        raise _Interrupted(signal.Signals(signum).name)
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-
-
 def _run_logged(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path,
                 timeout: float) -> tuple[float, float]:  # fmt: skip
-    """Run ``argv`` in its own process group with its output appended to ``log``.
+    """Run ``argv`` through ``verify.process`` (own group, killed on timeout, on an
+    exception and, under ``process.guard()``, on SIGINT/SIGTERM/SIGHUP), its output appended
+    to ``log``. Returns wall-clock and CPU (user+sys of every reaped descendant) seconds.
 
-    The whole group is killed on timeout, on an exception (Ctrl-C) and on SIGTERM, so no
-    ``make`` or compiler outlives the harness. Returns wall-clock and CPU (user+sys of every
-    reaped descendant) seconds.
+    :raises subprocess.TimeoutExpired: ``timeout`` passed (the group is killed first).
+    :raises VerifyError: a non-zero exit, with the log's last lines.
     """
     start = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with log.open("ab") as sink:
         sink.write(f"$ {' '.join(argv)}\n".encode())
         sink.flush()
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdout=sink,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        proc = process.popen(argv, cwd=cwd, env=dict(env), stdout=sink,
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
         try:
             rc = proc.wait(timeout=timeout)
-        except BaseException:
-            _kill_group(proc)
-            raise
+        finally:
+            process.release(proc)  # kills the group unless make already ended
     if rc != 0:
         tail = log.read_text(errors="replace").splitlines()[-5:]
         raise VerifyError(f"{' '.join(argv[:4])}... exited {rc}: {' | '.join(tail)}")
@@ -364,28 +349,24 @@ def _run_logged(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: 
     return time.monotonic() - start, cpu
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _output(argv: Sequence[str], timeout: float = 60) -> str:
-    try:
-        proc = subprocess.run(list(argv), capture_output=True, text=True, check=False,
-                              timeout=timeout)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise VerifyError(f"{argv[0]}: {err}") from err
+def _output(argv: Sequence[str], timeout: float = 120) -> str:
+    """stdout of a short program that must succeed (one-line error otherwise)."""
+    proc = process.run(argv, timeout=timeout)
     if proc.returncode != 0:
-        raise VerifyError(f"{' '.join(argv[:3])} exited {proc.returncode}: {proc.stderr.strip()}")
+        raise VerifyError(f"{' '.join(argv[:3])} exited {proc.returncode}: "
+                          f"{proc.stderr.strip()[-200:]}")  # fmt: skip
     return proc.stdout
+
+
+def _deb_field(deb: Path, name: str) -> str:
+    return _output(["dpkg-deb", "-f", str(deb), name]).strip()
+
+
+def _unpack(deb: Path, dest: Path) -> None:
+    """``dpkg-deb -x`` into a fresh ``dest`` (nothing is installed)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    _output(["dpkg-deb", "-x", str(deb), str(dest)], timeout=600)
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -402,8 +383,7 @@ def toolchain_versions() -> dict[str, str]:
     """Versions of the installed cross toolchain, or an error that says how to install it."""
     versions: dict[str, str] = {}
     for pkg in TOOLCHAIN_PACKAGES:
-        proc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
-                              text=True, check=False, timeout=30)  # fmt: skip
+        proc = process.run(["dpkg-query", "-W", "-f=${Version}", pkg], timeout=60)
         if proc.returncode != 0 or not proc.stdout:
             raise AssetError(
                 f"{pkg} is not installed: apt-get install --no-install-recommends "
@@ -414,7 +394,19 @@ def toolchain_versions() -> dict[str, str]:
     return versions
 
 
-def _apt_download(argv_prefix: list[str], debs: Path, package: str, version: str | None) -> Path:
+def _state(cache: Path, arch: str, say: Progress) -> AptState:
+    """A private apt state for bookworm and ``arch`` (nothing of the host's is touched)."""
+    st = AptState(cache / "apt" / f"{SUITE}-{arch}", SUITE, arch)
+    if st.ready():
+        st.prepare()
+    else:
+        say(f"apt-get update {SUITE}/{arch} (private state)")
+        for problem in st.update():
+            say(f"  {problem}")
+    return st
+
+
+def _apt_download(st: AptState, debs: Path, package: str, version: str | None) -> Path:
     """``apt-get download`` one package (pinned when ``version`` is given) unless cached."""
     debs.mkdir(parents=True, exist_ok=True)
     quoted = version.replace(":", "%3a") if version else "*"
@@ -422,8 +414,7 @@ def _apt_download(argv_prefix: list[str], debs: Path, package: str, version: str
     if got:
         return got[-1]
     spec = f"{package}={version}" if version else package
-    proc = subprocess.run([*argv_prefix, "download", spec], cwd=debs, capture_output=True,
-                          text=True, check=False, timeout=1800)  # fmt: skip
+    proc = st.run(["apt-get", "download", spec], cwd=debs)
     if proc.returncode != 0:
         tail = proc.stderr.strip().splitlines()[-2:]
         raise AssetError(f"apt-get download {spec}: {' | '.join(tail)}", registry=True)
@@ -433,36 +424,44 @@ def _apt_download(argv_prefix: list[str], debs: Path, package: str, version: str
     return got[-1]
 
 
+def _image_package(st: AptState) -> str:
+    """The real ``linux-image-6.1.0-NN-powerpc64le`` behind bookworm's meta package."""
+    for dep in st.depends(KERNEL_META):
+        if dep.startswith("linux-image-") and dep != KERNEL_META:
+            return dep
+    raise AssetError(f"cannot resolve {KERNEL_META} in {SUITE}/ppc64el", registry=True)
+
+
 def fetch_inputs(cache: Path, image_package: str | None, say: Progress) -> Inputs:
     """Download the source, the config's image package and the build tools into the cache.
 
     The source is pinned to the image package's version, so the config and the tree match.
+    Debs already in ``cache/debs`` are used as they are (no network).
     """
     debs = cache / "debs"
-    found = sorted(debs.glob("linux-image-*-powerpc64le_*.deb"))
-    if image_package is None and found:
+    found = sorted(debs.glob(f"{image_package or 'linux-image-*-powerpc64le'}_*.deb"))
+    guest: AptState | None = None
+    if found:
         image_deb = found[-1]
     else:
-        apt_dir = cache / "apt"
-        debian._prepare_apt(apt_dir)
-        say("updating the private ppc64el package lists")
-        for w in debian._update_lists(apt_dir):
-            say(f"apt-get update (ppc64el): {w}")
-        image_package = image_package or debian.resolve_kernel_package(apt_dir)
+        guest = _state(cache, GUEST_ARCH, say)
+        image_package = image_package or _image_package(guest)
         say(f"downloading {image_package}")
-        image_deb = _apt_download(["apt-get", *debian._apt_options(apt_dir)], debs,
-                                  image_package, None)  # fmt: skip
-    version = debian._deb_field(image_deb, "Version")
-    apt_dir = cache / "apt"
-    if not any(debs.glob(f"{SOURCE_PACKAGE}_{version}_*.deb")):
-        debian._prepare_apt(apt_dir)
-        if not any((apt_dir / "lists").glob("*_Packages*")):
-            debian._update_lists(apt_dir)
-    say(f"downloading {SOURCE_PACKAGE}={version}")
-    source_deb = _apt_download(["apt-get", *debian._apt_options(apt_dir)], debs,
-                               SOURCE_PACKAGE, version)  # fmt: skip
-    tools = tuple(_apt_download(["apt-get"], debs, p, None) for p in BUILD_TOOL_PACKAGES)
-    return Inputs(source_deb, image_deb, tools)
+        image_deb = _apt_download(guest, debs, image_package, None)
+    version = _deb_field(image_deb, "Version")
+    have = sorted(debs.glob(f"{SOURCE_PACKAGE}_{version}_*.deb"))
+    if have:
+        source_deb = have[-1]
+    else:
+        guest = guest or _state(cache, GUEST_ARCH, say)
+        say(f"downloading {SOURCE_PACKAGE}={version}")
+        source_deb = _apt_download(guest, debs, SOURCE_PACKAGE, version)
+    tools = []
+    for pkg in BUILD_TOOL_PACKAGES:
+        have = sorted(debs.glob(f"{pkg}_*_{HOST_ARCH}.deb"))
+        tools.append(have[-1] if have else
+                     _apt_download(_state(cache, HOST_ARCH, say), debs, pkg, None))
+    return Inputs(source_deb, image_deb, tuple(tools))
 
 
 def _unpack_all(inputs: Inputs, cache: Path, say: Progress) -> tuple[Path, Path, Path]:
@@ -470,20 +469,20 @@ def _unpack_all(inputs: Inputs, cache: Path, say: Progress) -> tuple[Path, Path,
     tools = cache / "tools"
     if not (tools / "usr" / "bin" / "bison").is_file():
         for deb in inputs.tool_debs:
-            debian._run(["dpkg-deb", "-x", str(deb), str(tools)])
+            _output(["dpkg-deb", "-x", str(deb), str(tools)], timeout=600)
     image_root = cache / "image"
     configs = sorted((image_root / "boot").glob("config-*"))
     if not configs:
-        debian._unpack(inputs.image_deb, image_root)
+        _unpack(inputs.image_deb, image_root)
         configs = sorted((image_root / "boot").glob("config-*"))
     if not configs:
         raise AssetError(f"{inputs.image_deb.name} holds no /boot/config-*")
-    version = debian._deb_field(inputs.source_deb, "Version")
+    version = _deb_field(inputs.source_deb, "Version")
     tree = cache / "src" / f"{SOURCE_PACKAGE}-{version}"
     if not (tree / "Makefile").is_file():
         say(f"unpacking {inputs.source_deb.name}")
         pkg_root = cache / "src" / "pkg"
-        debian._unpack(inputs.source_deb, pkg_root)
+        _unpack(inputs.source_deb, pkg_root)
         tarballs = sorted((pkg_root / "usr" / "src").glob("linux-source-*.tar.xz"))
         if not tarballs:
             raise AssetError(f"{inputs.source_deb.name} holds no linux-source tarball")
@@ -567,6 +566,7 @@ def build(cache: Path, *, jobs: int = 2, image_package: str | None = None,
     :raises VerifyError: make failed or timed out (the log names the spot), or the cache
         folder is unusable.
     """
+    cache = check_cache_dir(cache, create=True)  # a file or an unwritable path: one line, now
     try:
         return _build(cache, jobs, image_package, timeout, say or (lambda _m: None))
     except OSError as err:
@@ -586,7 +586,7 @@ def _build(cache: Path, jobs: int, image_package: str | None, timeout: float,
     toolchain = toolchain_versions()
     inputs = fetch_inputs(cache, image_package, say)
     tools_root, debian_config, tree = _unpack_all(inputs, cache, say)
-    source_version = debian._deb_field(inputs.source_deb, "Version")
+    source_version = _deb_field(inputs.source_deb, "Version")
     epoch = int((tree / "Makefile").stat().st_mtime)
     env = build_env(tools_root, epoch)
     buildd = cache / "build"
@@ -597,16 +597,16 @@ def _build(cache: Path, jobs: int, image_package: str | None, timeout: float,
 
     derivation = derive_config(debian_config.read_text())
     (buildd / ".config").write_text(derivation.text)
-    with _signals_raise():
-        _run_logged(make_argv(tree, buildd, 1, "olddefconfig"), cwd=buildd,
-                    env=env, log=log, timeout=600)  # fmt: skip
-        final = (buildd / ".config").read_text()
-        check_config(final)
-        say("config resolved; building vmlinux and modules (nice -n 19)")
-        argv = make_argv(tree, buildd, jobs, "vmlinux", "modules")
-        started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        seconds, cpu = _run_logged(argv, cwd=buildd, env=env, log=log, timeout=timeout)
-        offset = probe_vcpu_id_offset(tree, buildd, env, log)
+    # the CLI runs this under verify.process.guard(): a signal kills make's group
+    _run_logged(make_argv(tree, buildd, 1, "olddefconfig"), cwd=buildd,
+                env=env, log=log, timeout=600)  # fmt: skip
+    final = (buildd / ".config").read_text()
+    check_config(final)
+    say("config resolved; building vmlinux and modules (nice -n 19)")
+    argv = make_argv(tree, buildd, jobs, "vmlinux", "modules")
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    seconds, cpu = _run_logged(argv, cwd=buildd, env=env, log=log, timeout=timeout)
+    offset = probe_vcpu_id_offset(tree, buildd, env, log)
     release = (buildd / "include" / "config" / "kernel.release").read_text().strip()
 
     files: dict[str, str] = {}
@@ -623,10 +623,10 @@ def _build(cache: Path, jobs: int, image_package: str | None, timeout: float,
         kernel_release=release,
         source_package=SOURCE_PACKAGE,
         source_version=source_version,
-        config_package=debian._deb_field(inputs.image_deb, "Package"),
-        config_version=debian._deb_field(inputs.image_deb, "Version"),
+        config_package=_deb_field(inputs.image_deb, "Package"),
+        config_version=_deb_field(inputs.image_deb, "Version"),
         toolchain=toolchain,
-        build_tools={d.name.split("_")[0]: debian._deb_field(d, "Version") for d in tools},
+        build_tools={d.name.split("_")[0]: _deb_field(d, "Version") for d in tools},
         make_command=argv,
         jobs=jobs,
         build_seconds=round(seconds, 1),

@@ -103,12 +103,6 @@ class AptState:
         lists = self.root / "lists"
         return lists.is_dir() and any(main in p.name for p in lists.iterdir())
 
-    def candidate(self, package: str) -> str | None:
-        """The version ``apt-get install`` would take, or None when the lists lack it."""
-        proc = self.run(["apt-cache", "policy", package], timeout=120)
-        m = re.search(r"Candidate:\s*(\S+)", proc.stdout)
-        return None if m is None or m.group(1) == "(none)" else m.group(1)
-
     def depends(self, package: str) -> list[str]:
         proc = self.run(["apt-cache", "depends", package], timeout=120)
         return re.findall(r"^\s*Depends:\s*(\S+)", proc.stdout, re.M)
@@ -140,14 +134,3 @@ class AptState:
         """name -> version of what apt would install into an empty system for ``packages``."""
         proc = self.run(["apt-get", "-s", "-y", "install", *packages], timeout=300)
         return dict(re.findall(r"^Inst (\S+) \((\S+)", proc.stdout, re.M))
-
-    def source(self, package: str, dest: Path) -> list[Path]:
-        """``apt-get source --download-only`` into ``dest`` (the .dsc and its files)."""
-        dest.mkdir(parents=True, exist_ok=True)
-        proc = self.run(["apt-get", "source", "--download-only", package], cwd=dest)
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-            raise AssetError(f"apt-get source {package} ({self.suite}) failed: "
-                             f"{' | '.join(tail)}", registry=True)
-        return sorted(dest.iterdir())
-

@@ -16,7 +16,7 @@ import lzma
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from powercompat.verify.errors import AssetError
@@ -282,8 +282,3 @@ def ensure_kvm_assets(cache: Path, l0_labels: tuple[str, ...] = ("7.2", "10.0"),
     (cache / MANIFEST).write_text(json.dumps(assets.versions(), indent=2) + "\n")
     return assets
 
-
-def asdict_paths(obj: object) -> dict[str, object]:
-    """A dataclass as JSON-ready dict (paths as strings)."""
-    d = asdict(obj)  # type: ignore[call-overload]
-    return json.loads(json.dumps(d, default=str))  # type: ignore[no-any-return]

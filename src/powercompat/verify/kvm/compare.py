@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from powercompat.errors import PowerCompatError
+from powercompat.catalog.kernels import kernel_by_name
+from powercompat.errors import PowerCompatError, UnknownProfileError
 from powercompat.machine.options import MachineOptions
-from powercompat.profiles import profile_for_qemu_version
+from powercompat.profiles import profile_for_version
 from powercompat.scenario import simulate
 from powercompat.verify.errors import RecordError
 
@@ -31,7 +32,8 @@ _PREFIX = "qemu-system-ppc64: "
 
 @dataclass
 class Comparison:
-    """``profile`` None: the engine has no profile for that QEMU (nothing compared)."""
+    """``gap``: what the engine lacks to predict this cell (its QEMU release, its host
+    kernel); then ``profile`` is None and nothing was compared."""
 
     cell: str
     profile: str | None
@@ -39,6 +41,7 @@ class Comparison:
     diffs: list[str] = field(default_factory=list)
     predicted: dict[str, Any] | None = None
     observed: dict[str, Any] | None = None
+    gap: str | None = None
 
 
 def load_kvm_record(path: Path) -> dict[str, Any]:
@@ -55,13 +58,14 @@ def load_kvm_record(path: Path) -> dict[str, Any]:
 
 
 def host_pvr(cell: dict[str, Any], record: dict[str, Any]) -> str | None:
-    """The host PVR L2 QEMU saw: what ``-cpu host`` passed to KVM_SET_SREGS."""
-    run = cell.get("run") or {}
-    pvrs = run.get("set_sregs", {}).get("pvrs", [])
-    if cell["config"]["cpu"] == "host" and pvrs:
-        return str(pvrs[0])
-    found = record.get("host_pvr")
-    return str(found) if found else None
+    """The host PVR: what ``-cpu host`` passed to KVM_SET_SREGS in this cell, else in any
+    cell of the session (a start-up refusal may come before any vCPU exists)."""
+    for c in (cell, *record["cells"]):
+        run = c.get("run") or {}
+        pvrs = run.get("set_sregs", {}).get("pvrs", [])
+        if c["config"]["cpu"] == "host" and pvrs:
+            return str(pvrs[0])
+    return None
 
 
 def accel_of(record: dict[str, Any]) -> str:
@@ -82,13 +86,19 @@ def observed(cell: dict[str, Any]) -> dict[str, Any]:
             "cpu_versions": [f"0x{v}" for v in last] if last else None}
 
 
+def host_kernel(record: dict[str, Any]) -> str:
+    """The engine's name for the host kernel: the L1 kernel is the host of L2 (a rebuilt
+    kernel, ``6.1-pr``, is named by its upstream version)."""
+    return f"linux-{record['l1_kernel']['label'].split('-')[0]}"
+
+
 def predicted(cell: dict[str, Any], record: dict[str, Any], profile: str
               ) -> dict[str, Any]:
     cfg = cell["config"]
-    pvr = host_pvr(cell, record)
     options = MachineOptions(cpu=cfg["cpu"], smp=cfg["smp"], threads=1,
                              max_cpu_compat=cfg["max_cpu_compat"], accel=accel_of(record),
-                             host_cpu=pvr, qemu=profile)
+                             host_cpu=host_pvr(cell, record), qemu=profile,
+                             host_kernel=host_kernel(record))
     try:
         sim = simulate(options, EVENTS, L2_GUEST)
     except PowerCompatError as err:  # the engine refuses the options themselves
@@ -112,13 +122,17 @@ def compare_cell(cell: dict[str, Any], record: dict[str, Any]) -> Comparison:
     cfg = cell["config"]
     version = record["l1_qemus"][cfg["qemu"]]["reported"] or cfg["qemu"]
     version = version.split("version ")[-1].split()[0] if "version " in version else version
-    prof = profile_for_qemu_version(version)
     if cell.get("run") is None:
         return Comparison(cfg["id"], None, False, ["no run recorded (harness)"])
     obs = observed(cell)
-    if prof is None:
-        return Comparison(cfg["id"], None, False,
-                          [f"the engine has no profile for QEMU {version}"], None, obs)
+    try:
+        prof = profile_for_version(version)
+    except UnknownProfileError:
+        gap = f"the engine has no profile for QEMU {version}"
+        return Comparison(cfg["id"], None, False, [gap], None, obs, gap)
+    if kernel_by_name(host_kernel(record)) is None:
+        gap = f"the engine has no host kernel {host_kernel(record)}"
+        return Comparison(cfg["id"], None, False, [gap], None, obs, gap)
     pred = predicted(cell, record, prof.name)
     diffs = []
     if obs["started"] != pred["started"]:

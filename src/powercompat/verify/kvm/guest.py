@@ -18,10 +18,12 @@ events, because every marker is written synchronously before what it announces):
 
 from __future__ import annotations
 
+import gzip
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from powercompat.verify.errors import AssetError
 from powercompat.verify.initramfs import CpioEntry, write_newc
 
 #: register id of KVM_REG_PPC_ARCH_COMPAT (arch/powerpc/include/uapi/asm/kvm.h)
@@ -150,8 +152,8 @@ pcwatch() {{
     sleep 0.2
   done
 }}
-for f in /configs/*; do
-  id=$(basename $f)
+for id in $(cat /configs-order); do
+  f=/configs/$id
   if [ -n "$ONLY" ] && ! echo ",$ONLY," | grep -q ",$id,"; then continue; fi
   rel=$(sed -n 1p $f); args=$(sed -n 2p $f); tmo=$(sed -n 3p $f); q=/q/$rel
   echo > $T/trace
@@ -182,8 +184,8 @@ poweroff -f
 @dataclass(frozen=True, slots=True)
 class L2Config:
     """One L2 start inside L1. ``kvm_type``: the pseries ``kvm-type`` (None = auto);
-    ``firmware``: ``vof`` (x-vof=on) or ``slof``; ``extra_caps``: more ``-machine`` caps
-    (KVM PR needs some off); ``timeout``: seconds L1 gives this L2 QEMU."""
+    ``firmware``: ``vof`` (x-vof=on) or ``slof``; ``timeout``: seconds L1 gives this L2
+    QEMU."""
 
     id: str
     qemu: str  # L1 QEMU label (7.2, 10.0, 11.1)
@@ -193,8 +195,8 @@ class L2Config:
     mem: str = "512M"
     kvm_type: str | None = None
     reboots: int = 1
+    machine_extra: tuple[str, ...] = ()
     firmware: str = "vof"
-    extra_caps: tuple[str, ...] = ()
     timeout: int = L2_TIMEOUT
 
     def argv(self, page_size: int) -> list[str]:
@@ -203,12 +205,12 @@ class L2Config:
         vof = ["x-vof=on"] if self.firmware == "vof" else []
         machine = ["pseries", "accel=kvm", *vof, "cap-sbbc=broken", "cap-cfpc=broken",
                    "cap-ibs=broken", "cap-ccf-assist=off",
-                   f"cap-hpt-max-page-size={'64k' if page_size == 65536 else '4k'}",
-                   *self.extra_caps]
+                   f"cap-hpt-max-page-size={'64k' if page_size == 65536 else '4k'}"]
         if self.max_cpu_compat is not None:
             machine.append(f"max-cpu-compat={self.max_cpu_compat}")
         if self.kvm_type is not None:
             machine.append(f"kvm-type={self.kvm_type}")
+        machine.extend(self.machine_extra)
         return [
             "-machine", ",".join(machine), "-cpu", self.cpu, "-smp", str(self.smp),
             "-m", self.mem, "-nodefaults", "-display", "none", "-serial", "stdio",
@@ -220,8 +222,8 @@ class L2Config:
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "qemu": self.qemu, "max_cpu_compat": self.max_cpu_compat,
                 "cpu": self.cpu, "smp": self.smp, "mem": self.mem, "kvm_type": self.kvm_type,
-                "reboots": self.reboots, "firmware": self.firmware,
-                "extra_caps": list(self.extra_caps), "timeout": self.timeout}
+                "reboots": self.reboots, "machine_extra": list(self.machine_extra),
+                "firmware": self.firmware, "timeout": self.timeout}
 
 
 def _dir(name: str) -> CpioEntry:
@@ -285,12 +287,25 @@ class L1Image:
             args = " ".join(cfg.argv(self.page_size))
             entries.append(_file(f"configs/{cfg.id}",
                                  f"{cfg.qemu}\n{args}\n{cfg.timeout}\n".encode()))
+        # run in the given order (a configuration that may wedge L1 goes last)
+        run_order = "".join(f"{cfg.id}\n" for cfg in self.configs)
+        entries.append(_file("configs-order", run_order.encode()))
         entries += [_file(name, data) for name, data in self.extra.items()]
         return entries
 
-    def write(self, dest: Path) -> Path:
-        """Write the uncompressed newc archive (no decompression cost inside TCG)."""
+    def write(self, dest: Path, limit: int | None = None) -> Path:
+        """Write the newc archive: uncompressed (no decompression cost inside TCG) unless it
+        exceeds ``limit``, then gzip level 1 (233 MiB -> 77 MiB in ~7 s here).
+
+        :raises AssetError: still larger than ``limit`` once compressed.
+        """
+        blob = write_newc(self.entries())
+        if limit is not None and len(blob) > limit:
+            blob = gzip.compress(blob, compresslevel=1, mtime=0)
+            if len(blob) > limit:
+                raise AssetError(f"L1 initramfs is {len(blob) >> 20} MiB compressed; the "
+                                 f"machine loads at most {limit >> 20} MiB")
         tmp = dest.with_suffix(".tmp")
-        tmp.write_bytes(write_newc(self.entries()))
+        tmp.write_bytes(blob)
         tmp.replace(dest)
         return dest

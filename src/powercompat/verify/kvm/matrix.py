@@ -30,6 +30,7 @@ MODES: dict[str, tuple[str | None, ...]] = {
     "pseries-power9": (None, "power9", "power8", "power10"),
     "pseries-power11": (None, "power9", "power10", "power11", "power8"),
     "powernv9": (None, "power9", "power8", "power7"),
+    "powernv9-hash": (None, "power9", "power8", "power7"),
     # KVM PR (issue #14): unset and every maximum QEMU's POWER8 allows (power7+ is refused
     # by the releases with the logical-PVR check, 10.0 and 11.1, before KVM is asked)
     "pseries-power8": (None, "power8", "power7+", "power7", "power6"),
@@ -37,18 +38,11 @@ MODES: dict[str, tuple[str | None, ...]] = {
 #: a non-host CPU model: KVM HV only runs the host's PVR (kvm_arch_vcpu_ioctl_set_sregs_hv);
 #: KVM PR emulates any (kvmppc_set_pvr_pr), so there the cell is an ordinary start
 NON_HOST_CPU = {"pseries-power9": "POWER8", "pseries-power11": "POWER9", "powernv9": "POWER8",
-                "pseries-power8": "POWER7"}
-#: What L2 QEMU needs under KVM PR (issue #14, kvm-kernel.md "KVM PR"): SLOF, because VOF's
-#: start ends at PC 0 under PR here; FWNMI off (KVM_CAP_PPC_FWNMI is hv_enabled in
-#: powerpc.c: "Firmware Assisted Non-Maskable Interrupts(FWNMI) not supported by KVM.");
-#: AIL mode 3 off where the cap exists, 10.0 and later (KVM_CAP_PPC_AIL_MODE_3 is 0 under
-#: PR); a longer L2 budget, as PR emulates every privileged instruction inside TCG.
+                "powernv9-hash": "POWER8", "pseries-power8": "POWER7"}
+#: L2 under KVM PR (issue #14, kvm-kernel.md "KVM PR"): SLOF, because VOF's start ends at PC 0
+#: under PR here; a longer L2 budget, as PR emulates every privileged instruction inside TCG.
+#: (The caps PR lacks are the host's ``l2_machine``, session.HOSTS["pseries-power8"].)
 PR_FIRMWARE = "slof"
-PR_CAPS: dict[str, tuple[str, ...]] = {
-    "7.2": ("cap-fwnmi=off",),
-    "10.0": ("cap-fwnmi=off", "cap-ail-mode-3=off"),
-    "11.1": ("cap-fwnmi=off", "cap-ail-mode-3=off"),
-}
 PR_L2_TIMEOUT = 900
 
 
@@ -58,14 +52,18 @@ def configs_for(host: str, qemus: tuple[str, ...] = QEMUS,
     out: list[L2Config] = []
     for q in qemus:
         tag = "q" + q.replace(".", "")
+        extra = HOSTS[host].l2_machine_for(q)
         pr: dict[str, Any] = {}
         if kvm_type == "PR":
-            pr = {"firmware": PR_FIRMWARE, "extra_caps": PR_CAPS[q], "timeout": PR_L2_TIMEOUT}
+            pr = {"firmware": PR_FIRMWARE, "timeout": PR_L2_TIMEOUT}
         for mode in MODES[host]:
-            out.append(L2Config(f"{tag}-{mode or 'unset'}", q, mode, kvm_type=kvm_type, **pr))
+            out.append(L2Config(f"{tag}-{mode or 'unset'}", q, mode, kvm_type=kvm_type,
+                                machine_extra=extra, **pr))
         out.append(L2Config(f"{tag}-cpu-{NON_HOST_CPU[host].lower()}", q,
-                            cpu=NON_HOST_CPU[host], kvm_type=kvm_type, **pr))
-    return out
+                            cpu=NON_HOST_CPU[host], kvm_type=kvm_type, machine_extra=extra,
+                            **pr))
+    # L1 runs them in this order; modes below power8 (a POWER8-built userland) go last
+    return sorted(out, key=lambda c: c.max_cpu_compat in ("power7", "power6"))
 
 
 @dataclass
@@ -77,6 +75,20 @@ class SessionResult:
     facts: dict[str, str]
     data: dict[str, Any]
     path: Path | None
+
+
+def _outside_blocks(console: str) -> list[str]:
+    """Console lines that are not inside a per-configuration block or a marker."""
+    out, inside = [], False
+    for ln in console.splitlines():
+        ln = ln.rstrip("\r")
+        if ln.startswith("@@PCK-") and ln.split()[0].endswith("-BEGIN"):
+            inside = True
+        elif ln.startswith("@@PCK-") and ln.split()[0].endswith("-END"):
+            inside = False
+        elif not inside and not ln.startswith("@@"):
+            out.append(ln)
+    return out
 
 
 def _now() -> str:
@@ -103,7 +115,7 @@ def run_kvm_session(assets: KvmAssets, host_name: str, kernel: str | L1Kernel,
                     assets.kernels[assets.l2_kernel].vmlinux, configs, k.page_size,
                     kprobes=kprobes)
     t0 = time.monotonic()
-    initrd = image.write(assets.cache / f"l1-{host_name}-{kernel}.cpio")
+    initrd = image.write(assets.cache / f"l1-{host_name}-{kernel}.cpio", host.initrd_limit)
     build = round(time.monotonic() - t0, 1)
     say(f"[{host_name} L1 {kernel}] initramfs {initrd.stat().st_size >> 20} MiB in {build} s; "
         f"{len(configs)} L2 configurations; waiting for the TCG lock")
@@ -128,13 +140,17 @@ def run_kvm_session(assets: KvmAssets, host_name: str, kernel: str | L1Kernel,
         cells.append({"config": {**cfg.to_json(),
                                  "argv": [*cfg.argv(k.page_size), "-append", L2_APPEND]},
                       "run": run.to_json() if run else None})
+    pvrs = [r.sregs[0].pvr for r in runs
+            if r.sregs and by_id.get(r.id) and next(c for c in configs if c.id == r.id).cpu
+            == "host"]
     data: dict[str, Any] = {
         "schema": SCHEMA,
         "accel": f"kvm-{flavour}",
+        "host_pvr": f"0x{pvrs[0]:08x}" if pvrs else None,
         "date": _now(),
         "command": shlex.join(command),
         "host": {"name": host.name, "machine": host.machine, "l0_cpu": host.cpu,
-                 "engine_host_cpu": host.host_cpu},
+                 "engine_host_cpu": host.host_cpu, "l1_append": host.l1_append},
         "l0_qemu": l0.version,
         "l1_kernel": {"label": kernel, "package": k.package, "version": k.version,
                       "release": k.release, "page_size": k.page_size},
@@ -148,6 +164,9 @@ def run_kvm_session(assets: KvmAssets, host_name: str, kernel: str | L1Kernel,
                "problems": facts.get("problems")},
         "kprobes": list(kprobes),
         "session": {"l0_argv": list(out.argv), "returncode": out.returncode,
+                    # what L0's console showed outside the harness's blocks (L1 kernel
+                    # messages: lockups, oopses), for a session that ended badly
+                    "l1_console_tail": _outside_blocks(out.console)[-40:],
                     "timed_out": out.timed_out, "wall_seconds": out.seconds,
                     "initramfs_build_seconds": build, "lock_wait_seconds": out.lock_wait,
                     "initramfs_bytes": initrd.stat().st_size},

@@ -38,8 +38,8 @@ def rows(record: dict[str, Any]) -> list[tuple[dict[str, Any], Comparison]]:
 
 
 def verdict(c: Comparison) -> str:
-    if c.profile is None:
-        return "no engine profile"
+    if c.gap is not None:
+        return f"not compared: {c.gap}"
     return "agrees" if c.agree else "DISAGREES"
 
 
@@ -73,7 +73,7 @@ def markdown(records: list[dict[str, Any]]) -> str:
                 f"{run['seconds'] if run else '-'} | {verdict(comp)} |")
         lines.append("")
         for cell, comp in rows(rec):
-            if comp.diffs and comp.profile is not None:
+            if comp.diffs and comp.gap is None:
                 lines.append(f"- {cell['config']['id']}: " + "; ".join(comp.diffs))
         lines.append("")
     return "\n".join(lines)

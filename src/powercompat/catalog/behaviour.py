@@ -1,0 +1,128 @@
+"""The behaviour switches QEMU releases differ by, each with what it means.
+
+A switch's value in a release comes from the history of changes
+(:mod:`powercompat.catalog.history`): the defaults below are QEMU before the first change
+that flipped it, and the commit behind each value is the change that set it. A choice with
+more than two values is an enum, so impossible combinations cannot be written. The
+documentation of each switch is in its field's annotation (``switch_docs``), not a second
+list.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any, NamedTuple, get_type_hints
+
+
+class SetCompat(Enum):
+    """How ppc_set_compat() orders the KVM call and the commit (qemu.md 1.6)."""
+
+    #: 9d2179d6/f6f242c7 .. 5dfaa532: compat_pvr and PCR committed first, then the ioctl on
+    #: every set; a KVM failure leaves the new state in place
+    STATE_FIRST = "state-first"
+    #: 5dfaa532: the ioctl only when the mode changes, state committed after KVM accepts, but
+    #: the OLD compat_pvr is what KVM is given
+    OLD_VALUE = "old-value"
+    #: e4f0c6bb: as 5dfaa532, with the new value (head's logic)
+    NEW_VALUE = "new-value"
+
+    @property
+    def ioctl_only_on_change(self) -> bool:
+        return self is not SetCompat.STATE_FIRST
+
+    @property
+    def commit_before_kvm(self) -> bool:
+        return self is SetCompat.STATE_FIRST
+
+    @property
+    def kvm_gets_old_value(self) -> bool:
+        return self is SetCompat.OLD_VALUE
+
+
+class ResetPath(Enum):
+    """Where the initial compat mode is set (qemu.md 6)."""
+
+    #: 2.9: spapr_cpu_init() sets max-cpu-compat once at CPU creation; reset leaves the mode,
+    #: so a CAS-negotiated mode survives a guest reboot
+    CPU_INIT = "spapr_cpu_init"
+    #: 66d5c492: every machine reset sets every vCPU to max-cpu-compat (ppc_set_compat_all)
+    SET_COMPAT_ALL = "ppc_set_compat_all"
+    #: 9c7b7f01: the same through ppc_init_compat_all (no run_on_cpu)
+    INIT_COMPAT_ALL = "ppc_init_compat_all"
+
+    @property
+    def at_cpu_init(self) -> bool:
+        return self is ResetPath.CPU_INIT
+
+
+class HotplugRule(Enum):
+    """The compat mode a hot-plugged vCPU gets."""
+
+    #: 2.9: spapr_cpu_init() sets max-cpu-compat on the new vCPUs
+    MAX = "max"
+    #: 2.10/2.11: nothing sets the new vCPUs' mode, they run raw (fixed by 51f84465/9012a53f)
+    NONE = "none"
+    #: spapr_core_plug() (9012a53f on): the new vCPUs take the boot CPU's mode
+    BOOT_CPU = "boot-cpu"
+
+
+class Doc(NamedTuple):
+    """What a switch means, for people (``profiles``); kept in the field's annotation."""
+
+    text: str
+
+
+class Switches(NamedTuple):
+    """Every switch the machine consults. Defaults: QEMU before the change that set it.
+    (A NamedTuple, not a dataclass: this is on every command's start-up path.)"""
+
+    reset: Annotated[ResetPath, Doc(
+        "where the compat mode is set: once at CPU creation, or at every machine reset"
+    )] = ResetPath.CPU_INIT
+    set_compat: Annotated[SetCompat, Doc(
+        "ppc_set_compat(): when KVM is called, with which value, and when state is committed"
+    )] = SetCompat.STATE_FIRST
+    cas_raw_fallback: Annotated[bool, Doc(
+        "CAS runs raw when setting the mode fails, if the guest listed its real PVR and no "
+        "max-cpu-compat is set")] = False
+    cas_failure_message: Annotated[bool, Doc(
+        "a failed CAS reports its error (messages.CAS_NO_SUITABLE_PVR; before: silent)")] = False
+    migrates_compat: Annotated[bool, Doc(
+        "the cpu/compat subsection is migrated and checked on load (before: the mode is not "
+        "migrated and the source PVR is ignored)")] = False
+    migration_forces_write: Annotated[bool, Doc(
+        "cpu_post_load() clears compat_pvr first, forcing the KVM write on the destination"
+    )] = False
+    hotplug: Annotated[HotplugRule, Doc(
+        "the compat mode a hot-plugged vCPU gets")] = HotplugRule.MAX
+    tcg_max_threads: Annotated[int | None, Doc(
+        "TCG threads per core on pseries (unset, null in JSON: 1 only), allowed for "
+        "POWER8-capable configurations")] = None
+    ic_mode_dual: Annotated[bool, Doc(
+        "ic-mode=dual: XIVE beside XICS when the CPU does ISA 3.00 within max-cpu-compat "
+        "(spapr_irq_check)")] = False
+    cpu_compat_option: Annotated[bool, Doc(
+        "-cpu X,compat=Y is accepted and means max-cpu-compat=Y")] = True
+    logical_pvr_check: Annotated[bool, Doc(
+        "pcc_compat refuses a mode numerically above the class's spapr_logical_pvr "
+        "(power7+ refused on POWER8 and newer)")] = False
+    all_or_nothing: Annotated[bool, Doc(
+        "powercompat policy: a machine-wide set is rolled back on failure")] = False
+    probe_before_write: Annotated[bool, Doc(
+        "powercompat policy: ARCH_COMPAT support is probed with a GET before the first write"
+    )] = False
+
+
+SWITCH_NAMES: tuple[str, ...] = Switches._fields
+
+
+def switch_docs() -> tuple[tuple[str, str], ...]:
+    """(name, meaning) of every switch, from the fields' annotations, in field order."""
+    hints = get_type_hints(Switches, include_extras=True)
+    return tuple((name, next(m.text for m in hints[name].__metadata__ if isinstance(m, Doc)))
+                 for name in Switches._fields)
+
+
+def switch_value(value: Any) -> object:
+    """A switch value as JSON shows it: an enum by its value."""
+    return value.value if isinstance(value, Enum) else value

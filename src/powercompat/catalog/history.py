@@ -1,0 +1,427 @@
+"""QEMU's history as data: one row per upstream change that altered what a guest sees, in
+the order the changes landed, and the releases as points in that list.
+
+Rows are NamedTuples (immutable, hashable, and ten times cheaper to define at import than
+frozen dataclasses: this module is on every command's start-up path). A release's compat
+table, CPU models, aliases, family match rules and behaviour switches are never written down
+per release: they are what applying the changes up to its point gives
+(:func:`build`). Adding a release is one :class:`Release` row (its version); a new upstream
+change is one :class:`Change` row. Sources: ../shared/reference/qemu.md sections 1, 3, 6, 8
+(commit ids, dates, values); the first release of each change from the release it shipped in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import cache
+from typing import Any, Final, NamedTuple, cast
+
+from powercompat.catalog.behaviour import HotplugRule, ResetPath, SetCompat, Switches
+from powercompat.catalog.cpus import (
+    FAMILIES,
+    POWER5P,
+    POWER7,
+    POWER8,
+    POWER8_BASE,
+    POWER9,
+    POWER10,
+    POWER11,
+    PPC970,
+    PPC970MP,
+    CpuFamily,
+    CpuModel,
+)
+from powercompat.catalog.modes import (
+    LOGICAL_2_05,
+    LOGICAL_2_06,
+    LOGICAL_2_06_PLUS,
+    LOGICAL_2_07,
+    LOGICAL_3_00,
+    LOGICAL_3_10,
+    LOGICAL_3_10_P11,
+    CompatMode,
+)
+from powercompat.catalog.pcr import (
+    PCR_COMPAT_2_05,
+    PCR_COMPAT_2_06,
+    PCR_COMPAT_2_07,
+    PCR_COMPAT_3_00,
+    PCR_COMPAT_3_10,
+    PCR_TM_DIS,
+    PCR_VSX_DIS,
+)
+
+Version = tuple[int, ...]
+
+
+def parse_version(text: str) -> Version:
+    """``"2.10"`` -> ``(2, 10)``; the caller has checked the text is dotted digits."""
+    return tuple(int(part) for part in text.split("."))
+
+
+# ---------------------------------------------------------------- what a change can do
+
+
+class AddMode(NamedTuple):
+    """A new compat_table row, appended: every mode so far was added as the newest."""
+
+    mode: CompatMode
+
+
+class NewPcrBit(NamedTuple):
+    """A new PCR_COMPAT bit, set in every row already in the table (the ISA rule: one
+    architecture bit set means every newer one is set too)."""
+
+    bit: int
+
+
+class ModeThreads(NamedTuple):
+    """A row's max_vthreads changes."""
+
+    name: str
+    max_vthreads: int
+
+
+class AddModel(NamedTuple):
+    model: CpuModel
+
+
+class RemoveModel(NamedTuple):
+    name: str
+
+
+class ModelPvr(NamedTuple):
+    """A model's raw PVR constant is renumbered."""
+
+    name: str
+    pvr: int
+
+
+class Alias(NamedTuple):
+    """ppc_cpu_aliases gains ``name`` -> ``target``, or loses ``name`` (target None)."""
+
+    name: str
+    target: str | None
+
+
+class FamilyBases(NamedTuple):
+    """The PVR bases a family's pvr_match accepts without ``best`` change."""
+
+    family: str
+    bases: tuple[int, ...]
+
+
+class Flip(NamedTuple):
+    """A behaviour switch (a field of :class:`Switches`) takes a new value."""
+
+    switch: str
+    value: object
+
+
+Effect = AddMode | NewPcrBit | ModeThreads | AddModel | RemoveModel | ModelPvr | Alias | \
+    FamilyBases | Flip
+
+
+class Change(NamedTuple):
+    """One upstream change. ``commit`` is None while the id is not pinned; ``release`` is
+    the first QEMU release that ships it (for an unpinned change: the first one known to)."""
+
+    commit: str | None
+    date: str
+    release: str
+    title: str
+    effects: tuple[Effect, ...]
+
+    @property
+    def version(self) -> Version:
+        return parse_version(self.release)
+
+    @property
+    def label(self) -> str:
+        return self.commit or f"(unpinned, by {self.release})"
+
+
+# ---------------------------------------------------------------- the history
+
+
+def _mode(name: str, pvr: int, pcr: int, level: int, threads: int, isa: str) -> CompatMode:
+    return CompatMode(name, pvr, pcr, level, threads, isa)
+
+
+_P6_2017 = PCR_COMPAT_3_00 | PCR_COMPAT_2_07 | PCR_COMPAT_2_06 | PCR_COMPAT_2_05 | PCR_TM_DIS \
+    | PCR_VSX_DIS
+_P7_2017 = PCR_COMPAT_3_00 | PCR_COMPAT_2_07 | PCR_COMPAT_2_06 | PCR_TM_DIS
+
+
+def _models(*rows: tuple[str, int, CpuFamily, str]) -> tuple[AddModel, ...]:
+    return tuple(AddModel(CpuModel(*row)) for row in rows)
+
+
+#: every change, in the order it landed upstream (a release's point is a prefix)
+CHANGES: Final[tuple[Change, ...]] = (
+    Change("v2.8.0", "2016-12-20", "2.8",
+           "where the modelled history starts: the server CPU models and aliases QEMU had",
+           (*_models(("970_v2.2", 0x00390202, PPC970, "PowerPC 970 v2.2"),
+                     ("970mp_v1.1", 0x00440101, PPC970MP, "PowerPC 970MP v1.1"),
+                     ("power5p_v2.1", 0x003B0201, POWER5P, "POWER5+ v2.1"),
+                     ("power7_v2.3", 0x003F0203, POWER7, "POWER7 v2.3"),
+                     ("power7p_v2.1", 0x004A0201, POWER7, "POWER7+ v2.1"),
+                     ("power8e_v2.1", 0x004B0201, POWER8, "POWER8E v2.1"),
+                     ("power8nvl_v1.0", 0x004C0100, POWER8, "POWER8NVL v1.0"),
+                     ("power8_v2.0", 0x004D0200, POWER8, "POWER8 v2.0"),
+                     # Stand-in: 2017's power9 was the DD1 model, not modelled yet; DD2.0
+                     # (0x004e1200) is the closest model here.
+                     ("power9_v2.0", 0x004E1200, POWER9, "POWER9 v2.0")),
+            Alias("970", "970_v2.2"), Alias("970mp", "970mp_v1.1"),
+            Alias("power5+", "power5p_v2.1"), Alias("power5+_v2.1", "power5p_v2.1"),
+            Alias("power7", "power7_v2.3"), Alias("power7+", "power7p_v2.1"),
+            Alias("power7+_v2.1", "power7p_v2.1"), Alias("power8e", "power8e_v2.1"),
+            Alias("power8nvl", "power8nvl_v1.0"), Alias("power8", "power8_v2.0"),
+            Alias("power9", "power9_v2.0"))),
+    Change("9d6f1065", "2017-01-31", "2.9",
+           "ppc_set_compat() becomes table-driven: compat_table with power6 .. power8",
+           (AddMode(_mode("power6", LOGICAL_2_05, _P6_2017, PCR_COMPAT_2_05, 2, "2.05")),
+            AddMode(_mode("power7", LOGICAL_2_06, _P7_2017, PCR_COMPAT_2_06, 4, "2.06")),
+            AddMode(_mode("power7+", LOGICAL_2_06_PLUS, _P7_2017, PCR_COMPAT_2_06, 4,
+                          "2.06+")),
+            AddMode(_mode("power8", LOGICAL_2_07, PCR_COMPAT_3_00 | PCR_COMPAT_2_07,
+                          PCR_COMPAT_2_07, 8, "2.07")))),
+    Change("9b44c836", "2017-03-01", "2.9", "POWER9 in the compat table",
+           (AddMode(_mode("power9", LOGICAL_3_00, PCR_COMPAT_3_00, PCR_COMPAT_3_00, 4,
+                          "3.00")),)),
+    Change("80c33d34", "2017-05-18", "2.10",
+           "a failed CAS reports its error (messages.CAS_NO_SUITABLE_PVR)",
+           (Flip("cas_failure_message", True),)),
+    Change("d5fc133e", "2017-06-02", "2.10",
+           "migration: cpu/compat is sent, and a destination checks the mode or the family",
+           (Flip("migrates_compat", True),)),
+    Change("66d5c492", "2017-06-13", "2.10",
+           "pseries: Reset CPU compatibility mode (every reset sets max-cpu-compat; nothing "
+           "sets a hot-plugged vCPU's mode any more)",
+           (Flip("reset", ResetPath.SET_COMPAT_ALL), Flip("hotplug", HotplugRule.NONE))),
+    Change("5dfaa532", "2017-08-14", "2.10",
+           "ppc: fix ppc_set_compat() with KVM PR (ioctl only on change, state after KVM; "
+           "but the old value is sent)",
+           (Flip("set_compat", SetCompat.OLD_VALUE),)),
+    Change("cc7b35b1", "2017-08-17", "2.11",
+           "spapr: fallback to raw mode if best compat mode cannot be set during CAS",
+           (Flip("cas_raw_fallback", True),)),
+    Change("e4f0c6bb", "2017-10-17", "2.11", "ppc: fix setting of compat mode (the new value)",
+           (Flip("set_compat", SetCompat.NEW_VALUE),)),
+    Change("e07cc192", "2017-11-24", "2.11",
+           "incoming migration clears compat_pvr first, so KVM gets the write",
+           (Flip("migration_forces_write", True),)),
+    Change("03ee51d3", "2018-01-14", "2.12", "POWER9 compat allows 8 vthreads (was 4)",
+           (ModeThreads("power9", 8),)),
+    Change("9012a53f", "2018-01-17", "2.12",
+           "the boot CPU's mode is copied to the others: hot-plugged vCPUs take it",
+           (Flip("hotplug", HotplugRule.BOOT_CPU),)),
+    Change(None, "", "4.0", "pseries-4.0 machines default to ic-mode=dual (XICS + XIVE)",
+           (Flip("ic_mode_dual", True),)),
+    Change("7d37b274", "2019-12-05", "5.0",
+           "POWER10: PCR_COMPAT_3_10 in every row, and the power10 mode",
+           (NewPcrBit(PCR_COMPAT_3_10),
+            AddMode(_mode("power10", LOGICAL_3_10, PCR_COMPAT_3_10, PCR_COMPAT_3_10, 8,
+                          "3.1")))),
+    Change("f518be3a", "2020-12", "6.0", "-cpu X,compat=Y removed (deprecated since 22062e54)",
+           (Flip("cpu_compat_option", False),)),
+    Change(None, "", "7.2", "the POWER10 DD2.0 model (power10_v2.0, the power10 alias)",
+           (*_models(("power10_v2.0", 0x00800200, POWER10, "POWER10 v2.0")),
+            Alias("power10", "power10_v2.0"))),
+    Change("277ee172", "2023-05", "8.1", "the POWER9 DD2.2 model, now the power9 alias",
+           (*_models(("power9_v2.2", 0x004E1202, POWER9, "POWER9 v2.2")),
+            Alias("power9", "power9_v2.2"))),
+    Change("7f65ebb0", "2023-05", "8.1", "the POWER9/POWER10 DD PVR constants renumbered",
+           (ModelPvr("power10_v2.0", 0x00801200),)),
+    Change(None, "2023", "8.1", "TCG runs pseries SMT (up to 8 threads) on POWER8 and newer",
+           (Flip("tcg_max_threads", 8),)),
+    Change("9c7b7f01", "2023-08-08", "8.2",
+           "spapr: Fix machine reset deadlock from replay-record (ppc_init_compat_all)",
+           (Flip("reset", ResetPath.INIT_COMPAT_ALL),)),
+    Change("ac0fbbb2", "2024-07-31", "10.0",
+           "an older CPU cannot take a newer processor's mode (spapr_logical_pvr check)",
+           (Flip("logical_pvr_check", True),)),
+    Change("c0d96407", "2024-07-31", "10.0", "Power11: the mode, the model and its alias",
+           (AddMode(_mode("power11", LOGICAL_3_10_P11, PCR_COMPAT_3_10, PCR_COMPAT_3_10, 8,
+                          "3.1 (P11)")),
+            *_models(("power11_v2.0", 0x00821200, POWER11, "POWER11 v2.0")),
+            Alias("power11", "power11_v2.0"))),
+    Change("f73b3168", "2026-07-03", "11.1", "POWER8E and POWER8NVL removed",
+           (RemoveModel("power8e_v2.1"), RemoveModel("power8nvl_v1.0"),
+            Alias("power8e", None), Alias("power8nvl", None),
+            FamilyBases("POWER8", (POWER8_BASE,)))),
+)
+
+
+# ---------------------------------------------------------------- applying changes
+
+
+class Catalogue(NamedTuple):
+    """What a point in the history has: its table (in order), families, models, aliases,
+    switches, and the changes that made it."""
+
+    modes: tuple[CompatMode, ...]
+    families: tuple[CpuFamily, ...]
+    models: tuple[CpuModel, ...]
+    aliases: tuple[tuple[str, str], ...]
+    switches: Switches
+    changes: tuple[Change, ...]
+
+    def mode_source(self, name: str) -> Change | None:
+        """The change that added mode ``name`` (None: not in this history)."""
+        for change in self.changes:
+            if any(isinstance(e, AddMode) and e.mode.name == name for e in change.effects):
+                return change
+        return None
+
+    def switch_source(self, name: str) -> Change | None:
+        """The change that gave switch ``name`` its value here (None: the default)."""
+        for change in reversed(self.changes):
+            if any(isinstance(e, Flip) and e.switch == name for e in change.effects):
+                return change
+        return None
+
+
+_SWITCH_FIELDS: Final = frozenset(Switches._fields)
+
+
+class HistoryError(ValueError):
+    """A change that cannot apply (a data mistake, caught when the catalogue is built)."""
+
+
+def build(changes: Iterable[Change]) -> Catalogue:
+    """Apply ``changes`` in order, from nothing.
+
+    :raises HistoryError: a change names a mode, model, family or switch that is not there
+        (or adds one twice), or an alias is left pointing at no model.
+    """
+    modes: list[CompatMode] = []
+    families = {f.name: f for f in FAMILIES}
+    models: dict[str, CpuModel] = {}
+    aliases: dict[str, str] = {}
+    switches = Switches()
+    applied = tuple(changes)
+    for change in applied:
+        for effect in change.effects:
+            where = f"{change.label}: {effect}"
+            if isinstance(effect, AddMode):
+                if any(m.name == effect.mode.name for m in modes):
+                    raise HistoryError(f"{where}: mode added twice")
+                modes.append(effect.mode)
+            elif isinstance(effect, NewPcrBit):
+                modes = [replace(m, pcr=m.pcr | effect.bit) for m in modes]
+            elif isinstance(effect, ModeThreads):
+                index = next((i for i, m in enumerate(modes) if m.name == effect.name), None)
+                if index is None:
+                    raise HistoryError(f"{where}: no such mode")
+                modes[index] = replace(modes[index], max_vthreads=effect.max_vthreads)
+            elif isinstance(effect, AddModel):
+                if effect.model.name in models:
+                    raise HistoryError(f"{where}: model added twice")
+                models[effect.model.name] = effect.model
+            elif isinstance(effect, RemoveModel | ModelPvr):
+                if effect.name not in models:
+                    raise HistoryError(f"{where}: no such model")
+                if isinstance(effect, RemoveModel):
+                    del models[effect.name]
+                else:
+                    models[effect.name] = replace(models[effect.name], pvr=effect.pvr)
+            elif isinstance(effect, Alias):
+                if effect.target is None:
+                    if aliases.pop(effect.name, None) is None:
+                        raise HistoryError(f"{where}: no such alias")
+                else:
+                    aliases[effect.name] = effect.target
+            elif isinstance(effect, FamilyBases):
+                if effect.family not in families:
+                    raise HistoryError(f"{where}: no such family")
+                families[effect.family] = replace(families[effect.family], bases=effect.bases)
+            else:
+                if effect.switch not in _SWITCH_FIELDS:
+                    raise HistoryError(f"{where}: no such switch")
+                switches = switches._replace(**cast(dict[str, Any], {effect.switch: effect.value}))
+    dangling = sorted(a for a, t in aliases.items() if t not in models)
+    if dangling:
+        raise HistoryError(f"aliases without a model: {', '.join(dangling)}")
+    # ordered by PVR, as QEMU's ppc_cpu_list_compare() orders ``-cpu help``
+    linked = tuple(sorted((replace(m, family=families[m.family.name]) for m in models.values()),
+                          key=lambda m: m.pvr))
+    return Catalogue(tuple(modes), tuple(families.values()), linked,
+                     tuple(aliases.items()), switches, applied)
+
+
+# ---------------------------------------------------------------- releases
+
+
+class Release(NamedTuple):
+    """A named point in the history. A QEMU release gives its ``version`` and contains
+    every change first shipped in that version or earlier; a development point names the
+    last change it contains (``until``); head (neither) contains every change."""
+
+    name: str
+    title: str
+    description: str
+    version: str | None = None
+    until: str | None = None
+
+    def changes(self) -> tuple[Change, ...]:
+        if self.version is not None:
+            return changes_by(parse_version(self.version))
+        if self.until is not None:
+            ids = [c.commit for c in CHANGES]
+            return CHANGES[: ids.index(self.until) + 1]
+        return CHANGES
+
+    def catalogue(self) -> Catalogue:
+        """What this point has (built once per point: every release is a prefix)."""
+        return catalogue_at(len(self.changes()))
+
+
+def changes_by(version: Version) -> tuple[Change, ...]:
+    """Every change first shipped in ``version`` (major.minor) or earlier."""
+    return tuple(c for c in CHANGES if c.version <= version[:2])
+
+
+#: the named points; a new QEMU release is one row here
+RELEASES: Final[tuple[Release, ...]] = (
+    Release("2.9", "QEMU 2.9 (before 66d5c492)",
+            "mode set once at CPU creation when a maximum is given; reset leaves it alone, so "
+            "a CAS-negotiated mode survives a guest reboot; every set calls KVM",
+            version="2.9"),
+    Release("2.10-pre", "QEMU 2.10 development, 66d5c492 without 5dfaa532",
+            "66d5c492 'pseries: Reset CPU compatibility mode': every reset sets every vCPU to "
+            "max-cpu-compat (0 when unset), state first, ioctl on every set: KVM PR guests "
+            "cannot start",
+            until="66d5c492"),
+    Release("2.10", "QEMU 2.10.0 (5dfaa532)",
+            "5dfaa532 'ppc: fix ppc_set_compat() with KVM PR': ioctl only when the mode "
+            "changes, state committed after KVM accepts, but the OLD value is sent",
+            version="2.10"),
+    Release("2.11", "QEMU 2.11.0 (e4f0c6bb, cc7b35b1, e07cc192)",
+            "the new value is sent (e4f0c6bb); CAS falls back to raw when the write fails "
+            "(cc7b35b1); incoming migration forces the write (e07cc192)",
+            version="2.11"),
+    Release("7.2", "QEMU 7.2 as Debian bookworm ships it",
+            "power10 is the newest mode; no logical-PVR check, so power7+ is accepted on "
+            "POWER8 and newer; hot-plugged CPUs take the boot CPU's mode",
+            version="7.2"),
+    Release("head", "QEMU head (b428fe0362, 11.1 rc)",
+            "power11; the logical-PVR check (ac0fbbb2) refuses power7+ on POWER8+; POWER8E/NVL "
+            "removed (f73b3168); reset through ppc_init_compat_all (9c7b7f01)"),
+)
+
+def switch_changes(name: str) -> tuple[Change, ...]:
+    """Every change that set switch ``name``, in order."""
+    return tuple(c for c in CHANGES
+                 if any(isinstance(e, Flip) and e.switch == name for e in c.effects))
+
+
+@cache
+def catalogue_at(count: int) -> Catalogue:
+    """The catalogue after the first ``count`` changes."""
+    return build(CHANGES[:count])
+
+
+#: the newest point: every change applied (the catalogue tools print when no release is named)
+HEAD: Final = catalogue_at(len(CHANGES))

@@ -1,0 +1,102 @@
+"""Host kernels as data: what each Linux release's KVM does with ARCH_COMPAT.
+
+Source: Linux arch/powerpc/kvm/book3s_hv.c kvmppc_set_arch_compat() (the switch from a
+logical PVR to the guest's PCR bit; the host level from the CPU features),
+arch/powerpc/include/asm/reg.h (PVR_ARCH_*, PCR_ARCH_*, PCR_MASK) and book3s_pr.c (no
+ARCH_COMPAT case); ../shared/reference/kernel_libvirt.md sections 1.2-1.7 and 2. A kernel
+model takes one of these rows; it never asks a boolean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final, NamedTuple
+
+from powercompat.catalog.modes import (
+    LOGICAL_2_05,
+    LOGICAL_2_06,
+    LOGICAL_2_06_PLUS,
+    LOGICAL_2_07,
+    LOGICAL_3_00,
+    LOGICAL_3_10,
+    LOGICAL_3_10_P11,
+)
+from powercompat.catalog.pcr import (
+    PCR_ARCH_31,
+    PCR_ARCH_205,
+    PCR_ARCH_206,
+    PCR_ARCH_207,
+    PCR_ARCH_300,
+    PCR_MASK,
+)
+
+Arm = tuple[int, int]
+
+# kvmppc_set_arch_compat()'s switch arms, logical PVR -> guest PCR bit, as each kernel
+# gained them. 0x0f000001 (2.04) and every raw PVR fall to the default arm: -EINVAL.
+#: 2ee13be34b13 (v4.10): host/guest PCR bits, PVR_ARCH_300
+_ARMS_V4_10: Final[tuple[Arm, ...]] = (
+    (LOGICAL_2_05, PCR_ARCH_205),
+    (LOGICAL_2_06, PCR_ARCH_206),
+    (LOGICAL_2_06_PLUS, PCR_ARCH_206),
+    (LOGICAL_2_07, PCR_ARCH_207),
+    (LOGICAL_3_00, PCR_ARCH_300),
+)
+#: v5.9 (Alistair Popple, ISA v3.1 guests): PVR_ARCH_31 with the dummy PCR_ARCH_31
+_ARMS_V5_9: Final = (*_ARMS_V4_10, (LOGICAL_3_10, PCR_ARCH_31))
+#: c2ed087ed35c (2024): PVR_ARCH_31_P11 shares PVR_ARCH_31's arm
+_ARMS_P11: Final = (*_ARMS_V5_9, (LOGICAL_3_10_P11, PCR_ARCH_31))
+
+
+class KernelRelease(NamedTuple):
+    """One host kernel. ``arms``: the logical PVRs kvmppc_set_arch_compat() knows and the
+    guest PCR bit each gives; ``reserved_pcr``: the reserved bits ORed into every vcore PCR
+    (PCR_MASK since 13c7bb3c57dc, v5.4; 0 before); ``pr_arch_compat``: KVM PR has an
+    ARCH_COMPAT case (no kernel has one: PR answers EINVAL)."""
+
+    name: str
+    description: str
+    arms: tuple[Arm, ...]
+    reserved_pcr: int
+    pr_arch_compat: bool = False
+
+    @property
+    def guest_pcr_bits(self) -> Mapping[int, int]:
+        return MappingProxyType(dict(self.arms))
+
+    def guest_pcr_bit(self, arch_compat: int) -> int | None:
+        """The arm's guest PCR bit for a logical PVR; None for the default arm (-EINVAL)."""
+        for pvr, bit in self.arms:
+            if pvr == arch_compat:
+                return bit
+        return None
+
+
+LINUX_4_19: Final = KernelRelease(
+    "linux-4.19",
+    "Debian buster's 4.19: the v4.10 scheme (host/guest PCR bits, up to ISA 3.00); no "
+    "reserved PCR bits (before 13c7bb3c57dc, v5.4)",
+    _ARMS_V4_10, 0)
+LINUX_6_1: Final = KernelRelease(
+    "linux-6.1",
+    "Debian bookworm's 6.1: ISA v3.1 guests (v5.9), reserved PCR bits (v5.4); no Power11 "
+    "arm (c2ed087ed35c is 2024)",
+    _ARMS_V5_9, PCR_MASK)
+LINUX_7_2: Final = KernelRelease(
+    "linux-7.2",
+    "a kernel with every mainline change of kernel_libvirt.md 1.7 (Power11's arm, reserved "
+    "PCR bits); sid's 7.2 postdates them (its own source is to be checked: kvm-kernel.md)",
+    _ARMS_P11, PCR_MASK)
+
+#: every modelled host kernel, oldest first
+KERNELS: Final[tuple[KernelRelease, ...]] = (LINUX_4_19, LINUX_6_1, LINUX_7_2)
+#: the host kernel a KVM accelerator runs on when none is named
+DEFAULT_KERNEL: Final = LINUX_7_2
+
+
+def kernel_by_name(name: str) -> KernelRelease | None:
+    for kernel in KERNELS:
+        if kernel.name == name:
+            return kernel
+    return None
