@@ -11,6 +11,7 @@ from pathlib import Path
 
 from powercompat.cli.main import Command
 from powercompat.cli.verify_kvm_cmd import KVM
+from powercompat.cli.verify_pr_cmd import COMMAND as PR_KERNEL
 from powercompat.errors import InvalidValueError
 from powercompat.verify import (
     Firmware,
@@ -400,5 +401,5 @@ LIBVIRT = Command(
 COMMAND = Command(
     "Check the engine against real QEMU booting real Linux guests.",
     subcommands={"setup": SETUP, "run": RUN, "catalog": CATALOG, "check": CHECK,
-                 "libvirt": LIBVIRT, "kvm": KVM},
+                 "libvirt": LIBVIRT, "kvm": KVM, "pr-kernel": PR_KERNEL},
     description="Check the engine against real QEMU booting real Linux guests (TCG).")
