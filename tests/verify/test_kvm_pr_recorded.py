@@ -41,9 +41,6 @@ def _cells() -> list[Any]:
             cfg = cell["config"]
             marks = []
             reason = KNOWN.get(cfg["id"])
-            if cfg["qemu"] != "7.2":
-                reported = record["l1_qemus"][cfg["qemu"]]["reported"]
-                reason = f"the engine has no profile for {reported} (engine helper)"
             if reason:
                 marks.append(pytest.mark.xfail(strict=True, reason=reason))
             out.append(pytest.param(record, cell, id=f"{path.stem}:{cfg['id']}", marks=marks))
@@ -120,25 +117,3 @@ def test_recorded_pr_cell_agrees_with_the_engine(record: dict[str, Any],
     comparison = compare_cell(cell, record)
     assert comparison.agree, "\n".join(comparison.diffs)
 
-
-def _newer_cells() -> list[Any]:
-    return [pytest.param(r, c, id=c["config"]["id"]) for r in _records() for c in r["cells"]
-            if c["config"]["qemu"] in ("10.0", "11.1")]
-
-
-@pytest.mark.parametrize(("record", "cell"), _newer_cells())
-def test_newer_qemu_pr_cell_agrees_with_head_standing_in(record: dict[str, Any],
-                                                        cell: dict[str, Any]) -> None:
-    """Until the engine has 10.0 and 11.1 profiles, ``head`` stands in for them: every switch
-    these PR cells exercise has its head value in Debian's 10.0.13 source (read: reset through
-    ppc_init_compat_all, 9c7b7f01, hw/ppc/spapr.c; pcc_compat's logical-PVR check that refuses
-    power7+ on POWER8, ac0fbbb2, target/ppc/compat.c; the ioctl only on change; the CAS raw
-    fallback), and 11.1 is newer."""
-    obs = compare_cell(cell, record).observed
-    assert obs is not None
-    pred = predicted(cell, record, "head")
-    assert (obs["started"], obs["error"]) == (pred["started"], pred["error"])
-    assert {k: [list(c) for c in v] for k, v in obs["calls"].items()} == \
-        {k: [list(c) for c in v] for k, v in pred["calls"].items()}
-    if obs["cpu_versions"] is not None:
-        assert obs["cpu_versions"] == pred["cpu_versions"]
