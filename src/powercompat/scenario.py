@@ -20,6 +20,7 @@ from powercompat.decisions.guest import (
     userland_verdict,
 )
 from powercompat.decisions.threads import max_vthreads
+from powercompat.decisions.verdict import Fate, Verdict, boot_fate
 from powercompat.errors import (
     InvalidValueError,
     MigrationError,
@@ -99,6 +100,16 @@ class Negotiation:
     reasons: tuple[str, ...]
     error: str | None
     one_reg_total: int
+    #: the configuration's verdict (decisions.verdict): the first thing that goes wrong
+    fate: Fate
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.fate.verdict
+
+    @property
+    def verdict_reason(self) -> str:
+        return self.fate.reason
 
     @property
     def initial_compat(self) -> str | None:
@@ -143,6 +154,7 @@ class Negotiation:
             "one_reg_total": self.one_reg_total,
             "reasons": list(self.reasons),
             "error": self.error,
+            **self.fate.to_json(),
         }
 
 
@@ -224,6 +236,12 @@ def negotiate(
                             config.profile.rules)
     if started and kernel.ok is False:  # init is never reached
         verdict = replace(verdict, ok=None, reason=f"not reached: {kernel.reason}")
+    fate = boot_fate(
+        refused=None if started else (error or "the machine did not start"),
+        reaches_cas=runs.reaches_cas, kernel_stops=error or "",
+        cas_error=error if cas_failed else None,
+        kernel_ok=kernel.ok, kernel_reason=kernel.reason,
+        userland_ok=verdict.ok, userland_reason=verdict.reason)
     return Negotiation(
         cpu=config.model.name,
         raw_pvr=config.model.pvr,
@@ -253,6 +271,7 @@ def negotiate(
         reasons=tuple(reasons),
         error=error,
         one_reg_total=len(machine.accel.transport.calls) if machine.accel.transport else 0,
+        fate=fate,
     )
 
 
