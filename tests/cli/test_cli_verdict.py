@@ -72,3 +72,29 @@ def test_qemu_refusal_of_the_options_carries_the_verdict(run: Runner) -> None:
     # input only powercompat refuses has no verdict
     bad = run("negotiate", "--cpu", "POWER9", "--guest", "nope", "--json")
     assert bad.code == 1 and "verdict" not in bad.json
+
+
+def test_simulate_exits_by_verdict(run: Runner) -> None:
+    r = run("simulate", "--cpu", "POWER9", "--max-cpu-compat", "power6", "--json")
+    assert r.code == 1
+    assert (r.json["verdict"], r.json["verdict_reason"]) == ("userland-dies", SIGILL)
+    assert r.json["error"] is None  # no event failed; the guest's init does
+    assert r.err == f"powercompat: error: {SIGILL}\n"
+    text = run("simulate", "--cpu", "POWER9", "--max-cpu-compat", "power6")
+    assert f"Verdict: userland-dies: {SIGILL}" in text.lines
+    ok = run("simulate", "--cpu", "POWER9", "--max-cpu-compat", "power8", "--json")
+    assert (ok.code, ok.json["verdict"]) == (0, "works")
+
+
+def test_migrate_check_exits_by_verdict(run: Runner) -> None:
+    r = run("migrate-check", "--cpu", "POWER7", "--dst-cpu", "POWER8", "--max-cpu-compat",
+            "power7", "--json")
+    assert r.code == 1
+    assert r.json["ok"] is True  # the destination loads it ...
+    assert r.json["verdict"] == "userland-dies"  # ... but its init never ran on the source
+    refused = run("migrate-check", "--cpu", "POWER9", "--dst-cpu", "POWER8", "--json")
+    assert (refused.code, refused.json["verdict"]) == (1, "migration-refused")
+    ok = run("migrate-check", "--cpu", "POWER9", "--dst-cpu", "POWER8", "--max-cpu-compat",
+             "power8")
+    assert ok.code == 0
+    assert ok.lines[-1].startswith("verdict:     works: the destination loads the guest")

@@ -57,6 +57,17 @@ class MachineConfig:
         return self.max_compat.pvr if self.max_compat else 0
 
 
+def is_host_cpu(cpu: str) -> bool:
+    """``-cpu host`` (any case, with or without properties): the type KVM registers for the
+    host's own processor (target/ppc/kvm.c kvm_ppc_register_host_cpu_type)."""
+    return cpu.split(",", 1)[0].lower() == "host"
+
+
+def is_kvm(accel: str) -> bool:
+    """A KVM accelerator name (an unknown name is not; parse_accel refuses it)."""
+    return accel in ACCELS and Accel(accel).kvm
+
+
 def parse_max_cpu_compat(value: str | None, profile: Profile) -> CompatMode | None:
     """ppc_compat_prop_set(): "" is raw (no limit); otherwise an exact, case-sensitive name.
 
