@@ -181,8 +181,16 @@ def check(args: Namespace) -> int:
 
 
 def _verdict_json(v: Verdict) -> dict[str, object]:
-    return {"cpu": v.cpu, "max_cpu_compat": v.max_cpu_compat, "outcome": v.outcome.value,
-            "ok": v.ok, "detail": str(v)}
+    """One cell: the comparison (outcome, ok, detail) and the guest's verdict as the real run
+    showed it (``verdict``, ``verdict_reason``) beside the engine's (``engine_verdict``)."""
+    out: dict[str, object] = {"cpu": v.cpu, "max_cpu_compat": v.max_cpu_compat,
+                              "outcome": v.outcome.value, "ok": v.ok, "detail": str(v)}
+    if v.observed is not None:
+        out.update(v.observed.to_json())
+    if v.predicted is not None:
+        out["engine_verdict"] = v.predicted.verdict.value
+        out["engine_verdict_reason"] = v.predicted.reason
+    return out
 
 
 def _print_verdicts(verdicts: list[Verdict], title: str) -> None:
