@@ -8,7 +8,6 @@ first. Everything is importable lazily, so ``import powercompat`` stays cheap.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 __all__ = [  # noqa: RUF022 - ordered by importance, as STYLE.md asks
@@ -26,7 +25,6 @@ __all__ = [  # noqa: RUF022 - ordered by importance, as STYLE.md asks
     "MigrationError",
 ]
 
-logging.getLogger("powercompat").addHandler(logging.NullHandler())
 
 _LAZY = {
     "negotiate": "powercompat.scenario",

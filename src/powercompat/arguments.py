@@ -58,14 +58,22 @@ def checked(**choices: Iterable[str]) -> Callable[[Callable[P, R]], Callable[P, 
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         signature = inspect.signature(func)
+        # Positional-or-keyword parameters only: arguments are matched to names directly,
+        # without signature.bind (the entry points are called in hot loops; issue #13).
+        simple = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
+        names = tuple(signature.parameters)
         hints: dict[str, Any] = {}
 
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             if not hints:  # resolved on first use: the module is complete by then
                 hints.update(typing.get_type_hints(func))
-            bound = signature.bind(*args, **kwargs)  # a wrong call is Python's TypeError
-            for name, value in bound.arguments.items():
+            if simple and len(args) <= len(names) and not any(
+                    k not in hints or k in names[:len(args)] for k in kwargs):
+                given = (*zip(names, args, strict=False), *kwargs.items())
+            else:  # a wrong call is Python's TypeError
+                given = tuple(signature.bind(*args, **kwargs).arguments.items())
+            for name, value in given:
                 _check(func.__name__, name, value, hints[name])
                 if name in allowed:
                     _check_choice(func.__name__, name, value, allowed[name])
@@ -85,10 +93,41 @@ def _check(function: str, name: str, value: object, hint: Any) -> None:
         if problem is not None:
             raise ArgumentError(function, name, problem)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        field_hints = typing.get_type_hints(type(value))
-        for field in dataclasses.fields(value):
-            _check(function, f"{name}.{field.name}", getattr(value, field.name),
-                   field_hints[field.name])
+        if _known_good(value):
+            return
+        for field, hint in _field_hints(type(value)):
+            _check(function, f"{name}.{field}", getattr(value, field), hint)
+        _remember(value)
+
+
+#: frozen dataclass values already checked field by field (the same MachineOptions is passed
+#: to every boot and load of a fleet plan); bounded, and only hashable values
+_GOOD: dict[object, None] = {}
+_GOOD_MAX = 4096
+
+
+def _known_good(value: object) -> bool:
+    try:
+        return value in _GOOD
+    except TypeError:  # not hashable: checked every time
+        return False
+
+
+def _remember(value: object) -> None:
+    try:
+        if len(_GOOD) >= _GOOD_MAX:
+            _GOOD.clear()
+        _GOOD[value] = None
+    except TypeError:
+        pass
+
+
+@functools.cache
+def _field_hints(cls: type) -> tuple[tuple[str, Any], ...]:
+    """A dataclass's fields with their resolved annotations, resolved once per class
+    (get_type_hints compiles every string annotation again on each call; issue #13)."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(cls))
 
 
 def _check_choice(function: str, name: str, value: object, allowed: tuple[str, ...]) -> None:
@@ -100,6 +139,8 @@ def _check_choice(function: str, name: str, value: object, allowed: tuple[str, .
 
 
 def _matches(value: object, hint: Any) -> bool:
+    if type(value) is hint:  # the common case, and never a wrong answer (bool is not int)
+        return True
     origin = typing.get_origin(hint)
     if hint is Any:
         return True

@@ -37,10 +37,12 @@ import typing
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from powercompat.errors import InputError
+
+if TYPE_CHECKING:  # pathlib (with urllib.parse and ipaddress) costs ~3 ms of every start-up
+    from pathlib import Path
 
 __all__ = [
     "DOMAIN_XML",

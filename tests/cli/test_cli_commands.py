@@ -36,7 +36,9 @@ def test_simulate_timeline_report(run: Runner) -> None:
     assert "[3] cas (source): ok" in r.lines
     call = [line.split() for line in r.lines if "KVM_SET_ONE_REG" in line]
     assert call == [["0", "KVM_SET_ONE_REG", "KVM_REG_PPC_ARCH_COMPAT", "0x0f000004", "EINVAL"]]
-    assert r.lines[-1] == "Summary: started; no failure; 1 ONE_REG call(s) in all."
+    assert r.lines[0] == ("power8_v2.0 x1 (1 thread/core), max-cpu-compat=none, KVM PR on a "
+                          "POWER8 host, QEMU profile 2.11")
+    assert r.lines[-1] == "Summary: started; no failure; 1 ONE_REG call in all."
 
 
 def test_simulate_failure_exits_1(run: Runner) -> None:
@@ -94,7 +96,9 @@ def test_pcr_decode(run: Runner) -> None:
         "PCR_ARCH_206",
     ]
     assert run("pcr", "decode", "8", "--json").json == {
-        "value": "0x0000000000000008", "qemu": ["COMPAT_2_07"], "linux": ["PCR_ARCH_207"]}
+        "value": "0x0000000000000008", "qemu": ["COMPAT_2_07"], "linux": ["PCR_ARCH_207"],
+        "unnamed_bits": [], "bit_numbering": "bit N: IBM numbering, bit 0 is the most "
+        "significant; 1<<M: the same bit counted from the least significant"}
 
 
 def test_pcr_show_both_views(run: Runner) -> None:

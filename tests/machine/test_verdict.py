@@ -61,7 +61,8 @@ def test_refusal_fate_only_for_qemus_own_refusals() -> None:
      "the guest never reaches CAS: a little-endian kernel cannot run on a 970 (no MSR[LE]): "
      "it stops before CAS"),
     (MachineOptions(cpu="power9", max_cpu_compat="power8"), "realize,reset,cas,reboot,cas",
-     Verdict.WORKS, "linux-6.1 userland needs ISA 2.07 and VSX: it runs"),
+     Verdict.WORKS,
+     "linux-6.1 userland needs ISA 2.07 and VSX; it gets ISA 2.07: init runs"),
     (MachineOptions(cpu="power9"), "realize,reset", Verdict.WORKS,
      "QEMU ran every event; no CAS among them, so the guest's kernel and userland are not "
      "judged"),
@@ -101,7 +102,7 @@ def test_qemu_exits_when_kvm_refuses_the_reboots_reset() -> None:
 @pytest.mark.parametrize(("cpu", "dst", "maximum", "verdict", "reason"), [
     ("power9", "power8", "power8", Verdict.WORKS,
      "the destination loads the guest, which runs on in power8: linux-6.1 userland needs ISA "
-     "2.07 and VSX: it runs"),
+     "2.07 and VSX; it gets ISA 2.07: init runs"),
     ("power9", "power8", None, Verdict.MIGRATION_REFUSED,
      f"{XIVE}; load of migration failed: Invalid argument"),
     ("power7", "power8", "power7", Verdict.USERLAND_DIES,

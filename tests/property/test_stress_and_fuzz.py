@@ -64,7 +64,9 @@ def test_stress_cli_reports_throughput_and_zero(capsys: pytest.CaptureFixture[st
 @pytest.mark.parametrize(("args", "message"), [
     (["--lifecycles", "0"], "--lifecycles must be at least 1, got 0"),
     (["--profile", "3.0"], "unknown QEMU profile '3.0' (valid: "),
-    (["--accel", "kvm"], "unknown accelerator 'kvm' for stress"),
+    (["--accel", "kvm"], "stress runs the modelled accelerators only"),
+    (["--accel", "xen"], "unknown accelerator 'xen' (valid: tcg, kvm-hv, kvm-pr, "
+                         "kvm-pr-ignore, kvm)"),
 ])
 def test_stress_cli_bad_input(args: list[str], message: str,
                               capsys: pytest.CaptureFixture[str]) -> None:

@@ -89,9 +89,10 @@ def _fleet_start(domain: LibvirtDomain, max_compat: str | None, guest: str,
     host = Host("tcg-host", _tcg_host(qemu), "g")
     kind = GuestKind(guest, max_compat, True, domain)
     result = plan(Inventory((host,), (Guest("g0", kind, "tcg-host", None, ("test", "0")),)))
-    start = result.guest_classes[0].targets[0].start
-    assert result.to_json()["guest_classes"][0]["targets"][0]["start"]["verdict"] == \
-        start.verdict.value  # type: ignore[index,call-overload]
+    start = result.targets(result.guest_classes[0])[0].start
+    out: Any = result.to_json()
+    assert out["verdicts"][out["rows"][out["guest_classes"][0]["start"]][0]]["verdict"] == \
+        start.verdict.value
     return Fate(start.verdict, start.reason)
 
 

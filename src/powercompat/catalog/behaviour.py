@@ -96,8 +96,8 @@ class Switches(NamedTuple):
     hotplug: Annotated[HotplugRule, Doc(
         "the compat mode a hot-plugged vCPU gets")] = HotplugRule.MAX
     tcg_max_threads: Annotated[int | None, Doc(
-        "TCG threads per core on pseries (None: 1 only), allowed for POWER8-capable "
-        "configurations")] = None
+        "TCG threads per core on pseries (unset, null in JSON: 1 only), allowed for "
+        "POWER8-capable configurations")] = None
     ic_mode_dual: Annotated[bool, Doc(
         "ic-mode=dual: XIVE beside XICS when the CPU does ISA 3.00 within max-cpu-compat "
         "(spapr_irq_check)")] = False

@@ -10,7 +10,8 @@ POWER8, so init dies with SIGILL below ISA 2.07).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 
@@ -137,10 +138,24 @@ class GuestProfile:
     radix: bool = True
     #: a ppc64le kernel: it needs MSR[LE] before it can run at all
     little_endian: bool = True
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        # hashed once: the guest keys the cached decisions about it (issue #13)
+        object.__setattr__(self, "_hash", hash((self.name, self.pvrs, self.vectors)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def cas_buffer(self) -> bytes:
-        return pack_pvrs(self.pvrs) + self.vectors
+        return _cas_buffer(self.pvrs, self.vectors)
+
+
+@lru_cache(maxsize=64)
+def _cas_buffer(pvrs: tuple[Pair, ...], vectors: bytes) -> bytes:
+    """One bytes object per guest, built once (it keys the cached CAS parse; issue #13)."""
+    return pack_pvrs(pvrs) + vectors
 
 
 GUESTS: Final[tuple[GuestProfile, ...]] = (

@@ -148,7 +148,7 @@ def profiles(args: Namespace) -> int:
                  "the compat table ends there")
     for name, meaning in docs:
         commits = ", ".join(c.label for c in switch_changes(name))
-        grid.add_row(name, *(_flag(values[p.name][name]) for p in ALL_PROFILES),
+        grid.add_row(name, *(_flag(values[p.name][name], name) for p in ALL_PROFILES),
                      f"{meaning} ({commits})" if commits else meaning)
     tables.show(grid, *(f"{p.name:<12} {p.title}: {p.description}" for p in ALL_PROFILES))
     return 0
@@ -159,11 +159,18 @@ def _since(name: str) -> str | None:
     return change.label if change else None
 
 
-def _flag(value: object) -> str:
+#: what an unset (None) switch means, where "-" would not say it
+_UNSET: dict[str, str] = {"tcg_max_threads": "1"}
+
+
+def _flag(value: object, switch: str = "") -> str:
+    """A switch's cell: yes, -, a count or a name; never Python's ``None``."""
     if value is True:
         return "yes"
     if value is False:
         return "-"
+    if value is None:
+        return _UNSET.get(switch, "-")
     return str(value).replace("ppc_init_compat_all", "init_all").replace(
         "ppc_set_compat_all", "set_all")
 

@@ -11,6 +11,7 @@ import json
 import re
 import sys
 from argparse import ArgumentParser as Parser
+from typing import TYPE_CHECKING
 
 from powercompat.catalog.accels import ACCELS, Accel
 from powercompat.catalog.guests import DEFAULT_GUEST, GUESTS
@@ -20,6 +21,9 @@ from powercompat.cli.main import PROG
 from powercompat.errors import InvalidValueError
 from powercompat.messages import hex64, max_cpu_compat_description
 from powercompat.profiles import DEFAULT_PROFILE, PROFILE_NAMES
+
+if TYPE_CHECKING:  # not at run time: pathlib costs ~3 ms of start-up (urllib, ipaddress)
+    from pathlib import Path
 
 #: accelerators as the help text explains them (from catalog.accels)
 ACCEL_TITLES: dict[str, str] = {a.value: a.description for a in Accel}
@@ -46,7 +50,9 @@ def add_max_compat(parser: Parser) -> None:
     parser.add_argument(
         "--max-cpu-compat", dest="max_cpu_compat", default=None, metavar="MODE",
         help=(max_cpu_compat_description([m.name for m in HEAD.modes])
-              + " Exact and case-sensitive, as QEMU.").replace("%", "%%"))
+              + " Exact and case-sensitive, as QEMU. An empty value is no maximum, as QEMU "
+              "7.2 takes '-M pseries,max-cpu-compat=' (it starts, raw allowed).")
+        .replace("%", "%%"))
 
 
 def add_accel(parser: Parser, default: str = "tcg") -> None:
@@ -178,11 +184,21 @@ def errno_name(err: int) -> str:
     return _errno.errorcode.get(err, str(err))
 
 
+#: said wherever a bit is shown by number (decode_pcr numbers unnamed bits the IBM way)
+BIT_NUMBERING = ("bit N: IBM numbering, bit 0 is the most significant; "
+                 "1<<M: the same bit counted from the least significant")
+
+
+def bit_names(names: tuple[str, ...]) -> list[str]:
+    """decode_pcr's names, an unnamed ``bit N`` (IBM numbering) also as ``1<<(63-N)``."""
+    return [f"{n} (1<<{63 - int(n[4:])})" if n.startswith("bit ") else n for n in names]
+
+
 def pcr_text(value: int | None, names: tuple[str, ...]) -> str:
     """``0x0000000000000008 (COMPAT_2_07)``; ``none`` when no PCR is programmed."""
     if value is None:
         return "none"
-    return f"{hex64(value)} ({', '.join(names) if names else 'no bits'})"
+    return f"{hex64(value)} ({', '.join(bit_names(names)) if names else 'no bits'})"
 
 
 def accel_title(name: str) -> str:
@@ -200,3 +216,28 @@ def count(text: str) -> int:
     if value < 0:
         raise ArgumentTypeError(f"{value} is below 0")
     return value
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 host``, ``2 hosts``; ``many`` for an irregular plural (``1 class``, ``2 classes``)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Refuse, before any work, an output file that cannot be created: a folder, a missing
+    folder, a read-only one or a filesystem that takes no files (/proc). It is opened for
+    appending (an existing file is left as it is) and, if it did not exist, removed again.
+
+    :raises InvalidValueError: naming the option, the path and the system's reason.
+    """
+    if path.is_dir():
+        raise InvalidValueError(f"{option} {path}: is a folder, not a file")
+    existed = path.exists()
+    try:
+        with path.open("a"):
+            pass
+    except OSError as err:
+        raise InvalidValueError(f"{option} {path}: cannot write it: "
+                                f"{err.strerror or err}") from None
+    if not existed:
+        path.unlink(missing_ok=True)

@@ -18,7 +18,7 @@ from powercompat.messages import hex32, hex64
 from powercompat.scenario import DEFAULT_GUEST, Simulation, simulate
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    from powercompat.cli.tables import Table
 
 EVENTS = ("realize", "reset", "cas", "reboot")
 

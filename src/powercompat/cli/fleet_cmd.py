@@ -13,12 +13,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from powercompat.cli.common import add_json, count
+from powercompat.cli.common import add_json, check_output_file, count, plural
 from powercompat.cli.main import Command
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
-
+    from powercompat.cli.tables import Item
     from powercompat.fleet.decide import HostClass, Verdict
     from powercompat.fleet.plan import FleetPlan, GuestClass, GuestDetail, TargetAnswer
 
@@ -63,6 +62,8 @@ def plan_cmd(args: Namespace) -> int:
     guest_name: str | None = args.guest_name
     plot: Path | None = args.plot
     as_json: bool = args.as_json
+    if plot is not None:  # before any work: a wrong picture must not cost a whole plan
+        _check_plot(plot)
     size = sum(p.stat().st_size for p in inventory if p.is_file())
     with _progress(not as_json and size > PROGRESS_BYTES) as report:
         report("reading", 0, 0)
@@ -100,6 +101,25 @@ def plan_cmd(args: Namespace) -> int:
     return 0
 
 
+def _check_plot(path: Path) -> None:
+    """The picture's format, matplotlib and the output path, checked before planning.
+
+    :raises InvalidValueError: another suffix, matplotlib missing, or a path that cannot be
+        written.
+    """
+    from importlib.util import find_spec
+
+    from powercompat.errors import InvalidValueError
+    from powercompat.fleet.plot import FORMATS
+
+    if path.suffix.lower() not in FORMATS:
+        raise InvalidValueError(f"--plot {path}: the picture must end in "
+                                f"{' or '.join(FORMATS)}")
+    if find_spec("matplotlib") is None:
+        raise InvalidValueError("--plot needs matplotlib: pip install 'powercompat[plot]'")
+    check_output_file(path, "--plot")
+
+
 def configure_synth(parser: ArgumentParser) -> None:
     parser.add_argument("--hosts", dest="n_hosts", required=True, type=count, metavar="N",
                         help="Number of hosts.")
@@ -109,16 +129,27 @@ def configure_synth(parser: ArgumentParser) -> None:
                         help="Random seed (default: %(default)s).")
     parser.add_argument("-o", "--output", required=True, type=Path, metavar="FILE",
                         help="Inventory to write (.json or .csv).")
+    add_json(parser, help="Print what was written as one JSON object.")
 
 
 def synth(args: Namespace) -> int:
     """Write a synthetic inventory."""
+    from powercompat.errors import InvalidValueError
     from powercompat.fleet.synth import synthesize, write_inventory
 
+    output: Path = args.output
+    if output.suffix.lower() not in (".json", ".csv"):
+        raise InvalidValueError(f"{output}: the output must end in .json or .csv")
+    check_output_file(output, "-o")
     hosts, guests = synthesize(args.n_hosts, args.n_guests, args.seed)
-    write_inventory(args.output, hosts, guests)
+    write_inventory(output, hosts, guests)
     groups = len({h.group for h in hosts})
-    print(f"wrote {args.output}: {len(hosts)} hosts in {groups} groups, {len(guests)} guests")
+    if args.as_json:
+        print(json.dumps({"output": str(output), "hosts": len(hosts), "groups": groups,
+                          "guests": len(guests), "seed": args.seed}, indent=2))
+    else:
+        print(f"wrote {output}: {plural(len(hosts), 'host')} in "
+              f"{plural(groups, 'group')}, {plural(len(guests), 'guest')}")
     return 0
 
 
@@ -188,15 +219,19 @@ def _show_plan(result: FleetPlan, limit: int) -> None:
     inv = result.inventory
     calls = result.engine_calls
     tables.show(
-        f"{len(inv.hosts)} hosts in {len(result.host_classes)} host classes, "
-        f"{len(inv.guests)} guests in {len(result.guest_classes)} guest classes, "
-        f"{len(result.groups)} host groups; engine runs: {calls['negotiate']} boots, "
-        f"{calls['migrate_out']} migration streams, {calls['migrate_in']} loads",
+        f"{plural(len(inv.hosts), 'host')} in "
+        f"{plural(len(result.host_classes), 'host class', 'host classes')}, "
+        f"{plural(len(inv.guests), 'guest')} in "
+        f"{plural(len(result.guest_classes), 'guest class', 'guest classes')}, "
+        f"{plural(len(result.groups), 'host group')}; engine runs: "
+        f"{plural(calls['negotiate'], 'boot')}, "
+        f"{plural(calls['migrate_out'], 'migration stream')}, "
+        f"{plural(calls['migrate_in'], 'load')}",
         "", _host_table(result), "", *_group_tables(result), "",
         _class_table(result, limit))
 
 
-def _host_table(result: FleetPlan) -> RenderableType:
+def _host_table(result: FleetPlan) -> Item:
     from powercompat.cli import tables
 
     counts = Counter(result.host_class_of.values())
@@ -213,7 +248,7 @@ def _host_table(result: FleetPlan) -> RenderableType:
     return out
 
 
-def _group_tables(result: FleetPlan) -> list[RenderableType]:
+def _group_tables(result: FleetPlan) -> list[Item]:
     from powercompat.cli import tables
     from powercompat.fleet.plan import MODE_COLUMNS, column_label
 
@@ -249,13 +284,13 @@ def _group_tables(result: FleetPlan) -> list[RenderableType]:
                         "max-cpu-compat")
     for g in result.groups:
         heat.add_row(g.name, *(f"{v:.0%}" for v in g.heat))
-    out: list[RenderableType] = [groups, "", spelling, *notes, ""]
+    out: list[Item] = [groups, "", spelling, *notes, ""]
     if changes.row_count:
         out += [changes, ""]
     return [*out, heat]
 
 
-def _class_table(result: FleetPlan, limit: int) -> RenderableType:
+def _class_table(result: FleetPlan, limit: int) -> Item:
     from powercompat.cli import tables
 
     ranked = sorted(result.guest_classes, key=lambda c: (-len(c.guests), c.id))
@@ -274,16 +309,17 @@ def _class_table(result: FleetPlan, limit: int) -> RenderableType:
             f"G{c.id}", f"{len(names)}: {_examples(names)}",
             c.kind.profile + (" (libvirt)" if c.kind.libvirt else ""),
             c.kind.max_cpu_compat or "none", f"H{c.current}", c.scope or "any group",
-            _answers(c, lambda t: (t.hosts, t.start)),
-            _answers(c, lambda t: (t.migrate_hosts, t.migrate)))
+            _answers(result, c, lambda t: (t.hosts, t.start)),
+            _answers(result, c, lambda t: (t.migrate_hosts, t.migrate)))
     return out
 
 
-def _answers(c: GuestClass, pick: Callable[[TargetAnswer], tuple[int, Verdict]]) -> str:
+def _answers(result: FleetPlan, c: GuestClass,
+             pick: Callable[[TargetAnswer], tuple[int, Verdict]]) -> str:
     """``12/40 hosts``, then each refusal with the host classes (and hosts) it applies to."""
     total = ok = 0
     refused: dict[str, tuple[list[str], int]] = {}
-    for target in c.targets:
+    for target in result.targets(c):
         hosts, verdict = pick(target)
         if not hosts:
             continue
@@ -294,7 +330,7 @@ def _answers(c: GuestClass, pick: Callable[[TargetAnswer], tuple[int, Verdict]])
         labels, count = refused.get(verdict.reason, ([], 0))
         labels.append(f"H{target.host_class}")
         refused[verdict.reason] = (labels, count + hosts)
-    return "\n".join([f"{ok}/{total} hosts", *(
+    return "\n".join([f"{ok}/{plural(total, 'host')}", *(
         f"not {','.join(labels)} ({count}): {reason}"
         for reason, (labels, count) in refused.items())])
 

@@ -5,9 +5,12 @@ Exit statuses (the contract):
 
 - 0: the configuration works.
 - 1: it is refused or fails, or a value is refused by the engine (unknown CPU, mode, profile,
-  guest, accelerator, event, malformed hex), or the environment fails us (an output path that
-  cannot be written, stdout closed or full): one line ``powercompat: error: <message>`` on
+  guest, accelerator, event, malformed hex): one line ``powercompat: error: <message>`` on
   stderr; with ``--json`` stdout still gets a JSON object whose ``error`` is that message.
+  Also 1 when the environment fails us: a path that cannot be written or read (``<path>:
+  <the system's words>``), stdout closed or full (``cannot write the output: ...``; not the
+  120 Python exits with when its own final flush fails); a reader that went away (a closed
+  pipe, ``| head``) gets 1 without a message, as Python's documentation recommends.
 - 2: the command line itself is malformed (unknown option, missing option, a count that is not
   an integer): one line ``powercompat: error: <argparse's message> (see '... --help')``.
 - 70: a bug (EX_SOFTWARE): one line ``powercompat: internal error: ...``; the traceback only
@@ -313,7 +316,26 @@ def _dispatch(args: list[str], state: CliState) -> int:
 
 
 def _error_line(message: str) -> None:
-    sys.stderr.write(f"{PROG}: error: {' '.join(message.split())}\n")
+    if sys.stderr is not None:  # with stderr closed, the exit status is all we can give
+        sys.stderr.write(f"{PROG}: error: {' '.join(message.split())}\n")
+
+
+def _os_error(err: OSError) -> str:
+    """An environment failure in one line: the file (or stdout) and the system's words."""
+    why = err.strerror or str(err)
+    if err.filename is not None:
+        return f"{err.filename}: {why}"
+    return f"cannot write the output: {why}"
+
+
+def _drop_stdout() -> None:
+    """stdout failed (full, closed pipe): point it at /dev/null, so that what is still in its
+    buffer does not fail again when the interpreter exits (Python's documented recipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (tests capture it)
+        pass
 
 
 def _json_error(err: Exception) -> None:
@@ -335,16 +357,30 @@ def main(cli_args: Sequence[str] | None = None) -> int:
     before_dashes = args[: args.index("--")] if "--" in args else args
     state = CliState(debug=os.environ.get("POWERCOMPAT_DEBUG", "") not in ("", "0")
                      or "--debug" in before_dashes)
+    if sys.stdout is None:  # started with stdout closed (>&-): nothing could be printed
+        _error_line("cannot write the output: stdout is closed")
+        return EXIT_FAIL
     try:
-        return _dispatch(args, state)
+        status = _dispatch(args, state)
+        sys.stdout.flush()  # a full disk or a closed pipe fails here, not at exit
+        return status
     except _Exit as exc:
         return exc.status
     except UsageError as exc:
         _error_line(f"{exc} (see '{exc.prog} --help')")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
+        if sys.stderr is not None:
+            sys.stderr.write(f"{PROG}: interrupted\n")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (| head): quietly, as Python's docs do it
+        _drop_stdout()
+        return EXIT_FAIL
+    except OSError as exc:  # the environment failed us (a path, a full disk)
+        if exc.filename is None:
+            _drop_stdout()
+        _error_line(_os_error(exc))
+        return EXIT_FAIL
     except Exception as exc:
         from powercompat.errors import PowerCompatError
 
@@ -354,10 +390,11 @@ def main(cli_args: Sequence[str] | None = None) -> int:
             _error_line(str(exc))
             return EXIT_FAIL
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        sys.stderr.write(f"{PROG}: internal error: {' '.join(message.split())} (a bug in "
-                         f"powercompat; rerun with --debug or POWERCOMPAT_DEBUG=1 for the "
-                         f"traceback)\n")
-        if state.debug:
+        if sys.stderr is not None:
+            sys.stderr.write(f"{PROG}: internal error: {' '.join(message.split())} (a bug "
+                             f"in powercompat; rerun with --debug or POWERCOMPAT_DEBUG=1 for "
+                             f"the traceback)\n")
+        if state.debug and sys.stderr is not None:
             import traceback
 
             traceback.print_exc()

@@ -10,9 +10,11 @@ from __future__ import annotations
 from argparse import ArgumentParser, Namespace
 
 from powercompat.cli.common import (
+    BIT_NUMBERING,
     add_host_cpu,
     add_json,
     add_qemu,
+    bit_names,
     emit_json,
     fail,
     parse_pcr_value,
@@ -61,12 +63,16 @@ def run_decode(args: Namespace) -> int:
     _no_group_options(args)
     number = parse_pcr_value(args.value)
     qemu_bits, linux_bits = decode_pcr(number, "qemu"), decode_pcr(number, "linux")
+    unnamed = sorted({int(n[4:]) for n in (*qemu_bits, *linux_bits) if n.startswith("bit ")})
     if args.as_json:
-        emit_json({"value": hex64(number), "qemu": list(qemu_bits), "linux": list(linux_bits)})
+        emit_json({"value": hex64(number), "qemu": list(qemu_bits), "linux": list(linux_bits),
+                   "unnamed_bits": [{"ibm": n, "shift": 63 - n} for n in unnamed],
+                   "bit_numbering": BIT_NUMBERING})
         return 0
     print(f"{hex64(number)}\n"
-          f"  QEMU  (target/ppc/cpu.h):      {', '.join(qemu_bits) or 'no bits'}\n"
-          f"  Linux (asm/reg.h, book3s_hv): {', '.join(linux_bits) or 'no bits'}")
+          f"  QEMU  (target/ppc/cpu.h):      {', '.join(bit_names(qemu_bits)) or 'no bits'}\n"
+          f"  Linux (asm/reg.h, book3s_hv): {', '.join(bit_names(linux_bits)) or 'no bits'}"
+          + (f"\n  ({BIT_NUMBERING})" if unnamed else ""))
     return 0
 
 
@@ -86,7 +92,8 @@ def run_show(args: Namespace) -> int:
 DECODE = Command(
     "Name the bits of a PCR value.", configure=configure_decode, run=run_decode,
     description="Name the bits of a PCR VALUE (hex, '0x' optional) in QEMU's and Linux's "
-    "spelling.\n\nA negative value is refused.")
+    "spelling; a bit with no name is numbered the IBM way (bit 0 is the most significant) and "
+    "as 1<<M.\n\nA negative value is refused.")
 SHOW = Command(
     "The PCR for a CPU in a mode, in QEMU's and KVM HV's view.", configure=configure_show,
     run=run_show,

@@ -17,6 +17,7 @@ from powercompat.cli.common import (
     fail,
     mode_label,
     parse_pvr_list,
+    plural,
 )
 from powercompat.cli.main import Command
 from powercompat.machine.options import MachineOptions
@@ -26,8 +27,7 @@ from powercompat.scenario import DEFAULT_EVENTS, EVENT_NAMES, Simulation, parse_
 from powercompat.scenario import simulate as run_simulation
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
-    from rich.table import Table
+    from powercompat.cli.tables import Item, Table
 
 
 def configure(parser: ArgumentParser) -> None:
@@ -44,8 +44,27 @@ def configure(parser: ArgumentParser) -> None:
     add_json(parser)
 
 
+def events(text: str) -> tuple[str, ...]:
+    """``--events`` through scenario.parse_events, a piece of at most MAX_TEXT_CHARS at a
+    time (the library caps one string there; a timeline of 7,000 reboot,cas pairs is longer)."""
+    from powercompat.inputs import MAX_TEXT_CHARS
+
+    if len(text) <= MAX_TEXT_CHARS:
+        return parse_events(text)
+    names: list[str] = []
+    piece: list[str] = []
+    size = 0
+    for item in text.split(","):
+        if piece and size + 1 + len(item) > MAX_TEXT_CHARS:
+            names += parse_events(",".join(piece))
+            piece, size = [], 0
+        piece.append(item)
+        size += len(item) + (1 if len(piece) > 1 else 0)
+    return (*names, *parse_events(",".join(piece)))
+
+
 def run(args: Namespace) -> int:
-    names = parse_events(args.events)
+    names = events(args.events)
     buffer = parse_pvr_list(args.pvr_list) if args.pvr_list is not None else None
     options = MachineOptions(cpu=args.cpu, smp=args.smp, threads=args.threads,
                              max_cpu_compat=args.max_cpu_compat, accel=args.accel,
@@ -74,27 +93,27 @@ def render(sim: Simulation, options: MachineOptions, names: tuple[str, ...]) -> 
 
     modes = parse_profile(options.qemu).rules.modes
     first = sim.machines[0].config
-    head = (f"{first.model.name} x{first.smp} ({first.threads} thread(s)/core), "
+    head = (f"{first.model.name} x{first.smp} ({plural(first.threads, 'thread')}/core), "
             f"max-cpu-compat={first.max_compat.name if first.max_compat else 'none'}, "
             f"{accel_title(first.accel)}"
             + (f" on a {first.host.family.name} host" if first.accel != "tcg" else "")
             + f", QEMU profile {first.profile.name}")
-    items: list[RenderableType | str] = [head, f"events: {', '.join(names)}", ""]
+    items: list[Item] = [head, f"events: {', '.join(names)}", ""]
     for number, event in enumerate(sim.events, 1):
         items.extend(_event_items(number, event, modes))
     verdict = ("started" if sim.started else "did not start") + (
         f"; failed: {sim.error}" if sim.error else "; no failure")
     items.append(f"Verdict: {sim.verdict}: {sim.verdict_reason}")
-    items.append(f"Summary: {verdict}; {sim.one_reg_total} ONE_REG call(s) in all.")
+    items.append(f"Summary: {verdict}; {plural(sim.one_reg_total, 'ONE_REG call')} in all.")
     tables.show(*items)
 
 
 def _event_items(number: int, event: Event, modes: tuple[CompatMode, ...]
-                 ) -> list[RenderableType | str]:
+                 ) -> list[Item]:
     from powercompat.cli import tables
 
     status = "ok" if event.ok else f"FAILED: {event.error}"
-    items: list[RenderableType | str] = [
+    items: list[Item] = [
         tables.text(f"[{number}] {event.name} ({event.machine}): {status}",
                     "bold" if event.ok else "bold red")]
     items.extend(f"    - {reason}" for reason in event.reasons)

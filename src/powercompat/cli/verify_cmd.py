@@ -222,6 +222,8 @@ def configure_libvirt(parser: ArgumentParser) -> None:
     parser.add_argument("--check", dest="recorded", type=existing_file, default=None,
                         metavar="FILE",
                         help="Judge a recording against the model instead of running libvirt.")
+    parser.add_argument("--json", dest="as_json", action="store_true",
+                        help="Print the cases and their verdicts as JSON.")
 
 
 def libvirt(args: Namespace) -> int:
@@ -250,7 +252,11 @@ def libvirt(args: Namespace) -> int:
                            lock=lock, say=_say)
         if args.out is not None:
             write_recording(data, args.out, "powercompat " + shlex.join(sys.argv[1:]))
-            print(f"recorded {len(data['cases'])} cases in {args.out}")
+            note = f"recorded {len(data['cases'])} cases in {args.out}"
+            if args.as_json:  # stdout is the JSON object alone
+                _say(note)
+            else:
+                print(note)
     host = LibvirtHost(data["host_arch"], qemu_facts(parse_profile(
         qemu_profile(data["qemu_version"]))))
     version = next((line.rsplit(" ", 1)[-1] for line in data["virsh_version"]
@@ -259,6 +265,7 @@ def libvirt(args: Namespace) -> int:
         f"libvirt {version} on {data['host_arch']}, {data['qemu_version']}"),
         wrap=("verdict",))
     bad = 0
+    cases: list[dict[str, object]] = []
     for case in data["cases"]:
         diffs = judge_case(case, host, negotiate)
         bad += bool(diffs)
@@ -267,6 +274,13 @@ def libvirt(args: Namespace) -> int:
         guest = case.get("guest") or {}
         out.add_row(case["id"], stage, str(guest.get("cpu") or ""),
                     "; ".join(diffs) or "agrees")
+        cases.append({"id": case["id"], "libvirt": stage, "guest_cpu": guest.get("cpu"),
+                      "agrees": not diffs, "differences": list(diffs)})
+    if args.as_json:
+        print(json.dumps({"libvirt": version, "host_arch": data["host_arch"],
+                          "qemu_version": data["qemu_version"], "cases": cases,
+                          "disagreements": bad}, indent=2))
+        return 1 if bad else 0
     show(out)
     print(f"{len(data['cases']) - bad} of {len(data['cases'])} cases agree")
     return 1 if bad else 0

@@ -8,8 +8,9 @@ against the buffer's real length, and at most 512 entries are read (QEMU's cap).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 
 from powercompat.catalog.cpus import CpuModel
 from powercompat.catalog.modes import pvr_label
@@ -45,23 +46,45 @@ class CasEntry:
 
 @dataclass(frozen=True, slots=True)
 class CasPvrList:
-    """The entries QEMU evaluates, the terminator (if any), and where the vectors start."""
+    """The entries QEMU evaluates, the terminator (if any), and where the vectors start.
+    (Hashed once: it keys the cached CAS choice.)"""
 
     entries: tuple[CasEntry, ...]
     terminator: CasEntry | None
     capped: bool
     end_offset: int
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(
+            (self.entries, self.terminator, self.capped, self.end_offset)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def parse_cas_pvrs(buf: bytes) -> CasPvrList:
     """Read (mask, value) pairs up to the terminator or the 512-entry cap.
 
     QEMU advances 8 bytes before the terminator test, so ``end_offset`` points past the
-    terminator, where the option-vector table starts.
+    terminator, where the option-vector table starts. The same buffer gives the same
+    (immutable) list, so lists are cached by the buffer's bytes.
 
     :raises CasBufferError: a pair runs past the end of the buffer, or the buffer ends
         before a terminator and before the cap.
     """
+    if len(buf) > _CACHED_BUFFER:  # a guest's real list is a few hundred bytes
+        return _parse_cas_pvrs.__wrapped__(bytes(buf))
+    return _parse_cas_pvrs(bytes(buf))
+
+
+#: caches are bounded in size as well as count (fuzzers send 512-entry lists)
+_CACHED_BUFFER = 4096
+_CACHED_ENTRIES = 64
+
+
+@lru_cache(maxsize=256)
+def _parse_cas_pvrs(buf: bytes) -> CasPvrList:
     entries: list[CasEntry] = []
     for index in range(CAS_MAX_ENTRIES):
         offset = index * 8
@@ -115,8 +138,17 @@ def choose_compat(
 
     The running best is passed as the *min* bound (inclusive, table order), so the result
     is the newest acceptable mode whatever the list order. An entry matching the real PVR
-    under its mask means raw mode is supported; it is never a compat candidate.
+    under its mask means raw mode is supported; it is never a compat candidate. A pure
+    decision on immutable values: cached, reasons and all.
     """
+    if len(pvrs.entries) > _CACHED_ENTRIES:
+        return _choose_compat.__wrapped__(model, real_pvr, max_compat, pvrs, rules)
+    return _choose_compat(model, real_pvr, max_compat, pvrs, rules)
+
+
+@lru_cache(maxsize=1024)
+def _choose_compat(model: CpuModel, real_pvr: int, max_compat: int, pvrs: CasPvrList,
+                   rules: CompatRules) -> CasChoice:
     best = 0
     explicit_match = False
     reasons: list[Reason] = []

@@ -1,11 +1,15 @@
 """What the guest makes of the negotiated mode: its /proc/cpuinfo line and whether its
 userland can run. Sources: Linux arch/powerpc/kernel/prom.c early_init_dt_scan_cpus()
 (a ``cpu-version`` with top byte 0x0f re-runs identify_cpu()), setup-common.c
-show_cpuinfo(), and oracle.md (Debian's ppc64el userland needs POWER8)."""
+show_cpuinfo(), and oracle.md (Debian's ppc64el userland needs POWER8).
+
+Every decision here is a pure function of immutable values and is cached (issue #13:
+negotiate() asks each of them on every boot)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from powercompat.catalog.cpus import CpuModel
 from powercompat.catalog.guests import GuestProfile, linux_cpu_spec
@@ -14,6 +18,7 @@ from powercompat.decisions.rules import HEAD_RULES, CompatRules
 from powercompat.decisions.validity import check_compat
 
 
+@lru_cache(maxsize=1024)
 def guest_cpu_line(guest: GuestProfile, raw_pvr: int, cpu_version: int) -> str:
     """The ``cpu`` line of /proc/cpuinfo, without its ``cpu\\t\\t: `` prefix."""
     pvr = cpu_version if cpu_version & 0xFF000000 == 0x0F000000 else raw_pvr
@@ -46,6 +51,7 @@ def hardware_level(model: CpuModel, rules: CompatRules = HEAD_RULES) -> CompatMo
     return own
 
 
+@lru_cache(maxsize=4096)
 def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | None,
                      rules: CompatRules = HEAD_RULES,
                      pcr_enforced: bool = False) -> UserlandVerdict:
@@ -76,7 +82,13 @@ def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | 
     if problems:
         return UserlandVerdict(False, level.name,
                                f"{needs}: {'; '.join(problems)}: init dies with SIGILL")
-    return UserlandVerdict(True, level.name, f"{needs}: it runs")
+    if _isa_rank(level) >= _isa_rank(need):
+        return UserlandVerdict(True, level.name, f"{needs}; it gets ISA {level.isa}: init runs")
+    # Told an older ISA than it needs, yet it runs: say why, or it reads as a contradiction.
+    return UserlandVerdict(True, level.name,
+                           f"{needs}; the compat level is ISA {level.isa}, but no PCR enforces "
+                           f"it on instructions (TCG, KVM PR) and the CPU implements ISA "
+                           f"{hardware.isa}: init runs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +101,7 @@ class KernelVerdict:
     reaches_cas: bool = True
 
 
+@lru_cache(maxsize=1024)
 def kernel_runs(guest: GuestProfile, model: CpuModel) -> KernelVerdict:
     """Can the guest kernel run on the CPU at all? A ppc64le kernel needs MSR[LE], which the
     970 and POWER5+ classes lack (target/ppc/cpu_init.c msr_mask); on QEMU 7.2 such guests
@@ -100,6 +113,7 @@ def kernel_runs(guest: GuestProfile, model: CpuModel) -> KernelVerdict:
     return KernelVerdict(True, "the kernel runs on this CPU")
 
 
+@lru_cache(maxsize=4096)
 def kernel_verdict(guest: GuestProfile, model: CpuModel, initial_pvr: int, final_pvr: int,
                    rules: CompatRules = HEAD_RULES) -> KernelVerdict:
     """Radix is offered before CAS (hw/ppc/spapr.c spapr_dt_ov5_platform_support(): the first

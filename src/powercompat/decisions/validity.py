@@ -7,9 +7,10 @@ ppc_type_check_compat().
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from powercompat.catalog.cpus import CpuFamily, CpuModel
-from powercompat.catalog.modes import CompatMode, mode_by_pvr, pvr_label
+from powercompat.catalog.modes import CompatMode, pvr_label
 from powercompat.decisions.reasons import Reason
 from powercompat.decisions.rules import HEAD_RULES, CompatRules
 from powercompat.messages import hex32
@@ -35,14 +36,32 @@ def check_compat(
     """pcc_compat(): may a CPU of ``family`` run in mode ``pvr`` within [min, max]?
 
     A zero bound means no bound; a non-zero bound must be a known mode (QEMU asserts).
+    A pure decision on immutable values, so it is cached (the same few are asked over and
+    over: every CAS entry, every reset, every fleet pair).
     """
+    return _check_compat(family, pvr, min_pvr, max_pvr, rules)
+
+
+def _position(pvr: int, modes: tuple[CompatMode, ...]) -> int:
+    """The table position of ``pvr`` (compat_by_pvr's exact scan), -1 if absent. Compares
+    the PVRs, never the rows (a dataclass ``==`` per row made ``modes.index`` slow)."""
+    for i, mode in enumerate(modes):
+        if mode.pvr == pvr:
+            return i
+    return -1
+
+
+@lru_cache(maxsize=8192)
+def _check_compat(family: CpuFamily, pvr: int, min_pvr: int, max_pvr: int,
+                  rules: CompatRules) -> Validity:
     modes = rules.modes
-    mode = mode_by_pvr(pvr, modes)
-    lo = mode_by_pvr(min_pvr, modes) if min_pvr else None
-    hi = mode_by_pvr(max_pvr, modes) if max_pvr else None
+    at = _position(pvr, modes)
+    mode = modes[at] if at >= 0 else None
+    lo = _position(min_pvr, modes) if min_pvr else -1
+    hi = _position(max_pvr, modes) if max_pvr else -1
     # QEMU g_assert()s these: a bound comes from QEMU itself, never from a guest.
-    assert not min_pvr or lo is not None, f"unknown min compat {hex32(min_pvr)}"
-    assert not max_pvr or hi is not None, f"unknown max compat {hex32(max_pvr)}"
+    assert not min_pvr or lo >= 0, f"unknown min compat {hex32(min_pvr)}"
+    assert not max_pvr or hi >= 0, f"unknown max compat {hex32(max_pvr)}"
     name = pvr_label(pvr, modes, raw=False)
 
     def refuse(rule: str, text: str) -> Validity:
@@ -52,10 +71,10 @@ def check_compat(
     if mode is None:
         return refuse("unknown-pvr", "not a logical PVR in the compat table")
     # Bounds compare table positions, not values (pointer comparison in QEMU).
-    if lo is not None and modes.index(mode) < modes.index(lo):
-        return refuse("below-min", f"older than {lo.name}, the best mode found so far")
-    if hi is not None and modes.index(mode) > modes.index(hi):
-        return refuse("above-max", f"newer than max-cpu-compat={hi.name}")
+    if lo >= 0 and at < lo:
+        return refuse("below-min", f"older than {modes[lo].name}, the best mode found so far")
+    if hi >= 0 and at > hi:
+        return refuse("above-max", f"newer than max-cpu-compat={modes[hi].name}")
     # An older CPU cannot support a newer processor's mode: a *numeric* comparison, which is
     # why power7+ (0x0f100003) is refused on POWER8 and newer at head.
     if rules.logical_pvr_check and mode.pvr > family.spapr_logical_pvr:

@@ -20,7 +20,7 @@ Nothing here restates a rule: every refusal text is the engine's message.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -220,6 +220,15 @@ class Decider:
             return Verdict(Kind.USERLAND_DIES, f"after the migration: {userland.reason}",
                            verdict.compat)
         return verdict
+
+    def source(self, kind: GuestKind, source: HostClass) -> Hashable:
+        """Everything :meth:`migrate` from ``source`` depends on besides the destination:
+        the stream with the guest's maximum and libvirt flag, or the source's refusal. Two
+        sources with the same key get the same answer from every destination."""
+        stream = self._source_stream(kind, source)
+        if isinstance(stream, Verdict):
+            return stream
+        return (stream, kind.max_cpu_compat, kind.libvirt)
 
     def _source_stream(self, kind: GuestKind, source: HostClass) -> bytes | Verdict:
         started = self.start(kind, source)

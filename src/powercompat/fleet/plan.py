@@ -7,6 +7,11 @@ group get the same answer (a :class:`GuestClass`). Each distinct (guest kind, ho
 pair is decided once by the :class:`~powercompat.fleet.decide.Decider`, so the work grows with
 the number of classes, and only the bookkeeping grows with the fleet.
 
+The answers are kept as *rows*: one verdict per host class of a scope (all host classes, or one
+group's). A start row depends only on the guest kind, a migration row only on what the source
+sent (the stream, or its refusal); guest classes share them, so the plan, its JSON and its
+memory grow with hosts + guests + distinct rows, never with guest classes x host classes.
+
 A guest's *home group* is its ``group`` or, without one, its current host's group. A group's
 recommendation is the newest ``max-cpu-compat`` with which every guest profile at home there
 can start on every host of the group and live-migrate between every pair of its hosts; a guest
@@ -16,7 +21,7 @@ needs a change when its own setting does not already give it that.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Final
 
@@ -58,8 +63,27 @@ class TargetAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class Scope:
+    """Where a guest class may go: every host class (``group`` None) or one group's, with the
+    number of hosts of each class there."""
+
+    index: int
+    group: str | None
+    classes: tuple[int, ...]
+    hosts: tuple[int, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {"group": self.group, "host_classes": list(self.classes),
+                "hosts": list(self.hosts)}
+
+
+@dataclass(frozen=True, slots=True)
 class GuestClass:
-    """Guests with the same answer. ``scope`` is the group they may move in (None: any)."""
+    """Guests with the same answer. ``scope`` is the group they may move in (None: any).
+
+    ``start_row`` and ``migrate_row`` index :attr:`FleetPlan.rows`: one verdict per host class
+    of the scope. ``in_scope``: the current host is in the scope (it then counts as a start
+    target but not as a migration target). The four counts are hosts, not classes."""
 
     id: int
     kind: GuestKind
@@ -67,23 +91,14 @@ class GuestClass:
     scope: str | None
     home: str
     guests: tuple[int, ...]
-    targets: tuple[TargetAnswer, ...]
-
-    @property
-    def hosts(self) -> int:
-        return sum(t.hosts for t in self.targets)
-
-    @property
-    def can_start(self) -> int:
-        return sum(t.hosts for t in self.targets if t.start.ok)
-
-    @property
-    def migration_targets(self) -> int:
-        return sum(t.migrate_hosts for t in self.targets)
-
-    @property
-    def can_migrate(self) -> int:
-        return sum(t.migrate_hosts for t in self.targets if t.migrate.ok)
+    scope_index: int
+    in_scope: bool
+    start_row: int
+    migrate_row: int
+    hosts: int
+    can_start: int
+    migration_targets: int
+    can_migrate: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +217,18 @@ class FleetPlan:
     guest_class_of: tuple[int, ...]
     groups: tuple[GroupPlan, ...]
     engine_calls: dict[str, int]
+    scopes: tuple[Scope, ...]
+    #: each distinct row of verdicts once, in its scope's host-class order
+    rows: tuple[tuple[Verdict, ...], ...]
+
+    def targets(self, c: GuestClass) -> tuple[TargetAnswer, ...]:
+        """One guest class against every host class of its scope."""
+        scope = self.scopes[c.scope_index]
+        start, moved = self.rows[c.start_row], self.rows[c.migrate_row]
+        return tuple(
+            TargetAnswer(cls, n, start[k], n - (1 if cls == c.current and c.in_scope else 0),
+                         moved[k])
+            for k, (cls, n) in enumerate(zip(scope.classes, scope.hosts, strict=True)))
 
     def guest_detail(self, name: str) -> GuestDetail:
         """Every host a guest may go to, one by one.
@@ -213,7 +240,7 @@ class FleetPlan:
             raise InvalidValueError(f"no guest named '{name}' in the inventory")
         guest = self.inventory.guests[index]
         gclass = self.guest_classes[self.guest_class_of[index]]
-        by_class = {t.host_class: t for t in gclass.targets}
+        by_class = {t.host_class: t for t in self.targets(gclass)}
         answers = []
         for host in self.inventory.hosts:
             if gclass.scope is not None and host.group != gclass.scope:
@@ -224,11 +251,15 @@ class FleetPlan:
         return GuestDetail(guest, gclass, self.host_classes[gclass.current], tuple(answers))
 
     def to_json(self, guests: bool = True) -> dict[str, object]:
+        """The plan as JSON: verdicts, scopes and rows once each, guest classes by reference
+        (docs/FLEET.md), so its size follows hosts + guests, not their product."""
         counts = Counter(self.host_class_of.values())
         per_group: dict[int, dict[str, int]] = {}
         for group in self.groups:
             for cls, n in group.classes:
                 per_group.setdefault(cls, {})[group.name] = n
+        verdict_ids: dict[Verdict, int] = {}
+        rows = [[verdict_ids.setdefault(v, len(verdict_ids)) for v in row] for row in self.rows]
         out: dict[str, object] = {
             "summary": {
                 "hosts": len(self.inventory.hosts), "guests": len(self.inventory.guests),
@@ -238,6 +269,9 @@ class FleetPlan:
             "host_classes": [
                 {"id": i, **c.to_json(), "hosts": counts[i], "groups": per_group.get(i, {})}
                 for i, c in enumerate(self.host_classes)],
+            "verdicts": [v.to_json() for v in verdict_ids],
+            "scopes": [s.to_json() for s in self.scopes],
+            "rows": rows,
             "guest_classes": [self._class_json(c) for c in self.guest_classes],
             "groups": [g.to_json() for g in self.groups],
         }
@@ -256,7 +290,8 @@ class FleetPlan:
             "examples": [names[i].name for i in c.guests[:EXAMPLES]],
             "hosts": c.hosts, "can_start": c.can_start,
             "migration_targets": c.migration_targets, "can_migrate": c.can_migrate,
-            "targets": [t.to_json() for t in c.targets],
+            "scope": c.scope_index, "in_scope": c.in_scope,
+            "start": c.start_row, "migrate": c.migrate_row,
         }
 
 
@@ -292,19 +327,38 @@ def plan(inventory: Inventory, progress: Progress | None = None,
             report("guests", i, len(guests))
     report("guests", len(guests), len(guests))
 
+    scopes: dict[str | None, Scope] = {}
+    rows = _Rows()
+    start_rows: dict[tuple[GuestKind, int], int] = {}
+    migrate_rows: dict[tuple[Hashable, int], int] = {}
     guest_classes: list[GuestClass] = []
     guest_class_of = [0] * len(guests)
     for n, (key, members) in enumerate(sorted(keys.items(), key=_class_order)):
-        kind, current, scope, home, in_scope = key
-        scope_counts = all_counts if scope is None else group_counts[scope]
-        targets = []
-        for cls, count in sorted(scope_counts.items()):
-            others = count - (1 if cls == current and in_scope else 0)
-            targets.append(TargetAnswer(
-                cls, count, decider.start(kind, classes[cls]), others,
-                decider.migrate(kind, classes[current], classes[cls])))
-        guest_classes.append(GuestClass(n, kind, current, scope, home, tuple(members),
-                                        tuple(targets)))
+        kind, current, scope_name, home, in_scope = key
+        scope = scopes.get(scope_name)
+        if scope is None:
+            counts = sorted((all_counts if scope_name is None else group_counts[scope_name]
+                             ).items())
+            scope = scopes[scope_name] = Scope(len(scopes), scope_name,
+                                               tuple(c for c, _ in counts),
+                                               tuple(k for _, k in counts))
+        start = start_rows.get((kind, scope.index))
+        if start is None:
+            start = start_rows[kind, scope.index] = rows.add(scope, tuple(
+                decider.start(kind, classes[c]) for c in scope.classes))
+        source = decider.source(kind, classes[current])
+        moved = migrate_rows.get((source, scope.index))
+        if moved is None:
+            moved = migrate_rows[source, scope.index] = rows.add(scope, tuple(
+                decider.migrate(kind, classes[current], classes[c]) for c in scope.classes))
+        total = sum(scope.hosts)
+        can_migrate = rows.ok_hosts(moved, scope)
+        if in_scope and rows.rows[moved][scope.classes.index(current)].ok:
+            can_migrate -= 1  # its own host is no migration target
+        guest_classes.append(GuestClass(
+            n, kind, current, scope_name, home, tuple(members), scope.index, in_scope, start,
+            moved, total, rows.ok_hosts(start, scope), total - (1 if in_scope else 0),
+            can_migrate))
         for member in members:
             guest_class_of[member] = n
         report("decisions", n + 1, len(keys))
@@ -316,7 +370,32 @@ def plan(inventory: Inventory, progress: Progress | None = None,
                                   decider))
         report("groups", n + 1, len(names))
     return FleetPlan(inventory, classes, host_class_of, tuple(guest_classes),
-                     tuple(guest_class_of), tuple(groups), dict(decider.calls))
+                     tuple(guest_class_of), tuple(groups), dict(decider.calls),
+                     tuple(scopes.values()), tuple(rows.rows))
+
+
+class _Rows:
+    """Distinct rows of verdicts, numbered as they come, with the hosts each row lets in."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Verdict, ...]] = []
+        self._index: dict[tuple[int, tuple[Verdict, ...]], int] = {}
+        self._ok: dict[int, int] = {}
+
+    def add(self, scope: Scope, row: tuple[Verdict, ...]) -> int:
+        index = self._index.get((scope.index, row))
+        if index is None:
+            index = self._index[scope.index, row] = len(self.rows)
+            self.rows.append(row)
+        return index
+
+    def ok_hosts(self, index: int, scope: Scope) -> int:
+        """Hosts of ``scope`` whose verdict in row ``index`` is ok (a row has one scope)."""
+        hosts = self._ok.get(index)
+        if hosts is None:
+            hosts = self._ok[index] = sum(
+                n for n, v in zip(scope.hosts, self.rows[index], strict=True) if v.ok)
+        return hosts
 
 
 def _no_progress(phase: str, done: int, total: int) -> None:

@@ -9,7 +9,6 @@ hw/ppc/spapr_hcall.c do_client_architecture_support(); target/ppc/machine.c cpu_
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -60,9 +59,19 @@ from powercompat.messages import (
     unknown_savevm_section,
 )
 
-log = logging.getLogger(__name__)
-
 _L = Lifecycle
+
+
+def _warn(message: str) -> None:
+    """QEMU's warn_report(), through logging, imported only when there is something to log
+    (``logging`` costs ~2 ms of every start-up; issue #13). As a library should, the package
+    logger gets a NullHandler: nothing reaches stderr unless the application configures it."""
+    import logging
+
+    package = logging.getLogger("powercompat")
+    if not package.handlers:
+        package.addHandler(logging.NullHandler())
+    logging.getLogger(__name__).warning(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +338,7 @@ class PseriesMachine:
         """
         with self._event("cas", (_L.RUNNING,)) as event:
             if active_vcpus > 1:
-                log.warning(CAS_MULTI_THREADS)
+                _warn(CAS_MULTI_THREADS)
                 raise CasError(CAS_MULTI_THREADS, H_MULTI_THREADS_ACTIVE)
             pvrs = parse_cas_pvrs(buffer)
             boot = self.boot_cpu

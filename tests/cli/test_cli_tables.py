@@ -1,0 +1,84 @@
+"""The fast table layout gives rich's characters, and never crops a value."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from cli_runner import Runner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from powercompat.cli import tables
+
+rich_console = pytest.importorskip("rich.console")
+
+WORD = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
+CELL = st.lists(WORD, min_size=1, max_size=3).map("\n".join)
+
+
+def _rich(item: tables.Item, width: int) -> list[str]:
+    console = rich_console.Console(file=io.StringIO(), width=width, highlight=False,
+                                   markup=False, emoji=False, soft_wrap=False)
+    with console.capture() as captured:
+        console.print(tables.to_rich(item))
+    value = captured.get()
+    assert value.endswith("\n")
+    return [line.rstrip() for line in value[:-1].split("\n")]
+
+
+@st.composite
+def grids(draw: st.DrawFn) -> tables.Table:
+    columns = draw(st.lists(WORD.filter(lambda w: "\n" not in w), min_size=1, max_size=6))
+    wrap = tuple(c for c in columns if draw(st.booleans()))
+    grid = tables.table(*columns, title=draw(st.none() | WORD), caption=draw(st.none() | WORD),
+                        wrap=wrap)
+    for _ in range(draw(st.integers(0, 5))):
+        grid.add_row(*draw(st.lists(CELL, max_size=len(columns))))
+    return grid
+
+
+@settings(max_examples=300, deadline=None)
+@given(grid=grids(), width=st.integers(20, 140), by=st.sampled_from([0, 4]))
+def test_fast_layout_is_what_rich_draws(grid: tables.Table, width: int, by: int) -> None:
+    item: tables.Item = tables.indent(grid, by) if by else grid
+    lines = tables._layout(item, width)
+    fits = tables.layout_table(grid, width - by) is not None and (
+        sum(max([len(c), *(len(x) for r in grid.rows for x in r[i].split("\n"))])
+            for i, c in enumerate(grid.columns)) + 3 * (len(grid.columns) - 1) <= width - by)
+    if lines is not None and fits:
+        assert [line.rstrip() for line in lines] == _rich(item, width)
+
+
+def test_too_wide_table_without_wrap_columns_is_printed_whole() -> None:
+    grid = tables.table("a", "b")
+    grid.add_row("0x" + "f" * 70, "power8 (0x0f000004)" * 3)
+    lines = tables._layout(grid, 40)
+    assert lines is not None
+    assert lines[2].split() == ["0x" + "f" * 70, "power8", "(0x0f000004)power8",
+                                "(0x0f000004)power8", "(0x0f000004)"]
+
+
+def test_simulate_kvm_pr_ignore_keeps_every_hex_digit(run: Runner) -> None:
+    r = run("simulate", "--cpu", "POWER9", "--max-cpu-compat", "power8", "--accel",
+            "kvm-pr-ignore", "--smp", "2", "--events", "realize,reset")
+    assert r.code == 0
+    row = next(line.split() for line in r.lines
+               if line.split()[:3] == ["0", "power8", "(0x0f000004)"])
+    assert row[3:] == ["0x0000000000000008", "0x0f000004", "power8", "(0x0f000004)", "none",
+                       "NO", "(requested,", "not", "enforced)"]
+
+
+def test_a_large_simulate_does_not_import_rich(tmp_path: object) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, contextlib, io\n"
+            "from powercompat.cli.main import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['simulate', '--cpu', 'POWER9', '--smp', '64', '--events',\n"
+            "          'realize,reset,cas,hotplug,hotplug'])\n"
+            "print('rich' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out == "False\n"
