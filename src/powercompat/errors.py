@@ -22,6 +22,7 @@
      +-- MachineError                QEMU refused a machine operation (not a compat mode)
      |    +-- SmtError               TCG threads per core refused at start-up
      |    +-- HotplugError           device_add refused: no free vCPU slot
+     |    +-- VcpuInitError          KVM refused a vCPU's registers at creation (QEMU exits)
      +-- StateError                  operation not allowed in the machine's lifecycle state
 
 ``str()`` of each is one line: QEMU's own text where QEMU has one.
@@ -120,13 +121,13 @@ class KvmSetCompatError(CompatError):
 
 
 class KvmError(PowerCompatError):
-    """One ONE_REG ioctl failed; the errno survives, as in kvm-ioctls."""
+    """One vCPU ioctl failed (a ONE_REG call; ``reg_id`` None: KVM_SET_SREGS, ``op``
+    ``set_sregs``); the errno survives, as in kvm-ioctls."""
 
-    def __init__(self, errno: int, op: str, vcpu: int, reg_id: int) -> None:
-        super().__init__(
-            f"KVM_{op.upper()}_ONE_REG id {messages.hex64(reg_id)} on vCPU {vcpu}: "
-            f"{messages.strerror(errno)}"
-        )
+    def __init__(self, errno: int, op: str, vcpu: int, reg_id: int | None) -> None:
+        call = (f"KVM_{op.upper()}" if reg_id is None
+                else f"KVM_{op.upper()}_ONE_REG id {messages.hex64(reg_id)}")
+        super().__init__(f"{call} on vCPU {vcpu}: {messages.strerror(errno)}")
         self.errno = errno
         self.op = op
         self.vcpu = vcpu
@@ -167,6 +168,21 @@ class SmtError(MachineError):
 
 class HotplugError(MachineError):
     """device_add of a core was refused before any vCPU changed."""
+
+
+class VcpuInitError(MachineError):
+    """kvm_init_vcpu() failed while QEMU created a vCPU, so QEMU exits: under KVM HV, a
+    ``-cpu`` whose PVR is not the host's (KVM_SET_SREGS answers EINVAL).
+
+    The message is QEMU's first line and ``cause`` the next; ``errno`` and ``vcpu`` are the
+    failed call's.
+    """
+
+    def __init__(self, message: str, cause: str, errno: int, vcpu: int) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.errno = errno
+        self.vcpu = vcpu
 
 
 class StateError(PowerCompatError):

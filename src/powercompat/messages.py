@@ -73,6 +73,22 @@ def cpu_property_not_found(typename: str, prop: str, value: str) -> str:
             f"Property '{typename}.{prop}' not found")
 
 
+# target/ppc/kvm.c kvm_arch_init_vcpu(): kvm_arch_sync_sregs() got -EINVAL from KVM_SET_SREGS
+# (KVM HV accepts only the host's PVR: book3s_hv.c kvm_arch_vcpu_ioctl_set_sregs_hv); the
+# same text from 2.9 to head
+REGISTER_SYNC_FAILED = ("Register sync failed... If you're using kvm-hv.ko, only \"-cpu host\" "
+                        "is possible")
+
+
+def kvm_init_vcpu_failed(vcpu_id: int, err: int, errp: bool) -> str:
+    """The line after REGISTER_SYNC_FAILED. ``errp`` (d0a92b35, 5.2): accel/kvm/kvm-all.c
+    kvm_init_vcpu()'s error_setg_errno(); before it, cpus.c qemu_kvm_cpu_thread_fn()'s
+    fprintf(stderr, "kvm_init_vcpu failed: %s\n", strerror(-r))."""
+    if errp:
+        return f"kvm_init_vcpu: kvm_arch_init_vcpu failed ({vcpu_id}): {strerror(err)}"
+    return f"kvm_init_vcpu failed: {strerror(err)}"
+
+
 # hw/ppc/spapr.c spapr_set_vsmt_mode(): TCG threads per core
 TCG_SMT_UNSUPPORTED = "TCG cannot support more than 1 thread/core on a pseries machine"
 TCG_SMT_NEEDS_POWER8 = "TCG only supports SMT on POWER8 or newer CPUs"

@@ -16,13 +16,14 @@ from powercompat.decisions.cas import H_SUCCESS, parse_cas_pvrs
 from powercompat.decisions.guest import (
     KernelVerdict,
     UserlandVerdict,
+    cpuinfo_revision,
     guest_cpu_line,
     kernel_runs,
     kernel_verdict,
     userland_verdict,
 )
 from powercompat.decisions.threads import max_vthreads
-from powercompat.decisions.verdict import Fate, Verdict, boot_fate
+from powercompat.decisions.verdict import Fate, Verdict, boot_fate, refusal_text
 from powercompat.errors import (
     InvalidValueError,
     MigrationError,
@@ -94,6 +95,8 @@ class Negotiation:
     guest_threads: int
     guest: str
     guest_cpu_line: str
+    #: the guest's /proc/cpuinfo revision line: the real PVR, whatever the mode
+    guest_revision: str
     kernel_boots: bool | None
     kernel_reason: str
     userland_ok: bool | None
@@ -150,6 +153,7 @@ class Negotiation:
             "guest_threads_per_core": self.guest_threads,
             "guest": self.guest,
             "guest_cpu_line": self.guest_cpu_line,
+            "guest_revision": self.guest_revision,
             "guest_kernel_boots": self.kernel_boots,
             "userland_ok": self.userland_ok,
             "kernel_arch_compat": _opt_hex32(self.kernel_arch_compat),
@@ -206,6 +210,7 @@ def negotiate(
     parse_cas_pvrs(buffer)  # a malformed buffer is bad input: refuse before starting
     reasons: list[str] = []
     error: str | None = None
+    refusal: str | None = None  # QEMU's words when it does not start (both lines)
     cas_failed = raw_fallback = cas_reached = False
     initial = 0
     runs = kernel_runs(profile_guest, machine.config.model)
@@ -214,6 +219,7 @@ def negotiate(
         machine.reset()
     except PowerCompatError as err:
         error = str(err)
+        refusal = refusal_text(err)
     else:
         initial = machine.boot_cpu.compat_pvr
         if not runs.reaches_cas:  # the guest never calls CAS: it stays in its reset mode
@@ -238,7 +244,7 @@ def negotiate(
     kernel, verdict = judge_guest(profile_guest, config, initial, compat_pvr, state,
                                   disable_radix, reached=started)
     fate = boot_fate(
-        refused=None if started else (error or "the machine did not start"),
+        refused=None if started else (refusal or error or "the machine did not start"),
         reaches_cas=runs.reaches_cas, kernel_stops=error or "",
         cas_error=error if cas_failed else None,
         kernel_ok=kernel.ok, kernel_reason=kernel.reason,
@@ -259,6 +265,7 @@ def negotiate(
         guest_threads=max_vthreads(config.threads, mode),
         guest=profile_guest.name,
         guest_cpu_line=guest_cpu_line(profile_guest, config.model.pvr, cpu_version),
+        guest_revision=cpuinfo_revision(config.model.pvr),
         kernel_boots=kernel.ok if started else None,
         kernel_reason=kernel.reason,
         userland_ok=verdict.ok if started else None,
@@ -416,10 +423,11 @@ def _step_fate(step: Step, failure: PowerCompatError | None, before: PseriesMach
             message, cause = migration_refusal(failure, "destination")
             return Fate(Verdict.MIGRATION_REFUSED, f"{message}; {cause}" if cause else message)
         if not started:  # QEMU never ran the guest: refused at start-up
-            return Fate(Verdict.QEMU_REFUSES, str(failure))
+            return Fate(Verdict.QEMU_REFUSES, refusal_text(failure))
         if before.state is Lifecycle.EXITED:
-            return Fate(Verdict.QEMU_EXITS, before.exit_error or str(failure))
-        return Fate(Verdict.QEMU_REFUSES, str(failure))  # a refused request; the guest goes on
+            return Fate(Verdict.QEMU_EXITS, refusal_text(failure))
+        # a refused request; the guest goes on
+        return Fate(Verdict.QEMU_REFUSES, refusal_text(failure))
     if step is Step.CAS and last is not None and last.name == "cas":
         runs = kernel_runs(guest, timeline.current.config.model)
         if not runs.reaches_cas:  # the guest never makes the call the timeline ran

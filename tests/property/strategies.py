@@ -59,8 +59,11 @@ def machine_options(draw: st.DrawFn, profile: str | None = None,
     smp = threads * draw(st.integers(1, 2))
     host = draw(st.sampled_from([None, *(m.name for m in p.cpu_models)])) \
         if acc == "kvm-hv" else None
+    cpu = draw(st.sampled_from([m.name for m in p.cpu_models]))
+    if host is not None and draw(st.booleans()):  # KVM HV runs the host's own processor
+        cpu = "host"
     return MachineOptions(
-        cpu=draw(st.sampled_from([m.name for m in p.cpu_models])), smp=smp, threads=threads,
+        cpu=cpu, smp=smp, threads=threads,
         max_cpus=smp + threads * draw(st.integers(0, 2)),
         max_cpu_compat=draw(st.sampled_from([None, *(m.name for m in p.rules.modes)])),
         accel=acc, host_cpu=host, qemu=p.name,

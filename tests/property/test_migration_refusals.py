@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from powercompat.catalog.guests import GUESTS
-from powercompat.errors import MigrationError, MigrationStreamError
+from powercompat.errors import MigrationError, MigrationStreamError, VcpuInitError
 from powercompat.machine.migration import CpuRecord, MigrationStream, encode_stream
 from powercompat.machine.options import MachineOptions
 from powercompat.machine.pseries import PseriesMachine
@@ -98,18 +98,23 @@ def test_targeted_refusals_change_nothing(qemu: str, dst_cpu: str, compat: int |
     assert snapshot(dst) == before  # vCPUs, lifecycle, kernel view and no ONE_REG call
 
 
-@pytest.mark.parametrize("qemu", ["2.11", "7.2", "head", "powercompat"])
+@pytest.mark.parametrize("qemu", ["7.2", "head", "powercompat"])
 def test_mode_the_host_kernel_cannot_run(qemu: str) -> None:
-    """power9 is valid for a POWER9 CPU, but a POWER8 HV host refuses it: QEMU's destination
-    exits (cpu_post_load fails after loading); the powercompat profile rolls back."""
-    options = MachineOptions(cpu="power9", smp=2, accel="kvm-hv", host_cpu="power8", qemu=qemu,
-                             incoming=True)
+    """power10 is valid for a POWER10 CPU, but a POWER10 HV host running Linux 4.19 (no ISA
+    3.1 arm in kvmppc_set_arch_compat) refuses it: QEMU's destination exits (cpu_post_load
+    fails after loading); the powercompat profile rolls back.
+
+    Until issue #11 this test used a POWER9 -cpu on a POWER8 host; KVM HV refuses such a
+    vCPU at creation (test_a_non_host_cpu_never_gets_that_far), so the kernel refusing the
+    mode at load is now shown where it can happen: a kernel without the mode's arm."""
+    options = MachineOptions(cpu="power10", smp=2, accel="kvm-hv", host_kernel="linux-4.19",
+                             qemu=qemu, incoming=True)
     dst = PseriesMachine.from_options(options)
     dst.realize()
     dst.reset()
     before = snapshot(dst)
     with pytest.raises(MigrationError) as info:
-        dst.migrate_in(_record_stream(0x0F000005))
+        dst.migrate_in(_record_stream(0x0F000006, pvr=0x00801200))
     assert str(info.value) == ("Unable to set CPU compatibility mode in KVM: "
                                "Invalid argument")
     after = snapshot(dst)
@@ -118,6 +123,22 @@ def test_mode_the_host_kernel_cannot_run(qemu: str) -> None:
                                                              before.kernel)
     else:
         assert after.state is Lifecycle.EXITED
+
+
+@pytest.mark.parametrize("qemu", ["2.11", "7.2", "head", "powercompat"])
+def test_a_non_host_cpu_never_gets_that_far(qemu: str) -> None:
+    """A POWER9 -cpu on a POWER8 KVM HV host: KVM_SET_SREGS refuses the POWER9 PVR when the
+    first vCPU is created, and QEMU exits before any ARCH_COMPAT call (kvm-kernel.md)."""
+    options = MachineOptions(cpu="power9", smp=2, accel="kvm-hv", host_cpu="power8", qemu=qemu,
+                             incoming=True)
+    dst = PseriesMachine.from_options(options)
+    with pytest.raises(VcpuInitError) as info:
+        dst.realize()
+    assert str(info.value) == ('Register sync failed... If you\'re using kvm-hv.ko, only '
+                               '"-cpu host" is possible')
+    assert dst.vcpus == [] and dst.accel.transport is not None
+    assert dst.accel.transport.calls == []
+    assert dst.state is (Lifecycle.CREATED if qemu == "powercompat" else Lifecycle.EXITED)
 
 
 @pytest.mark.parametrize("errno", [22, 14, 16])

@@ -234,3 +234,40 @@ def test_the_recordings_show_every_verdict_a_tcg_run_can() -> None:
     assert seen >= {Verdict.WORKS, Verdict.QEMU_REFUSES, Verdict.KERNEL_HANGS,
                     Verdict.CAS_FAILS, Verdict.USERLAND_DIES, Verdict.MIGRATION_REFUSED,
                     Verdict.LIBVIRT_REFUSES}
+
+
+def test_verify_run_cpus_host_agrees_with_real_qemu() -> None:
+    """issue #11: under TCG real QEMU says "unable to find CPU model 'host'" (run on the
+    Debian binaries, qemu-releases.md 4.2); the engine says the same, so a ``verify run
+    --cpus host`` cell is a matched refusal, not a mismatch."""
+    refused = CellResult(
+        cpu="host", max_cpu_compat=None, firmware="vof", argv=(),
+        startup_error="unable to find CPU model 'host'",
+        startup_error_prefix="qemu-system-ppc64: ", trace_current=None, trace_new=None,
+        trace_explicit_match=None, cas_trace_count=0, cpu_versions=(), guest_cpu_line=None,
+        guest_revision=None, guest_mmu=None, hardware_name=None, hardware_real_pvr=None,
+        hardware_compat_pvr=None, cas_failed=False, init_sigill=False, os_panic=None,
+        returncode=1, stop_reason="exited", stopped_by="qemu", console_tail=(),
+        wall_seconds=0.1)
+    judged = judge_cell(refused, qemu="7.2", guest="linux-6.1")
+    assert (judged.outcome.value, judged.diffs) == ("refusal-matched", ())
+    assert judged.predicted == judged.observed == Fate(Verdict.QEMU_REFUSES,
+                                                       "unable to find CPU model 'host'")
+
+
+def test_cpuinfo_revision_is_the_real_pvr_as_linux_prints_it() -> None:
+    """The guest's /proc/cpuinfo revision line, in every recorded boot that printed one,
+    is negotiate's guest_revision (Linux show_cpuinfo())."""
+    seen = 0
+    for path in FILES:
+        data = json.loads(path.read_text())
+        if data.get("schema") != "powercompat-verify/1":
+            continue
+        qemu = qemu_profile(data["qemu_version"])
+        for raw in data["cells"]:
+            if raw["guest_revision"] is None:
+                continue
+            n = negotiate(raw["cpu"], raw["max_cpu_compat"], qemu=qemu)
+            assert n.guest_revision == raw["guest_revision"], (path.name, raw["cpu"])
+            seen += 1
+    assert seen >= 20

@@ -4,7 +4,8 @@ They are implementations of documented kernel behaviour, not mocks: the machine 
 them from the real kernel, because they fail with the errno the kernel uses.
 
 Sources: arch/powerpc/kvm/book3s_hv.c kvmppc_set_one_reg_hv() / kvmppc_get_one_reg_hv() /
-kvmppc_set_arch_compat() (per-vcore arch_compat and pcr under vc->lock);
+kvmppc_set_arch_compat() (per-vcore arch_compat and pcr under vc->lock),
+kvm_arch_vcpu_ioctl_set_sregs_hv() (only the host's PVR);
 book3s_pr.c kvmppc_{get,set}_one_reg_pr() (no ARCH_COMPAT case: -EINVAL after the generic
 fallbacks in book3s.c and powerpc.c).
 """
@@ -34,12 +35,15 @@ class KernelView:
 
 
 class KernelModel(Protocol):
-    """A kernel behind the transport; ``create_vcpu`` stands for KVM_CREATE_VCPU and
+    """A kernel behind the transport; ``create_vcpu`` stands for KVM_CREATE_VCPU,
+    ``set_sregs`` for KVM_SET_SREGS reduced to the one field a model checks (the PVR), and
     ``inspect`` is the test oracle's view (never consulted by the machine's decisions)."""
 
     name: str
 
     def create_vcpu(self, vcpu: int) -> None: ...
+
+    def set_sregs(self, vcpu: int, pvr: int) -> None: ...
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int: ...
 
@@ -54,10 +58,13 @@ class HvKernel:
     name = "hv"
 
     def __init__(self, host: CpuFamily, threads_per_vcore: int = 1,
-                 kernel: KernelRelease = DEFAULT_KERNEL) -> None:
+                 kernel: KernelRelease = DEFAULT_KERNEL, host_pvr: int | None = None) -> None:
         self.host = host
         self.threads = threads_per_vcore
         self.kernel = kernel
+        #: mfspr(SPRN_PVR) of the host (None: a model built for ARCH_COMPAT alone, which
+        #: checks no PVR)
+        self.host_pvr = host_pvr
         self.vcpus: set[int] = set()
         #: vcore id -> (arch_compat, pcr)
         self.vcores: dict[int, tuple[int, int]] = {}
@@ -72,6 +79,17 @@ class HvKernel:
         # A new vcore is raw; since 13c7bb3c57dc the guest is entered with vc->pcr | PCR_MASK,
         # so its effective PCR is the reserved bits alone, as after a raw write.
         self.vcores.setdefault(vcpu // self.threads, (0, self.kernel.reserved_pcr))
+
+    def set_sregs(self, vcpu: int, pvr: int) -> None:
+        """kvm_arch_vcpu_ioctl_set_sregs_hv(): "Only accept the same PVR as the host's,
+        since we can't spoof it" (vcpu->arch.pvr is the host's mfspr(SPRN_PVR)).
+
+        :raises KvmError: EINVAL for any other PVR (EBADF: no such vCPU).
+        """
+        if vcpu not in self.vcpus:
+            raise KvmError(EBADF, "set_sregs", vcpu, None)
+        if self.host_pvr is not None and pvr != self.host_pvr:
+            raise KvmError(EINVAL, "set_sregs", vcpu, None)
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         core = self._vcore("get", vcpu, reg_id)
@@ -107,6 +125,11 @@ class PrKernel:
     def create_vcpu(self, vcpu: int) -> None:
         self.vcpus.add(vcpu)
 
+    def set_sregs(self, vcpu: int, pvr: int) -> None:
+        """PR emulates the PVR: any value is taken (kvm_arch_vcpu_ioctl_set_sregs_pr)."""
+        if vcpu not in self.vcpus:
+            raise KvmError(EBADF, "set_sregs", vcpu, None)
+
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         if vcpu not in self.vcpus:
             raise KvmError(EBADF, "get", vcpu, reg_id)
@@ -133,6 +156,11 @@ class PrIgnoreKernel:
 
     def create_vcpu(self, vcpu: int) -> None:
         self.values.setdefault(vcpu, 0)
+
+    def set_sregs(self, vcpu: int, pvr: int) -> None:
+        """PR emulates the PVR: any value is taken."""
+        if vcpu not in self.values:
+            raise KvmError(EBADF, "set_sregs", vcpu, None)
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         if vcpu not in self.values:

@@ -83,6 +83,7 @@ def render(n: Negotiation, custom_list: bool = False) -> str:
         ("threads/core", f"{n.guest_threads} visible to the guest"
          + (f" (mode allows {n.max_vthreads})" if n.max_vthreads else "")),
         ("guest cpu line", n.guest_cpu_line),
+        ("guest revision", n.guest_revision),
         ("guest kernel", n.kernel_reason),
         ("userland", n.userland_reason),
     ]

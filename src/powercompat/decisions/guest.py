@@ -140,3 +140,18 @@ def kernel_verdict(guest: GuestProfile, model: CpuModel, initial_pvr: int, final
 def _isa_rank(mode: CompatMode) -> int:
     # power7+ is ISA 2.06 plus a few instructions, below 2.07: rank by PCR level.
     return mode.pcr_level
+
+
+def cpuinfo_revision(pvr: int) -> str:
+    """The ``revision`` line of the guest's /proc/cpuinfo, always from the real PVR (what
+    the guest reads in SPR_PVR), without its ``revision\\t: `` prefix. Linux
+    arch/powerpc/kernel/setup-common.c show_cpuinfo(): POWER9 (0x004e) and POWER10 (0x0080,
+    since v5.9) take the major from bits 8-11 only (bits 12-15 give the chip type); every
+    other server PVR bits 8-15.
+
+    >>> cpuinfo_revision(0x004E1203), cpuinfo_revision(0x00821200)
+    ('2.3 (pvr 004e 1203)', '18.0 (pvr 0082 1200)')
+    """
+    version, rev = pvr >> 16, pvr & 0xFFFF
+    major = (pvr >> 8) & (0x0F if version in (0x004E, 0x0080) else 0xFF)
+    return f"{major}.{pvr & 0xFF} (pvr {version:04x} {rev:04x})"

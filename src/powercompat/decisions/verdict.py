@@ -140,5 +140,12 @@ def refusal_fate(err: PowerCompatError) -> Fate | None:
     QEMU's own (``qemu-refuses`` with QEMU's text); None for input only powercompat refuses
     (an unknown guest profile, a malformed number, a missing --host-cpu)."""
     if isinstance(err, _QEMU_REFUSALS):
-        return Fate(Verdict.QEMU_REFUSES, str(err))
+        return Fate(Verdict.QEMU_REFUSES, refusal_text(err))
     return None
+
+
+def refusal_text(err: PowerCompatError) -> str:
+    """QEMU's words for a failure: its first line, and the next where it prints two (a vCPU
+    KVM refused: 'Register sync failed...; kvm_init_vcpu: ...')."""
+    cause = getattr(err, "cause", None)
+    return f"{err}; {cause}" if isinstance(cause, str) and cause else str(err)

@@ -42,6 +42,7 @@ from powercompat.errors import (
     SmtError,
     StateError,
     UnknownCompatPvrError,
+    VcpuInitError,
 )
 from powercompat.machine.migration import CpuRecord, MigrationStream, decode_stream, encode_stream
 from powercompat.machine.options import MachineConfig, MachineOptions, parse_options
@@ -50,11 +51,14 @@ from powercompat.machine.vcpu import VCpu
 from powercompat.messages import (
     CAS_MULTI_THREADS,
     EINVAL,
+    REGISTER_SYNC_FAILED,
     TCG_SMT_NEEDS_POWER8,
     TCG_SMT_UNSUPPORTED,
     hex32,
+    kvm_init_vcpu_failed,
     load_of_migration_failed,
     migration_load_failed,
+    strerror,
     tcg_smt_limit,
     unknown_savevm_section,
 )
@@ -97,7 +101,7 @@ class PseriesMachine:
         self.profile = config.profile
         self.rules = config.profile.rules
         self.accel = accel or make_accel(
-            config.accel, config.host_kernel, config.host.family, config.threads, config.smp,
+            config.accel, config.host_kernel, config.host, config.threads, config.smp,
             inject_faults)
         self.vcpus: list[VCpu] = []
         self.state = _L.CREATED
@@ -265,6 +269,7 @@ class PseriesMachine:
                        for i in range(self.config.smp)]
             for cpu in created:
                 self.accel.create_vcpu(cpu.index)
+                self._init_vcpu(cpu, event)
             self.vcpus = created
             self._next_vcpu = len(created)
             if self.profile.switches.reset.at_cpu_init and self.config.max_compat_pvr:
@@ -279,6 +284,29 @@ class PseriesMachine:
                         self.vcpus = []
                     raise
             self.state = _L.REALIZED
+
+    def _init_vcpu(self, cpu: VCpu, event: Event) -> None:
+        """kvm_init_vcpu() -> kvm_arch_init_vcpu() -> kvm_arch_sync_sregs(): KVM_SET_SREGS
+        with the CPU type's PVR; KVM HV takes only the host's, so a -cpu of another PVR makes
+        QEMU exit here, before any ARCH_COMPAT call (target/ppc/kvm.c).
+
+        :raises VcpuInitError: KVM refused the registers (QEMU's two lines).
+        """
+        try:
+            self.accel.sync_sregs(cpu.index, cpu.model.pvr)
+        except KvmError as err:
+            vcpu_id = cpu.index  # spapr_vcpu_id(): the first vCPU's id is 0
+            cause = kvm_init_vcpu_failed(vcpu_id, err.errno,
+                                         self.profile.switches.kvm_init_vcpu_errp)
+            first = REGISTER_SYNC_FAILED if err.errno == EINVAL else cause
+            event.reasons.append(
+                f"KVM_SET_SREGS(pvr {hex32(cpu.model.pvr)}) on vCPU {cpu.index}: "
+                f"{strerror(err.errno)}: KVM HV takes only the host's PVR "
+                f"{hex32(self.config.host.pvr)} (kvm_arch_vcpu_ioctl_set_sregs_hv)")
+            error = VcpuInitError(first, cause, err.errno, cpu.index)
+            event.reasons.append(f"QEMU exits: {first} / {cause}")
+            self._fatal(error)
+            raise error from err
 
     def _check_smt(self) -> None:
         """spapr_set_vsmt_mode(): TCG thread limits (KVM's own limits are not modelled)."""
@@ -393,6 +421,7 @@ class PseriesMachine:
             self._next_vcpu += threads
             for cpu in new:
                 self.accel.create_vcpu(cpu.index)
+                self._init_vcpu(cpu, event)
             rule = _HOTPLUG[self.profile.switches.hotplug]
             target = rule.target(self)
             event.reasons.append(rule.reason(target or 0))

@@ -102,6 +102,8 @@ def random_options(rng: random.Random, profile: str | None = None,
     host = None
     if acc == "kvm-hv" and rng.random() < 0.5:
         host = rng.choice(p.cpu_models).name
+        if rng.random() < 0.75:  # KVM HV runs the host's processor: mostly -cpu host
+            cpu = "host"
     return MachineOptions(
         cpu=cpu, smp=smp, threads=threads, max_cpus=smp + threads * rng.randint(0, 2),
         max_cpu_compat=rng.choice(max_names), accel=acc, host_cpu=host, qemu=p.name,
@@ -114,9 +116,14 @@ def destination_options(rng: random.Random, source: MachineOptions) -> MachineOp
     dst = replace(source, incoming=True)
     if rng.random() < 0.3:
         p = parse_profile(source.qemu)
-        dst = replace(dst, cpu=rng.choice(p.cpu_models).name)
+        other = rng.choice(p.cpu_models).name
         if source.accel == Accel.KVM_HV:
-            dst = replace(dst, host_cpu=rng.choice(p.cpu_models).name)
+            # another host runs -cpu host (a fixed model of another PVR is refused there at
+            # vCPU creation; the source's own -cpu on another host is still drawn below)
+            dst = replace(dst, cpu="host" if rng.random() < 0.75 else source.cpu,
+                          host_cpu=other)
+        else:
+            dst = replace(dst, cpu=other)
     return dst
 
 
