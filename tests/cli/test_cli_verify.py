@@ -96,3 +96,11 @@ def test_malformed_recorded_files_are_one_line_errors(run: Runner, tmp_path: Pat
         r = run("verify", "check", str(path))
         assert r.code == 1, name
         assert r.err.count("\n") == 1 and expected in r.err, r.err
+
+
+def test_libvirt_check_reports_each_case_s_verdict(run: Runner) -> None:
+    r = run("verify", "libvirt", "--check", str(REAL / "libvirt-9.0-qemu-7.2-cpu.json"),
+            "--json")
+    verdicts = {c["id"]: c["verdict"] for c in r.json["cases"]}  # type: ignore[attr-defined]
+    assert (verdicts["none"], verdicts["custom-power8"]) == ("works", "libvirt-refuses")
+    assert verdicts["custom-POWER9-pseries-7.2"] is None  # started, no guest booted

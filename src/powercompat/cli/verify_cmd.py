@@ -233,6 +233,7 @@ def libvirt(args: Namespace) -> int:
 
     from powercompat.cli.tables import show, table
     from powercompat.decisions.libvirt import LibvirtHost, qemu_facts
+    from powercompat.decisions.verdict import Fate
     from powercompat.profiles import parse_profile
     from powercompat.scenario import negotiate
     from powercompat.verify.libvirt import (
@@ -241,6 +242,7 @@ def libvirt(args: Namespace) -> int:
         run_libvirt,
         write_recording,
     )
+    from powercompat.verify.observed import libvirt_fate
 
     if args.recorded is not None:
         data = json.loads(args.recorded.read_text())
@@ -274,8 +276,12 @@ def libvirt(args: Namespace) -> int:
         guest = case.get("guest") or {}
         out.add_row(case["id"], stage, str(guest.get("cpu") or ""),
                     "; ".join(diffs) or "agrees")
+        seen = libvirt_fate(case)  # what the recording shows became of the guest
+        fate: dict[str, str | None] = (
+            dict(seen.to_json()) if isinstance(seen, Fate)
+            else {"verdict": None, "verdict_reason": f"observed only: {seen.value}"})
         cases.append({"id": case["id"], "libvirt": stage, "guest_cpu": guest.get("cpu"),
-                      "agrees": not diffs, "differences": list(diffs)})
+                      "agrees": not diffs, "differences": list(diffs), **fate})
     if args.as_json:
         print(json.dumps({"libvirt": version, "host_arch": data["host_arch"],
                           "qemu_version": data["qemu_version"], "cases": cases,
