@@ -62,7 +62,9 @@ def add_accel(parser: Parser, default: str = "tcg") -> None:
 
 def add_host_cpu(parser: Parser) -> None:
     parser.add_argument("--host-cpu", default=None, metavar="CPU",
-                        help="Host CPU under KVM (default: --cpu).")
+                        help="The host's CPU under KVM: a model, or its PVR in hex (matched "
+                        "by mask, kept as the real PVR); -cpu host is this processor "
+                        "(default: --cpu).")
 
 
 def add_guest(parser: Parser) -> None:

@@ -194,8 +194,11 @@ QEMU_ARGS = Command(
     run=qemu_args,
     description="The -machine, -accel and -cpu arguments libvirt generates for --cpu, "
     "--max-cpu-compat and --accel (the domain libvirt-xml proposes), versioned machine type "
-    "included; libvirt never passes kvm-type.\n\n"
-    "Exit status 1 when libvirt or that QEMU would refuse to start the machine.")
+    "included; libvirt never passes kvm-type. Under KVM the domain is host-model (-cpu "
+    "host): a --cpu that is not the host's becomes -cpu host with that CPU's mode as "
+    "max-cpu-compat, said in a note, or is refused.\n\n"
+    "Exit status 0 only when the verdict is 'works' (libvirt and QEMU start it and the guest "
+    "boots), 1 for any other verdict.")
 LIBVIRT_XML = Command(
     "The libvirt domain XML for a configuration, with libvirt's verdict.",
     configure=_configure("kvm-hv"), run=libvirt_xml,
@@ -203,5 +206,6 @@ LIBVIRT_XML = Command(
     "QEMU's verdicts.\n\nUnder KVM, host-model with a compat <model> (libvirt's only "
     "spelling of max-cpu-compat; the host model is the family of --host-cpu, default --cpu). "
     "Under TCG (a type='qemu' domain), a custom CPU named through libvirt's CPU map, and "
-    "<qemu:commandline> for a maximum libvirt cannot express. Exit status 1 when libvirt or "
-    "QEMU refuses.")
+    "<qemu:commandline> for a maximum libvirt cannot express. A --cpu that is not the KVM "
+    "host's becomes host-model with that CPU's mode, said in a note, or is refused. Exit "
+    "status 0 only when the verdict is 'works', 1 for any other verdict.")
