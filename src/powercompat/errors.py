@@ -22,7 +22,7 @@
      +-- MachineError                QEMU refused a machine operation (not a compat mode)
      |    +-- SmtError               TCG threads per core refused at start-up
      |    +-- HotplugError           device_add refused: no free vCPU slot
-     |    +-- VcpuInitError          KVM refused a vCPU's registers at creation (QEMU exits)
+     |    +-- KvmInitError           KVM refused a vCPU at init (KVM HV: not the host's PVR)
      +-- StateError                  operation not allowed in the machine's lifecycle state
 
 ``str()`` of each is one line: QEMU's own text where QEMU has one.
@@ -121,12 +121,12 @@ class KvmSetCompatError(CompatError):
 
 
 class KvmError(PowerCompatError):
-    """One vCPU ioctl failed (a ONE_REG call; ``reg_id`` None: KVM_SET_SREGS, ``op``
-    ``set_sregs``); the errno survives, as in kvm-ioctls."""
+    """One ONE_REG ioctl failed (or KVM_SET_SREGS, ``op`` ``set_sregs``); the errno
+    survives, as in kvm-ioctls."""
 
-    def __init__(self, errno: int, op: str, vcpu: int, reg_id: int | None) -> None:
-        call = (f"KVM_{op.upper()}" if reg_id is None
-                else f"KVM_{op.upper()}_ONE_REG id {messages.hex64(reg_id)}")
+    def __init__(self, errno: int, op: str, vcpu: int, reg_id: int) -> None:
+        call = (f"KVM_{op.upper()}_ONE_REG id {messages.hex64(reg_id)}" if op in ("get", "set")
+                else f"KVM_{op.upper()}")
         super().__init__(f"{call} on vCPU {vcpu}: {messages.strerror(errno)}")
         self.errno = errno
         self.op = op
@@ -170,19 +170,13 @@ class HotplugError(MachineError):
     """device_add of a core was refused before any vCPU changed."""
 
 
-class VcpuInitError(MachineError):
-    """kvm_init_vcpu() failed while QEMU created a vCPU, so QEMU exits: under KVM HV, a
-    ``-cpu`` whose PVR is not the host's (KVM_SET_SREGS answers EINVAL).
+class KvmInitError(MachineError):
+    """kvm_init_vcpu() failed: QEMU exits. The message is its first line, ``cause`` the
+    next (under KVM HV: a -cpu whose PVR is not the host's, refused by KVM_SET_SREGS)."""
 
-    The message is QEMU's first line and ``cause`` the next; ``errno`` and ``vcpu`` are the
-    failed call's.
-    """
-
-    def __init__(self, message: str, cause: str, errno: int, vcpu: int) -> None:
+    def __init__(self, message: str, cause: str) -> None:
         super().__init__(message)
         self.cause = cause
-        self.errno = errno
-        self.vcpu = vcpu
 
 
 class StateError(PowerCompatError):

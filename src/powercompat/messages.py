@@ -80,7 +80,7 @@ REGISTER_SYNC_FAILED = ("Register sync failed... If you're using kvm-hv.ko, only
                         "is possible")
 
 
-def kvm_init_vcpu_failed(vcpu_id: int, err: int, errp: bool) -> str:
+def kvm_init_vcpu_failed(vcpu_id: int, err: int, errp: bool = True) -> str:
     """The line after REGISTER_SYNC_FAILED. ``errp`` (d0a92b35, 5.2): accel/kvm/kvm-all.c
     kvm_init_vcpu()'s error_setg_errno(); before it, cpus.c qemu_kvm_cpu_thread_fn()'s
     fprintf(stderr, "kvm_init_vcpu failed: %s\n", strerror(-r))."""

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from powercompat.catalog.guests import GUESTS
-from powercompat.errors import MigrationError, MigrationStreamError, VcpuInitError
+from powercompat.errors import KvmInitError, MigrationError, MigrationStreamError
 from powercompat.machine.migration import CpuRecord, MigrationStream, encode_stream
 from powercompat.machine.options import MachineOptions
 from powercompat.machine.pseries import PseriesMachine
@@ -100,15 +100,15 @@ def test_targeted_refusals_change_nothing(qemu: str, dst_cpu: str, compat: int |
 
 @pytest.mark.parametrize("qemu", ["7.2", "head", "powercompat"])
 def test_mode_the_host_kernel_cannot_run(qemu: str) -> None:
-    """power10 is valid for a POWER10 CPU, but a POWER10 HV host running Linux 4.19 (no ISA
-    3.1 arm in kvmppc_set_arch_compat) refuses it: QEMU's destination exits (cpu_post_load
-    fails after loading); the powercompat profile rolls back.
+    """power10 is valid for the POWER10 host's own CPU (-cpu host: KVM HV takes no other
+    model), but Linux 4.19's KVM predates ISA 3.1 and refuses it: QEMU's destination exits
+    (cpu_post_load fails after loading); the powercompat profile rolls back.
 
     Until issue #11 this test used a POWER9 -cpu on a POWER8 host; KVM HV refuses such a
     vCPU at creation (test_a_non_host_cpu_never_gets_that_far), so the kernel refusing the
     mode at load is now shown where it can happen: a kernel without the mode's arm."""
-    options = MachineOptions(cpu="power10", smp=2, accel="kvm-hv", host_kernel="linux-4.19",
-                             qemu=qemu, incoming=True)
+    options = MachineOptions(cpu="host", smp=2, accel="kvm-hv", host_cpu="power10", qemu=qemu,
+                             host_kernel="linux-4.19", incoming=True)
     dst = PseriesMachine.from_options(options)
     dst.realize()
     dst.reset()
@@ -132,7 +132,7 @@ def test_a_non_host_cpu_never_gets_that_far(qemu: str) -> None:
     options = MachineOptions(cpu="power9", smp=2, accel="kvm-hv", host_cpu="power8", qemu=qemu,
                              incoming=True)
     dst = PseriesMachine.from_options(options)
-    with pytest.raises(VcpuInitError) as info:
+    with pytest.raises(KvmInitError) as info:
         dst.realize()
     assert str(info.value) == ('Register sync failed... If you\'re using kvm-hv.ko, only '
                                '"-cpu host" is possible')

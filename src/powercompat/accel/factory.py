@@ -44,14 +44,13 @@ class Accelerator:
         if self.kernel is not None:
             self.kernel.create_vcpu(vcpu)
 
-    def sync_sregs(self, vcpu: int, pvr: int) -> None:
-        """kvm_arch_init_vcpu() -> kvm_arch_sync_sregs(): KVM_SET_SREGS with the vCPU's PVR
-        (nothing under TCG; the real kernel's answer is not modelled here).
+    def init_vcpu(self, vcpu: int, pvr: int) -> None:
+        """kvm_arch_init_vcpu()'s KVM_SET_SREGS with the model's PVR (a modelled kernel only).
 
-        :raises KvmError: the kernel refused it.
+        :raises KvmError: the kernel refuses it.
         """
         if self.kernel is not None:
-            self.kernel.set_sregs(vcpu, pvr)
+            self.kernel.set_sregs_pvr(vcpu, pvr)
 
     def kernel_view(self, vcpu: int) -> KernelView | None:
         return self.kernel.inspect(vcpu) if self.kernel is not None else None
@@ -62,11 +61,11 @@ def _pr(host: CpuModel, threads: int, kernel: KernelRelease) -> KernelModel:
     return PrIgnoreKernel() if kernel.pr_arch_compat else PrKernel()
 
 
-#: the kernel model of each modelled KVM flavour: (host processor, threads per vcore, kernel)
+#: the kernel model of each modelled KVM flavour: (host CPU, threads per vcore, kernel)
 _MODELS: Mapping[Accel, Callable[[CpuModel, int, KernelRelease], KernelModel]] = \
     MappingProxyType({
         Accel.KVM_HV: lambda host, threads, kernel: HvKernel(host.family, threads, kernel,
-                                                             host_pvr=host.pvr),
+                                                             host.pvr),
         Accel.KVM_PR: _pr,
         Accel.KVM_PR_IGNORE: lambda host, threads, kernel: PrIgnoreKernel(),
     })

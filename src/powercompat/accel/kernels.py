@@ -36,14 +36,19 @@ class KernelView:
 
 class KernelModel(Protocol):
     """A kernel behind the transport; ``create_vcpu`` stands for KVM_CREATE_VCPU,
-    ``set_sregs`` for KVM_SET_SREGS reduced to the one field a model checks (the PVR), and
+    ``set_sregs_pvr`` for KVM_SET_SREGS reduced to the one field a model checks, and
     ``inspect`` is the test oracle's view (never consulted by the machine's decisions)."""
 
     name: str
 
     def create_vcpu(self, vcpu: int) -> None: ...
 
-    def set_sregs(self, vcpu: int, pvr: int) -> None: ...
+    def set_sregs_pvr(self, vcpu: int, pvr: int) -> None:
+        """KVM_SET_SREGS with the CPU model's PVR (QEMU at vCPU init).
+
+        :raises KvmError: the kernel refuses the PVR.
+        """
+        ...
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int: ...
 
@@ -62,8 +67,7 @@ class HvKernel:
         self.host = host
         self.threads = threads_per_vcore
         self.kernel = kernel
-        #: mfspr(SPRN_PVR) of the host (None: a model built for ARCH_COMPAT alone, which
-        #: checks no PVR)
+        #: the host's own PVR (mfspr(SPRN_PVR)); None: not known, any PVR is taken
         self.host_pvr = host_pvr
         self.vcpus: set[int] = set()
         #: vcore id -> (arch_compat, pcr)
@@ -80,16 +84,11 @@ class HvKernel:
         # so its effective PCR is the reserved bits alone, as after a raw write.
         self.vcores.setdefault(vcpu // self.threads, (0, self.kernel.reserved_pcr))
 
-    def set_sregs(self, vcpu: int, pvr: int) -> None:
-        """kvm_arch_vcpu_ioctl_set_sregs_hv(): "Only accept the same PVR as the host's,
-        since we can't spoof it" (vcpu->arch.pvr is the host's mfspr(SPRN_PVR)).
-
-        :raises KvmError: EINVAL for any other PVR (EBADF: no such vCPU).
-        """
-        if vcpu not in self.vcpus:
-            raise KvmError(EBADF, "set_sregs", vcpu, None)
+    def set_sregs_pvr(self, vcpu: int, pvr: int) -> None:
+        """kvm_arch_vcpu_ioctl_set_sregs_hv(): only the host's PVR ("we can't spoof it")."""
+        self._vcore("set_sregs", vcpu, 0)
         if self.host_pvr is not None and pvr != self.host_pvr:
-            raise KvmError(EINVAL, "set_sregs", vcpu, None)
+            raise KvmError(EINVAL, "set_sregs", vcpu, 0)
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         core = self._vcore("get", vcpu, reg_id)
@@ -125,10 +124,8 @@ class PrKernel:
     def create_vcpu(self, vcpu: int) -> None:
         self.vcpus.add(vcpu)
 
-    def set_sregs(self, vcpu: int, pvr: int) -> None:
-        """PR emulates the PVR: any value is taken (kvm_arch_vcpu_ioctl_set_sregs_pr)."""
-        if vcpu not in self.vcpus:
-            raise KvmError(EBADF, "set_sregs", vcpu, None)
+    def set_sregs_pvr(self, vcpu: int, pvr: int) -> None:
+        """PR emulates the PVR: any model's is taken."""
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         if vcpu not in self.vcpus:
@@ -157,10 +154,8 @@ class PrIgnoreKernel:
     def create_vcpu(self, vcpu: int) -> None:
         self.values.setdefault(vcpu, 0)
 
-    def set_sregs(self, vcpu: int, pvr: int) -> None:
-        """PR emulates the PVR: any value is taken."""
-        if vcpu not in self.values:
-            raise KvmError(EBADF, "set_sregs", vcpu, None)
+    def set_sregs_pvr(self, vcpu: int, pvr: int) -> None:
+        """PR emulates the PVR: any model's is taken."""
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         if vcpu not in self.values:

@@ -36,13 +36,13 @@ from powercompat.errors import (
     CompatNotValidError,
     HotplugError,
     KvmError,
+    KvmInitError,
     KvmSetCompatError,
     MigrationError,
     PowerCompatError,
     SmtError,
     StateError,
     UnknownCompatPvrError,
-    VcpuInitError,
 )
 from powercompat.machine.migration import CpuRecord, MigrationStream, decode_stream, encode_stream
 from powercompat.machine.options import MachineConfig, MachineOptions, parse_options
@@ -269,7 +269,7 @@ class PseriesMachine:
                        for i in range(self.config.smp)]
             for cpu in created:
                 self.accel.create_vcpu(cpu.index)
-                self._init_vcpu(cpu, event)
+            self._init_vcpus(created, event)
             self.vcpus = created
             self._next_vcpu = len(created)
             if self.profile.switches.reset.at_cpu_init and self.config.max_compat_pvr:
@@ -285,28 +285,29 @@ class PseriesMachine:
                     raise
             self.state = _L.REALIZED
 
-    def _init_vcpu(self, cpu: VCpu, event: Event) -> None:
-        """kvm_init_vcpu() -> kvm_arch_init_vcpu() -> kvm_arch_sync_sregs(): KVM_SET_SREGS
-        with the CPU type's PVR; KVM HV takes only the host's, so a -cpu of another PVR makes
-        QEMU exit here, before any ARCH_COMPAT call (target/ppc/kvm.c).
+    def _init_vcpus(self, cpus: list[VCpu], event: Event) -> None:
+        """kvm_arch_init_vcpu(): KVM_SET_SREGS with the model's PVR; KVM HV takes only the
+        host's, so a named model other than the host's stops QEMU here, before any
+        ARCH_COMPAT call (target/ppc/kvm.c kvm_arch_sync_sregs; kvm-kernel.md).
 
-        :raises VcpuInitError: KVM refused the registers (QEMU's two lines).
+        :raises KvmInitError: QEMU's two lines (the second per release); the machine exits.
         """
-        try:
-            self.accel.sync_sregs(cpu.index, cpu.model.pvr)
-        except KvmError as err:
-            vcpu_id = cpu.index  # spapr_vcpu_id(): the first vCPU's id is 0
-            cause = kvm_init_vcpu_failed(vcpu_id, err.errno,
-                                         self.profile.switches.kvm_init_vcpu_errp)
-            first = REGISTER_SYNC_FAILED if err.errno == EINVAL else cause
-            event.reasons.append(
-                f"KVM_SET_SREGS(pvr {hex32(cpu.model.pvr)}) on vCPU {cpu.index}: "
-                f"{strerror(err.errno)}: KVM HV takes only the host's PVR "
-                f"{hex32(self.config.host.pvr)} (kvm_arch_vcpu_ioctl_set_sregs_hv)")
-            error = VcpuInitError(first, cause, err.errno, cpu.index)
-            event.reasons.append(f"QEMU exits: {first} / {cause}")
-            self._fatal(error)
-            raise error from err
+        for cpu in cpus:
+            try:
+                self.accel.init_vcpu(cpu.index, cpu.model.pvr)
+            except KvmError as err:
+                # spapr_vcpu_id(): the first vCPU's id is its index, 0
+                cause = kvm_init_vcpu_failed(cpu.index, err.errno,
+                                             self.profile.switches.kvm_init_vcpu_errp)
+                first = REGISTER_SYNC_FAILED if err.errno == EINVAL else cause
+                event.reasons.append(
+                    f"KVM_SET_SREGS(pvr {hex32(cpu.model.pvr)}) on vCPU {cpu.index}: "
+                    f"{strerror(err.errno)}: KVM HV takes only the host's PVR "
+                    f"{hex32(self.config.host.pvr)} (kvm_arch_vcpu_ioctl_set_sregs_hv)")
+                event.reasons.append(f"QEMU exits: {first} / {cause}")
+                error = KvmInitError(first, cause)
+                self._fatal(error)
+                raise error from err
 
     def _check_smt(self) -> None:
         """spapr_set_vsmt_mode(): TCG thread limits (KVM's own limits are not modelled)."""
@@ -421,7 +422,7 @@ class PseriesMachine:
             self._next_vcpu += threads
             for cpu in new:
                 self.accel.create_vcpu(cpu.index)
-                self._init_vcpu(cpu, event)
+            self._init_vcpus(new, event)
             rule = _HOTPLUG[self.profile.switches.hotplug]
             target = rule.target(self)
             event.reasons.append(rule.reason(target or 0))

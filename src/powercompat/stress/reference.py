@@ -310,15 +310,14 @@ class RefMachine:
             if limit is None or not p8_ok or c.threads > limit:
                 self._fatal()
                 raise RefFailure("refused")
-        cpus = [RefCpu(i) for i in range(c.smp)]
-        for cpu in cpus:
+        # kvm-kernel.md: KVM HV's KVM_SET_SREGS takes only the host's PVR; QEMU exits at
+        # vCPU init for any other model (PR emulates the PVR)
+        if c.accel == "kvm-hv" and c.model.pvr != c.host.pvr:
+            self._fatal()
+            raise RefFailure("refused")
+        self.cpus = [RefCpu(i) for i in range(c.smp)]
+        for cpu in self.cpus:
             self.kernel.create(cpu.index)
-            # KVM_SET_SREGS at vCPU init (kvm-kernel.md, kvm_arch_vcpu_ioctl_set_sregs_hv):
-            # KVM HV takes only the host's own PVR, and QEMU exits on the first vCPU
-            if self.kernel.accel == "kvm-hv" and c.model.pvr != c.host.pvr:
-                self._fatal()
-                raise RefFailure("refused")
-        self.cpus = cpus
         self.next_index = c.smp
         if self.profile.switches.reset.at_cpu_init and c.max_compat_pvr:
             try:
