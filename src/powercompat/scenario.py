@@ -14,6 +14,9 @@ from powercompat.catalog.modes import mode_by_pvr
 from powercompat.catalog.modes import mode_name as _mode_name
 from powercompat.decisions.cas import H_SUCCESS, parse_cas_pvrs
 from powercompat.decisions.guest import (
+    KernelVerdict,
+    UserlandVerdict,
+    cpuinfo_revision,
     guest_cpu_line,
     kernel_runs,
     kernel_verdict,
@@ -21,6 +24,7 @@ from powercompat.decisions.guest import (
     vsx_offered,
 )
 from powercompat.decisions.threads import max_vthreads
+from powercompat.decisions.verdict import Fate, Verdict, boot_fate, refusal_text
 from powercompat.errors import (
     CpuNotPseriesError,
     InputError,
@@ -31,7 +35,14 @@ from powercompat.errors import (
     UnknownProfileError,
     UnsupportedMachineError,
 )
-from powercompat.machine.options import MachineOptions, machine_types, parse_options
+from powercompat.machine.options import (
+    MachineConfig,
+    MachineOptions,
+    is_host_cpu,
+    is_kvm,
+    machine_types,
+    parse_options,
+)
 from powercompat.machine.pseries import PseriesMachine
 from powercompat.machine.state import Event, Lifecycle, VcpuState
 from powercompat.machine.steps import STEP_NAMES, Step, run_step
@@ -91,6 +102,8 @@ class Negotiation:
     guest_threads: int
     guest: str
     guest_cpu_line: str
+    #: the guest's /proc/cpuinfo revision line: the real PVR, whatever the mode
+    guest_revision: str
     kernel_boots: bool | None
     kernel_reason: str
     userland_ok: bool | None
@@ -104,6 +117,16 @@ class Negotiation:
     reasons: tuple[str, ...]
     error: str | None
     one_reg_total: int
+    #: the configuration's verdict (decisions.verdict): the first thing that goes wrong
+    fate: Fate
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.fate.verdict
+
+    @property
+    def verdict_reason(self) -> str:
+        return self.fate.reason
 
     @property
     def initial_compat(self) -> str | None:
@@ -137,6 +160,7 @@ class Negotiation:
             "guest_threads_per_core": self.guest_threads,
             "guest": self.guest,
             "guest_cpu_line": self.guest_cpu_line,
+            "guest_revision": self.guest_revision,
             "guest_kernel_boots": self.kernel_boots,
             "userland_ok": self.userland_ok,
             "kernel_arch_compat": _opt_hex32(self.kernel_arch_compat),
@@ -148,6 +172,7 @@ class Negotiation:
             "one_reg_total": self.one_reg_total,
             "reasons": list(self.reasons),
             "error": self.error,
+            **self.fate.to_json(),
         }
 
 
@@ -199,6 +224,7 @@ def negotiate(
     parse_cas_pvrs(buffer)  # a malformed buffer is bad input: refuse before starting
     reasons: list[str] = []
     error: str | None = None
+    refusal: str | None = None  # QEMU's words when it does not start (both lines)
     cas_failed = raw_fallback = cas_reached = False
     initial = 0
     runs = kernel_runs(profile_guest, vm.config.model)
@@ -207,6 +233,7 @@ def negotiate(
         vm.reset()
     except PowerCompatError as err:
         error = str(err)
+        refusal = refusal_text(err)
     else:
         initial = vm.boot_cpu.compat_pvr
         if not runs.reaches_cas:  # the guest never calls CAS: it stays in its reset mode
@@ -227,18 +254,15 @@ def negotiate(
     compat_pvr = boot.compat_pvr if boot and started else 0
     mode = mode_by_pvr(compat_pvr, config.profile.rules.modes) if compat_pvr else None
     state: VcpuState | None = vm.vcpu_states()[0] if boot else None
-    enforced = bool(state and state.kernel_enforced)  # TCG and KVM PR enforce no PCR
-    vsx = vsx_offered(config.model.family, config.max_compat_pvr,
-                      config.profile.switches.vsx_cap, config.profile.rules)
-    scv = config.accel.kvm or config.model.family.scv  # the hardware runs it under KVM
-    verdict = userland_verdict(profile_guest, config.model, mode, config.profile.rules,
-                               pcr_enforced=enforced, vsx=vsx, scv=scv)
     cpu_version = boot.cpu_version if boot else config.model.pvr
-    booted_guest = replace(profile_guest, radix=False) if disable_radix else profile_guest
-    kernel = kernel_verdict(booted_guest, config.model, initial, compat_pvr,
-                            config.profile.rules)
-    if started and kernel.ok is False:  # init is never reached
-        verdict = replace(verdict, ok=None, reason=f"not reached: {kernel.reason}")
+    kernel, verdict = judge_guest(profile_guest, config, initial, compat_pvr, state,
+                                  disable_radix, reached=started)
+    fate = boot_fate(
+        refused=None if started else (refusal or error or "the machine did not start"),
+        reaches_cas=runs.reaches_cas, kernel_stops=error or "",
+        cas_error=error if cas_failed else None,
+        kernel_ok=kernel.ok, kernel_reason=kernel.reason,
+        userland_ok=verdict.ok, userland_reason=verdict.reason)
     return Negotiation(
         cpu=config.model.name,
         raw_pvr=config.model.pvr,
@@ -256,6 +280,7 @@ def negotiate(
         guest=profile_guest.name,
         guest_cpu_line=guest_cpu_line(profile_guest, config.model.pvr, cpu_version,
                                       config.model.family),
+        guest_revision=cpuinfo_revision(config.model.pvr),
         kernel_boots=kernel.ok if started else None,
         kernel_reason=kernel.reason,
         userland_ok=verdict.ok if started else None,
@@ -269,18 +294,51 @@ def negotiate(
         reasons=tuple(reasons),
         error=error,
         one_reg_total=len(vm.accel.transport.calls) if vm.accel.transport else 0,
+        fate=fate,
     )
+
+
+def judge_guest(guest: GuestProfile, config: MachineConfig, initial: int, compat_pvr: int,
+                state: VcpuState | None, disable_radix: bool = False, reached: bool = True
+                ) -> tuple[KernelVerdict, UserlandVerdict]:
+    """What the guest kernel and its init make of a boot that went through CAS from mode
+    ``initial`` to ``compat_pvr`` on this machine (``state``: the boot vCPU, for whether the
+    kernel enforces the PCR). ``reached`` False: the machine never ran the guest."""
+    mode = mode_by_pvr(compat_pvr, config.profile.rules.modes) if compat_pvr else None
+    enforced = bool(state and state.kernel_enforced)  # TCG and KVM PR enforce no PCR
+    vsx = vsx_offered(config.model.family, config.max_compat_pvr,
+                      config.profile.switches.vsx_cap, config.profile.rules)
+    scv = config.accel.kvm or config.model.family.scv  # the hardware runs it under KVM
+    userland = userland_verdict(guest, config.model, mode, config.profile.rules,
+                                pcr_enforced=enforced, vsx=vsx, scv=scv,
+                                hardware_cpu=config.host if config.accel.kvm else None)
+    booted_guest = replace(guest, radix=False) if disable_radix else guest
+    kernel = kernel_verdict(booted_guest, config.model, initial, compat_pvr,
+                            config.profile.rules)
+    if reached and kernel.ok is False:  # init is never reached
+        userland = replace(userland, ok=None, reason=f"not reached: {kernel.reason}")
+    return kernel, userland
 
 
 @dataclass
 class Simulation:
-    """A timeline: each event with its calls and vCPU states, and the final state."""
+    """A timeline: each event with its calls and vCPU states, the final state, and the
+    verdict (the first thing that went wrong for the guest, or ``works``)."""
 
     started: bool = False
     error: str | None = None
     events: list[Event] = field(default_factory=list)
     vcpus: tuple[VcpuState, ...] = ()
     machines: list[PseriesMachine] = field(default_factory=list)
+    fate: Fate = field(default_factory=lambda: Fate(Verdict.WORKS, ""))
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.fate.verdict
+
+    @property
+    def verdict_reason(self) -> str:
+        return self.fate.reason
 
     @property
     def one_reg_total(self) -> int:
@@ -293,7 +351,23 @@ class Simulation:
             "events": [e.to_json() for e in self.events],
             "vcpus": [v.to_json() for v in self.vcpus],
             "one_reg_total": self.one_reg_total,
+            **self.fate.to_json(),
         }
+
+
+def destination_host(options: MachineOptions, dst_cpu: str | None,
+                     dst_host_cpu: str | None) -> str | None:
+    """The destination's host CPU when none is named (None: the destination's own -cpu
+    model, as ``--host-cpu`` defaults to ``--cpu``): with a source host named, the CPU named
+    for the destination, else the source's host; for ``-cpu host`` on the destination, the
+    source's host (``-cpu host`` on both sides runs on the same kind of host)."""
+    if dst_host_cpu is not None or not is_kvm(options.accel):
+        return dst_host_cpu
+    if dst_cpu is not None and not is_host_cpu(dst_cpu):
+        return dst_cpu.split(",")[0] if options.host_cpu is not None else None
+    if options.host_cpu is not None:
+        return options.host_cpu
+    return None if is_host_cpu(options.cpu) else options.cpu.split(",")[0]
 
 
 @checked(events=EVENT_NAMES)
@@ -307,29 +381,42 @@ def simulate(
     dst_qemu: str | None = None,
 ) -> Simulation:
     """Run ``events`` in order; ``migrate`` moves the timeline to a destination machine
-    (``dst_cpu``, default the source's, under QEMU ``dst_qemu``, default the source's, with
-    the source's machine type) that is realized and reset with ``incoming``; if the
+    (``dst_cpu``, default the source's, on host ``dst_host_cpu``, default as
+    :func:`destination_host` says, under QEMU ``dst_qemu``, default the source's, with the
+    source's machine type) that is realized and reset with ``incoming``; if the
     migration is refused the guest stays on the source and the timeline goes on there.
-    ``error`` is the first failure.
+    ``error`` is the first failure; ``fate`` the verdict.
 
     :raises InputError: bad options, guest, or event names.
     :raises CasBufferError: ``pvr_list`` is malformed.
     """
     steps = _steps(tuple(events))
-    buffer = pvr_list if pvr_list is not None else parse_guest(guest).cas_buffer
+    profile_guest = parse_guest(guest)
+    buffer = pvr_list if pvr_list is not None else profile_guest.cas_buffer
     machine = PseriesMachine.from_options(options)
     dst_options = replace(options, cpu=dst_cpu or options.cpu,
-                          host_cpu=dst_host_cpu or options.host_cpu, incoming=True,
-                          qemu=dst_qemu or options.qemu)
+                          host_cpu=destination_host(options, dst_cpu, dst_host_cpu),
+                          incoming=True, qemu=dst_qemu or options.qemu)
     if Step.MIGRATE in steps:
         PseriesMachine.from_options(dst_options)  # validate before anything runs
+    return run_timeline(machine, steps, profile_guest, buffer, dst_options)
+
+
+def run_timeline(machine: PseriesMachine, steps: tuple[Step, ...], guest: GuestProfile,
+                 buffer: bytes, dst_options: MachineOptions) -> Simulation:
+    """simulate() on a machine built by the caller (a test may give it a fault injector).
+    The verdict is the first failure in timeline order (decisions.verdict)."""
     sim = Simulation(machines=[machine])
     timeline = _Timeline(machine, sim, dst_options, buffer)
+    fate: Fate | None = None
     for step in steps:
         marks = [len(m.events) for m in sim.machines]
+        before = timeline.current
+        failure: PowerCompatError | None = None
         try:
             run_step(timeline, step, buffer)
         except PowerCompatError as err:
+            failure = err
             sim.error = sim.error or str(err)
         current = timeline.current
         for i, m in enumerate(sim.machines):
@@ -337,12 +424,41 @@ def simulate(
         last = sim.events[-1] if sim.events else None
         if last is not None and last.name == "cas" and not last.ok:
             sim.error = sim.error or last.error or "CAS failed (H_HARDWARE)"
+        fate = fate or _step_fate(step, failure, before, timeline, guest, sim.started, last)
         if current.state is Lifecycle.RUNNING:
             sim.started = True
         if current.state is Lifecycle.EXITED or (sim.error and not current.started):
             break
     sim.vcpus = timeline.current.vcpu_states()
+    sim.fate = fate or Fate(Verdict.WORKS, timeline.works_reason)
     return sim
+
+
+def _step_fate(step: Step, failure: PowerCompatError | None, before: PseriesMachine,
+               timeline: _Timeline, guest: GuestProfile, started: bool,
+               last: Event | None) -> Fate | None:
+    """The verdict one step gives the guest, or None when the guest is still fine."""
+    if failure is not None:
+        if step is Step.MIGRATE and timeline.current is before and timeline.migrated_out:
+            # the destination refused: the guest stays here
+            message, cause = migration_refusal(failure, "destination")
+            return Fate(Verdict.MIGRATION_REFUSED, f"{message}; {cause}" if cause else message)
+        if not started:  # QEMU never ran the guest: refused at start-up
+            return Fate(Verdict.QEMU_REFUSES, refusal_text(failure))
+        if before.state is Lifecycle.EXITED:
+            return Fate(Verdict.QEMU_EXITS, refusal_text(failure))
+        # a refused request; the guest goes on
+        return Fate(Verdict.QEMU_REFUSES, refusal_text(failure))
+    if step is Step.CAS and last is not None and last.name == "cas":
+        runs = kernel_runs(guest, timeline.current.config.model)
+        if not runs.reaches_cas:  # the guest never makes the call the timeline ran
+            return Fate(Verdict.KERNEL_HANGS, f"the guest never reaches CAS: {runs.reason}")
+        if not last.ok:
+            return Fate(Verdict.CAS_FAILS, last.error or "CAS returned H_HARDWARE")
+        return timeline.judge_boot(guest)
+    if step is Step.MIGRATE and timeline.current is not before:  # the guest moved
+        return timeline.judge_move(guest)
+    return None
 
 
 class _Timeline:
@@ -355,6 +471,12 @@ class _Timeline:
         self.sim = sim
         self.dst_options = dst_options
         self.buffer = buffer
+        #: the boot vCPU's mode before the last CAS (what the kernel was offered)
+        self.pre_cas = 0
+        #: the last migrate step got as far as the source's stream
+        self.migrated_out = False
+        self.works_reason = ("QEMU ran every event; no CAS among them, so the guest's kernel "
+                             "and userland are not judged")
 
     def realize(self) -> None:
         self.current.realize()
@@ -366,7 +488,9 @@ class _Timeline:
         self.current.reboot()
 
     def cas(self, buffer: bytes) -> object:
-        return self.current.cas(buffer)
+        machine = self.current
+        self.pre_cas = machine.boot_cpu.compat_pvr if machine.vcpus else 0
+        return machine.cas(buffer)
 
     def hotplug(self) -> list[int]:
         return self.current.hotplug()
@@ -374,7 +498,9 @@ class _Timeline:
     def migrate(self) -> None:
         """On failure the guest stays on the source."""
         source = self.current
+        self.migrated_out = False
         stream = source.migrate_out()
+        self.migrated_out = True
         # the destination is started with every core the source has now, hot-plugged ones
         # included (cold-plugged there), as a management layer would start it
         dst = PseriesMachine.from_options(replace(
@@ -384,6 +510,28 @@ class _Timeline:
         dst.reset()
         dst.migrate_in(stream)
         self.current = dst
+
+    def judge_boot(self, guest: GuestProfile) -> Fate | None:
+        """After a CAS that returned H_SUCCESS: does the kernel get there, live on, and run
+        init?"""
+        machine = self.current
+        compat = machine.boot_cpu.compat_pvr
+        kernel, userland = judge_guest(guest, machine.config, self.pre_cas, compat,
+                                       machine.vcpu_states()[0])
+        fate = boot_fate(kernel_ok=kernel.ok, kernel_reason=kernel.reason,
+                         userland_ok=userland.ok, userland_reason=userland.reason)
+        self.works_reason = fate.reason
+        return None if fate.works else fate
+
+    def judge_move(self, guest: GuestProfile) -> Fate | None:
+        """After a migration: does init still run on the destination's CPU and kernel?"""
+        machine = self.current
+        compat = machine.boot_cpu.compat_pvr
+        _, userland = judge_guest(guest, machine.config, compat, compat,
+                                  machine.vcpu_states()[0])
+        if userland.ok is False:
+            return Fate(Verdict.USERLAND_DIES, f"after the migration: {userland.reason}")
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +552,9 @@ class MigrationCheck:
     cause: str | None
     advice: tuple[str, ...]
     suggested_max: str | None
+    #: the guest's verdict: the source's boot, then the move (``migration-refused``: the
+    #: guest stays on the source), then its userland on the destination
+    fate: Fate
     side: str | None = None
     rule: str | None = None
     lines: tuple[str, ...] = ()
@@ -413,6 +564,14 @@ class MigrationCheck:
     machine: str = "pseries"
     before_boot: bool = False
     idle_guest_stops: str | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.fate.verdict
+
+    @property
+    def verdict_reason(self) -> str:
+        return self.fate.reason
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -432,6 +591,7 @@ class MigrationCheck:
             "idle_guest_stops": self.idle_guest_stops,
             "advice": list(self.advice),
             "suggested_max_cpu_compat": self.suggested_max,
+            **self.fate.to_json(),
         }
 
 
@@ -483,15 +643,22 @@ def migration_refusal(err: PowerCompatError, side: str) -> tuple[str, str | None
 def _try_migration(options: MachineOptions, dst_options: MachineOptions, buffer: bytes
                    ) -> tuple[str | None, str | None, str | None]:
     """(error, cause, detail) of booting on the source and loading on the destination."""
+    error, cause, detail, _ = _migrate_once(options, dst_options, buffer)
+    return error, cause, detail
+
+
+def _migrate_once(options: MachineOptions, dst_options: MachineOptions, buffer: bytes
+                  ) -> tuple[str | None, str | None, str | None, PseriesMachine | None]:
+    """As _try_migration, and the destination the guest runs on when it moved."""
     try:
         stream = save_on_source(options, buffer)
     except PowerCompatError as err:
-        return (*migration_refusal(err, "source"), None)
+        return (*migration_refusal(err, "source"), None, None)
     try:
-        load_on_destination(dst_options, stream)
+        dst = load_on_destination(dst_options, stream)
     except PowerCompatError as err:
-        return (*migration_refusal(err, "destination"), migration_detail(err))
-    return None, None, None
+        return (*migration_refusal(err, "destination"), migration_detail(err), None)
+    return None, None, None, dst
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,6 +669,8 @@ class _Refusal:
     rule: str
     lines: tuple[str, ...]
     detail: str | None = None
+    #: the destination started and refused the incoming stream (else: it did not start)
+    loading: bool = False
 
 
 def _startup_rule(err: PowerCompatError) -> str:
@@ -556,7 +725,7 @@ def _move(options: MachineOptions, dst_options: MachineOptions, buffer: bytes,
     try:
         return None, load_on_destination(dst_options, stream)
     except MigrationError as err:
-        return _Refusal("destination", err.rule or "load", err.lines, err.detail), None
+        return _Refusal("destination", err.rule or "load", err.lines, err.detail, True), None
     except PowerCompatError as err:
         return _Refusal("destination", _startup_rule(err), _lines(err)), None
 
@@ -583,6 +752,8 @@ def migrate_check(
     dst_max_cpu_compat: str | None = None,
     host_kernel: str | None = None,
     host_platform: str | None = None,
+    host_cpu: str | None = None,
+    dst_host_cpu: str | None = None,
     src_qemu: str | None = None,
     dst_qemu: str | None = None,
     machine: str = "pseries",
@@ -593,6 +764,8 @@ def migrate_check(
     ``pseries``: each release's newest); if refused, find the newest max-cpu-compat that both
     sides accept and that makes the guest mobile. ``dst_max_cpu_compat`` None is the source's
     maximum, ``""`` none. ``before_boot``: the source was created paused and never ran.
+    ``host_cpu`` and ``dst_host_cpu`` are the hosts under KVM (``cpu`` or ``dst_cpu`` may then
+    be ``host``); the destination's host defaults as :func:`destination_host` says.
 
     A side whose release lacks a model, machine type or mode that the other release has is a
     refusal of that side, in its words, not an input error.
@@ -601,32 +774,47 @@ def migrate_check(
         release knows.
     """
     src_q, dst_q = src_qemu or qemu, dst_qemu or qemu
-    buffer = parse_guest(guest).cas_buffer
+    profile_guest = parse_guest(guest)
+    buffer = profile_guest.cas_buffer
     options = MachineOptions(cpu=cpu, max_cpu_compat=max_cpu_compat, accel=accel, qemu=src_q,
-                             host_kernel=host_kernel, host_platform=host_platform,
-                             machine=machine)
+                             host_cpu=host_cpu, host_kernel=host_kernel,
+                             host_platform=host_platform, machine=machine)
     dst_max = max_cpu_compat if dst_max_cpu_compat is None else dst_max_cpu_compat
     dst_options = MachineOptions(cpu=dst_cpu, max_cpu_compat=dst_max, accel=accel,
                                  qemu=dst_q, host_kernel=host_kernel, incoming=True,
-                                 host_platform=host_platform, machine=machine)
+                                 host_platform=host_platform, machine=machine,
+                                 host_cpu=destination_host(options, dst_cpu, dst_host_cpu))
     refusal = _release_refusal(options, dst_q, "source") or _release_refusal(
         dst_options, src_q, "destination")
     # the source's boot as the report shows it (a source its release refuses: as the other
     # release would boot it, since only the refusal matters then)
     src_for_report = src_q if refusal is None or refusal.side != "source" else dst_q
-    source = negotiate(cpu, max_cpu_compat, guest, accel=accel, qemu=src_for_report,
-                       host_kernel=host_kernel, host_platform=host_platform,
-                       machine=machine)
+    source = negotiate(cpu, max_cpu_compat, guest, accel=accel, host_cpu=host_cpu,
+                       qemu=src_for_report, host_kernel=host_kernel,
+                       host_platform=host_platform, machine=machine)
     dst_model = dst_cpu
     if refusal is None or refusal.side != "destination":
         dst_model = parse_options(dst_options).model.name
 
     def verdict(found: _Refusal, advice: tuple[str, ...], suggested: str | None
                 ) -> MigrationCheck:
+        text = "; ".join(found.lines[:2])
+        dst_start = found.side == "destination" and not found.loading
+        if found.side == "source" and src_for_report != src_q:
+            fate = Fate(Verdict.QEMU_REFUSES, text)  # the source's release refuses it
+        elif not source.fate.works and not before_boot and not dst_start:
+            # the guest's own boot fails first (the incoming destination is started before
+            # the source boots; a source created paused never boots)
+            fate = source.fate
+        elif found.side == "source":
+            fate = Fate(Verdict.QEMU_REFUSES, text)
+        else:
+            fate = Fate(Verdict.MIGRATION_REFUSED, text)
         return MigrationCheck(
             False, source, dst_model, found.lines[0],
-            found.lines[1] if len(found.lines) > 1 else None, advice, suggested, found.side,
-            found.rule, found.lines, found.detail, src_q, dst_q, machine, before_boot)
+            found.lines[1] if len(found.lines) > 1 else None, advice, suggested, fate,
+            found.side, found.rule, found.lines, found.detail, src_q, dst_q, machine,
+            before_boot)
 
     if refusal is not None:
         hints = [a for a in [_machine_advice(src_q, dst_q)] if a] \
@@ -642,8 +830,10 @@ def migrate_check(
     refusal, moved = _move(options, dst_options, buffer, before_boot)
     if refusal is None:
         assert moved is not None
-        return MigrationCheck(True, source, dst_model, None, None, (), None, None, None, (),
-                              None, src_q, dst_q, machine, before_boot,
+        fate = source.fate if not source.fate.works else _moved_fate(profile_guest, moved,
+                                                                     source)
+        return MigrationCheck(True, source, dst_model, None, None, (), None, fate, None, None,
+                              (), None, src_q, dst_q, machine, before_boot,
                               None if before_boot else moved.idle_guest_stops)
     advice: list[str] = [refusal.detail] if refusal.detail else []
     if refusal.rule == "machine-type":
@@ -673,3 +863,15 @@ def migrate_check(
     else:
         advice.append("no max-cpu-compat makes this guest mobile between these CPUs")
     return verdict(refusal, tuple(advice), suggested)
+
+
+def _moved_fate(guest: GuestProfile, dst: PseriesMachine, source: Negotiation) -> Fate:
+    """The guest after the move: it keeps its mode; does its init still run on the
+    destination's CPU (and, under KVM HV, the destination kernel's PCR)?"""
+    compat = dst.boot_cpu.compat_pvr
+    _, userland = judge_guest(guest, dst.config, compat, compat, dst.vcpu_states()[0])
+    if userland.ok is False:
+        return Fate(Verdict.USERLAND_DIES, f"after the migration: {userland.reason}")
+    mode = mode_name(compat, dst.config.profile.name) or "raw mode"
+    return Fate(Verdict.WORKS, f"the destination loads the guest, which runs on in {mode}: "
+                               f"{source.verdict_reason}")

@@ -4,9 +4,10 @@ They are implementations of documented kernel behaviour, not mocks: the machine 
 them from the real kernel, because they fail with the errno the kernel uses.
 
 Sources: arch/powerpc/kvm/book3s_hv.c kvmppc_set_one_reg_hv() / kvmppc_get_one_reg_hv() /
-kvmppc_set_arch_compat() (per-vcore arch_compat and pcr under vc->lock);
+kvmppc_set_arch_compat() (per-vcore arch_compat and pcr under vc->lock),
+kvm_arch_vcpu_ioctl_set_sregs_hv() (only the host's PVR);
 book3s_pr.c kvmppc_{get,set}_one_reg_pr() (no ARCH_COMPAT case: -EINVAL after the generic
-fallbacks in book3s.c and powerpc.c).
+fallbacks in book3s.c and powerpc.c). ``PrIgnoreKernel`` is ours (a proposal), not Linux's.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class KernelView:
 
 
 class KernelModel(Protocol):
-    """A kernel behind the transport; ``create_vcpu`` stands for KVM_CREATE_VCPU and
+    """A kernel behind the transport; ``create_vcpu`` stands for KVM_CREATE_VCPU,
+    ``set_sregs_pvr`` for KVM_SET_SREGS reduced to the one field a model checks, and
     ``inspect`` is the test oracle's view (never consulted by the machine's decisions)."""
 
     name: str
@@ -143,8 +145,10 @@ class PrKernel:
 
 
 class PrIgnoreKernel:
-    """KVM PR with the handler proposed in 2017: accepts and stores the value, enforces
-    nothing (PR emulates the PVR; no PCR is programmed)."""
+    """powercompat's own proposal, **not a real kernel**: KVM PR with an ARCH_COMPAT handler
+    that accepts and stores the value and enforces nothing (PR emulates the PVR; no PCR is
+    programmed). No Linux release has it: 6.1, 6.12 and 7.2 answer EINVAL (``PrKernel``),
+    as the recorded PR runs show (tests/data/real/kvm-pr-*.json)."""
 
     name = "pr-ignore"
 

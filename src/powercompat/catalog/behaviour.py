@@ -198,6 +198,14 @@ class Switches(NamedTuple):
         "with an older one (rtas-stopped-state=false) the destination infers it from halted "
         "+ PSSCR[EC] + LPCR PM bits, which the idle boot vCPU has: it never runs again (TCG)"
     )] = None
+    family_alias_is_host: Annotated[bool, Doc(
+        "under KVM, the host family's generic alias (power9 on a POWER9 host) names the host "
+        "type itself, with the host's PVR (before: the CPU class that matches the host's PVR, "
+        "with that class's own PVR)")] = False
+    kvm_init_vcpu_errp: Annotated[bool, Doc(
+        "a vCPU that KVM refuses at creation is reported as 'kvm_init_vcpu: "
+        "kvm_arch_init_vcpu failed (ID): <error>' (before: 'kvm_init_vcpu failed: <error>')"
+    )] = False
     all_or_nothing: Annotated[bool, Doc(
         "powercompat policy: a machine-wide set is rolled back on failure")] = False
     probe_before_write: Annotated[bool, Doc(

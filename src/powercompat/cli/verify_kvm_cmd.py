@@ -26,6 +26,13 @@ def _items(text: str, valid: tuple[str, ...], what: str) -> list[str]:
 
 
 def configure_kvm(parser: ArgumentParser) -> None:
+    parser.add_argument("--mode", choices=["hv", "pr"], default="hv",
+                        help="hv: Debian's kernels with kvm-hv.ko; pr: the KVM PR kernel built "
+                        "by 'verify pr-kernel' in a hash-MMU pseries L1, L2 with kvm-type=PR "
+                        "(--hosts and --l1-kernels do not apply) (default: %(default)s).")
+    parser.add_argument("--pr-cache", type=Path, default=None, metavar="DIR",
+                        help="Where 'verify pr-kernel' built (default: $POWERCOMPAT_CACHE/pr "
+                        "or ~/.cache/powercompat/pr).")
     parser.add_argument("--hosts", default=",".join(HOST_NAMES[:3]), metavar="LIST",
                         help="L0 set-ups: pseries-power9, pseries-power11 (nested HV, radix "
                         "L2), powernv9 (bare-metal HV, radix host), powernv9-hash (L1 booted "
@@ -43,7 +50,7 @@ def configure_kvm(parser: ArgumentParser) -> None:
                         help="Download and build cache (default: $POWERCOMPAT_CACHE/kvm or "
                         "~/.cache/powercompat/kvm).")
     parser.add_argument("--record-dir", type=Path, default=None,
-                        help="Write each session's kvm-hv-<host>-l1-<kernel>.json here.")
+                        help="Write each session's kvm-<hv|pr>-<host>-l1-<kernel>.json here.")
     parser.add_argument("--report-dir", type=Path, default=Path("verify-report"),
                         help="Where kvm-report.md is written (default: %(default)s).")
     parser.add_argument("--no-lock", action="store_true",
@@ -61,13 +68,19 @@ def run_kvm(args: Namespace) -> int:
 
 def _run_kvm(args: Namespace) -> int:
     from powercompat.verify.assets import default_cache_dir
+    from powercompat.verify.kvm import pr
     from powercompat.verify.kvm.assets import ensure_kvm_assets
+    from powercompat.verify.kvm.guest import KPROBES
     from powercompat.verify.kvm.matrix import configs_for, run_kvm_session
     from powercompat.verify.kvm.report import markdown, rows, verdict
     from powercompat.verify.kvm.session import DEFAULT_LOCK, HOSTS
 
     host_list = _items(args.hosts, HOST_NAMES, "host")
-    kernel_list = _items(args.l1_kernels, KERNELS, "L1 kernel")
+    kernel_list: list[str] = _items(args.l1_kernels, KERNELS, "L1 kernel")
+    pr_kernel = None
+    if args.mode == "pr":
+        pr_kernel = pr.pr_l1_kernel((args.pr_cache or default_cache_dir() / "pr").resolve())
+        host_list, kernel_list = [pr.HOST], [pr.KERNEL_LABEL]
     qemu_list = tuple(_items(args.qemus, QEMUS, "QEMU"))
     only_ids = [i.strip() for i in args.only.split(",")] if args.only else None
 
@@ -84,15 +97,18 @@ def _run_kvm(args: Namespace) -> int:
         for kernel in kernel_list:
             if kernel not in HOSTS[host].l1_kernels:
                 continue
-            configs = [c for c in configs_for(host, qemu_list)
+            kvm_type = pr.KVM_TYPE if pr_kernel else None
+            configs = [c for c in configs_for(host, qemu_list, kvm_type)
                        if only_ids is None or c.id in only_ids]
             if not configs:
                 continue
             result = run_kvm_session(
-                assets, host, kernel, configs, record_dir=args.record_dir,
+                assets, host, pr_kernel or kernel, configs, record_dir=args.record_dir,
                 command=["powercompat", "verify", "kvm", *sys.argv[3:]],
                 lock=None if args.no_lock else DEFAULT_LOCK,
-                progress=None if args.as_json else say)
+                progress=None if args.as_json else say,
+                kprobes=pr.KPROBES if pr_kernel else KPROBES,
+                flavour=pr.FLAVOUR if pr_kernel else "hv")
             records.append(result.data)
     if not records:
         raise InvalidValueError("no configuration selected")

@@ -440,7 +440,7 @@ def _group_plan(name: str, counts: Counter[int], classes: tuple[HostClass, ...],
             verdict = decider.mobility(GuestKind(profile, mode, libvirt, machine=machine),
                                        members)
             if not verdict.ok:
-                return Verdict(False, f"{column_label(mode)}: {verdict.reason}")
+                return Verdict(verdict.verdict, f"{column_label(mode)}: {verdict.reason}")
         return verdict
 
     verdicts = {mode: mobile(mode) for mode in MODE_COLUMNS}

@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Final
 
 from powercompat.catalog.machines import MachineCatalogue, machine_catalogue, xics_only
+from powercompat.decisions.verdict import Verdict as Kind
 from powercompat.errors import InputError, InvalidValueError
 from powercompat.fleet.decide import Decider, GuestKind, HostClass, Verdict, host_class
 from powercompat.fleet.inventory import Inventory
@@ -230,7 +231,7 @@ class _Group:
             for c in members:
                 started = self.decider.start(kind, self.classes[c])
                 if not started.ok:
-                    return Verdict(False, f"cannot start on {self.classes[c].label}: "
+                    return Verdict(started.verdict, f"cannot start on {self.classes[c].label}: "
                                           f"{started.reason}")
             for s in members:
                 for t in members:
@@ -238,9 +239,10 @@ class _Group:
                         continue  # a rolling upgrade never moves a guest backwards
                     moved = self.decider.migrate(kind, self.classes[s], self.classes[t])
                     if not moved.ok:
-                        return Verdict(False, f"cannot migrate from {self.classes[s].label} "
-                                              f"to {self.classes[t].label}: {moved.reason}")
-        return Verdict(True, "mobile")
+                        return Verdict(moved.verdict,
+                                       f"cannot migrate from {self.classes[s].label} "
+                                       f"to {self.classes[t].label}: {moved.reason}")
+        return Verdict(Kind.WORKS, "mobile")
 
     # ------------------------------------------------------------------ the order
 

@@ -501,16 +501,14 @@ class RefMachine:
             raise RefFailure("stream") from err
         sw = self.profile.switches
         # spapr_iommu follows the CPU sections: the CPUs are loaded when it is refused
-        # (under the powercompat policy they are rolled back: as if refused first)
+        # (the powercompat policy checks it before any CPU is loaded)
         iommu_too_new = (decoded.iommu_version is not None
                          and decoded.iommu_version > sw.vmstate_spapr_iommu)
         try:
             self._check_versions(decoded)
             if iommu_too_new and sw.all_or_nothing:
                 raise RefFailure("migration")
-            self._load(decoded.xive, decoded.cpus)
-            if iommu_too_new:
-                raise RefFailure("migration")
+            self._load(decoded.xive, decoded.cpus, fail_after=iommu_too_new)
         except RefFailure:
             if not self.profile.switches.all_or_nothing:
                 self.state = "exited"
@@ -526,7 +524,10 @@ class RefMachine:
         if stream.slb_version is not None and stream.cpus and stream.slb_version > sw.vmstate_slb:
             raise RefFailure("migration")
 
-    def _load(self, xive: bool, records: tuple[CpuRecord, ...]) -> None:
+    def _load(self, xive: bool, records: tuple[CpuRecord, ...], fail_after: bool = False
+              ) -> None:
+        """Check every record, then load them in order; ``fail_after``: a later section is
+        refused once every CPU is loaded."""
         if xive and not self.has_xive:  # spapr_irq_check: no XIVE device here
             raise RefFailure("migration")
         by_index = {cpu.index: cpu for cpu in self.cpus}
@@ -563,4 +564,6 @@ class RefMachine:
                             c.compat, c.pcr = o_compat, o_pcr
                     raise RefFailure("migration") from err
             done.append((cpu, (old_compat, old_pcr)))
+        if fail_after:
+            raise RefFailure("migration")
         self.state = "running"

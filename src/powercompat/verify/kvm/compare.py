@@ -1,6 +1,7 @@
 """Compare one recorded nested-KVM configuration with the engine's prediction.
 
-The prediction is ``powercompat.scenario.simulate`` with ``accel=kvm-hv``, ``cpu`` as L2 QEMU
+The prediction is ``powercompat.scenario.simulate`` with the record's KVM flavour as the
+accelerator (``accel``: ``kvm-hv``, or ``kvm-pr`` for the PR runs of issue #14), ``cpu`` as L2 QEMU
 was given it, the host CPU as the L1 kernel reported it (the PVR QEMU passed to
 ``KVM_SET_SREGS``), where L1 runs (``powernv`` bare metal, or ``pseries``: a nested
 hypervisor), the L1 QEMU's profile, ``smp`` of the run, the L2 guest (Linux 6.12, the
@@ -68,6 +69,11 @@ def host_pvr(cell: dict[str, Any], record: dict[str, Any]) -> str | None:
     return None
 
 
+def accel_of(record: dict[str, Any]) -> str:
+    """The engine accelerator that models the record's kernel (older records: HV)."""
+    return str(record.get("accel", "kvm-hv"))
+
+
 def observed(cell: dict[str, Any]) -> dict[str, Any]:
     """The recorded run reduced to what the engine predicts."""
     run = cell["run"]
@@ -82,8 +88,9 @@ def observed(cell: dict[str, Any]) -> dict[str, Any]:
 
 
 def host_kernel(record: dict[str, Any]) -> str:
-    """The engine's name for the host kernel: the L1 kernel is the host of L2."""
-    return f"linux-{record['l1_kernel']['label']}"
+    """The engine's name for the host kernel: the L1 kernel is the host of L2 (a rebuilt
+    kernel, ``6.1-pr``, is named by its upstream version)."""
+    return f"linux-{record['l1_kernel']['label'].split('-')[0]}"
 
 
 def host_platform(record: dict[str, Any]) -> str:
@@ -97,7 +104,7 @@ def predicted(cell: dict[str, Any], record: dict[str, Any], profile: str
               ) -> dict[str, Any]:
     cfg = cell["config"]
     options = MachineOptions(cpu=cfg["cpu"], smp=cfg["smp"], threads=1,
-                             max_cpu_compat=cfg["max_cpu_compat"], accel="kvm-hv",
+                             max_cpu_compat=cfg["max_cpu_compat"], accel=accel_of(record),
                              host_cpu=host_pvr(cell, record), qemu=profile,
                              host_kernel=host_kernel(record),
                              host_platform=host_platform(record))

@@ -43,8 +43,10 @@ L2_WAIT = 240
 #: check that offset (kvm-nested.md) on this kernel. ppc64 ELFv2: args in r3, r4, r5.
 def kprobes_for(module: str = "kvm_hv", flavour: str = "hv") -> tuple[str, ...]:
     """The probes for one KVM flavour: ``kvm_hv``/``hv`` (kvmppc_set_one_reg_hv, ...), or
-    e.g. ``kvm_pr``/``pr`` for a PR module whose handlers are ``kvmppc_*_one_reg_pr``
-    (KVM PR has no set_sregs PVR rule of its own: its probe is left out)."""
+    ``kvm_pr``/``pr`` for KVM PR (kvmppc_{set,get}_one_reg_pr, book3s_pr.c). Both flavours
+    also probe ``kvm_arch_vcpu_ioctl_set_sregs_<flavour>``: HV refuses a PVR other than the
+    host's there; PR takes any PVR (kvmppc_set_pvr_pr), and the probe records which one QEMU
+    passed (``-cpu host`` is the L1 CPU's PVR)."""
     probes = [
         "p:kprobes/pc_pre kvm:kvm_arch_vcpu_precreate id=%r4:u32",
         "p:kprobes/pc_create kvm:kvm_arch_vcpu_create vcpu=%r3:x64 vid=+36(%r3):s32",
@@ -53,13 +55,12 @@ def kprobes_for(module: str = "kvm_hv", flavour: str = "hv") -> tuple[str, ...]:
         f"r:kprobes/pc_set_ret {module}:kvmppc_set_one_reg_{flavour} ret=$retval:s32",
         f"p:kprobes/pc_get {module}:kvmppc_get_one_reg_{flavour} vcpu=%r3:x64 id=%r4:x64",
         f"r:kprobes/pc_get_ret {module}:kvmppc_get_one_reg_{flavour} ret=$retval:s32",
+        # struct kvm_sregs starts with __u32 pvr (arch/powerpc/include/uapi/asm/kvm.h)
+        f"p:kprobes/pc_sregs {module}:kvm_arch_vcpu_ioctl_set_sregs_{flavour} vcpu=%r3:x64 "
+        "pvr=+0(%r4):x32",
+        f"r:kprobes/pc_sregs_ret {module}:kvm_arch_vcpu_ioctl_set_sregs_{flavour} "
+        "ret=$retval:s32",
     ]
-    if flavour == "hv":
-        probes += [
-            "p:kprobes/pc_sregs kvm_hv:kvm_arch_vcpu_ioctl_set_sregs_hv vcpu=%r3:x64 "
-            "pvr=+0(%r4):x32",
-            "r:kprobes/pc_sregs_ret kvm_hv:kvm_arch_vcpu_ioctl_set_sregs_hv ret=$retval:s32",
-        ]
     return tuple(probes)
 
 
@@ -154,7 +155,7 @@ pcwatch() {{
 for id in $(cat /configs-order); do
   f=/configs/$id
   if [ -n "$ONLY" ] && ! echo ",$ONLY," | grep -q ",$id,"; then continue; fi
-  rel=$(sed -n 1p $f); args=$(sed -n 2p $f); q=/q/$rel
+  rel=$(sed -n 1p $f); args=$(sed -n 2p $f); tmo=$(sed -n 3p $f); q=/q/$rel
   echo > $T/trace
   rm -f /tmp/out /tmp/err /tmp/in; mkfifo /tmp/in; : > /tmp/out
   exec 3<>/tmp/in
@@ -163,7 +164,7 @@ for id in $(cat /configs-order); do
   pcwatch &
   wpid=$!
   echo "pc:begin $id" > $T/trace_marker
-  timeout -s KILL {L2_TIMEOUT} $q/lib/ld64.so.2 --library-path $q/lib \\
+  timeout -s KILL ${{tmo:-{L2_TIMEOUT}}} $q/lib/ld64.so.2 --library-path $q/lib \\
     $q/bin/qemu-system-ppc64 -L $q/share $args -append "{L2_APPEND}" <&3 >/tmp/out 2>/tmp/err
   rc=$?
   echo "pc:end $id $rc" > $T/trace_marker
@@ -182,7 +183,9 @@ poweroff -f
 
 @dataclass(frozen=True, slots=True)
 class L2Config:
-    """One L2 start inside L1. ``kvm_type``: the pseries ``kvm-type`` (None = auto)."""
+    """One L2 start inside L1. ``kvm_type``: the pseries ``kvm-type`` (None = auto);
+    ``firmware``: ``vof`` (x-vof=on) or ``slof``; ``timeout``: seconds L1 gives this L2
+    QEMU."""
 
     id: str
     qemu: str  # L1 QEMU label (7.2, 10.0, 11.1)
@@ -193,11 +196,14 @@ class L2Config:
     kvm_type: str | None = None
     reboots: int = 1
     machine_extra: tuple[str, ...] = ()
+    firmware: str = "vof"
+    timeout: int = L2_TIMEOUT
 
     def argv(self, page_size: int) -> list[str]:
         """The L2 QEMU arguments, kvm-nested.md's recipe, without the binary, ``-L`` and
         ``-append`` (L1's /init adds ``-append L2_APPEND``: one word per argument here)."""
-        machine = ["pseries", "accel=kvm", "x-vof=on", "cap-sbbc=broken", "cap-cfpc=broken",
+        vof = ["x-vof=on"] if self.firmware == "vof" else []
+        machine = ["pseries", "accel=kvm", *vof, "cap-sbbc=broken", "cap-cfpc=broken",
                    "cap-ibs=broken", "cap-ccf-assist=off",
                    f"cap-hpt-max-page-size={'64k' if page_size == 65536 else '4k'}"]
         if self.max_cpu_compat is not None:
@@ -216,7 +222,8 @@ class L2Config:
     def to_json(self) -> dict[str, object]:
         return {"id": self.id, "qemu": self.qemu, "max_cpu_compat": self.max_cpu_compat,
                 "cpu": self.cpu, "smp": self.smp, "mem": self.mem, "kvm_type": self.kvm_type,
-                "reboots": self.reboots, "machine_extra": list(self.machine_extra)}
+                "reboots": self.reboots, "machine_extra": list(self.machine_extra),
+                "firmware": self.firmware, "timeout": self.timeout}
 
 
 def _dir(name: str) -> CpioEntry:
@@ -278,7 +285,8 @@ class L1Image:
         entries.append(_file("l2/initrd", l2_initramfs(busybox)))
         for cfg in self.configs:
             args = " ".join(cfg.argv(self.page_size))
-            entries.append(_file(f"configs/{cfg.id}", f"{cfg.qemu}\n{args}\n".encode()))
+            entries.append(_file(f"configs/{cfg.id}",
+                                 f"{cfg.qemu}\n{args}\n{cfg.timeout}\n".encode()))
         # run in the given order (a configuration that may wedge L1 goes last)
         run_order = "".join(f"{cfg.id}\n" for cfg in self.configs)
         entries.append(_file("configs-order", run_order.encode()))

@@ -44,7 +44,9 @@ def verdict(c: Comparison) -> str:
 
 
 def markdown(records: list[dict[str, Any]]) -> str:
-    lines = ["# Nested KVM HV: real ARCH_COMPAT calls vs. the engine", ""]
+    flavours = sorted({str(r.get("accel", "kvm-hv")).removeprefix("kvm-").upper()
+                       for r in records})
+    lines = [f"# Nested KVM {'/'.join(flavours)}: real ARCH_COMPAT calls vs. the engine", ""]
     for rec in records:
         s = rec["session"]
         lines += [

@@ -31,7 +31,10 @@ PER_CONFIG_BUDGET = 420.0
 
 @dataclass(frozen=True, slots=True)
 class Host:
-    """How L1 gets a hypervisor: pseries nested HV (radix L2) or powernv (bare-metal HV)."""
+    """How L1 gets a hypervisor: pseries nested HV (radix L2), powernv (bare-metal HV), or a
+    hash-MMU pseries L1 for KVM PR (``nested_hv`` off; book3s_pr.c
+    kvmppc_core_check_processor_compat_pr refuses a radix ISA 3.00 host; ``l1_append`` can
+    carry ``disable_radix`` for a POWER9 L0)."""
 
     name: str
     l0_qemu: str  # L0 QEMU label (assets.L0_SUITES / host 7.2)
@@ -39,6 +42,7 @@ class Host:
     cpu: str  # L0 -cpu
     host_cpu: str  # the engine's --host-cpu for this host
     l1_kernels: tuple[str, ...]
+    nested_hv: bool = True  # pseries: L0 gives L1 cap-nested-hv
     #: the largest initrd the machine loads (None: no limit met so far)
     initrd_limit: int | None = None
     #: added to L1's kernel command line (``disable_radix``: a hash-MMU host)
@@ -51,7 +55,8 @@ class Host:
 
     def argv(self, l0: L0Qemu, vmlinux: Path, initrd: Path, append: str) -> list[str]:
         if self.machine == "pseries":
-            machine = ["-machine", "pseries,cap-nested-hv=on,x-vof=on"]
+            caps = ",cap-nested-hv=on" if self.nested_hv else ""
+            machine = ["-machine", f"pseries{caps},x-vof=on"]
             extra: list[str] = []
         else:
             machine = ["-machine", self.machine]
@@ -80,6 +85,16 @@ HOSTS: dict[str, Host] = {
                           initrd_limit=128 << 20, l1_append="disable_radix",
                           l2_machine=(("10.0", ("cap-ail-mode-3=off",)),
                                       ("11.1", ("cap-ail-mode-3=off",)))),
+    # KVM PR (issue #14): the rebuilt 6.1 (verify pr-kernel) in a hash-MMU pseries L1. A
+    # POWER8 L0, not POWER9 with disable_radix: there L1 6.1 oopses as soon as QEMU creates
+    # the PR VM (kvm-kernel.md, "KVM PR"). PR lacks KVM_CAP_PPC_FWNMI ("Firmware Assisted
+    # Non-Maskable Interrupts(FWNMI) not supported by KVM.") and KVM_CAP_PPC_AIL_MODE_3 (the
+    # cap exists from 10.0), both hv_enabled-only in powerpc.c
+    "pseries-power8": Host("pseries-power8", "7.2", "pseries", "POWER8", "POWER8",
+                           ("6.1-pr",), nested_hv=False,
+                           l2_machine=(("7.2", ("cap-fwnmi=off",)),
+                                       ("10.0", ("cap-fwnmi=off", "cap-ail-mode-3=off")),
+                                       ("11.1", ("cap-fwnmi=off", "cap-ail-mode-3=off")))),
 }
 
 
