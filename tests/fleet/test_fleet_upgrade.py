@@ -76,3 +76,19 @@ def test_evacuated_guests_prefer_upgraded_hosts(tmp_path: Path) -> None:
 def test_unknown_target_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidValueError, match="--upgrade-to"):
         _plan(tmp_path, [host("a", "power9")], [], target="99.9")
+
+
+def test_example_rolling_upgrade_to_11_1() -> None:
+    """examples/fleet/upgrade.json (README): bookworm hosts (7.2) and trixie hosts (10.0)
+    to 11.1. The guests defined with pseries-7.2 all move; the plain-pseries one is stranded
+    (11.1's pseries is pseries-11.1), so its host goes last."""
+    from fleet_helpers import EXAMPLES
+
+    up = upgrade_plan(load_inventory([EXAMPLES / "upgrade.json"]), "11.1")
+    g = up.groups[0]
+    assert (g.machine, g.status, g.mode) == ("pseries-7.2", "mode", "power9")
+    order = [h for run in g.runs for h in run.hosts]
+    assert order[0] == "bw-1" and order[-1] == "bw-3" and len(order) == 5
+    assert [(s.guest, s.host) for s in g.stranded] == [("legacy", "bw-3")]
+    assert "Machine type received is 'pseries-7.2' and local is 'pseries-11.1'" in \
+        g.stranded[0].reason

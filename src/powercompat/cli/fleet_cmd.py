@@ -332,7 +332,7 @@ def _upgrade_tables(up: UpgradePlan) -> list[Item]:
                         wrap=("why not newer",))
     order = tables.table("group", "step", "hosts", "from", "to", "their guests go to",
                          title="The order (oldest release first; one host at a time)",
-                         wrap=("hosts", "their guests go to"))
+                         wrap=("hosts", "from", "to", "their guests go to"))
     stranded = tables.table("group", "guest", "on host", "because",
                             title="Guests no host accepts at their host's turn (stranded)",
                             wrap=("because",))
