@@ -24,7 +24,7 @@ from powercompat.decisions.guest import (
     vsx_offered,
 )
 from powercompat.decisions.threads import max_vthreads
-from powercompat.decisions.verdict import Fate, Verdict, boot_fate, refusal_text
+from powercompat.decisions.verdict import Fate, Judged, Verdict, boot_fate, refusal_text
 from powercompat.errors import (
     CpuNotPseriesError,
     InputError,
@@ -84,7 +84,7 @@ def _steps(names: tuple[str, ...]) -> tuple[Step, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class Negotiation:
+class Negotiation(Judged):
     """A boot up to and through CAS: what the guest ends up in, and why."""
 
     cpu: str
@@ -119,14 +119,6 @@ class Negotiation:
     one_reg_total: int
     #: the configuration's verdict (decisions.verdict): the first thing that goes wrong
     fate: Fate
-
-    @property
-    def verdict(self) -> Verdict:
-        return self.fate.verdict
-
-    @property
-    def verdict_reason(self) -> str:
-        return self.fate.reason
 
     @property
     def initial_compat(self) -> str | None:
@@ -321,7 +313,7 @@ def judge_guest(guest: GuestProfile, config: MachineConfig, initial: int, compat
 
 
 @dataclass
-class Simulation:
+class Simulation(Judged):
     """A timeline: each event with its calls and vCPU states, the final state, and the
     verdict (the first thing that went wrong for the guest, or ``works``)."""
 
@@ -331,14 +323,6 @@ class Simulation:
     vcpus: tuple[VcpuState, ...] = ()
     machines: list[PseriesMachine] = field(default_factory=list)
     fate: Fate = field(default_factory=lambda: Fate(Verdict.WORKS, ""))
-
-    @property
-    def verdict(self) -> Verdict:
-        return self.fate.verdict
-
-    @property
-    def verdict_reason(self) -> str:
-        return self.fate.reason
 
     @property
     def one_reg_total(self) -> int:
@@ -535,7 +519,7 @@ class _Timeline:
 
 
 @dataclass(frozen=True, slots=True)
-class MigrationCheck:
+class MigrationCheck(Judged):
     """Can a guest booted on ``source`` move to ``destination``, and if not, what to set.
 
     A refusal names its ``side`` (``source`` or ``destination``), the ``rule`` that refused
@@ -564,14 +548,6 @@ class MigrationCheck:
     machine: str = "pseries"
     before_boot: bool = False
     idle_guest_stops: str | None = None
-
-    @property
-    def verdict(self) -> Verdict:
-        return self.fate.verdict
-
-    @property
-    def verdict_reason(self) -> str:
-        return self.fate.reason
 
     def to_json(self) -> dict[str, object]:
         return {
