@@ -18,7 +18,8 @@ from powercompat.stress.invariants import FIXED_PROFILES, is_fixed
 
 
 def test_names_and_order_are_kept() -> None:
-    assert PROFILE_NAMES == ("2.9", "2.10-pre", "2.10", "2.11", "7.2", "head", "powercompat")
+    assert PROFILE_NAMES == ("2.9", "2.10-pre", "2.10", "2.11", "5.2", "7.2", "10.0",
+                             "11.1", "head", "powercompat")
 
 
 def test_profiles_are_hashable_and_immutable() -> None:
@@ -50,7 +51,8 @@ def test_one_resolver_for_versions(text: str, name: str) -> None:
     assert text in profile.resolution or profile.resolution == f"release {name}"
 
 
-@pytest.mark.parametrize("text", ["3.0", "power9", "", "7", "7.2.x", "2.10-pre.1"])
+@pytest.mark.parametrize("text", ["3.2", "9.9", "12.0", "2.8", "power9", "", "7", "7.2.x",
+                                  "2.10-pre.1"])
 def test_unknown_versions_are_refused(text: str) -> None:
     with pytest.raises(UnknownProfileError) as info:
         parse_profile(text)
@@ -79,7 +81,7 @@ def test_fixed_profiles_come_from_the_switches() -> None:
     not by being on a list of names."""
     from dataclasses import replace
 
-    assert {"2.11", "7.2", "head", "powercompat"} == FIXED_PROFILES
+    assert {"2.11", "5.2", "7.2", "10.0", "11.1", "head", "powercompat"} == FIXED_PROFILES
     head = parse_profile("head")
     renamed = replace(head, name="12.0")
     assert is_fixed(renamed)

@@ -5,6 +5,7 @@
     PowerCompatError
      +-- InputError                  bad text from a user (CLI option, inventory, hex)
      |    +-- UnknownCpuError        -cpu name QEMU does not know
+     |    +-- CpuNotPseriesError     -cpu name of a CPU pseries cannot run
      |    +-- CpuPropertyError       -cpu X,prop=Y with a property the CPU type lacks
      |    +-- InvalidModeError       max-cpu-compat name not in the table
      |    +-- UnknownProfileError    QEMU release profile or guest profile unknown
@@ -47,6 +48,14 @@ class UnknownCpuError(InputError):
 
     def __init__(self, name: str) -> None:
         super().__init__(messages.unknown_cpu_model(name))
+        self.name = name
+
+
+class CpuNotPseriesError(InputError):
+    """A ``-cpu`` name QEMU knows, of a CPU with no sPAPR core type (32-bit, 970FX, ...)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(messages.NO_SPAPR_CORE)
         self.name = name
 
 

@@ -67,6 +67,10 @@ def unknown_cpu_model(name: str) -> str:
     return f"unable to find CPU model '{name}'"
 
 
+# hw/ppc/spapr.c (spapr_possible_cpu_arch_ids; 2.x spapr_init_cpus): a CPU with no spapr core
+NO_SPAPR_CORE = "Unable to find sPAPR CPU Core definition"
+
+
 # qdev globals (hw/core/qdev-properties.c): -cpu X,prop=value for a property the type lacks
 def cpu_property_not_found(typename: str, prop: str, value: str) -> str:
     return (f"can't apply global {typename}.{prop}={value}: "

@@ -4,7 +4,9 @@ in QEMU's history, all built from the history of changes (catalog/history.py).
 The machine layer holds one copy of the logic and consults ``profile.switches``; nothing here
 restates a release's table, models or switches. ``powercompat`` is our recommended policy on
 top of head. A profile is found by name (``7.2``, ``head``) or by a QEMU version string
-(``7.2.22``, ``1:7.2+dfsg-7+deb12u18``) through one function, :func:`profile_for_version`.
+(``10.0``, ``11.1.3``, ``1:10.0.13+ds-0+deb13u1``, a ``--version`` line) through one
+function, :func:`profile_for_version`; a version between the named releases is the changes
+that had landed by then, and the profile says so in ``resolution``.
 """
 
 from __future__ import annotations
@@ -12,17 +14,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import cache, lru_cache
+from functools import cache
 from types import MappingProxyType
 from typing import Final
 
 from powercompat.catalog.behaviour import Switches, switch_docs, switch_value
 from powercompat.catalog.cpus import CpuFamily, CpuModel
 from powercompat.catalog.history import (
+    CHANGES,
     RELEASES,
     Catalogue,
+    Change,
     Release,
     Version,
+    catalogue_of,
+    changes_by,
     parse_version,
 )
 from powercompat.catalog.modes import CompatMode
@@ -45,10 +51,13 @@ class Profile:
     aliases: tuple[tuple[str, str], ...]
     #: the history this profile stands on (for the commit behind each switch)
     catalogue: Catalogue
-    #: the QEMU version it models (major, minor), None for a development point
+    #: the QEMU version it models (major, minor[, micro]), None for a development point
     version: Version | None = None
     #: how the name or version asked for was resolved, for ``profiles`` and ``--json``
     resolution: str = ""
+    #: the release whose binary's recorded catalogue (data/qemu-R.json) stands for this
+    #: point's CPUs that pseries cannot run; None: none recorded at or before it
+    recorded: str | None = None
 
     @property
     def cpu_aliases(self) -> Mapping[str, str]:
@@ -68,17 +77,33 @@ class Profile:
         change = self.catalogue.switch_source(name)
         return change.label if change else None
 
+    def knows_non_pseries(self, name: str) -> bool:
+        """QEMU knows ``name`` as a CPU that pseries cannot run (no sPAPR core type), by the
+        catalogue recorded from the binary. Asked only after the pseries lookup failed, so
+        the recorded file is read only then."""
+        if self.recorded is None:
+            return False
+        from powercompat.catalog.recorded import recorded_catalogue
 
-def _profile(release: Release) -> Profile:
-    catalogue = release.catalogue()
+        found = recorded_catalogue(self.recorded).cpu_class(name)
+        return found is not None and not found.pseries
+
+
+def _build(name: str, title: str, description: str, changes: tuple[Change, ...],
+           version: Version | None, resolution: str, recorded: str | None) -> Profile:
+    catalogue = catalogue_of(changes)
     return Profile(
-        name=release.name, title=release.title, description=release.description,
-        switches=catalogue.switches,
+        name=name, title=title, description=description, switches=catalogue.switches,
         rules=CompatRules(catalogue.modes, catalogue.switches.logical_pvr_check),
         cpu_models=catalogue.models, families=catalogue.families, aliases=catalogue.aliases,
-        catalogue=catalogue,
-        version=parse_version(release.version) if release.version else None,
-        resolution=f"release {release.name}" if release.version else release.title)
+        catalogue=catalogue, version=version, resolution=resolution, recorded=recorded)
+
+
+def _profile(release: Release) -> Profile:
+    version = parse_version(release.version) if release.version else None
+    return _build(release.name, release.title, release.description, release.changes(),
+                  version, f"release {release.name}" if version else release.title,
+                  release.recorded)
 
 
 DEFAULT_PROFILE: Final = "head"
@@ -136,25 +161,80 @@ def parse_qemu_version(text: str) -> Version | None:
     return tuple(int(g) for g in match.groups() if g is not None)
 
 
-def profile_for_version(version: str) -> Profile:
-    """The profile of a QEMU version string (``7.2``, ``7.2.22``, ``1:7.2+dfsg-7+deb12u18``
-    or a ``--version`` line); the one place a version becomes a profile.
+def _last_minor(major: int) -> int:
+    """QEMU ships X.0, X.1, X.2 a year since 4.0; 2.x ran to 2.12 and 3.x to 3.1."""
+    return {2: 12, 3: 1}.get(major, 2)
 
-    :raises UnknownProfileError: no version in the text, or a release no profile models.
+
+def _next_release(version: Version) -> Version:
+    """The release after major.minor."""
+    major, minor = version[:2]
+    return (major, minor + 1) if minor < _last_minor(major) else (major + 1, 0)
+
+
+#: the oldest and newest QEMU the history models
+_OLDEST: Final = parse_version(RELEASES[0].version or "0.0")
+_NEWEST: Final = max(c.version for c in CHANGES)
+#: what an unknown name is told is valid
+_VALID: Final = [*PROFILE_NAMES, f"or a QEMU version {_OLDEST[0]}.{_OLDEST[1]} .. "
+                 f"{_NEWEST[0]}.{_NEWEST[1]}"]
+
+
+def profile_for_version(version: str) -> Profile:
+    """The profile of a QEMU version string: ``10.0``, ``11.1.3``, ``1:10.0.13+ds-0+deb13u1``
+    or a ``--version`` line; the one place a version becomes a profile (verify uses it too).
+
+    A named release's version (any micro) is that release; a stable release that got
+    backports, or a version between the named releases, is the changes that had landed by
+    then (``resolution`` says which); ``X.Y.9N`` is the release candidate of the next
+    release, ``X.Y.5N`` a development snapshot after X.Y (modelled as X.Y).
+
+    :raises UnknownProfileError: no version in the text, or one outside the history.
     """
     return _for_version(version.strip())
 
 
-@lru_cache(maxsize=64)
+@cache
 def _for_version(text: str) -> Profile:
     parsed = parse_qemu_version(text)
-    name = _BY_VERSION.get(parsed[:2]) if parsed else None
-    if parsed is None or name is None:
-        raise UnknownProfileError("QEMU profile", text, list(PROFILE_NAMES))
-    known = _named(name)
-    if text == known.name:
-        return known
-    return replace(known, resolution=f"{text}: release {known.name}")
+    if parsed is None or parsed[1] > _last_minor(parsed[0]):
+        raise UnknownProfileError("QEMU profile", text, _VALID)
+    minor = parsed[:2]
+    micro = parsed[2] if len(parsed) > 2 else 0
+    note = ""
+    if micro >= 90:
+        minor, micro = _next_release(minor), 0
+        note = f"release candidate of {minor[0]}.{minor[1]}: "
+    elif micro >= 50:
+        micro, note = 0, f"development snapshot after {minor[0]}.{minor[1]}, modelled as it: "
+    if not _OLDEST <= minor <= _NEWEST:
+        raise UnknownProfileError("QEMU profile", text, _VALID)
+    version = (*minor, micro) if micro else minor
+    changes = changes_by(version)
+    named = _BY_VERSION.get(minor)
+    base = _named(named) if named else None
+    label = ".".join(map(str, minor))
+    if base is not None and changes == changes_by(minor):
+        if text == base.name:
+            return base
+        return replace(base, resolution=f"{text}: {note}release {base.name}")
+    recorded = max((r.recorded for r in RELEASES if r.recorded and r.version
+                    and parse_version(r.version) <= minor),
+                   key=parse_version, default=None)
+    if base is not None:
+        extra = [c.label for c in changes if c not in changes_by(minor)]
+        how = f"release {base.name} plus the stable backports {', '.join(extra)}"
+        name = ".".join(map(str, version))
+    else:
+        below = max((v for v in _BY_VERSION if v < minor), default=None)
+        above = min((v for v in _BY_VERSION if v > minor), default=None)
+        between = " and ".join(".".join(map(str, v)) for v in (below, above) if v)
+        how = (f"between the releases {between}: the {len(changes)} changes that had "
+               f"landed by {label}")
+        name = label
+    return _build(name, f"QEMU {name} (from the history)",
+                  f"the modelled changes that QEMU {name} has", changes, version,
+                  f"{text}: {note}{how}", recorded)
 
 
 def parse_profile(name: str) -> Profile:
@@ -168,4 +248,4 @@ def parse_profile(name: str) -> Profile:
     try:
         return profile_for_version(name)
     except UnknownProfileError:
-        raise UnknownProfileError("QEMU profile", name, list(PROFILE_NAMES)) from None
+        raise UnknownProfileError("QEMU profile", name, _VALID) from None

@@ -9,7 +9,7 @@ from typing import Final
 
 from powercompat.arguments import checked
 from powercompat.catalog.guests import DEFAULT_GUEST as DEFAULT_GUEST  # one default, re-exported
-from powercompat.catalog.guests import GUESTS, GuestProfile, guest_by_name
+from powercompat.catalog.guests import GUEST_ALIASES, GUESTS, GuestProfile, guest_by_name
 from powercompat.catalog.modes import mode_by_pvr
 from powercompat.catalog.modes import mode_name as _mode_name
 from powercompat.decisions.cas import H_SUCCESS, parse_cas_pvrs
@@ -18,6 +18,7 @@ from powercompat.decisions.guest import (
     kernel_runs,
     kernel_verdict,
     userland_verdict,
+    vsx_offered,
 )
 from powercompat.decisions.threads import max_vthreads
 from powercompat.errors import (
@@ -42,7 +43,7 @@ def parse_guest(name: str) -> GuestProfile:
     """:raises UnknownProfileError: not a known guest profile."""
     guest = guest_by_name(name)
     if guest is None:
-        raise UnknownProfileError("guest", name, [g.name for g in GUESTS])
+        raise UnknownProfileError("guest", name, [*(g.name for g in GUESTS), *GUEST_ALIASES])
     return guest
 
 
@@ -216,8 +217,10 @@ def negotiate(
     mode = mode_by_pvr(compat_pvr, config.profile.rules.modes) if compat_pvr else None
     state: VcpuState | None = machine.vcpu_states()[0] if boot else None
     enforced = bool(state and state.kernel_enforced)  # TCG and KVM PR enforce no PCR
+    vsx = vsx_offered(config.model.family, config.max_compat_pvr,
+                      config.profile.switches.vsx_cap, config.profile.rules)
     verdict = userland_verdict(profile_guest, config.model, mode, config.profile.rules,
-                               pcr_enforced=enforced)
+                               pcr_enforced=enforced, vsx=vsx)
     cpu_version = boot.cpu_version if boot else config.model.pvr
     booted_guest = replace(profile_guest, radix=False) if disable_radix else profile_guest
     kernel = kernel_verdict(booted_guest, config.model, initial, compat_pvr,
@@ -239,7 +242,8 @@ def negotiate(
         max_vthreads=mode.max_vthreads if mode else None,
         guest_threads=max_vthreads(config.threads, mode),
         guest=profile_guest.name,
-        guest_cpu_line=guest_cpu_line(profile_guest, config.model.pvr, cpu_version),
+        guest_cpu_line=guest_cpu_line(profile_guest, config.model.pvr, cpu_version,
+                                      config.model.family),
         kernel_boots=kernel.ok if started else None,
         kernel_reason=kernel.reason,
         userland_ok=verdict.ok if started else None,

@@ -253,7 +253,8 @@ def test_libvirt_power11_host_has_no_host_model_in_9_0(run: Runner) -> None:
 def test_profiles(run: Runner) -> None:
     data = run("profiles", "--json").json
     by_name = {p["name"]: p for p in data["profiles"]}  # type: ignore[union-attr]
-    assert list(by_name) == ["2.9", "2.10-pre", "2.10", "2.11", "7.2", "head", "powercompat"]
+    assert list(by_name) == ["2.9", "2.10-pre", "2.10", "2.11", "5.2", "7.2", "10.0", "11.1",
+                             "head", "powercompat"]
     assert by_name["2.10"]["switches"]["set_compat"] == "old-value"
     assert by_name["2.10"]["switch_commits"]["set_compat"] == "5dfaa532"
     assert by_name["2.11"]["switches"]["set_compat"] == "new-value"

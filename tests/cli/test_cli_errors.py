@@ -20,10 +20,12 @@ BAD_INPUT = [
     (["negotiate", "--cpu", "POWER9", "--pvr-list", "ffff0000 004d0000"], 1,
      "CAS buffer ends at byte 8 with no terminator after 1 entries"),
     (["negotiate", "--cpu", "POWER9", "--pvr-list", " "], 1, "--pvr-list: no hex digits"),
-    (["negotiate", "--cpu", "POWER9", "--qemu", "3.0"], 1,
-     "unknown QEMU profile '3.0' (valid: 2.9, 2.10-pre, 2.10, 2.11, 7.2, head, powercompat)"),
+    (["negotiate", "--cpu", "POWER9", "--qemu", "3.2"], 1,
+     "unknown QEMU profile '3.2' (valid: 2.9, 2.10-pre, 2.10, 2.11, 5.2, 7.2, 10.0, 11.1, "
+     "head, powercompat, or a QEMU version 2.9 .. 11.1)"),
     (["negotiate", "--cpu", "POWER9", "--guest", "windows"], 1,
-     "unknown guest 'windows' (valid: linux-6.1, linux-2025, logical-upto-power8, raw-only)"),
+     "unknown guest 'windows' (valid: linux-6.1, linux-6.12, linux-7.2, logical-upto-power8, "
+     "raw-only, linux-2025)"),
     (["negotiate", "--cpu", "POWER9", "--accel", "xen"], 1,
      "unknown accelerator 'xen' (valid: tcg, kvm-hv, kvm-pr, kvm-pr-ignore, kvm)"),
     (["simulate", "--cpu", "POWER9", "--events", "realize,boot"], 1,
@@ -42,7 +44,8 @@ BAD_INPUT = [
     (["migrate-check", "--cpu", "POWER9", "--dst-cpu", "POWER42"], 1,
      "unable to find CPU model 'POWER42'"),
     (["modes", "--qemu", "9.9"], 1,
-     "unknown QEMU profile '9.9' (valid: 2.9, 2.10-pre, 2.10, 2.11, 7.2, head, powercompat)"),
+     "unknown QEMU profile '9.9' (valid: 2.9, 2.10-pre, 2.10, 2.11, 5.2, 7.2, 10.0, 11.1, "
+     "head, powercompat, or a QEMU version 2.9 .. 11.1)"),
     (["negotiate", "--cpu", "POWER9", "--smp", "x"], 2,
      "argument --smp: invalid int value: 'x' (see 'powercompat negotiate --help')"),
     (["negotiate", "--cpu", "POWER9", "--bogus"], 2,

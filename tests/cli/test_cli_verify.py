@@ -39,13 +39,13 @@ def test_check_fails_on_a_mismatch(run: Runner, tmp_path: Path) -> None:
 
 def test_unknown_qemu_version_is_an_error(run: Runner, tmp_path: Path) -> None:
     data = json.loads((REAL / "qemu-7.2-linux-6.1-vof.json").read_text())
-    data["qemu_version"] = "QEMU emulator version 9.9.9"
+    data["qemu_version"] = "QEMU emulator version 12.0.1"
     path = tmp_path / "future.json"
     path.write_text(json.dumps(data))
     r = run("verify", "check", str(path))
     assert r.code == 1
     assert r.err.count("\n") == 1 and r.err.startswith("powercompat: error: ")
-    assert "9.9.9" in r.err
+    assert "12.0.1" in r.err
 
 
 def test_run_rejects_bad_jobs_before_booting(run: Runner) -> None:

@@ -151,8 +151,8 @@ H = host("a", "power9")
                                  "(QEMU profile head)"),
     ([host("a", "power11", qemu="7.2")], [], "hosts[0], field 'cpu': unable to find CPU "
                                              "model 'power11' (QEMU profile 7.2)"),
-    ([host("a", "power9", qemu="9.0")], [], "hosts[0], field 'qemu': unknown QEMU profile "
-                                            "'9.0'"),
+    ([host("a", "power9", qemu="12.0")], [], "hosts[0], field 'qemu': unknown QEMU profile "
+                                             "'12.0'"),
     ([host("a", "power9", kvm="tcg")], [], "hosts[0], field 'kvm': unknown KVM flavour 'tcg' "
                                            "(valid: hv, pr, pr-ignore)"),
     ([{"name": "a", "cpu": "power9"}], [], "hosts[0], field 'group': missing"),

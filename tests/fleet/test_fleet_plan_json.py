@@ -11,6 +11,7 @@ import pytest
 from powercompat.catalog.guests import GUESTS
 from powercompat.fleet.inventory import load_inventory
 from powercompat.fleet.plan import FleetPlan, plan
+from powercompat.profiles import parse_profile
 
 
 @pytest.fixture
@@ -85,8 +86,10 @@ def test_json_size_follows_hosts_plus_guests(tmp_path: Path) -> None:
     path.write_text(json.dumps(records))
     inv = load_inventory([path])
     result = plan(inv)
-    assert len(result.guest_classes) == len(inv.guests) == 840  # every guest its own class
-    assert len(result.host_classes) == len(inv.hosts) == 30
+    hosts = 3 * len(parse_profile("head").cpu_models)
+    # every guest its own class
+    assert len(result.guest_classes) == len(inv.guests) == hosts * len(GUESTS) * len(MAXIMA)
+    assert len(result.host_classes) == len(inv.hosts) == hosts
     size = len(json.dumps(result.to_json()))
     # the old JSON spent ~450 bytes per (guest class, host class): 840 x 30 pairs, 11 MB
     assert size < 1000 * (len(inv.hosts) + len(inv.guests)), size

@@ -63,7 +63,7 @@ def test_stress_cli_reports_throughput_and_zero(capsys: pytest.CaptureFixture[st
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--lifecycles", "0"], "--lifecycles must be at least 1, got 0"),
-    (["--profile", "3.0"], "unknown QEMU profile '3.0' (valid: "),
+    (["--profile", "3.2"], "unknown QEMU profile '3.2' (valid: "),
     (["--accel", "kvm"], "stress runs the modelled accelerators only"),
     (["--accel", "xen"], "unknown accelerator 'xen' (valid: tcg, kvm-hv, kvm-pr, "
                          "kvm-pr-ignore, kvm)"),

@@ -150,10 +150,12 @@ def test_predicted_no_cas_matches_a_silent_guest() -> None:
 def test_qemu_profile_from_version_string() -> None:
     line = "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)"
     assert qemu_profile(line) == "7.2"
+    # a release between the named ones is the history up to it (profiles.profile_for_version)
+    assert qemu_profile("QEMU emulator version 8.2.2 (Debian)") == "8.2"
     with pytest.raises(
-        UnknownQemuError, match="no engine profile for QEMU 'QEMU emulator version 8.2.2"
+        UnknownQemuError, match="no engine profile for QEMU 'QEMU emulator version 12.0.2"
     ):
-        qemu_profile("QEMU emulator version 8.2.2 (Debian)")
+        qemu_profile("QEMU emulator version 12.0.2 (Debian)")
 
 
 def test_guest_profile() -> None:

@@ -98,6 +98,10 @@ class Switches(NamedTuple):
     tcg_max_threads: Annotated[int | None, Doc(
         "TCG threads per core on pseries (unset, null in JSON: 1 only), allowed for "
         "POWER8-capable configurations")] = None
+    vsx_cap: Annotated[bool, Doc(
+        "spapr caps: cap-vsx defaults off (ibm,vmx 1, no VSX for the guest) when the CPU "
+        "cannot do ISA 2.06 within max-cpu-compat (before: the class's VSX is advertised)"
+    )] = False
     ic_mode_dual: Annotated[bool, Doc(
         "ic-mode=dual: XIVE beside XICS when the CPU does ISA 3.00 within max-cpu-compat "
         "(spapr_irq_check)")] = False

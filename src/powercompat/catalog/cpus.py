@@ -56,6 +56,8 @@ class PvrMatch(Enum):
 
     #: the default callback: the class's own PVR only
     EXACT = "exact"
+    #: 2.9 .. 5.2: the callback has no ``best`` argument: any member of the family
+    FAMILY = "family"
     #: POWER7, POWER8: any revision of the class's own base
     SAME_BASE = "same-base"
     #: POWER10, POWER11: the class's base and the same DD major nibble (pvr & 0x0f00)
@@ -72,7 +74,9 @@ class CpuFamily:
     ``bases``/``best`` are its pvr_match callback as data (see :class:`PvrMatch`);
     ``host_pcr_bit`` is the level Linux KVM HV derives from a host of this family;
     ``msr_le``: the class's msr_mask has MSR_LE (POWER7 and later), so little-endian code
-    runs; the 970 and POWER5+ classes have none.
+    runs; the 970 and POWER5+ classes have none. ``vmx``/``vsx``: the class's insns_flags
+    have PPC_ALTIVEC / insns_flags2 PPC2_VSX, which spapr_dt_cpu() advertises to the guest
+    as ``ibm,vmx`` 1 or 2 (cap-vsx permitting).
     """
 
     name: str
@@ -83,33 +87,39 @@ class CpuFamily:
     best: PvrMatch
     host_pcr_bit: int
     msr_le: bool = True
+    vmx: bool = True
+    vsx: bool = True
 
 
 _P9_MASK = PCR_COMPAT_2_05 | PCR_COMPAT_2_06 | PCR_COMPAT_2_07
 _P9_SUPP = PCR_COMPAT_3_00 | PCR_COMPAT_2_07 | PCR_COMPAT_2_06 | PCR_COMPAT_2_05
 
+# As first defined (2.9's family-wide pvr_match; the history gives each release its own).
 POWER7: Final = CpuFamily(
     "POWER7", PCR_VEC_DIS | PCR_VSX_DIS | PCR_COMPAT_2_05, PCR_COMPAT_2_06 | PCR_COMPAT_2_05,
-    LOGICAL_2_06_PLUS, (POWER7_BASE, POWER7P_BASE), PvrMatch.SAME_BASE, PCR_ARCH_206)
-# As first defined: the 8E and NVL bases match POWER8 (history removes them with f73b3168).
+    LOGICAL_2_06_PLUS, (POWER7_BASE, POWER7P_BASE), PvrMatch.FAMILY, PCR_ARCH_206)
+# The 8E and NVL bases match POWER8 until f73b3168.
 POWER8: Final = CpuFamily(
     "POWER8", PCR_TM_DIS | PCR_COMPAT_2_06 | PCR_COMPAT_2_05,
     PCR_COMPAT_2_07 | PCR_COMPAT_2_06 | PCR_COMPAT_2_05,
-    LOGICAL_2_07, (POWER8_BASE, POWER8E_BASE, POWER8NVL_BASE), PvrMatch.SAME_BASE,
+    LOGICAL_2_07, (POWER8_BASE, POWER8E_BASE, POWER8NVL_BASE), PvrMatch.FAMILY,
     PCR_ARCH_207)
 POWER9: Final = CpuFamily(
-    "POWER9", _P9_MASK, _P9_SUPP, LOGICAL_3_00, (POWER9_BASE,), PvrMatch.POWER9_MINOR,
+    "POWER9", _P9_MASK, _P9_SUPP, LOGICAL_3_00, (POWER9_BASE,), PvrMatch.FAMILY,
     PCR_ARCH_300)
 POWER10: Final = CpuFamily(
     "POWER10", _P9_MASK | PCR_COMPAT_3_00, _P9_SUPP | PCR_COMPAT_3_10, LOGICAL_3_10,
-    (POWER10_BASE,), PvrMatch.SAME_MAJOR, PCR_ARCH_31)
+    (POWER10_BASE,), PvrMatch.FAMILY, PCR_ARCH_31)
 POWER11: Final = CpuFamily(
     "POWER11", _P9_MASK | PCR_COMPAT_3_00, _P9_SUPP | PCR_COMPAT_3_10, LOGICAL_3_10_P11,
     (POWER11_BASE,), PvrMatch.SAME_MAJOR, PCR_ARCH_31)
 # No compat support at all: pcr_supported = 0, so every mode is refused.
-POWER5P: Final = CpuFamily("POWER5+", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False)
-PPC970: Final = CpuFamily("970", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False)
-PPC970MP: Final = CpuFamily("970MP", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False)
+POWER5P: Final = CpuFamily("POWER5+", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False,
+                           vmx=False, vsx=False)
+PPC970: Final = CpuFamily("970", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False,
+                          vsx=False)
+PPC970MP: Final = CpuFamily("970MP", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False,
+                            vsx=False)
 
 #: every family class, as first defined (a release's own copies come from its history)
 FAMILIES: Final[tuple[CpuFamily, ...]] = (

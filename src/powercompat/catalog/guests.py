@@ -1,114 +1,74 @@
-"""Guests: what each lists at CAS, what its kernel calls each PVR, what its userland needs.
+"""Guests: the Linux kernels a pseries VM boots, named after the real kernels, and what each
+lists at CAS, calls each PVR, and needs from the CPU for its userland.
 
 Sources: Linux arch/powerpc/kernel/prom_init.c ``ibm_architecture_vec_template`` (the
-(mask, value) list is big-endian even on LE kernels), cpu_specs_book3s_64.h (``cpu_name``),
-setup-common.c show_cpuinfo() (", altivec supported"), and the real boots of
-../shared/reference/oracle.md (Debian bookworm's 6.1 kernel, 14 pairs; userland built for
-POWER8, so init dies with SIGILL below ISA 2.07).
+(mask, value) list is big-endian even on LE kernels, then num_vectors and the option
+vectors), cpu_specs_book3s_64.h ``cpu_specs`` (first match wins), setup-common.c
+show_cpuinfo(). Each kernel's bytes and rows were read from Debian's vmlinux by the verify
+harness (``tests/data/real/linux-X-{ibm_architecture_vec_template,cpu_specs}.json``) and are
+shipped as ``data/linux-X.json`` (held equal by tests/catalog/test_guests.py); they are
+parsed on first use. The userland: Debian's ppc64el is built for POWER8 (ISA 2.07, VSX), so
+init dies with SIGILL below that (oracle.md, and the recorded boots).
 """
 
 from __future__ import annotations
 
+import json
 import struct
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Final
+from functools import cache, lru_cache
+from importlib import resources
+from types import MappingProxyType
+from typing import Final, NamedTuple
+
+Pair = tuple[int, int]
 
 
-@dataclass(frozen=True, slots=True)
-class LinuxCpuSpec:
-    """One cpu_specs[] row of the guest kernel: pvr_mask, pvr_value, cpu_name, and two of
-    its user features: altivec (PPC_FEATURE_HAS_ALTIVEC) and vsx (PPC_FEATURE_HAS_VSX, in
-    COMMON_USER_POWER7 and later, not in COMMON_USER_POWER6)."""
+class LinuxCpuSpec(NamedTuple):
+    """One cpu_specs[] row of the guest kernel: pvr_mask, pvr_value, cpu_name."""
 
     mask: int
     value: int
     name: str
-    altivec: bool
-    vsx: bool = True
 
 
-# arch/powerpc/kernel/cpu_specs_book3s_64.h as of 6.1 (first match wins; the last row is the
-# default match). Architected rows use mask 0xffffffff. 0x0f100003 (power7+) has no row.
-LINUX_6_1_CPU_SPECS: Final[tuple[LinuxCpuSpec, ...]] = (
-    LinuxCpuSpec(0xFFFF0000, 0x00390000, "PPC970", True, vsx=False),
-    LinuxCpuSpec(0xFFFF0000, 0x00440000, "PPC970MP", True, vsx=False),
-    LinuxCpuSpec(0xFFFF0000, 0x003A0000, "POWER5 (gr)", False, vsx=False),
-    LinuxCpuSpec(0xFFFF0000, 0x003B0000, "POWER5+ (gs)", False, vsx=False),
-    LinuxCpuSpec(0xFFFFFFFF, 0x0F000002, "POWER6 (architected)", True, vsx=False),
-    LinuxCpuSpec(0xFFFF0000, 0x003E0000, "POWER6 (raw)", True, vsx=False),
-    LinuxCpuSpec(0xFFFFFFFF, 0x0F000003, "POWER7 (architected)", True),
-    LinuxCpuSpec(0xFFFF0000, 0x003F0000, "POWER7 (raw)", True),
-    LinuxCpuSpec(0xFFFF0000, 0x004A0000, "POWER7+ (raw)", True),
-    LinuxCpuSpec(0xFFFFFFFF, 0x0F000004, "POWER8 (architected)", True),
-    LinuxCpuSpec(0xFFFF0000, 0x004B0000, "POWER8E (raw)", True),
-    LinuxCpuSpec(0xFFFF0000, 0x004C0000, "POWER8NVL (raw)", True),
-    LinuxCpuSpec(0xFFFF0000, 0x004D0000, "POWER8 (raw)", True),
-    LinuxCpuSpec(0xFFFFFFFF, 0x0F000005, "POWER9 (architected)", True),
-    LinuxCpuSpec(0xFFFF0000, 0x004E0000, "POWER9 (raw)", True),
-    LinuxCpuSpec(0xFFFFFFFF, 0x0F000006, "POWER10 (architected)", True),
-    LinuxCpuSpec(0xFFFF0000, 0x00800000, "POWER10 (raw)", True),
-    LinuxCpuSpec(0x00000000, 0x00000000, "POWER4 (compatible)", False, vsx=False),
-)
+class KernelImage(NamedTuple):
+    """What the engine reads from one guest kernel's vmlinux."""
 
-# c2ed087ed35c (2024) added Power11 (mixed case in the kernel's own spelling).
-LINUX_2025_CPU_SPECS: Final[tuple[LinuxCpuSpec, ...]] = (
-    *LINUX_6_1_CPU_SPECS[:-1],
-    LinuxCpuSpec(0xFFFFFFFF, 0x0F000007, "Power11 (architected)", True),
-    LinuxCpuSpec(0xFFFF0000, 0x00820000, "Power11 (raw)", True),
-    LINUX_6_1_CPU_SPECS[-1],
-)
+    name: str
+    package: str
+    version: str
+    pvrs: tuple[Pair, ...]
+    vectors: bytes
+    cpu_specs: tuple[LinuxCpuSpec, ...]
 
-Pair = tuple[int, int]
 
-#: Linux 6.1 ibm_architecture_vec_template.pvrs[14], in order (oracle.md, read from Debian's
-#: vmlinux-6.1.0-50-powerpc64le). The last pair is the terminator: its value has bit 0x1
-#: outside its mask 0xfffffffe, and QEMU's cas_check_pvr() stops there without evaluating it.
-LINUX_6_1_PVRS: Final[tuple[Pair, ...]] = (
-    (0xFFFE0000, 0x003A0000),  # POWER5/POWER5+
-    (0xFFFF0000, 0x003E0000),  # POWER6
-    (0xFFFF0000, 0x003F0000),  # POWER7
-    (0xFFFF0000, 0x004B0000),  # POWER8E
-    (0xFFFF0000, 0x004C0000),  # POWER8NVL
-    (0xFFFF0000, 0x004D0000),  # POWER8
-    (0xFFFF0000, 0x004E0000),  # POWER9
-    (0xFFFF0000, 0x00800000),  # POWER10
-    (0xFFFFFFFF, 0x0F000006),  # all 3.1-compliant
-    (0xFFFFFFFF, 0x0F000005),  # all 3.00-compliant
-    (0xFFFFFFFF, 0x0F000004),  # all 2.07-compliant
-    (0xFFFFFFFF, 0x0F000003),  # all 2.06-compliant
-    (0xFFFFFFFF, 0x0F000002),  # all 2.05-compliant
-    (0xFFFFFFFE, 0x0F000001),  # all 2.04-compliant and earlier (terminator)
-)
+def is_terminator(pair: Pair) -> bool:
+    """PAPR: a value with a bit outside its mask ends the list (QEMU's cas_check_pvr)."""
+    mask, value = pair
+    return bool(~mask & value & 0xFFFFFFFF)
 
-#: the 2025 tree's 16 pairs (kernel_libvirt.md section 4.2): adds Power11 raw and logical
-LINUX_2025_PVRS: Final[tuple[Pair, ...]] = (
-    *LINUX_6_1_PVRS[:8],
-    (0xFFFF0000, 0x00820000),  # POWER11
-    (0xFFFFFFFF, 0x0F000007),  # P11 compliant
-    *LINUX_6_1_PVRS[8:],
-)
 
-_TERMINATOR: Final[Pair] = (0xFFFFFFFE, 0x0F000001)
+@cache
+def kernel_image(name: str) -> KernelImage:
+    """The recorded kernel ``name`` (``linux-6.12``), parsed once.
 
-#: Linux 6.1's ibm_architecture_vec_template after its 14 pairs: num_vectors (0x05, firmware
-#: counts n-1) and the option vectors OV1..OV7 (333 bytes), read with pyelftools from the
-#: ``.init.data`` of Debian's vmlinux-6.1.0-50-powerpc64le (6.1.176-1; recorded in
-#: tests/data/real/linux-6.1-ibm_architecture_vec_template.json). prom_init edits OV5
-#: (MMU, max_cpus) and OV7 (the banner) at run time; this is the template as shipped.
-LINUX_6_1_VECTORS: Final = bytes.fromhex(
-    "050200ffc020200000ffffffffffffffffffffffffffffffffffffffff000002"
-    "00ffffffff00300100e00100011900f30000e00500000000080000000000e000"
-    "000001c00000000002000002ff00000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "0000000000000000000000000000000000000000000000000000000000000000"
-    "00000000000000000000000000"
-)
+    :raises FileNotFoundError: no kernel of that name was recorded.
+    """
+    data = json.loads(resources.files("powercompat").joinpath(
+        "data", f"{name}.json").read_text())
+    blob = bytes.fromhex(data["ibm_architecture_vec_template"])
+    pairs: list[Pair] = []
+    for offset in range(0, len(blob) - 7, 8):
+        pair: Pair = struct.unpack_from(">II", blob, offset)
+        pairs.append(pair)
+        if is_terminator(pair):
+            break
+    specs = tuple(LinuxCpuSpec(int(r["mask"], 16), int(r["value"], 16), r["name"])
+                  for r in data["cpu_specs"])
+    return KernelImage(name, data["kernel_package"], data["kernel_version"], tuple(pairs),
+                       blob[8 * len(pairs):], specs)
 
 
 def pack_pvrs(pairs: tuple[Pair, ...]) -> bytes:
@@ -116,24 +76,31 @@ def pack_pvrs(pairs: tuple[Pair, ...]) -> bytes:
     return b"".join(struct.pack(">II", mask, value) for mask, value in pairs)
 
 
+def _logical(pair: Pair) -> bool:
+    return pair[1] & 0xFF000000 == 0x0F000000
+
+
+def _upto_power8(pair: Pair) -> bool:
+    return _logical(pair) and pair[1] <= 0x0F000004
+
+
 @dataclass(frozen=True, slots=True)
 class GuestProfile:
     """A guest OS as CAS and the boot see it.
 
-    ``userland_isa`` names the compat mode whose ISA the userland's instructions need
-    (Debian ppc64el: POWER8, ISA 2.07); ``userland_vsx``: it also needs the kernel to enable
-    VSX. Without them the kernel boots but init dies with SIGILL. None: not modelled.
-    ``vectors`` are the bytes after the PVR list (num_vectors and the option vectors).
-    The synthetic guests are Linux 6.1 with its PVR list patched (as oracle.md's runs did).
+    ``kernel`` names the recorded kernel image; ``pvr_filter`` (a patched guest) keeps only
+    some of its PVR pairs and drops the option vectors (as oracle.md's patched boots did).
+    ``userland_isa`` names the compat mode whose ISA the userland's instructions need;
+    ``userland_vsx``: it also needs VSX. Without them the kernel boots but init dies with
+    SIGILL. None: not modelled.
     """
 
     name: str
     description: str
-    pvrs: tuple[Pair, ...]
-    cpu_specs: tuple[LinuxCpuSpec, ...]
+    kernel: str
     userland_isa: str | None
     userland_vsx: bool = False
-    vectors: bytes = b""
+    pvr_filter: Callable[[Pair], bool] | None = None
     #: a Linux kernel with radix support that asks for radix in OV5 when it is offered
     radix: bool = True
     #: a ppc64le kernel: it needs MSR[LE] before it can run at all
@@ -141,11 +108,33 @@ class GuestProfile:
     _hash: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
-        # hashed once: the guest keys the cached decisions about it (issue #13)
-        object.__setattr__(self, "_hash", hash((self.name, self.pvrs, self.vectors)))
+        # hashed once: the guest keys the cached decisions about it (issue #13); from the
+        # names, not the kernel's bytes, so building GUESTS reads no data file
+        object.__setattr__(self, "_hash", hash((self.name, self.kernel, self.userland_isa)))
 
     def __hash__(self) -> int:
         return self._hash
+
+    @property
+    def image(self) -> KernelImage:
+        return kernel_image(self.kernel)
+
+    @property
+    def pvrs(self) -> tuple[Pair, ...]:
+        """The (mask, value) pairs it lists at CAS, terminator last."""
+        pairs = self.image.pvrs
+        if self.pvr_filter is None:
+            return pairs
+        return (*(p for p in pairs if not is_terminator(p) and self.pvr_filter(p)), pairs[-1])
+
+    @property
+    def vectors(self) -> bytes:
+        """The bytes after the PVR list (num_vectors and the option vectors)."""
+        return b"" if self.pvr_filter is not None else self.image.vectors
+
+    @property
+    def cpu_specs(self) -> tuple[LinuxCpuSpec, ...]:
+        return self.image.cpu_specs
 
     @property
     def cas_buffer(self) -> bytes:
@@ -158,34 +147,31 @@ def _cas_buffer(pvrs: tuple[Pair, ...], vectors: bytes) -> bytes:
     return pack_pvrs(pvrs) + vectors
 
 
-GUESTS: Final[tuple[GuestProfile, ...]] = (
-    GuestProfile(
-        "linux-6.1",
-        "Debian bookworm's Linux 6.1 (linux-image-powerpc64le), POWER8 userland",
-        LINUX_6_1_PVRS, LINUX_6_1_CPU_SPECS, "power8", userland_vsx=True,
-        vectors=LINUX_6_1_VECTORS),
-    GuestProfile(
-        "linux-2025",
-        "Linux with Power11 support (2024+, 16 PVR pairs), POWER8 userland",
-        LINUX_2025_PVRS, LINUX_2025_CPU_SPECS, "power8", userland_vsx=True),
-    GuestProfile(
-        "logical-upto-power8",
-        "a guest that lists only logical PVRs up to power8 (2.07, 2.06, 2.05)",
-        ((0xFFFFFFFF, 0x0F000004), (0xFFFFFFFF, 0x0F000003), (0xFFFFFFFF, 0x0F000002),
-         _TERMINATOR),
-        LINUX_6_1_CPU_SPECS, None),
-    GuestProfile(
-        "raw-only",
-        "a guest that lists only raw family PVRs (Linux 6.1's raw entries)",
-        (*LINUX_6_1_PVRS[:8], _TERMINATOR), LINUX_6_1_CPU_SPECS, None),
-)
+_DEBIAN_USERLAND = "Debian ppc64el userland (POWER8)"
 
+GUESTS: Final[tuple[GuestProfile, ...]] = (
+    GuestProfile("linux-6.1", f"Debian bookworm's Linux 6.1, {_DEBIAN_USERLAND}", "linux-6.1",
+                 "power8", userland_vsx=True),
+    GuestProfile("linux-6.12", f"Debian trixie's Linux 6.12 (Power11), {_DEBIAN_USERLAND}",
+                 "linux-6.12", "power8", userland_vsx=True),
+    GuestProfile("linux-7.2", f"Debian sid's Linux 7.2 (Power11), {_DEBIAN_USERLAND}",
+                 "linux-7.2", "power8", userland_vsx=True),
+    GuestProfile("logical-upto-power8",
+                 "Linux 6.1 listing only its logical PVRs up to power8 (2.07, 2.06, 2.05)",
+                 "linux-6.1", None, pvr_filter=_upto_power8),
+    GuestProfile("raw-only", "Linux 6.1 listing only its raw family PVRs", "linux-6.1", None,
+                 pvr_filter=lambda pair: not _logical(pair)),
+)
+#: other names a guest answers to: ``linux-2025`` was this project's name for a kernel with
+#: Power11 support before the guests were named after real kernels
+GUEST_ALIASES: Final[Mapping[str, str]] = MappingProxyType({"linux-2025": "linux-7.2"})
 
 #: the guest a run boots when none is named: Debian bookworm's kernel, the one recorded most
 DEFAULT_GUEST: Final = "linux-6.1"
 
 
 def guest_by_name(name: str) -> GuestProfile | None:
+    name = GUEST_ALIASES.get(name, name)
     for guest in GUESTS:
         if guest.name == name:
             return guest

@@ -31,6 +31,7 @@ from powercompat.catalog.cpus import (
     PPC970MP,
     CpuFamily,
     CpuModel,
+    PvrMatch,
 )
 from powercompat.catalog.modes import (
     LOGICAL_2_05,
@@ -105,11 +106,20 @@ class Alias(NamedTuple):
     target: str | None
 
 
-class FamilyBases(NamedTuple):
-    """The PVR bases a family's pvr_match accepts without ``best`` change."""
+class FamilyMatch(NamedTuple):
+    """A family's pvr_match callback changes: the PVR bases it accepts without ``best``,
+    or what it accepts with ``best`` (None: unchanged)."""
 
     family: str
-    bases: tuple[int, ...]
+    bases: tuple[int, ...] | None = None
+    best: PvrMatch | None = None
+
+
+class RenameModel(NamedTuple):
+    """A model's name changes (the old one usually stays as an alias: an Alias effect)."""
+
+    name: str
+    new_name: str
 
 
 class Flip(NamedTuple):
@@ -119,19 +129,21 @@ class Flip(NamedTuple):
     value: object
 
 
-Effect = AddMode | NewPcrBit | ModeThreads | AddModel | RemoveModel | ModelPvr | Alias | \
-    FamilyBases | Flip
+Effect = AddMode | NewPcrBit | ModeThreads | AddModel | RemoveModel | ModelPvr | \
+    RenameModel | Alias | FamilyMatch | Flip
 
 
 class Change(NamedTuple):
     """One upstream change. ``commit`` is None while the id is not pinned; ``release`` is
-    the first QEMU release that ships it (for an unpinned change: the first one known to)."""
+    the first QEMU release that ships it (for an unpinned change: the first one known to);
+    ``backported``: stable releases of earlier series that got it (``2.10.2``)."""
 
     commit: str | None
     date: str
     release: str
     title: str
     effects: tuple[Effect, ...]
+    backported: tuple[str, ...] = ()
 
     @property
     def version(self) -> Version:
@@ -158,27 +170,30 @@ def _models(*rows: tuple[str, int, CpuFamily, str]) -> tuple[AddModel, ...]:
     return tuple(AddModel(CpuModel(*row)) for row in rows)
 
 
-#: every change, in the order it landed upstream (a release's point is a prefix)
+#: every change, in the order it landed upstream (a release's point is a prefix). Model
+#: rows: qemu-releases.md 2.2 / 2.3 (read per release) and the recorded catalogues
+#: (data/qemu-*.json, held to this list by tests/catalog/test_recorded_catalogues.py).
 CHANGES: Final[tuple[Change, ...]] = (
-    Change("v2.8.0", "2016-12-20", "2.8",
-           "where the modelled history starts: the server CPU models and aliases QEMU had",
+    Change("v2.9.0", "2017-04-20", "2.9",
+           "the server CPU models and aliases of QEMU 2.9.0, where the modelled history "
+           "starts (2.9/2.10 spell them upper-case: POWER8_v2.0; class names match "
+           "case-insensitively)",
            (*_models(("970_v2.2", 0x00390202, PPC970, "PowerPC 970 v2.2"),
+                     ("970mp_v1.0", 0x00440100, PPC970MP, "PowerPC 970MP v1.0"),
                      ("970mp_v1.1", 0x00440101, PPC970MP, "PowerPC 970MP v1.1"),
-                     ("power5p_v2.1", 0x003B0201, POWER5P, "POWER5+ v2.1"),
+                     ("power5+_v2.1", 0x003B0201, POWER5P, "POWER5+ v2.1"),
                      ("power7_v2.3", 0x003F0203, POWER7, "POWER7 v2.3"),
-                     ("power7p_v2.1", 0x004A0201, POWER7, "POWER7+ v2.1"),
+                     ("power7+_v2.1", 0x004A0201, POWER7, "POWER7+ v2.1"),
                      ("power8e_v2.1", 0x004B0201, POWER8, "POWER8E v2.1"),
                      ("power8nvl_v1.0", 0x004C0100, POWER8, "POWER8NVL v1.0"),
                      ("power8_v2.0", 0x004D0200, POWER8, "POWER8 v2.0"),
-                     # Stand-in: 2017's power9 was the DD1 model, not modelled yet; DD2.0
-                     # (0x004e1200) is the closest model here.
-                     ("power9_v2.0", 0x004E1200, POWER9, "POWER9 v2.0")),
+                     # POWER9 DD1: CPU_POWERPC_POWER9_BASE in 2.9/2.10
+                     ("power9_v1.0", 0x004E0000, POWER9, "POWER9 v1.0")),
             Alias("970", "970_v2.2"), Alias("970mp", "970mp_v1.1"),
-            Alias("power5+", "power5p_v2.1"), Alias("power5+_v2.1", "power5p_v2.1"),
-            Alias("power7", "power7_v2.3"), Alias("power7+", "power7p_v2.1"),
-            Alias("power7+_v2.1", "power7p_v2.1"), Alias("power8e", "power8e_v2.1"),
-            Alias("power8nvl", "power8nvl_v1.0"), Alias("power8", "power8_v2.0"),
-            Alias("power9", "power9_v2.0"))),
+            Alias("power5+", "power5+_v2.1"), Alias("power5gs", "power5+_v2.1"),
+            Alias("power7", "power7_v2.3"), Alias("power7+", "power7+_v2.1"),
+            Alias("power8e", "power8e_v2.1"), Alias("power8nvl", "power8nvl_v1.0"),
+            Alias("power8", "power8_v2.0"), Alias("power9", "power9_v1.0"))),
     Change("9d6f1065", "2017-01-31", "2.9",
            "ppc_set_compat() becomes table-driven: compat_table with power6 .. power8",
            (AddMode(_mode("power6", LOGICAL_2_05, _P6_2017, PCR_COMPAT_2_05, 2, "2.05")),
@@ -208,37 +223,70 @@ CHANGES: Final[tuple[Change, ...]] = (
            "spapr: fallback to raw mode if best compat mode cannot be set during CAS",
            (Flip("cas_raw_fallback", True),)),
     Change("e4f0c6bb", "2017-10-17", "2.11", "ppc: fix setting of compat mode (the new value)",
-           (Flip("set_compat", SetCompat.NEW_VALUE),)),
+           (Flip("set_compat", SetCompat.NEW_VALUE),), backported=("2.10.2",)),
     Change("e07cc192", "2017-11-24", "2.11",
            "incoming migration clears compat_pvr first, so KVM gets the write",
            (Flip("migration_forces_write", True),)),
+    Change(None, "", "2.11",
+           "the POWER9 DD2.0 model, now the power9 alias; DD1 (power9_v1.0) moves to "
+           "0x004e0100",
+           (*_models(("power9_v2.0", 0x004E1200, POWER9, "POWER9 v2.0")),
+            ModelPvr("power9_v1.0", 0x004E0100), Alias("power9", "power9_v2.0"))),
     Change("03ee51d3", "2018-01-14", "2.12", "POWER9 compat allows 8 vthreads (was 4)",
-           (ModeThreads("power9", 8),)),
+           (ModeThreads("power9", 8),), backported=("2.11.2",)),
     Change("9012a53f", "2018-01-17", "2.12",
            "the boot CPU's mode is copied to the others: hot-plugged vCPUs take it",
            (Flip("hotplug", HotplugRule.BOOT_CPU),)),
+    Change(None, "", "2.12",
+           "spapr capabilities: cap-vsx (and the other caps) default from what the CPU can "
+           "do within max-cpu-compat (hw/ppc/spapr_caps.c default_caps_with_cpu)",
+           (Flip("vsx_cap", True),)),
     Change(None, "", "4.0", "pseries-4.0 machines default to ic-mode=dual (XICS + XIVE)",
            (Flip("ic_mode_dual", True),)),
     Change("7d37b274", "2019-12-05", "5.0",
-           "POWER10: PCR_COMPAT_3_10 in every row, and the power10 mode",
+           "POWER10 DD1.0: PCR_COMPAT_3_10 in every row, the power10 mode, the "
+           "power10_v1.0 model and the power10 alias",
            (NewPcrBit(PCR_COMPAT_3_10),
             AddMode(_mode("power10", LOGICAL_3_10, PCR_COMPAT_3_10, PCR_COMPAT_3_10, 8,
-                          "3.1")))),
+                          "3.1")),
+            *_models(("power10_v1.0", 0x00800100, POWER10, "POWER10 v1.0")),
+            Alias("power10", "power10_v1.0"))),
     Change("f518be3a", "2020-12", "6.0", "-cpu X,compat=Y removed (deprecated since 22062e54)",
            (Flip("cpu_compat_option", False),)),
-    Change(None, "", "7.2", "the POWER10 DD2.0 model (power10_v2.0, the power10 alias)",
+    Change(None, "", "7.2",
+           "pvr_match gains ``best``: the exact class is the base (POWER7, POWER8) or the "
+           "base and DD major (POWER9, POWER10), not any member of the family",
+           (FamilyMatch("POWER7", best=PvrMatch.SAME_BASE),
+            FamilyMatch("POWER8", best=PvrMatch.SAME_BASE),
+            FamilyMatch("POWER9", best=PvrMatch.SAME_MAJOR),
+            FamilyMatch("POWER10", best=PvrMatch.SAME_MAJOR))),
+    Change(None, "", "7.2", "the POWER10 DD2.0 model (power10_v2.0, now the power10 alias)",
            (*_models(("power10_v2.0", 0x00800200, POWER10, "POWER10 v2.0")),
             Alias("power10", "power10_v2.0"))),
-    Change("277ee172", "2023-05", "8.1", "the POWER9 DD2.2 model, now the power9 alias",
+    Change("277ee172", "2023-05", "8.1",
+           "the POWER9 DD2.2 model, now the power9 alias; DD2.0/2.1 match only power9_v2.0, "
+           "DD2.2/2.3 only power9_v2.2",
            (*_models(("power9_v2.2", 0x004E1202, POWER9, "POWER9 v2.2")),
-            Alias("power9", "power9_v2.2"))),
+            Alias("power9", "power9_v2.2"),
+            FamilyMatch("POWER9", best=PvrMatch.POWER9_MINOR))),
     Change("7f65ebb0", "2023-05", "8.1", "the POWER9/POWER10 DD PVR constants renumbered",
-           (ModelPvr("power10_v2.0", 0x00801200),)),
-    Change(None, "2023", "8.1", "TCG runs pseries SMT (up to 8 threads) on POWER8 and newer",
-           (Flip("tcg_max_threads", 8),)),
+           (ModelPvr("power9_v1.0", 0x004E1100), ModelPvr("power10_v1.0", 0x00801100),
+            ModelPvr("power10_v2.0", 0x00801200))),
     Change("9c7b7f01", "2023-08-08", "8.2",
            "spapr: Fix machine reset deadlock from replay-record (ppc_init_compat_all)",
            (Flip("reset", ResetPath.INIT_COMPAT_ALL),)),
+    Change("8f054d9e", "2024-01", "9.0", "the POWER9 and POWER10 DD1 models removed",
+           (RemoveModel("power9_v1.0"), RemoveModel("power10_v1.0"))),
+    Change(None, "", "10.0",
+           "power5+_v2.1 and power7+_v2.1 renamed power5p_v2.1 and power7p_v2.1 (the old "
+           "names stay as aliases; power5gs still names power5+_v2.1, now an alias, which "
+           "a one-hop lookup does not follow)",
+           (RenameModel("power5+_v2.1", "power5p_v2.1"),
+            RenameModel("power7+_v2.1", "power7p_v2.1"),
+            Alias("power5+", "power5p_v2.1"), Alias("power5+_v2.1", "power5p_v2.1"),
+            Alias("power7+", "power7p_v2.1"), Alias("power7+_v2.1", "power7p_v2.1"))),
+    Change(None, "", "10.0", "TCG runs pseries SMT (up to 8 threads) on POWER8 and newer",
+           (Flip("tcg_max_threads", 8),)),
     Change("ac0fbbb2", "2024-07-31", "10.0",
            "an older CPU cannot take a newer processor's mode (spapr_logical_pvr check)",
            (Flip("logical_pvr_check", True),)),
@@ -250,7 +298,7 @@ CHANGES: Final[tuple[Change, ...]] = (
     Change("f73b3168", "2026-07-03", "11.1", "POWER8E and POWER8NVL removed",
            (RemoveModel("power8e_v2.1"), RemoveModel("power8nvl_v1.0"),
             Alias("power8e", None), Alias("power8nvl", None),
-            FamilyBases("POWER8", (POWER8_BASE,)))),
+            FamilyMatch("POWER8", bases=(POWER8_BASE,)))),
 )
 
 
@@ -294,7 +342,7 @@ def build(changes: Iterable[Change]) -> Catalogue:
     """Apply ``changes`` in order, from nothing.
 
     :raises HistoryError: a change names a mode, model, family or switch that is not there
-        (or adds one twice), or an alias is left pointing at no model.
+        (or adds one twice), or an alias is left pointing at neither a model nor an alias.
     """
     modes: list[CompatMode] = []
     families = {f.name: f for f in FAMILIES}
@@ -320,28 +368,37 @@ def build(changes: Iterable[Change]) -> Catalogue:
                 if effect.model.name in models:
                     raise HistoryError(f"{where}: model added twice")
                 models[effect.model.name] = effect.model
-            elif isinstance(effect, RemoveModel | ModelPvr):
+            elif isinstance(effect, RemoveModel | ModelPvr | RenameModel):
                 if effect.name not in models:
                     raise HistoryError(f"{where}: no such model")
                 if isinstance(effect, RemoveModel):
                     del models[effect.name]
-                else:
+                elif isinstance(effect, ModelPvr):
                     models[effect.name] = replace(models[effect.name], pvr=effect.pvr)
+                else:
+                    if effect.new_name in models:
+                        raise HistoryError(f"{where}: the new name is taken")
+                    models[effect.new_name] = replace(models.pop(effect.name),
+                                                      name=effect.new_name)
             elif isinstance(effect, Alias):
                 if effect.target is None:
                     if aliases.pop(effect.name, None) is None:
                         raise HistoryError(f"{where}: no such alias")
                 else:
                     aliases[effect.name] = effect.target
-            elif isinstance(effect, FamilyBases):
+            elif isinstance(effect, FamilyMatch):
                 if effect.family not in families:
                     raise HistoryError(f"{where}: no such family")
-                families[effect.family] = replace(families[effect.family], bases=effect.bases)
+                family = families[effect.family]
+                families[effect.family] = replace(
+                    family, bases=family.bases if effect.bases is None else effect.bases,
+                    best=family.best if effect.best is None else effect.best)
             else:
                 if effect.switch not in _SWITCH_FIELDS:
                     raise HistoryError(f"{where}: no such switch")
                 switches = switches._replace(**cast(dict[str, Any], {effect.switch: effect.value}))
-    dangling = sorted(a for a, t in aliases.items() if t not in models)
+    # an alias may name another alias (10.0's power5gs): QEMU keeps it, a lookup fails
+    dangling = sorted(a for a, t in aliases.items() if t not in models and t not in aliases)
     if dangling:
         raise HistoryError(f"aliases without a model: {', '.join(dangling)}")
     # ordered by PVR, as QEMU's ppc_cpu_list_compare() orders ``-cpu help``
@@ -357,13 +414,16 @@ def build(changes: Iterable[Change]) -> Catalogue:
 class Release(NamedTuple):
     """A named point in the history. A QEMU release gives its ``version`` and contains
     every change first shipped in that version or earlier; a development point names the
-    last change it contains (``until``); head (neither) contains every change."""
+    last change it contains (``until``); head (neither) contains every change.
+    ``recorded``: the release whose catalogue was recorded from a real binary
+    (data/qemu-R.json) and holds this point's models to it."""
 
     name: str
     title: str
     description: str
     version: str | None = None
     until: str | None = None
+    recorded: str | None = None
 
     def changes(self) -> tuple[Change, ...]:
         if self.version is not None:
@@ -374,13 +434,19 @@ class Release(NamedTuple):
         return CHANGES
 
     def catalogue(self) -> Catalogue:
-        """What this point has (built once per point: every release is a prefix)."""
-        return catalogue_at(len(self.changes()))
+        """What this point has (built once per set of changes)."""
+        return catalogue_of(self.changes())
 
 
 def changes_by(version: Version) -> tuple[Change, ...]:
-    """Every change first shipped in ``version`` (major.minor) or earlier."""
-    return tuple(c for c in CHANGES if c.version <= version[:2])
+    """Every change in QEMU ``version``: first shipped in its major.minor or earlier, or
+    backported to its stable series at or before its micro (``2.10.2`` has e4f0c6bb)."""
+    def stable(backport: str) -> bool:
+        got = parse_version(backport)
+        return got[:2] == version[:2] and len(version) > 2 and got[2:] <= version[2:]
+
+    return tuple(c for c in CHANGES
+                 if c.version <= version[:2] or any(stable(b) for b in c.backported))
 
 
 #: the named points; a new QEMU release is one row here
@@ -402,14 +468,37 @@ RELEASES: Final[tuple[Release, ...]] = (
             "the new value is sent (e4f0c6bb); CAS falls back to raw when the write fails "
             "(cc7b35b1); incoming migration forces the write (e07cc192)",
             version="2.11"),
+    Release("5.2", "QEMU 5.2 as Debian bullseye ships it",
+            "power10 (DD1) is the newest mode and model; family-wide raw-PVR matching; "
+            "-cpu X,compat=Y still accepted (deprecated)",
+            version="5.2", recorded="5.2"),
     Release("7.2", "QEMU 7.2 as Debian bookworm ships it",
             "power10 is the newest mode; no logical-PVR check, so power7+ is accepted on "
             "POWER8 and newer; hot-plugged CPUs take the boot CPU's mode",
-            version="7.2"),
+            version="7.2", recorded="7.2"),
+    Release("10.0", "QEMU 10.0 as Debian trixie ships it",
+            "power11; the logical-PVR check refuses power7+ on POWER8+; TCG runs SMT; reset "
+            "through ppc_init_compat_all",
+            version="10.0", recorded="10.0"),
+    Release("11.1", "QEMU 11.1 as Debian sid ships it",
+            "10.0 without POWER8E/NVL (f73b3168)",
+            version="11.1", recorded="11.1"),
     Release("head", "QEMU head (b428fe0362, 11.1 rc)",
-            "power11; the logical-PVR check (ac0fbbb2) refuses power7+ on POWER8+; POWER8E/NVL "
-            "removed (f73b3168); reset through ppc_init_compat_all (9c7b7f01)"),
+            "every change modelled; its models and aliases are those 11.1.3's binary lists",
+            recorded="11.1"),
 )
+
+
+def catalogue_of(changes: tuple[Change, ...]) -> Catalogue:
+    """The catalogue of a set of changes (in history order), built once per set."""
+    index = {id(c): i for i, c in enumerate(CHANGES)}
+    return _built(tuple(index[id(c)] for c in changes))
+
+
+@cache
+def _built(indexes: tuple[int, ...]) -> Catalogue:
+    return build(CHANGES[i] for i in indexes)
+
 
 def switch_changes(name: str) -> tuple[Change, ...]:
     """Every change that set switch ``name``, in order."""
@@ -417,11 +506,5 @@ def switch_changes(name: str) -> tuple[Change, ...]:
                  if any(isinstance(e, Flip) and e.switch == name for e in c.effects))
 
 
-@cache
-def catalogue_at(count: int) -> Catalogue:
-    """The catalogue after the first ``count`` changes."""
-    return build(CHANGES[:count])
-
-
 #: the newest point: every change applied (the catalogue tools print when no release is named)
-HEAD: Final = catalogue_at(len(CHANGES))
+HEAD: Final = catalogue_of(CHANGES)

@@ -57,10 +57,15 @@ def _power9_minor(model: CpuModel, pvr: int) -> bool:
     return model.pvr & 0xF == (0 if pvr & 0xF < 2 else 2)
 
 
+def _family(model: CpuModel, pvr: int) -> bool:
+    return pvr & POWER_SERVER_MASK in model.family.bases
+
+
 _DD_MAJOR = 0x0F00
 #: the ``best`` half of each pvr_match callback, one entry per PvrMatch
 _BEST: Mapping[PvrMatch, Callable[[CpuModel, int], bool]] = MappingProxyType({
     PvrMatch.EXACT: _exact,
+    PvrMatch.FAMILY: _family,
     PvrMatch.SAME_BASE: _same_base,
     PvrMatch.SAME_MAJOR: _same_major,
     PvrMatch.POWER9_MINOR: _power9_minor,

@@ -11,19 +11,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from powercompat.catalog.cpus import CpuModel
+from powercompat.catalog.cpus import CpuFamily, CpuModel
 from powercompat.catalog.guests import GuestProfile, linux_cpu_spec
-from powercompat.catalog.modes import LOGICAL_3_00, CompatMode, mode_by_name, mode_by_pvr
+from powercompat.catalog.modes import (
+    LOGICAL_2_06,
+    LOGICAL_3_00,
+    CompatMode,
+    mode_by_name,
+    mode_by_pvr,
+)
 from powercompat.decisions.rules import HEAD_RULES, CompatRules
 from powercompat.decisions.validity import check_compat
 
 
 @lru_cache(maxsize=1024)
-def guest_cpu_line(guest: GuestProfile, raw_pvr: int, cpu_version: int) -> str:
-    """The ``cpu`` line of /proc/cpuinfo, without its ``cpu\\t\\t: `` prefix."""
+def guest_cpu_line(guest: GuestProfile, raw_pvr: int, cpu_version: int,
+                   family: CpuFamily) -> str:
+    """The ``cpu`` line of /proc/cpuinfo, without its ``cpu\\t\\t: `` prefix: the cpu_specs
+    name of ``cpu-version`` (a logical PVR re-runs identify_cpu()) else of the raw PVR, and
+    ", altivec supported" when the kernel has CPU_FTR_ALTIVEC, which it takes from the
+    device tree's ``ibm,vmx`` (QEMU's spapr_dt_cpu: every class with Altivec)."""
     pvr = cpu_version if cpu_version & 0xFF000000 == 0x0F000000 else raw_pvr
     spec = linux_cpu_spec(pvr, guest.cpu_specs)
-    return spec.name + (", altivec supported" if spec.altivec else "")
+    return spec.name + (", altivec supported" if family.vmx else "")
+
+
+def vsx_offered(family: CpuFamily, max_pvr: int, by_compat: bool,
+                rules: CompatRules = HEAD_RULES) -> bool:
+    """Does the guest get VSX (``ibm,vmx`` = 2)? The class must have it, and from 2.12 the
+    spapr cap-vsx defaults off when the CPU cannot do ISA 2.06 within max-cpu-compat
+    (hw/ppc/spapr_caps.c default_caps_with_cpu)."""
+    if not family.vsx:
+        return False
+    return not by_compat or check_compat(family, LOGICAL_2_06, 0, max_pvr, rules).ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +74,12 @@ def hardware_level(model: CpuModel, rules: CompatRules = HEAD_RULES) -> CompatMo
 @lru_cache(maxsize=4096)
 def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | None,
                      rules: CompatRules = HEAD_RULES,
-                     pcr_enforced: bool = False) -> UserlandVerdict:
-    """Can the guest's init run? It needs the kernel to enable VSX (the cpu_spec chosen from
-    cpu-version) and to execute its ISA's instructions: the CPU must implement them, and an
-    enforcing PCR (KVM HV on hardware) must not block them. TCG does not enforce the PCR's
-    architecture bits on instructions (seen on QEMU 7.2: power7 compat on POWER8 runs a
-    POWER8 userland), and KVM PR programs no PCR."""
+                     pcr_enforced: bool = False, vsx: bool = True) -> UserlandVerdict:
+    """Can the guest's init run? It needs VSX (``vsx``: see vsx_offered) and to execute its
+    ISA's instructions: the CPU must implement them, and an enforcing PCR (KVM HV on
+    hardware) must not block them. TCG does not enforce the PCR's architecture bits on
+    instructions (seen on QEMU 7.2: power7 compat on POWER8 runs a POWER8 userland), and
+    KVM PR programs no PCR."""
     if not model.family.pcr_supported:
         return UserlandVerdict(None, model.family.name, "CPU family has no compat levels")
     level = effective_level(model, compat, rules)
@@ -67,12 +87,12 @@ def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | 
         return UserlandVerdict(None, level.name, f"{guest.name}: userland not modelled")
     need = mode_by_name(guest.userland_isa, rules.modes)
     assert need is not None
-    spec = linux_cpu_spec(compat.pvr if compat else model.pvr, guest.cpu_specs)
     hardware = hardware_level(model, rules)
     runs = hardware if not pcr_enforced else min(hardware, level, key=_isa_rank)
     problems = []
-    if guest.userland_vsx and not spec.vsx:
-        problems.append(f"the kernel's '{spec.name}' has no VSX")
+    if guest.userland_vsx and not vsx:
+        problems.append("the guest is given no VSX (ibm,vmx: cap-vsx is off, or the CPU has "
+                        "none)")
     if _isa_rank(runs) < _isa_rank(need):
         why = ("the PCR limits the guest to" if pcr_enforced and runs is level
                else "the CPU implements only")

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Final
 
 from powercompat.catalog.accels import ACCELS
-from powercompat.catalog.guests import GUESTS
+from powercompat.catalog.guests import GUEST_ALIASES, GUESTS
 from powercompat.catalog.history import HEAD
 from powercompat.decisions.libvirt import LibvirtDomain
 from powercompat.errors import InputError, InvalidModeError, UnknownProfileError
@@ -65,7 +65,7 @@ MAX_INVENTORY_BYTES: Final = INVENTORY.cap
 _HOST_KEYS: Final = frozenset(HOST_FIELDS)
 _GUEST_KEYS: Final = frozenset(GUEST_FIELDS)
 _MODE_NAMES: Final = frozenset(m.name for m in HEAD.modes)
-_GUEST_NAMES: Final = frozenset(g.name for g in GUESTS)
+_GUEST_NAMES: Final = frozenset((*(g.name for g in GUESTS), *GUEST_ALIASES))
 
 #: where a bad value is reported: (file, record, field)
 _Spot = tuple[str, str | None, str | None]
@@ -169,7 +169,7 @@ class _Builder:
         path, where = origin
         if profile not in _GUEST_NAMES:
             raise InventoryError(path, where, "profile", str(
-                UnknownProfileError("guest", profile, [g.name for g in GUESTS])))
+                UnknownProfileError("guest", profile, [*(g.name for g in GUESTS), *GUEST_ALIASES])))
         if max_compat is not None and max_compat not in _MODE_NAMES:
             raise InventoryError(*max_spot, str(InvalidModeError(max_compat)))
         if name in self.guests:

@@ -10,9 +10,11 @@ from powercompat.catalog.kernels import DEFAULT_KERNEL, KERNELS, KernelRelease, 
 from powercompat.catalog.modes import CompatMode, mode_by_name
 from powercompat.decisions.cpu_match import resolve_cpu
 from powercompat.errors import (
+    CpuNotPseriesError,
     CpuPropertyError,
     InvalidModeError,
     InvalidValueError,
+    UnknownCpuError,
     UnknownProfileError,
 )
 from powercompat.messages import cpu_property_not_found
@@ -70,6 +72,20 @@ def parse_max_cpu_compat(value: str | None, profile: Profile) -> CompatMode | No
     return mode
 
 
+def resolve_pseries_cpu(name: str, profile: Profile) -> CpuModel:
+    """A ``-cpu`` name as that release's pseries takes it.
+
+    :raises UnknownCpuError: QEMU knows no such CPU.
+    :raises CpuNotPseriesError: QEMU knows it, but pseries has no core type for it.
+    """
+    try:
+        return resolve_cpu(name, profile.cpu_models, profile.cpu_aliases)
+    except UnknownCpuError:
+        if profile.knows_non_pseries(name):
+            raise CpuNotPseriesError(name) from None
+        raise
+
+
 def parse_accel(name: str, host_kernel: str | None = None) -> tuple[Accel, KernelRelease]:
     """The accelerator flavour and the host kernel it runs on, parsed once.
 
@@ -100,14 +116,14 @@ def parse_options(options: MachineOptions) -> MachineConfig:
     if options.host_cpu is not None:
         if not accel.kvm:
             raise InvalidValueError("--host-cpu only applies to a KVM accelerator")
-        host = resolve_cpu(options.host_cpu, profile.cpu_models, profile.cpu_aliases)
+        host = resolve_pseries_cpu(options.host_cpu, profile)
     name, *props = options.cpu.split(",")
     if name.lower() == "host":
         if not accel.kvm or host is None:
             raise InvalidValueError("-cpu host needs a KVM accelerator and --host-cpu")
         model = host
     else:
-        model = resolve_cpu(name, profile.cpu_models, profile.cpu_aliases)
+        model = resolve_pseries_cpu(name, profile)
     if host is None:
         host = model
     max_text = options.max_cpu_compat

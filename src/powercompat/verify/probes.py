@@ -46,19 +46,25 @@ class ProbeResult:
     stderr: str
     cpu_nodes: tuple[str, ...]  # names of the /cpus/*@* nodes in the pre-CAS tree
     cpu_versions: tuple[int, ...]  # their cpu-version (pre-CAS)
+    #: TCG's "doesn't support requested feature" lines, kept out of ``stderr`` (catalog.py)
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        for k in ("extra", "argv", "cpu_nodes", "cpu_versions"):
+        for k in _LISTS:
             d[k] = list(d[k])
         return d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ProbeResult:
         d = dict(d)
-        for k in ("extra", "argv", "cpu_nodes", "cpu_versions"):
-            d[k] = tuple(d[k])
+        for k in _LISTS:
+            if k in d:
+                d[k] = tuple(d[k])
         return cls(**d)
+
+
+_LISTS = ("extra", "argv", "cpu_nodes", "cpu_versions", "warnings")
 
 
 def dtb_cpu_versions(blob: bytes) -> tuple[tuple[str, int], ...]:
