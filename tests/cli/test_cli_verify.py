@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cli_runner import Runner
+import pytest
+from cli_runner import Result, Runner
 
 REAL = Path(__file__).parents[1] / "data" / "real"
 
@@ -68,3 +69,67 @@ def test_malformed_recorded_files_are_one_line_errors(run: Runner, tmp_path: Pat
         r = run("verify", "check", str(path))
         assert r.code == 1, name
         assert r.err.count("\n") == 1 and expected in r.err, r.err
+
+
+# --- environment errors are one line, exit 1, before any boot (issue #12 items 5, 6) --------
+
+
+def _one_line(r: Result, code: int = 1) -> str:
+    assert r.code == code, (r.code, r.err)
+    err = r.err
+    assert err.count("\n") == 1 and err.startswith("powercompat: error: "), err
+    return err
+
+
+def test_report_dir_is_checked_before_anything_boots(run: Runner, tmp_path: Path) -> None:
+    err = _one_line(run("verify", "run", "--report-dir", "/proc/powercompat/report",
+                        "--cache", str(tmp_path)))
+    assert "--report-dir /proc/powercompat/report is not writable" in err
+    (tmp_path / "file").write_text("")
+    err = _one_line(run("verify", "run", "--report-dir", str(tmp_path / "file" / "r")))
+    assert "is not writable: Not a directory" in err
+
+
+def test_cache_that_is_a_file(run: Runner, tmp_path: Path) -> None:
+    (tmp_path / "cache").write_text("")
+    for command in ("run", "setup"):
+        err = _one_line(run("verify", command, "--cache", str(tmp_path / "cache"),
+                            "--report-dir", str(tmp_path / "r")) if command == "run" else
+                        run("verify", command, "--cache", str(tmp_path / "cache")))
+        assert err.endswith(f"cache {tmp_path / 'cache'} is not a folder\n")
+
+
+def test_run_never_installs_and_says_which_setup(run: Runner, tmp_path: Path) -> None:
+    err = _one_line(run("verify", "run", "--release", "trixie", "--cache",
+                        str(tmp_path / "cache"), "--report-dir", str(tmp_path / "r")))
+    assert err.endswith("run: powercompat verify setup --release trixie\n")
+    assert not (tmp_path / "cache").exists()  # nothing fetched, nothing made
+
+
+def test_a_qemu_that_prints_nothing(run: Runner, tmp_path: Path) -> None:
+    silent = tmp_path / "qemu-system-ppc64"
+    silent.write_text("#!/bin/sh\nexit 0\n")
+    silent.chmod(0o755)
+    err = _one_line(run("verify", "run", "--qemu-binary", str(silent), "--cache",
+                        str(tmp_path), "--report-dir", str(tmp_path / "r")))
+    assert err.endswith(f"{silent} --version printed nothing\n")
+    err = _one_line(run("verify", "catalog", "--qemu-binary", str(silent)))
+    assert err.endswith(f"{silent} --version printed nothing\n")
+
+
+def test_setup_without_apt_get(
+    run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    err = _one_line(run("verify", "setup", "--release", "sid", "--cache", str(tmp_path / "c")))
+    assert err.endswith("cannot run apt-get: not found (verify setup needs Debian's apt and "
+                        "dpkg)\n")
+
+
+def test_unknown_release_and_guest(run: Runner, tmp_path: Path) -> None:
+    err = _one_line(run("verify", "setup", "--release", "jessie", "--cache", str(tmp_path)))
+    assert "unknown release 'jessie'; known: bullseye (5.2), bookworm (7.2), trixie (10.0), " \
+        "sid (11.1)" in err
+    err = _one_line(run("verify", "run", "--release", "sid", "--guest", "linux-9.9", "--cache",
+                        str(tmp_path), "--report-dir", str(tmp_path / "r")))
+    assert "not set up" in err or "unknown guest 'linux-9.9'" in err

@@ -22,12 +22,26 @@ from powercompat.verify import (
     qemu_profile,
     run_matrix,
 )
+from powercompat.verify import process as _process
+from powercompat.verify.assets import load_assets
 from powercompat.verify.compare import guest_profile
-from powercompat.verify.matrix import DEFAULT_CPUS, DEFAULT_MODES, CellResult
-from powercompat.verify.report import markdown, write_json
+from powercompat.verify.errors import VerifyError
+from powercompat.verify.matrix import (
+    DEFAULT_CPUS,
+    DEFAULT_MODES,
+    NEWEST_MODE,
+    CellResult,
+    default_firmware,
+    knows_mode,
+)
+from powercompat.verify.report import markdown, prepare_output_dir, write_json
 
-_CACHE_HELP = "Where the guest kernel, busybox and initramfs live (default: $POWERCOMPAT_CACHE "\
+_CACHE_HELP = "Where the QEMUs and guests of each suite live (default: $POWERCOMPAT_CACHE "\
     "or ~/.cache/powercompat)."
+_RELEASE_HELP = "Debian suite or its QEMU release: bullseye|bookworm|trixie|sid or "\
+    "5.2|7.2|10.0|11.1 (default: bookworm, the host's own)."
+_GUEST_HELP = "Guest kernel: linux-6.1 (bookworm), linux-6.12 (trixie), linux-7.2 (sid); "\
+    "default: the release's own suite's kernel."
 
 
 def _say(message: str) -> None:
@@ -38,23 +52,37 @@ def _add_cache(parser: ArgumentParser) -> None:
     parser.add_argument("--cache", type=Path, default=None, help=_CACHE_HELP)
 
 
+def _add_release(parser: ArgumentParser, guest: bool = True) -> None:
+    parser.add_argument("--release", default=None, metavar="R", help=_RELEASE_HELP)
+    if guest:
+        parser.add_argument("--guest", default=None, metavar="G", help=_GUEST_HELP)
+
+
 def configure_setup(parser: ArgumentParser) -> None:
+    _add_release(parser)
+    parser.add_argument("--extract-qemu", action="store_true",
+                        help="Run the suite's QEMU from its extracted packages even when the "
+                        "installed one is that release (bookworm).")
     _add_cache(parser)
     parser.add_argument("--json", dest="as_json", action="store_true",
                         help="Print the assets as JSON.")
 
 
 def setup(args: Namespace) -> int:
-    """Install QEMU if missing, fetch the guest kernel and busybox, write the initramfs."""
-    assets = ensure_assets(args.cache or default_cache_dir(),
-                           progress=None if args.as_json else _say)
+    """Fetch one suite's QEMU and guest into the cache; install nothing on the host."""
+    with _process.guard():
+        assets = ensure_assets(args.cache or default_cache_dir(),
+                               progress=None if args.as_json else _say, release=args.release,
+                               guest=args.guest, extract=args.extract_qemu)
     if args.as_json:
         print(json.dumps(assets.to_json(), indent=2))
         return 0
-    print(f"QEMU:    {assets.qemu_version} ({assets.qemu})")
-    print(f"kernel:  {assets.kernel_package} {assets.kernel_version}")
+    print(f"QEMU:    {assets.qemu_version} ({assets.qemu_source}: {assets.qemu.name})")
+    print(f"guest:   {assets.guest}: {assets.kernel_package} {assets.kernel_version}")
     print(f"busybox: {assets.busybox_version}")
-    print("fetched: " + (", ".join(assets.fetched) if assets.fetched else
+    for note in assets.notes:
+        print(f"note:    {note}")
+    print("fetched: " + (f"{len(assets.fetched)} packages" if assets.fetched else
                          "nothing (all cached)"))
     return 0
 
@@ -93,18 +121,23 @@ def _bar(total: int, wanted: bool) -> Iterator[Callable[[CellResult], None]]:
 
 
 def configure_run(parser: ArgumentParser) -> None:
+    _add_release(parser)
+    parser.add_argument("--qemu-binary", type=Path, default=None, metavar="PATH",
+                        help="Your own qemu-system-ppc64 build; its --version picks the "
+                        "profile.")
     parser.add_argument("--cpus", default=None, metavar="LIST",
                         help=f"QEMU -cpu names, comma-separated (default: "
                         f"{','.join(DEFAULT_CPUS)}).")
     parser.add_argument("--modes", default=None, metavar="LIST",
                         help="max-cpu-compat values; 'unset' for none (default: unset and "
-                        "power6 .. power10).")
+                        "power6 .. power10, and power11 where the release has it).")
     parser.add_argument("--jobs", "-j", default=2, type=int, metavar="N",
                         help="Guests booted at once (default: %(default)s).")
     parser.add_argument("--smp", default=1, type=int, metavar="N",
                         help="vCPUs per guest (-smp N) (default: %(default)s).")
-    parser.add_argument("--firmware", choices=[f.value for f in Firmware], default="vof",
-                        help="VOF (x-vof=on, fast) or SLOF (default: %(default)s).")
+    parser.add_argument("--firmware", choices=[f.value for f in Firmware], default=None,
+                        help="VOF (x-vof=on, fast; QEMU 6.1 and later) or SLOF (default: VOF "
+                        "where the release has it).")
     _add_cache(parser)
     parser.add_argument("--report-dir", type=Path, default=Path("verify-report"),
                         metavar="DIR",
@@ -115,23 +148,42 @@ def configure_run(parser: ArgumentParser) -> None:
 
 
 def run(args: Namespace) -> int:
-    """Boot the matrix and compare every cell with the engine's prediction."""
+    """Boot the matrix on a set-up release and compare every cell with the engine."""
     jobs, smp, as_json, report_dir = args.jobs, args.smp, args.as_json, args.report_dir
     if not 1 <= jobs <= 16:
         raise InvalidValueError(f"--jobs must be 1..16, got {jobs}")
     if not 1 <= smp <= 8:
         raise InvalidValueError(f"--smp must be 1..8, got {smp}")
+    if args.release is not None and args.qemu_binary is not None:
+        raise InvalidValueError("--release and --qemu-binary exclude each other")
     cpu_list = [c for c in _split(args.cpus, DEFAULT_CPUS, False) if c is not None]
     mode_list = _split(args.modes, DEFAULT_MODES, True)
-    assets = ensure_assets(args.cache or default_cache_dir(),
-                           progress=None if as_json else _say)
-    profile = qemu_profile(assets.qemu_version)  # an unknown QEMU is an error, not a guess
-    guest = guest_profile(assets.kernel_version)
-    with _bar(len(cpu_list) * len(mode_list), not as_json) as advance:
-        result = run_matrix(assets, cpus=cpu_list, modes=mode_list, firmware=args.firmware,
-                            jobs=jobs, progress=advance, smp=smp)
+    prepare_output_dir(report_dir, "--report-dir")  # before anything boots
+    with _process.guard():
+        assets = load_assets(args.cache or default_cache_dir(), release=args.release,
+                             guest=args.guest, qemu_binary=args.qemu_binary)
+        try:  # an unknown QEMU or guest is an error, never a guess; the boots still count
+            profile: str | None = qemu_profile(assets.qemu_version)
+            guest: str | None = guest_profile(assets.kernel_version)
+            missing: VerifyError | None = None
+        except VerifyError as err:
+            profile, guest, missing = None, None, err
+        if args.modes is None and knows_mode(assets.qemu):
+            mode_list.append(NEWEST_MODE)
+        firmware = (Firmware(args.firmware) if args.firmware
+                    else default_firmware(assets.qemu_release))
+        with _bar(len(cpu_list) * len(mode_list), not as_json) as advance:
+            result = run_matrix(assets, cpus=cpu_list, modes=mode_list, firmware=firmware,
+                                jobs=jobs, progress=advance, smp=smp)
+    if profile is None or guest is None:
+        write_json(result, report_dir / "report.json", extra={"profile": None})
+        (report_dir / "report.md").write_text(markdown(result))
+        if not as_json:
+            print(f"{len(result.cells)} cells booted in {result.wall_seconds:.1f} s wall "
+                  f"({jobs} at a time); observations in {report_dir}/, not compared:")
+        assert missing is not None
+        raise missing
     verdicts = [judge_cell(c, qemu=profile, guest=guest) for c in result.cells]
-    report_dir.mkdir(parents=True, exist_ok=True)
     write_json(result, report_dir / "report.json",
                extra={"profile": profile, "verdicts": [str(v) for v in verdicts]})
     (report_dir / "report.md").write_text(markdown(result, [v.outcome.value for v in verdicts]))
@@ -139,13 +191,49 @@ def run(args: Namespace) -> int:
     if as_json:
         print(json.dumps({
             "qemu_version": assets.qemu_version, "profile": profile, "guest": guest,
-            "wall_seconds": result.wall_seconds, "mismatches": len(bad),
-            "verdicts": [_verdict_json(v) for v in verdicts]}, indent=2))
+            "firmware": firmware.value, "wall_seconds": result.wall_seconds,
+            "mismatches": len(bad), "verdicts": [_verdict_json(v) for v in verdicts]},
+            indent=2))
     else:
-        _print_verdicts(verdicts, f"{assets.qemu_version} (profile {profile}), guest {guest}")
+        _print_verdicts(verdicts, f"{assets.qemu_version} (profile {profile}), guest {guest}, "
+                        f"{firmware.value}")
         print(f"{len(result.cells)} cells in {result.wall_seconds:.1f} s wall "
               f"({jobs} at a time); reports in {report_dir}/")
     return 1 if bad else 0
+
+
+def configure_catalog(parser: ArgumentParser) -> None:
+    _add_release(parser, guest=False)
+    parser.add_argument("--qemu-binary", type=Path, default=None, metavar="PATH",
+                        help="Your own qemu-system-ppc64 build instead of a set-up release.")
+    parser.add_argument("--record", action="store_true",
+                        help="Write the catalogue (powercompat/data/qemu-<release>.json) and "
+                        "the probe matrix (--probes-out).")
+    parser.add_argument("--probes-out", type=Path, default=None, metavar="FILE",
+                        help="Where --record writes the probe matrix (default: "
+                        "tests/data/real/qemu-<release>-startup-probes.json).")
+    _add_cache(parser)
+    parser.add_argument("--json", dest="as_json", action="store_true",
+                        help="Print the comparison as JSON.")
+
+
+def catalog(args: Namespace) -> int:
+    """Read the binary's CPU catalogue and compare it with the recorded one and the engine."""
+    from powercompat.verify.catalog_check import catalog_command
+
+    if args.release is not None and args.qemu_binary is not None:
+        raise InvalidValueError("--release and --qemu-binary exclude each other")
+    with _process.guard():
+        report = catalog_command(args.cache or default_cache_dir(), release=args.release,
+                                 qemu_binary=args.qemu_binary, record=args.record,
+                                 probes_out=args.probes_out,
+                                 progress=None if args.as_json else _say)
+    if args.as_json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        for line in report.lines():
+            print(line)
+    return 0 if report.ok else 1
 
 
 def existing_file(text: str) -> Path:
@@ -279,15 +367,24 @@ def libvirt(args: Namespace) -> int:
 
 
 SETUP = Command(
-    "Install QEMU if missing and fetch the guest assets.", configure=configure_setup,
+    "Fetch one Debian suite's QEMU and guest into the cache.", configure=configure_setup,
     run=setup,
-    description="Install QEMU if missing, fetch the ppc64el kernel and busybox through a "
-    "private apt state (never the host's dpkg), write the initramfs. Idempotent.")
+    description="Fetch one suite's QEMU (its amd64 package closure, extracted) and guest "
+    "(ppc64el kernel and busybox) through private apt states under the cache, and write the "
+    "initramfs. Installs nothing on the host; never touches the host's dpkg. Idempotent.")
 RUN = Command(
     "Boot the matrix on real QEMU and compare with the engine.", configure=configure_run,
     run=run,
-    description="Boot the matrix (CPU models x max-cpu-compat) and compare every cell with "
-    "the engine's prediction for the installed QEMU's profile; exit 1 on any mismatch.")
+    description="Boot the matrix (CPU models x max-cpu-compat) on a set-up release and compare "
+    "every cell with the engine's prediction for the binary's own version; exit 1 on any "
+    "mismatch. Never downloads or installs: 'verify setup' does that.")
+CATALOG = Command(
+    "Read a QEMU's CPU catalogue and compare it with the recording and the engine.",
+    configure=configure_catalog, run=catalog,
+    description="Read the binary's CPU catalogue (-cpu help, then a start-up probe of every "
+    "model and of every pseries model x max-cpu-compat, -S with 'quit' on stdin) and compare "
+    "it with the recorded catalogue and with the engine's start-up verdicts; exit 1 on any "
+    "difference. --record writes both files.")
 CHECK = Command(
     "Judge recorded matrix files against the engine.", configure=configure_check, run=check,
     description="Judge recorded matrix files (tests/data/real/*.json) against the engine, no "
@@ -301,5 +398,6 @@ LIBVIRT = Command(
     "a private one in session mode and stops it. By hand only: never run in CI.")
 COMMAND = Command(
     "Check the engine against real QEMU booting real Linux guests.",
-    subcommands={"setup": SETUP, "run": RUN, "check": CHECK, "libvirt": LIBVIRT},
+    subcommands={"setup": SETUP, "run": RUN, "catalog": CATALOG, "check": CHECK,
+                 "libvirt": LIBVIRT},
     description="Check the engine against real QEMU booting real Linux guests (TCG).")

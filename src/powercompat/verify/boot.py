@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -23,8 +21,10 @@ from pathlib import Path
 
 from qemu.qmp import QMPClient, QMPError
 
+from powercompat.verify import process
 from powercompat.verify.errors import BootError
 from powercompat.verify.initramfs import DONE
+from powercompat.verify.qemu import QemuBinary
 
 KERNEL_APPEND = "console=hvc0 loglevel=4 panic=-1"
 #: Per-boot limits: VOF boots take ~2-5 s, SLOF ~14 s, both slower on a busy host (oracle.md).
@@ -85,14 +85,16 @@ class BootOutput:
     seconds: float
 
 
-def qemu_argv(qemu: str, spec: BootSpec, vmlinux: Path, initrd: Path) -> list[str]:
+def qemu_argv(
+    qemu: QemuBinary | str, spec: BootSpec, vmlinux: Path, initrd: Path
+) -> list[str]:
     """The boot command line of oracle.md for ``spec`` (without the harness's QMP socket)."""
-    return [
-        qemu, "-M", spec.machine_option(), "-cpu", spec.cpu, "-m", "1G", "-smp", str(spec.smp),
+    return QemuBinary.of(qemu).argv(
+        "-M", spec.machine_option(), "-cpu", spec.cpu, "-m", "1G", "-smp", str(spec.smp),
         "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
         "-no-reboot", "-trace", "spapr_cas_pvr",
         "-kernel", str(vmlinux), "-initrd", str(initrd), "-append", spec.append,
-    ]  # fmt: skip
+    )  # fmt: skip
 
 
 def _conclusive(console: str) -> StopReason | None:
@@ -135,7 +137,12 @@ async def _pump(stream: asyncio.StreamReader, sink: bytearray, changed: asyncio.
 
 
 async def boot(
-    spec: BootSpec, qemu: str, vmlinux: Path, initrd: Path, *, workdir: Path | None = None
+    spec: BootSpec,
+    qemu: QemuBinary | str,
+    vmlinux: Path,
+    initrd: Path,
+    *,
+    workdir: Path | None = None,
 ) -> BootOutput:
     """Boot ``spec`` and return what QEMU and the guest printed.
 
@@ -144,54 +151,64 @@ async def boot(
     :raises BootError: when QEMU cannot be launched at all.
     """
     timeout = spec.timeout or DEFAULT_TIMEOUT[spec.firmware.value]
-    with tempfile.TemporaryDirectory(prefix="pcv-", dir=workdir) as tmp:
-        sock = Path(tmp) / "qmp.sock"
+    with process.temp_dir(parent=workdir) as tmp:
+        sock = tmp / "qmp.sock"
         argv = qemu_argv(qemu, spec, vmlinux, initrd)
         full = [*argv, "-qmp", f"unix:{sock},server=on,wait=off"]
         start = time.monotonic()
         run = await spawn_qemu(full)
-        proc, out, err_buf, changed, pumps, waiter = (
-            run.proc, run.out, run.err, run.changed, run.pumps, run.waiter)
-        reason: StopReason | None = None
-        deadline = start + timeout
-        while reason is None:
-            changed.clear()
-            if waiter.done():
-                reason = StopReason.EXITED
-                break
-            reason = _conclusive(out.decode(errors="replace"))
-            if reason is not None:
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                reason = StopReason.TIMEOUT
-                break
-            ev = asyncio.create_task(changed.wait())
-            await asyncio.wait({ev, waiter}, timeout=remaining, return_when="FIRST_COMPLETED")
-            ev.cancel()
-
-        stopped_by = "qemu"
         try:
-            if not waiter.done():
-                grace = 0.0 if reason is StopReason.TIMEOUT else _EXIT_GRACE
-                stopped_by = await asyncio.wait_for(
-                    _stop(proc, sock, waiter, grace), grace + 4 * _QMP_TIMEOUT
-                )
-        except TimeoutError:
-            stopped_by = "kill"
+            return await _watch(run, spec, argv, sock, start, timeout)
         finally:
-            _kill_if_running(proc)
-        await _drain(pumps, waiter)
-        seconds = time.monotonic() - start
-        return BootOutput(
-            argv=tuple(argv),
-            returncode=proc.returncode,
-            console=out.decode(errors="replace"),
-            stderr=err_buf.decode(errors="replace"),
-            stop_reason=reason,
-            stopped_by=stopped_by,
-            seconds=round(seconds, 3),
-        )
+            process.release(run.proc)
+
+
+async def _watch(
+    run: RunningQemu, spec: BootSpec, argv: list[str], sock: Path, start: float, timeout: float
+) -> BootOutput:
+    """Wait for a conclusive console or QEMU's exit, stop QEMU, collect its output."""
+    proc, out, err_buf, changed, pumps, waiter = (
+        run.proc, run.out, run.err, run.changed, run.pumps, run.waiter)
+    reason: StopReason | None = None
+    deadline = start + timeout
+    while reason is None:
+        changed.clear()
+        if waiter.done():
+            reason = StopReason.EXITED
+            break
+        reason = _conclusive(out.decode(errors="replace"))
+        if reason is not None:
+            break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            reason = StopReason.TIMEOUT
+            break
+        ev = asyncio.create_task(changed.wait())
+        await asyncio.wait({ev, waiter}, timeout=remaining, return_when="FIRST_COMPLETED")
+        ev.cancel()
+
+    stopped_by = "qemu"
+    try:
+        if not waiter.done():
+            grace = 0.0 if reason is StopReason.TIMEOUT else _EXIT_GRACE
+            stopped_by = await asyncio.wait_for(
+                _stop(proc, sock, waiter, grace), grace + 4 * _QMP_TIMEOUT
+            )
+    except TimeoutError:
+        stopped_by = "kill"
+    finally:
+        _kill_if_running(proc)
+    await _drain(pumps, waiter)
+    seconds = time.monotonic() - start
+    return BootOutput(
+        argv=tuple(argv),
+        returncode=proc.returncode,
+        console=out.decode(errors="replace"),
+        stderr=err_buf.decode(errors="replace"),
+        stop_reason=reason,
+        stopped_by=stopped_by,
+        seconds=round(seconds, 3),
+    )
 
 
 @dataclass
@@ -217,18 +234,11 @@ def free_port() -> int:
 async def spawn_qemu(argv: list[str]) -> RunningQemu:
     """Start QEMU with its output pumped, so it never blocks on a full pipe.
 
-    :raises BootError: QEMU cannot be run at all.
+    The child is registered with :mod:`process`; end it with ``process.release(run.proc)``.
+
+    :raises EnvironmentProblem: QEMU cannot be run at all.
     """
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as err:
-        raise BootError(f"cannot run {argv[0]}: {err}") from err
+    proc = await process.spawn(argv)
     assert proc.stdout is not None and proc.stderr is not None
     out, err_buf, changed = bytearray(), bytearray(), asyncio.Event()
     pumps = [
@@ -240,9 +250,7 @@ async def spawn_qemu(argv: list[str]) -> RunningQemu:
 
 def _kill_if_running(proc: asyncio.subprocess.Process) -> None:
     """Last resort: SIGKILL the QEMU session (it was started in its own session)."""
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 9)
+    process.release(proc)
 
 
 async def _drain(pumps: list[asyncio.Task[None]], waiter: asyncio.Task[int]) -> None:
@@ -279,7 +287,12 @@ async def _stop(
 
 
 def dump_dtb(
-    qemu: str, cpu: str, max_cpu_compat: str | None, dest: Path, *, extra: tuple[str, ...] = ()
+    qemu: QemuBinary | str,
+    cpu: str,
+    max_cpu_compat: str | None,
+    dest: Path,
+    *,
+    extra: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Run QEMU with ``-machine dumpdtb=dest``: start-up validation and the pre-CAS tree.
 
@@ -287,8 +300,8 @@ def dump_dtb(
     """
     spec = BootSpec(cpu=cpu, max_cpu_compat=max_cpu_compat)
     machine = f"{spec.machine_option()},dumpdtb={dest}"
-    argv = [
-        qemu, "-M", machine, "-cpu", cpu, "-m", "1G", "-nodefaults", "-display", "none",
+    argv = QemuBinary.of(qemu).argv(
+        "-M", machine, "-cpu", cpu, "-m", "1G", "-nodefaults", "-display", "none",
         "-monitor", "none", *extra,
-    ]  # fmt: skip
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    )  # fmt: skip
+    return process.run(argv, timeout=60)

@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from powercompat.errors import PowerCompatError, UnknownProfileError
-from powercompat.verify.errors import UnknownQemuError, VerifyError
+from powercompat.errors import InvalidValueError, PowerCompatError, UnknownProfileError
+from powercompat.verify.errors import UnknownGuestError, UnknownQemuError
 from powercompat.verify.matrix import CellResult
 from powercompat.verify.probes import ProbeResult
-
-#: Debian kernel package version prefix -> engine guest profile.
-_GUEST_PROFILES = ((re.compile(r"^6\.1\.\d+"), "linux-6.1"),)
+from powercompat.verify.suites import guest_name
 
 
 class Outcome(StrEnum):
@@ -106,10 +104,13 @@ def _show(v: object) -> str:
 
 
 def qemu_profile(qemu_version: str) -> str:
-    """The engine profile for a ``qemu-system-ppc64 --version`` line, by the one resolver
-    the library uses (powercompat.profiles.profile_for_version).
+    """The engine profile for a ``qemu-system-ppc64 --version`` line.
 
-    :raises UnknownQemuError: for a version no profile models.
+    The one place a recorded or running QEMU is mapped to an engine profile; it asks the
+    library's own resolver (``powercompat.profiles.profile_for_version``), so a release the
+    engine adds is picked up here with no change.
+
+    :raises UnknownQemuError: for a version no profile models (never guessed).
     """
     from powercompat.profiles import profile_for_version
 
@@ -120,14 +121,21 @@ def qemu_profile(qemu_version: str) -> str:
 
 
 def guest_profile(kernel_version: str) -> str:
-    """The engine guest profile for a Debian kernel package version such as ``6.1.176-1``.
+    """The engine guest for a Debian kernel package version: ``6.12.57-1`` -> ``linux-6.12``.
 
-    :raises VerifyError: for a kernel no guest profile was built from (never guessed).
+    The guest is named after the kernel (``linux-X.Y``); the engine must know that name.
+
+    :raises UnknownGuestError: the engine has no guest of that name (never guessed).
     """
-    for pattern, profile in _GUEST_PROFILES:
-        if pattern.search(kernel_version):
-            return profile
-    raise VerifyError(f"no engine guest profile for kernel {kernel_version!r}")
+    from powercompat.catalog.guests import guest_by_name
+
+    try:
+        name = guest_name(kernel_version)
+    except InvalidValueError as err:
+        raise UnknownGuestError(kernel_version, "") from err
+    if guest_by_name(name) is None:
+        raise UnknownGuestError(kernel_version, name)
+    return name
 
 
 def _default_negotiate() -> Negotiate:

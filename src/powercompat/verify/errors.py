@@ -7,7 +7,9 @@
           +-- AssetError             QEMU or a guest package could not be installed/fetched
           +-- BootError              a guest could not be started or stopped
           +-- UnknownQemuError       the QEMU found has no engine profile (never guessed)
+          +-- UnknownGuestError      the guest kernel has no engine guest (never guessed)
           +-- RecordError            a recorded results file is malformed
+          +-- EnvironmentProblem     a program, path or permission of this machine is missing
 
 ``qemu.qmp`` errors are caught only at the harness edge and re-raised ``from`` the cause
 (STYLE.md section 3).
@@ -46,5 +48,20 @@ class UnknownQemuError(VerifyError):
         self.version = version
 
 
+class UnknownGuestError(VerifyError):
+    """The guest kernel has no engine guest profile; comparing against a guess proves nothing."""
+
+    def __init__(self, kernel_version: str, guest: str) -> None:
+        named = f" ({guest})" if guest else ""
+        super().__init__(f"no engine guest profile for kernel {kernel_version!r}{named}")
+        self.kernel_version = kernel_version
+        self.guest = guest
+
+
 class RecordError(VerifyError):
     """A recorded results file cannot be read: its name and what is wrong, in one line."""
+
+
+class EnvironmentProblem(VerifyError):
+    """This machine lacks what the harness needs: a program, a writable path, a QEMU that
+    answers ``--version``. Not a bug in powercompat and not a verdict on the engine."""

@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from powercompat.verify import process
 from powercompat.verify.boot import (
     BootSpec,
     _drain,
@@ -34,6 +34,7 @@ from powercompat.verify.boot import (
     spawn_qemu,
 )
 from powercompat.verify.errors import BootError
+from powercompat.verify.qemu import QemuBinary
 from powercompat.verify.signals import cas_traces, startup_error
 
 _PACKET = re.compile(rb"\$([^#]*)#([0-9a-fA-F]{2})")
@@ -149,15 +150,15 @@ def decode_pair(pvr_raw: bytes, pcr_raw: bytes) -> tuple[int, int, str]:
 
 
 async def read_pcr(
-    spec: BootSpec, qemu: str, vmlinux: Path, initrd: Path, *, timeout: float = 60.0
+    spec: BootSpec, qemu: QemuBinary | str, vmlinux: Path, initrd: Path, *, timeout: float = 60.0
 ) -> PcrReading:
     """Boot ``spec`` until the kernel prints its first line (CAS is over), then read PCR.
 
     :raises BootError: when the guest never gets past CAS or the gdbstub misbehaves.
     """
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="pcv-gdb-") as tmp:
-        sock = Path(tmp) / "qmp.sock"
+    with process.temp_dir(prefix="pcv-gdb-") as tmp:
+        sock = tmp / "qmp.sock"
         argv = [
             *qemu_argv(qemu, spec, vmlinux, initrd),
             "-gdb", f"tcp:127.0.0.1:{port}",

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from qemu.qmp import QMPClient, QMPError
 
-from powercompat.verify import signals
+from powercompat.verify import process, signals
 from powercompat.verify.assets import Assets
 from powercompat.verify.boot import _kill_if_running, spawn_qemu
 from powercompat.verify.initramfs import (
@@ -65,8 +63,7 @@ CASES: tuple[HotplugCase, ...] = (
 
 async def run_case(case: HotplugCase, assets: Assets, timeout: float = 60.0) -> dict[str, Any]:
     """Boot, wait for READY, ``device_add`` core 1, wait for the guest's report."""
-    with tempfile.TemporaryDirectory(prefix="pcv-hp-") as tmp:
-        work = Path(tmp)
+    with process.temp_dir(prefix="pcv-hp-") as work:
         vmlinux = assets.vmlinux
         pvr_list = None
         if case.pairs is not None:
@@ -78,12 +75,12 @@ async def run_case(case: HotplugCase, assets: Assets, timeout: float = 60.0) -> 
         sock = work / "qmp.sock"
         machine = "pseries,x-vof=on" + (
             f",max-cpu-compat={case.max_cpu_compat}" if case.max_cpu_compat else "")
-        run = await spawn_qemu([
-            assets.qemu, "-M", machine, "-cpu", case.cpu, "-m", "1G", "-smp", "1,maxcpus=2",
+        run = await spawn_qemu(assets.qemu.argv(
+            "-M", machine, "-cpu", case.cpu, "-m", "1G", "-smp", "1,maxcpus=2",
             "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
             "-no-reboot", "-trace", "spapr_cas_pvr", "-qmp", f"unix:{sock},server=on,wait=off",
             "-kernel", str(vmlinux), "-initrd", str(initrd),
-            "-append", "console=hvc0 loglevel=4 panic=-1"])
+            "-append", "console=hvc0 loglevel=4 panic=-1"))
         plugged = False
         deadline = time.monotonic() + timeout
         try:

@@ -28,6 +28,7 @@ from powercompat.verify import signals
 from powercompat.verify.assets import Assets, ensure_assets
 from powercompat.verify.boot import BootOutput, BootSpec, Firmware, StopReason, boot
 from powercompat.verify.errors import RecordError
+from powercompat.verify.qemu import QemuBinary
 
 #: QEMU ``-cpu`` names of the default matrix, oldest first.
 DEFAULT_CPUS = ("power7", "power8", "power9", "power10")
@@ -35,6 +36,10 @@ DEFAULT_CPUS = ("power7", "power8", "power9", "power10")
 DEFAULT_MODES: tuple[str | None, ...] = (
     None, "power6", "power7", "power7+", "power8", "power9", "power10",
 )  # fmt: skip
+#: max-cpu-compat power11 and the POWER11 CPU arrived in QEMU 10.0
+NEWEST_MODE = "power11"
+#: VOF (x-vof=on) arrived in QEMU 6.1; older releases boot with SLOF
+VOF_SINCE = (6, 1)
 CONSOLE_TAIL_LINES = 40
 SCHEMA = "powercompat-verify/1"
 
@@ -135,14 +140,34 @@ def cell_from_output(spec: BootSpec, out: BootOutput) -> CellResult:
     )
 
 
+def default_firmware(release: str) -> Firmware:
+    """VOF where the release has it (6.1 and later), else SLOF."""
+    major, _, minor = release.partition(".")
+    try:
+        have_vof = (int(major), int(minor or 0)) >= VOF_SINCE
+    except ValueError:
+        have_vof = True
+    return Firmware.VOF if have_vof else Firmware.SLOF
+
+
+def knows_mode(qemu: QemuBinary, mode: str = NEWEST_MODE) -> bool:
+    """Does this binary have ``max-cpu-compat=mode``? Asked with one start-up probe: a
+    release without it says 'Invalid compatibility mode' (no timing involved)."""
+    from powercompat.verify.catalog import run_startup_probe
+
+    probe = run_startup_probe(qemu, "power10", mode)
+    return not (probe.startup_error or "").startswith("Invalid compatibility mode")
+
+
 def matrix_specs(
     cpus: Sequence[str] = DEFAULT_CPUS,
     modes: Sequence[str | None] = DEFAULT_MODES,
     firmware: Firmware = Firmware.VOF,
     smp: int = 1,
+    timeout: float | None = None,
 ) -> list[BootSpec]:
     """Cells in row order: each CPU with every mode."""
-    return [BootSpec(cpu=c, max_cpu_compat=m, firmware=firmware, smp=smp)
+    return [BootSpec(cpu=c, max_cpu_compat=m, firmware=firmware, smp=smp, timeout=timeout)
             for c in cpus for m in modes]
 
 
@@ -161,10 +186,7 @@ class MatrixRun:
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
-            "qemu_version": self.assets.qemu_version,
-            "kernel_package": self.assets.kernel_package,
-            "kernel_version": self.assets.kernel_version,
-            "busybox_version": self.assets.busybox_version,
+            **self.assets.header(),
             "firmware": self.firmware,
             "date": self.started_at,
             "jobs": self.jobs,
@@ -212,6 +234,7 @@ def run_matrix(
     jobs: int = 2,
     progress: Callable[[CellResult], None] | None = None,
     smp: int = 1,
+    timeout: float | None = None,
 ) -> MatrixRun:
     """Plain entry point for the CLI: run the matrix and return its results.
 
@@ -220,7 +243,7 @@ def run_matrix(
     """
     if assets is None:
         assets = ensure_assets()
-    specs = matrix_specs(cpus, modes, Firmware(firmware), smp)
+    specs = matrix_specs(cpus, modes, Firmware(firmware), smp, timeout)
     return asyncio.run(run_matrix_async(specs, assets, jobs=jobs, progress=progress))
 
 

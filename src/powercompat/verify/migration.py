@@ -12,14 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qemu.qmp import QMPClient, QMPError
 
-from powercompat.verify import signals
+from powercompat.verify import process, signals
 from powercompat.verify.assets import Assets
 from powercompat.verify.boot import free_port
 
@@ -54,7 +53,8 @@ CASES: tuple[MigrationCase, ...] = (
 def _argv(assets: Assets, cpu: str, max_compat: str | None, qmp: Path, extra: list[str]
           ) -> list[str]:
     machine = "pseries,x-vof=on" + (f",max-cpu-compat={max_compat}" if max_compat else "")
-    return [assets.qemu, "-M", machine, "-cpu", cpu, "-m", "1G", "-smp", "1", "-nodefaults",
+    return [*assets.qemu.prefix, "-M", machine, "-cpu", cpu, "-m", "1G", "-smp", "1",
+            "-nodefaults",
             "-display", "none", "-serial", "null", "-monitor", "none", "-no-reboot",
             "-action", "panic=pause", "-trace", "spapr_cas_pvr",
             "-qmp", f"unix:{qmp},server=on,wait=off", "-kernel", str(assets.vmlinux),
@@ -73,25 +73,28 @@ async def _qmp(sock: Path, command: str, args: dict[str, Any] | None = None) -> 
 
 
 def _stop(proc: subprocess.Popen[str]) -> str:
-    if proc.poll() is None:
-        proc.kill()
-    _, err = proc.communicate(timeout=10)
+    """Kill the QEMU's group if it still runs; its stderr."""
+    process.release(proc)
+    try:
+        _, err = proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        return ""
     return err
 
 
 async def run_case(case: MigrationCase, assets: Assets) -> dict[str, Any]:
     """Boot the source, start the destination, migrate; what each side reported."""
-    with tempfile.TemporaryDirectory(prefix="pcv-mig-") as tmp:
-        src_sock, dst_sock = Path(tmp) / "src.sock", Path(tmp) / "dst.sock"
+    with process.temp_dir(prefix="pcv-mig-") as tmp:
+        src_sock, dst_sock = tmp / "src.sock", tmp / "dst.sock"
         port = free_port()
-        src = subprocess.Popen(_argv(assets, case.src_cpu, case.src_max, src_sock, []),
+        src = process.popen(_argv(assets, case.src_cpu, case.src_max, src_sock, []),
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         dst: subprocess.Popen[str] | None = None
         status: str | None = None
         dst_state: str | None = None
         try:
             await asyncio.sleep(BOOT_SECONDS)
-            dst = subprocess.Popen(
+            dst = process.popen(
                 _argv(assets, case.dst_cpu, case.dst_max, dst_sock,
                       ["-incoming", f"tcp:127.0.0.1:{port}"]),
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

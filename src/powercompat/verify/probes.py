@@ -9,15 +9,14 @@ then exits in about 0.1 s (oracle.md). The tree's ``cpu-version`` is the mode be
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import fdt
 
-from powercompat.verify import signals
+from powercompat.verify import process, signals
 from powercompat.verify.boot import dump_dtb
+from powercompat.verify.qemu import QemuBinary
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +77,10 @@ def dtb_cpu_versions(blob: bytes) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
-def run_probe(qemu: str, probe: Probe) -> ProbeResult:
+def run_probe(qemu: QemuBinary | str, probe: Probe) -> ProbeResult:
     """Run one probe with ``dumpdtb`` and read the pre-CAS tree if QEMU wrote one."""
-    with tempfile.TemporaryDirectory(prefix="pcv-dtb-") as tmp:
-        dest = Path(tmp) / "pre-cas.dtb"
+    with process.temp_dir(prefix="pcv-dtb-") as tmp:
+        dest = tmp / "pre-cas.dtb"
         proc = dump_dtb(qemu, probe.cpu, probe.max_cpu_compat, dest, extra=probe.extra)
         started = proc.returncode == 0 and dest.exists()
         nodes = dtb_cpu_versions(dest.read_bytes()) if started else ()

@@ -3,28 +3,39 @@
 Why a module of its own: each file carries its provenance (QEMU version string, kernel and
 busybox package versions, date, command) so a later reader can tell which QEMU said what.
 
-Usage: ``python -m powercompat.verify.record KIND OUT.json`` with KIND one of probes,
-vector, oldcpus, pcr, patched, migration, hotplug.
+Usage: ``python -m powercompat.verify.record KIND OUT.json [--release R] [--guest G]
+[--cpus LIST] [--modes LIST] [--firmware vof|slof] [--jobs N]`` with KIND one of matrix,
+probes, vector, cpuspecs, oldcpus, pcr, patched, migration, hotplug. Assets come from the cache
+(``verify setup`` fetches what is missing). Boots belong under the machine's TCG lock.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import json
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from powercompat.verify import process
 from powercompat.verify.assets import Assets, ensure_assets
 from powercompat.verify.boot import BootSpec
 from powercompat.verify.errors import BootError
 from powercompat.verify.gdbpcr import read_pcr
-from powercompat.verify.matrix import matrix_specs, run_matrix
+from powercompat.verify.matrix import (
+    DEFAULT_CPUS,
+    DEFAULT_MODES,
+    default_firmware,
+    matrix_specs,
+    run_matrix,
+)
 from powercompat.verify.probes import DEFAULT_PROBES, run_probe
-from powercompat.verify.report import write_json
-from powercompat.verify.vector import SYMBOL, pvr_pairs, read_symbol
+from powercompat.verify.report import prepare_output_file, write_json
+from powercompat.verify.vector import CPU_SPECS, SYMBOL, pvr_pairs, read_cpu_specs, read_symbol
 
 
 def _now() -> str:
@@ -33,13 +44,14 @@ def _now() -> str:
 
 def _header(assets: Assets, argv: list[str]) -> dict[str, Any]:
     return {
-        "qemu_version": assets.qemu_version,
-        "kernel_package": assets.kernel_package,
-        "kernel_version": assets.kernel_version,
-        "busybox_version": assets.busybox_version,
+        **assets.header(),
         "date": _now(),
-        "command": "python -m powercompat.verify.record " + shlex.join(argv),
+        "command": _command(argv),
     }
+
+
+def _command(argv: list[str]) -> str:
+    return "python -m powercompat.verify.record " + shlex.join(argv)
 
 
 def record_probes(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
@@ -72,11 +84,36 @@ def record_vector(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
     return data
 
 
+def record_cpu_specs(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
+    """The guest kernel's ``cpu_specs[]`` rows: the names it prints for each PVR."""
+    rows = read_cpu_specs(assets.vmlinux)
+    data = {
+        **_header(assets, argv),
+        "vmlinux": assets.vmlinux.name,
+        "symbol": CPU_SPECS,
+        "method": "struct cpu_spec rows of the vmlinux symbol cpu_specs (stride: the size of "
+        "the_cpu_spec), fields pvr_mask, pvr_value, cpu_name, cpu_features, cpu_user_features "
+        "read little-endian; first match wins",
+        "rows": [r.to_json() for r in rows],
+    }
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def record_matrix(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
+    """A CPU x max-cpu-compat matrix of real boots (``--cpus``, ``--modes``, ``--firmware``)."""
+    opts = _OPTIONS
+    firmware = opts.firmware or default_firmware(assets.qemu_release).value
+    run = run_matrix(assets, cpus=opts.cpus, modes=opts.modes, firmware=firmware,
+                     jobs=opts.jobs, timeout=opts.timeout)
+    write_json(run, out, extra={"command": _command(argv)})
+    return run.to_json()
+
+
 def record_oldcpus(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
     """Boot CPUs older than POWER6 (no compat modes at all): what CAS does with them."""
     run = run_matrix(assets, cpus=["970", "power5+"], modes=[None, "power6"], firmware="vof")
-    cmd = "python -m powercompat.verify.record " + shlex.join(argv)
-    write_json(run, out, extra={"command": cmd})
+    write_json(run, out, extra={"command": _command(argv)})
     return run.to_json()
 
 
@@ -110,15 +147,13 @@ def record_pcr(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
 
 def record_patched(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
     """Boots of the real kernel with its PVR list patched (verify/patched.py CASES)."""
-    import tempfile
-
     from powercompat.verify.patched import CASES, run_case
 
     async def all_cases(work: Path) -> list[dict[str, Any]]:
         return [await run_case(case, assets, work) for case in CASES]
 
-    with tempfile.TemporaryDirectory(prefix="pcv-patched-") as tmp:
-        observations = asyncio.run(all_cases(Path(tmp)))
+    with process.temp_dir(prefix="pcv-patched-") as tmp:
+        observations = asyncio.run(all_cases(tmp))
     data = {
         **_header(assets, argv),
         "method": "the kernel's ibm_architecture_vec_template PVR list overwritten in a copy "
@@ -167,7 +202,9 @@ def record_hotplug(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]
 
 
 _RECORDERS = {
+    "cpuspecs": record_cpu_specs,
     "hotplug": record_hotplug,
+    "matrix": record_matrix,
     "migration": record_migration,
     "patched": record_patched,
     "probes": record_probes,
@@ -177,13 +214,45 @@ _RECORDERS = {
 }
 
 
+@dataclass
+class _Options:
+    cpus: list[str]
+    modes: list[str | None]
+    firmware: str | None
+    jobs: int
+    timeout: float | None = None
+
+
+_OPTIONS = _Options(list(DEFAULT_CPUS), list(DEFAULT_MODES), None, 2)
+
+
+def _modes(text: str) -> list[str | None]:
+    return [None if m == "unset" else m for m in text.split(",")]
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in _RECORDERS:
-        print(__doc__, file=sys.stderr)
-        return 2
-    assets = ensure_assets(progress=lambda m: print(f"setup: {m}", file=sys.stderr))
-    _RECORDERS[argv[0]](assets, Path(argv[1]), argv)
-    print(f"recorded {argv[1]}")
+    parser = argparse.ArgumentParser(prog="python -m powercompat.verify.record",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=sorted(_RECORDERS))
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--release", default=None)
+    parser.add_argument("--guest", default=None)
+    parser.add_argument("--cpus", default=",".join(DEFAULT_CPUS))
+    parser.add_argument("--modes", default=",".join(m or "unset" for m in DEFAULT_MODES))
+    parser.add_argument("--firmware", choices=("vof", "slof"), default=None)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per boot (default: 30 VOF, 60 SLOF)")
+    args = parser.parse_args(argv)
+    global _OPTIONS
+    _OPTIONS = _Options(args.cpus.split(","), _modes(args.modes), args.firmware, args.jobs,
+                        args.timeout)
+    prepare_output_file(args.out)
+    with process.guard():
+        assets = ensure_assets(progress=lambda m: print(f"setup: {m}", file=sys.stderr),
+                               release=args.release, guest=args.guest)
+        _RECORDERS[args.kind](assets, args.out, argv)
+    print(f"recorded {args.out}")
     return 0
 
 

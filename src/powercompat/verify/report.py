@@ -7,11 +7,46 @@ Markdown is what a reviewer reads. Both come from the same ``MatrixRun`` value.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from powercompat.verify.errors import EnvironmentProblem
 from powercompat.verify.matrix import CellResult, MatrixRun
+
+
+def prepare_output_dir(path: Path, what: str = "report folder") -> Path:
+    """Make sure ``path`` is a folder we can write, before any guest boots (issue #12 item 5).
+
+    A test file is written and removed, since root passes ``access()`` checks even where a
+    write fails (under ``/proc``).
+
+    :raises EnvironmentProblem: it is a file, or cannot be made or written.
+    """
+    probe = path / f".powercompat-write-test-{os.getpid()}"
+    try:
+        if path.exists() and not path.is_dir():
+            raise EnvironmentProblem(f"{what} {path} is not a folder")
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise EnvironmentProblem(
+            f"{what} {path} is not writable: {err.strerror or err}") from err
+    return path
+
+
+def prepare_output_file(path: Path, what: str = "output file") -> Path:
+    """Same check for a file to be written later: its folder must be writable, and the path
+    itself must not be a folder.
+
+    :raises EnvironmentProblem: it cannot be written.
+    """
+    if path.is_dir():
+        raise EnvironmentProblem(f"{what} {path} is a folder")
+    prepare_output_dir(path.parent, f"folder of {what}")
+    return path
 
 
 def hex32(value: int | None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
@@ -63,3 +64,72 @@ def pvr_pairs(vec: bytes) -> list[tuple[int, int]]:
         if value & ~mask & 0xFFFFFFFF:
             break
     return pairs
+
+
+# --- cpu_specs: the kernel's own names for each PVR -----------------------------------------
+
+#: arch/powerpc/kernel/cputable.c: ``static struct cpu_spec cpu_specs[] __initdata`` (its rows
+#: come from cpu_specs_book3s_64.h); ``the_cpu_spec`` is one struct, so its symbol size is
+#: sizeof(struct cpu_spec) in this very build.
+CPU_SPECS = "cpu_specs"
+ONE_SPEC = "the_cpu_spec"
+# Not read from here: whether "altivec supported" is printed. POWER6 and later rows carry no
+# CPU_FTR_ALTIVEC; prom.c check_cpu_feature_properties() adds it at boot from the device
+# tree's "ibm,vmx" property, which QEMU sets, so the table alone cannot tell.
+
+
+@dataclass(frozen=True, slots=True)
+class CpuSpecRow:
+    """The first fields of one ``struct cpu_spec`` (arch/powerpc/include/asm/cputable.h):
+    ``pvr_mask``, ``pvr_value``, ``cpu_name``, ``cpu_features``, ``cpu_user_features``; they
+    have kept these offsets (0, 4, 8, 16, 24) since the struct began."""
+
+    mask: int
+    value: int
+    name: str
+    cpu_features: int
+    user_features: int
+
+    def to_json(self) -> dict[str, str]:
+        return {"mask": f"0x{self.mask:08x}", "value": f"0x{self.value:08x}", "name": self.name,
+                "cpu_features": f"0x{self.cpu_features:016x}",
+                "user_features": f"0x{self.user_features:08x}"}
+
+
+def _c_string(elf: ELFFile, address: int) -> str:
+    """The NUL-terminated string at a kernel virtual address."""
+    for sec in elf.iter_sections():
+        start, size = sec["sh_addr"], sec["sh_size"]
+        if sec["sh_type"] != "SHT_NOBITS" and start <= address < start + size:
+            data = sec.data()[address - start : address - start + 256]
+            return data.split(b"\0", 1)[0].decode("ascii", errors="replace")
+    raise KeyError(f"address 0x{address:x} is in no section")
+
+
+def read_cpu_specs(vmlinux: Path) -> tuple[CpuSpecRow, ...]:
+    """Every row of the kernel's ``cpu_specs[]``, in table order (first match wins at boot).
+
+    The kernel is little-endian here (ppc64el), so the struct is read as such (unlike the CAS
+    vector, which is big-endian by definition).
+
+    :raises KeyError: a symbol is missing or the sizes do not divide.
+    """
+    table = read_symbol(vmlinux, CPU_SPECS)
+    stride = read_symbol(vmlinux, ONE_SPEC).size
+    if stride < 32 or table.size % stride:
+        raise KeyError(f"{CPU_SPECS} size {table.size} is not a multiple of {stride}")
+    rows = []
+    with vmlinux.open("rb") as fh:
+        elf = ELFFile(fh)
+        order: Literal["little", "big"] = "little" if elf.little_endian else "big"
+        for off in range(0, table.size, stride):
+            raw = table.data[off : off + stride]
+            mask = int.from_bytes(raw[0:4], order)
+            value = int.from_bytes(raw[4:8], order)
+            name_ptr = int.from_bytes(raw[8:16], order)
+            rows.append(CpuSpecRow(
+                mask=mask, value=value, name=_c_string(elf, name_ptr),
+                cpu_features=int.from_bytes(raw[16:24], order),
+                user_features=int.from_bytes(raw[24:28], order),
+            ))
+    return tuple(rows)

@@ -1,0 +1,90 @@
+"""The Debian suites whose QEMU and guest kernels the harness runs (releases.md).
+
+Why a table: a release is data, not a code path (issue #9). Each suite names the QEMU release
+it ships and the extra indexes beside it; the guest it gives is named after the kernel that was
+actually fetched (``linux-6.12``), never after the suite, since a suite's kernel moves on.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from powercompat.errors import InvalidValueError
+
+
+@dataclass(frozen=True, slots=True)
+class Suite:
+    """One Debian suite as the harness uses it."""
+
+    name: str
+    qemu_release: str  # the QEMU release its qemu-system-ppc ships (major.minor)
+    guest: str  # the guest its ppc64el kernel gave when this table was written
+    updates: bool = True  # has NAME-updates and NAME-security indexes
+    firmware: str = "vof"  # default firmware for its QEMU (VOF arrived in QEMU 6.1)
+
+    @property
+    def extra_suites(self) -> tuple[str, ...]:
+        """The update and security suites next to the main one (none for sid)."""
+        return (f"{self.name}-updates",) if self.updates else ()
+
+    @property
+    def security_suite(self) -> str | None:
+        return f"{self.name}-security" if self.updates else None
+
+
+SUITES: Final[tuple[Suite, ...]] = (
+    Suite("bullseye", "5.2", "linux-5.10", firmware="slof"),
+    Suite("bookworm", "7.2", "linux-6.1"),
+    Suite("trixie", "10.0", "linux-6.12"),
+    Suite("sid", "11.1", "linux-7.2", updates=False),
+)
+#: the host's own suite: its installed QEMU may be used when its version matches
+HOST_SUITE: Final = "bookworm"
+#: the guest used for a release whose own suite's kernel cannot be fetched
+FALLBACK_GUEST: Final = "linux-6.1"
+
+_GUEST = re.compile(r"^(\d+)\.(\d+)")
+
+
+def suite_by_name(name: str) -> Suite | None:
+    for suite in SUITES:
+        if suite.name == name:
+            return suite
+    return None
+
+
+def parse_suite(text: str) -> Suite:
+    """A suite name (``trixie``) or the QEMU release it ships (``10.0``).
+
+    :raises InvalidValueError: neither.
+    """
+    for suite in SUITES:
+        if text in (suite.name, suite.qemu_release):
+            return suite
+    names = ", ".join(f"{s.name} ({s.qemu_release})" for s in SUITES)
+    raise InvalidValueError(f"unknown release '{text}'; known: {names}")
+
+
+def suite_for_guest(guest: str) -> Suite:
+    """The suite whose kernel is the guest ``linux-X.Y`` (by this table).
+
+    :raises InvalidValueError: no suite gives that guest.
+    """
+    for suite in SUITES:
+        if suite.guest == guest:
+            return suite
+    names = ", ".join(s.guest for s in SUITES)
+    raise InvalidValueError(f"unknown guest '{guest}'; known: {names}")
+
+
+def guest_name(kernel_version: str) -> str:
+    """``linux-X.Y`` for a Debian kernel package version (``6.12.57-1`` -> ``linux-6.12``).
+
+    :raises InvalidValueError: the version does not start with X.Y.
+    """
+    m = _GUEST.match(kernel_version)
+    if m is None:
+        raise InvalidValueError(f"not a kernel version: '{kernel_version}'")
+    return f"linux-{int(m.group(1))}.{int(m.group(2))}"
