@@ -77,13 +77,28 @@ def cpu_property_not_found(typename: str, prop: str, value: str) -> str:
             f"Property '{typename}.{prop}' not found")
 
 
-# hw/ppc/spapr.c spapr_set_vsmt_mode(): TCG threads per core
+# hw/ppc/spapr.c spapr_set_vsmt_mode() (2.11 on): threads per core
 TCG_SMT_UNSUPPORTED = "TCG cannot support more than 1 thread/core on a pseries machine"
 TCG_SMT_NEEDS_POWER8 = "TCG only supports SMT on POWER8 or newer CPUs"
 
 
 def tcg_smt_limit(limit: int) -> str:
     return f"TCG cannot support more than {limit} threads/core on a pseries machine"
+
+
+def smt_not_power_of_2(threads: int) -> str:
+    return (f"Cannot support {threads} threads/core on a pseries machine because it must be "
+            "a power of 2")
+
+
+# target/ppc/translate_init.c ppc_cpu_realizefn() (2.9, 2.10): ``with %s`` is TCG or KVM
+def ppc_smt_limit(limit: int, accel: str) -> str:
+    return f"Cannot support more than {limit} threads on PPC with {accel}"
+
+
+def ppc_smt_not_power_of_2(threads: int, accel: str) -> str:
+    return (f"Cannot support {threads} threads on PPC with {accel}, threads count must be a "
+            "power of 2.")
 
 
 # migration/savevm.c, vmstate load failure of one device instance

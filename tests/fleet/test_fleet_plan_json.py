@@ -86,10 +86,9 @@ def test_json_size_follows_hosts_plus_guests(tmp_path: Path) -> None:
     path.write_text(json.dumps(records))
     inv = load_inventory([path])
     result = plan(inv)
-    hosts = 3 * len(parse_profile("head").cpu_models)
-    # every guest its own class
-    assert len(result.guest_classes) == len(inv.guests) == hosts * len(GUESTS) * len(MAXIMA)
-    assert len(result.host_classes) == len(inv.hosts) == hosts
+    # every guest its own class (head's 11 models x 3 flavours x 5 guests x 7 maxima)
+    assert len(result.guest_classes) == len(inv.guests) == len(inv.hosts) * len(GUESTS) * 7
+    assert len(result.host_classes) == len(inv.hosts) == 3 * len(parse_profile("head").cpu_models)
     size = len(json.dumps(result.to_json()))
     # the old JSON spent ~450 bytes per (guest class, host class): 840 x 30 pairs, 11 MB
     assert size < 1000 * (len(inv.hosts) + len(inv.guests)), size

@@ -27,6 +27,9 @@ QEMU_PROFILES = ["2.9", "2.10-pre", "2.10", "2.11", "7.2", "head"]
 
 
 def machine(**kw: object) -> PseriesMachine:
+    """A machine; under 2.9 a max-cpu-compat is spelled -cpu X,compat=Y (its only way)."""
+    if kw.get("qemu") == "2.9" and kw.get("max_cpu_compat"):
+        kw["cpu"] = f"{kw.get('cpu', 'power9')},compat={kw.pop('max_cpu_compat')}"
     return PseriesMachine.from_options(MachineOptions(**kw))  # type: ignore[arg-type]
 
 

@@ -12,7 +12,7 @@ from powercompat.catalog.kernels import KERNELS
 from powercompat.machine.migration import CpuRecord, MigrationStream
 from powercompat.machine.options import MachineOptions
 from powercompat.profiles import ALL_PROFILES, PROFILE_NAMES
-from powercompat.stress.generator import MODEL_ACCELS
+from powercompat.stress.generator import MODEL_ACCELS, spell_max
 
 TERMINATOR = (0xFFFFFFFE, 0x0F000001)
 WORDS = (0, 0xFFFFFFFF, 0xFFFF0000, 0xFFFE0000, 0xFFFFFFFE, 0x0F000001, 0x0F100003,
@@ -59,9 +59,11 @@ def machine_options(draw: st.DrawFn, profile: str | None = None,
     smp = threads * draw(st.integers(1, 2))
     host = draw(st.sampled_from([None, *(m.name for m in p.cpu_models)])) \
         if acc == "kvm-hv" else None
+    cpu, max_compat = spell_max(
+        p, draw(st.sampled_from([m.name for m in p.cpu_models])),
+        draw(st.sampled_from([None, *(m.name for m in p.rules.modes)])))
     return MachineOptions(
-        cpu=draw(st.sampled_from([m.name for m in p.cpu_models])), smp=smp, threads=threads,
+        cpu=cpu, smp=smp, threads=threads,
         max_cpus=smp + threads * draw(st.integers(0, 2)),
-        max_cpu_compat=draw(st.sampled_from([None, *(m.name for m in p.rules.modes)])),
-        accel=acc, host_cpu=host, qemu=p.name,
+        max_cpu_compat=max_compat, accel=acc, host_cpu=host, qemu=p.name,
         host_kernel=draw(st.sampled_from([k.name for k in KERNELS])) if acc != "tcg" else None)

@@ -174,7 +174,9 @@ def test_profile_names(text: str) -> None:
             one_line(err)
         assert err.name == text
         return
-    assert profile.name == text
+    # a profile name is that profile; a QEMU version says how it was resolved
+    assert profile.name == text or profile.resolution.startswith(f"{text.strip()}: ")
+    assert parse_profile(profile.name).name == profile.name  # the name round-trips
 
 
 @MANY
@@ -204,7 +206,7 @@ def test_machine_options(smp: int, threads: int, max_cpus: int | None, accel: st
     except InputError as err:
         one_line(err)
         return
-    assert 1 <= config.threads <= 8 and config.smp % config.threads == 0
+    assert 1 <= config.threads <= config.smp and config.smp % config.threads == 0
     assert config.smp <= config.max_cpus
 
 

@@ -66,6 +66,33 @@ class HotplugRule(Enum):
     BOOT_CPU = "boot-cpu"
 
 
+class CpuCompat(Enum):
+    """What ``-cpu X,compat=Y`` is (qemu-releases.md 1.5)."""
+
+    #: 2.9: a property of the CPU, taking only power6, power7 or power8 (CPU_COMPAT_2_9)
+    PROPERTY = "cpu-property"
+    #: 7843c0d6 (2.10) .. 5.2: a parse hack that sets the machine's max-cpu-compat
+    MACHINE = "max-cpu-compat"
+    #: f518be3a (6.0): gone; the CPU type has no such property
+    NONE = "none"
+
+
+#: 2.9's powerpc_set_compat(): the names its CPU property takes
+CPU_COMPAT_2_9: tuple[str, ...] = ("power6", "power7", "power8")
+
+
+class SmtRule(Enum):
+    """Which threads per core a pseries machine accepts, and QEMU's words for a refusal
+    (qemu-releases.md 7)."""
+
+    #: 2.9, 2.10: ppc_cpu_realizefn(): no more than KVM's threads (1 under TCG), a power of 2
+    PPC_REALIZE = "realize"
+    #: 2.11 .. 7.2: spapr_set_vsmt_mode(): TCG 1 thread only; a power of 2 (reached by KVM)
+    TCG_SINGLE = "tcg-1"
+    #: 10.0 on: TCG up to 8 when the CPU does POWER8 within max-cpu-compat; a power of 2
+    TCG_POWER8 = "tcg-p8"
+
+
 class Doc(NamedTuple):
     """What a switch means, for people (``profiles``); kept in the field's annotation."""
 
@@ -95,9 +122,9 @@ class Switches(NamedTuple):
     )] = False
     hotplug: Annotated[HotplugRule, Doc(
         "the compat mode a hot-plugged vCPU gets")] = HotplugRule.MAX
-    tcg_max_threads: Annotated[int | None, Doc(
-        "TCG threads per core on pseries (unset, null in JSON: 1 only), allowed for "
-        "POWER8-capable configurations")] = None
+    smt: Annotated[SmtRule, Doc(
+        "threads per core pseries accepts (TCG, and a power of 2), and the refusal's words"
+    )] = SmtRule.PPC_REALIZE
     vsx_cap: Annotated[bool, Doc(
         "spapr caps: cap-vsx defaults off (ibm,vmx 1, no VSX for the guest) when the CPU "
         "cannot do ISA 2.06 within max-cpu-compat (before: the class's VSX is advertised)"
@@ -105,8 +132,12 @@ class Switches(NamedTuple):
     ic_mode_dual: Annotated[bool, Doc(
         "ic-mode=dual: XIVE beside XICS when the CPU does ISA 3.00 within max-cpu-compat "
         "(spapr_irq_check)")] = False
-    cpu_compat_option: Annotated[bool, Doc(
-        "-cpu X,compat=Y is accepted and means max-cpu-compat=Y")] = True
+    max_cpu_compat_option: Annotated[bool, Doc(
+        "the machine has the max-cpu-compat option (before: only -cpu X,compat=Y)"
+    )] = False
+    cpu_compat: Annotated[CpuCompat, Doc(
+        "what -cpu X,compat=Y is: a CPU property, a spelling of max-cpu-compat, or gone"
+    )] = CpuCompat.PROPERTY
     logical_pvr_check: Annotated[bool, Doc(
         "pcc_compat refuses a mode numerically above the class's spapr_logical_pvr "
         "(power7+ refused on POWER8 and newer)")] = False

@@ -17,7 +17,7 @@ import json
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from types import MappingProxyType
 from typing import Final, NamedTuple
@@ -108,9 +108,9 @@ class GuestProfile:
     _hash: int = field(init=False, repr=False, compare=False, default=0)
 
     def __post_init__(self) -> None:
-        # hashed once: the guest keys the cached decisions about it (issue #13); from the
-        # names, not the kernel's bytes, so building GUESTS reads no data file
-        object.__setattr__(self, "_hash", hash((self.name, self.kernel, self.userland_isa)))
+        # hashed once, without reading the kernel: the guest keys cached decisions (#13)
+        object.__setattr__(self, "_hash", hash((self.name, self.kernel, self.pvr_filter,
+                                                self.radix, self.little_endian)))
 
     def __hash__(self) -> int:
         return self._hash
@@ -138,13 +138,13 @@ class GuestProfile:
 
     @property
     def cas_buffer(self) -> bytes:
-        return _cas_buffer(self.pvrs, self.vectors)
+        return _cas_buffer(self)
 
 
-@lru_cache(maxsize=64)
-def _cas_buffer(pvrs: tuple[Pair, ...], vectors: bytes) -> bytes:
+@cache
+def _cas_buffer(guest: GuestProfile) -> bytes:
     """One bytes object per guest, built once (it keys the cached CAS parse; issue #13)."""
-    return pack_pvrs(pvrs) + vectors
+    return pack_pvrs(guest.pvrs) + guest.vectors
 
 
 _DEBIAN_USERLAND = "Debian ppc64el userland (POWER8)"

@@ -17,7 +17,14 @@ from dataclasses import replace
 from functools import cache
 from typing import Any, Final, NamedTuple, cast
 
-from powercompat.catalog.behaviour import HotplugRule, ResetPath, SetCompat, Switches
+from powercompat.catalog.behaviour import (
+    CpuCompat,
+    HotplugRule,
+    ResetPath,
+    SetCompat,
+    SmtRule,
+    Switches,
+)
 from powercompat.catalog.cpus import (
     FAMILIES,
     POWER5P,
@@ -211,6 +218,9 @@ CHANGES: Final[tuple[Change, ...]] = (
     Change("d5fc133e", "2017-06-02", "2.10",
            "migration: cpu/compat is sent, and a destination checks the mode or the family",
            (Flip("migrates_compat", True),)),
+    Change("7843c0d6", "2017-06-11", "2.10",
+           "max-cpu-compat becomes a machine property; -cpu X,compat=Y is turned into it",
+           (Flip("max_cpu_compat_option", True), Flip("cpu_compat", CpuCompat.MACHINE))),
     Change("66d5c492", "2017-06-13", "2.10",
            "pseries: Reset CPU compatibility mode (every reset sets max-cpu-compat; nothing "
            "sets a hot-plugged vCPU's mode any more)",
@@ -227,6 +237,9 @@ CHANGES: Final[tuple[Change, ...]] = (
     Change("e07cc192", "2017-11-24", "2.11",
            "incoming migration clears compat_pvr first, so KVM gets the write",
            (Flip("migration_forces_write", True),)),
+    Change(None, "", "2.11",
+           "spapr_set_vsmt_mode(): pseries checks threads per core itself (TCG: 1)",
+           (Flip("smt", SmtRule.TCG_SINGLE),)),
     Change(None, "", "2.11",
            "the POWER9 DD2.0 model, now the power9 alias; DD1 (power9_v1.0) moves to "
            "0x004e0100",
@@ -252,7 +265,7 @@ CHANGES: Final[tuple[Change, ...]] = (
             *_models(("power10_v1.0", 0x00800100, POWER10, "POWER10 v1.0")),
             Alias("power10", "power10_v1.0"))),
     Change("f518be3a", "2020-12", "6.0", "-cpu X,compat=Y removed (deprecated since 22062e54)",
-           (Flip("cpu_compat_option", False),)),
+           (Flip("cpu_compat", CpuCompat.NONE),)),
     Change(None, "", "7.2",
            "pvr_match gains ``best``: the exact class is the base (POWER7, POWER8) or the "
            "base and DD major (POWER9, POWER10), not any member of the family",
@@ -286,7 +299,7 @@ CHANGES: Final[tuple[Change, ...]] = (
             Alias("power5+", "power5p_v2.1"), Alias("power5+_v2.1", "power5p_v2.1"),
             Alias("power7+", "power7p_v2.1"), Alias("power7+_v2.1", "power7p_v2.1"))),
     Change(None, "", "10.0", "TCG runs pseries SMT (up to 8 threads) on POWER8 and newer",
-           (Flip("tcg_max_threads", 8),)),
+           (Flip("smt", SmtRule.TCG_POWER8),)),
     Change("ac0fbbb2", "2024-07-31", "10.0",
            "an older CPU cannot take a newer processor's mode (spapr_logical_pvr check)",
            (Flip("logical_pvr_check", True),)),

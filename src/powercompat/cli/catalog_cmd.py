@@ -159,8 +159,8 @@ def _since(name: str) -> str | None:
     return change.label if change else None
 
 
-#: what an unset (None) switch means, where "-" would not say it
-_UNSET: dict[str, str] = {"tcg_max_threads": "1"}
+#: what an unset (None) switch means, where "-" would not say it (no switch is None today)
+_UNSET: dict[str, str] = {}
 
 
 def _flag(value: object, switch: str = "") -> str:

@@ -31,7 +31,7 @@ _STREAM_MACHINES: Final[tuple[tuple[str, MachineOptions, bool], ...]] = (
                                          max_cpu_compat="power9", accel="kvm-hv"), True),
     ("7.2-power9-max-power7+", MachineOptions(cpu="power9", smp=1, max_cpu_compat="power7+",
                                               qemu="7.2"), True),
-    ("2.9-power8", MachineOptions(cpu="power8", smp=2, max_cpu_compat="power7", qemu="2.9",
+    ("2.9-power8", MachineOptions(cpu="power8,compat=power7", smp=2, qemu="2.9",
                                   accel="kvm-hv"), True),
 )
 

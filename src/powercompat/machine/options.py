@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from powercompat.catalog.accels import ACCELS, Accel
+from powercompat.catalog.behaviour import CPU_COMPAT_2_9, CpuCompat
 from powercompat.catalog.cpus import CpuModel
 from powercompat.catalog.kernels import DEFAULT_KERNEL, KERNELS, KernelRelease, kernel_by_name
 from powercompat.catalog.modes import CompatMode, mode_by_name
@@ -126,17 +127,27 @@ def parse_options(options: MachineOptions) -> MachineConfig:
         model = resolve_pseries_cpu(name, profile)
     if host is None:
         host = model
+    switches = profile.switches
     max_text = options.max_cpu_compat
+    if max_text is not None and not switches.max_cpu_compat_option:
+        raise InvalidValueError(
+            f"QEMU {profile.name} has no machine option max-cpu-compat (7843c0d6 added it): "
+            f"use -cpu X,compat=Y with Y one of {', '.join(CPU_COMPAT_2_9)}")
     for prop in props:
         key, _, value = prop.partition("=")
-        if key == "compat" and profile.switches.cpu_compat_option:
+        if key == "compat" and switches.cpu_compat is CpuCompat.PROPERTY:
+            if value not in CPU_COMPAT_2_9:  # 2.9's powerpc_set_compat()
+                raise InvalidModeError(value)
+            max_text = value
+            continue
+        if key == "compat" and switches.cpu_compat is CpuCompat.MACHINE:
             max_text = value  # 7843c0d6's parse hack: -cpu X,compat=Y is max-cpu-compat=Y
             continue
         # qdev globals: QEMU has no such property on the CPU type
         raise CpuPropertyError(cpu_property_not_found(f"{model.name}-powerpc64-cpu", key, value))
     max_compat = parse_max_cpu_compat(max_text, profile)
-    if not 1 <= options.threads <= 8:
-        raise InvalidValueError(f"threads per core must be 1..8, got {options.threads}")
+    if not 1 <= options.threads <= 1024:
+        raise InvalidValueError(f"threads per core must be 1..1024, got {options.threads}")
     if not 1 <= options.smp <= 1024:
         raise InvalidValueError(f"smp must be 1..1024, got {options.smp}")
     if options.smp % options.threads:

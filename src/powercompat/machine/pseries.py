@@ -29,6 +29,7 @@ from powercompat.decisions.cas import (
     parse_cas_pvrs,
 )
 from powercompat.decisions.cpu_match import migration_pvr_match
+from powercompat.decisions.threads import smt_refusal
 from powercompat.decisions.validity import check_compat
 from powercompat.errors import (
     CasError,
@@ -50,12 +51,9 @@ from powercompat.machine.vcpu import VCpu
 from powercompat.messages import (
     CAS_MULTI_THREADS,
     EINVAL,
-    TCG_SMT_NEEDS_POWER8,
-    TCG_SMT_UNSUPPORTED,
     hex32,
     load_of_migration_failed,
     migration_load_failed,
-    tcg_smt_limit,
     unknown_savevm_section,
 )
 
@@ -278,22 +276,26 @@ class PseriesMachine:
                     if self.profile.switches.all_or_nothing:
                         self.vcpus = []
                     raise
+                self._cpu_reset_pcr(self.vcpus, event)
             self.state = _L.REALIZED
 
+    def _cpu_reset_pcr(self, cpus: list[VCpu], event: Event) -> None:
+        """2.9: spapr_cpu_init() resets each CPU right after setting its mode, and every
+        system reset resets them again: ppc_cpu_reset() writes each SPR's default, so
+        SPR_PCR is 0 while compat_pvr (a CPU field) stays, until CAS sets another mode."""
+        if any(c.spr_pcr for c in cpus):
+            event.reasons.append("2.9: ppc_cpu_reset puts SPR_PCR back to 0 (compat_pvr "
+                                 "stays)")
+        for cpu in cpus:
+            cpu.spr_pcr = 0
+
     def _check_smt(self) -> None:
-        """spapr_set_vsmt_mode(): TCG thread limits (KVM's own limits are not modelled)."""
-        threads = self.config.threads
-        if self.accel.kvm or threads == 1:
-            return
-        limit = self.profile.switches.tcg_max_threads
-        err: str | None = None
-        if limit is None:
-            err = TCG_SMT_UNSUPPORTED
-        elif not check_compat(self.config.model.family, LOGICAL_2_07, 0,
-                              self.config.max_compat_pvr, self.rules).ok:
-            err = TCG_SMT_NEEDS_POWER8
-        elif threads > limit:
-            err = tcg_smt_limit(limit)
+        """spapr_set_vsmt_mode() (ppc_cpu_realizefn() in 2.9/2.10): the release's rule for
+        threads per core (KVM's own host limits are not modelled)."""
+        p8 = check_compat(self.config.model.family, LOGICAL_2_07, 0,
+                          self.config.max_compat_pvr, self.rules).ok
+        err = smt_refusal(self.profile.switches.smt, self.config.threads, not self.accel.kvm,
+                          p8)
         if err:
             error = SmtError(err)
             self._fatal(error)
@@ -320,6 +322,7 @@ class PseriesMachine:
                     raise
             else:
                 event.reasons.append("2.9: reset leaves the compat mode as it is")
+                self._cpu_reset_pcr(self.vcpus, event)
             self.last_cas = None
             incoming = self.config.incoming and self.state == _L.REALIZED
             self.state = _L.INCOMING if incoming else _L.RUNNING
@@ -405,6 +408,8 @@ class PseriesMachine:
                     if rule.fatal:  # &error_abort in spapr_core_plug
                         self._fatal(err)
                     raise
+                if rule.cpu_reset:  # spapr_cpu_init resets the CPU after setting its mode
+                    self._cpu_reset_pcr(new, event)
             return [c.index for c in new]
 
     def migrate_out(self) -> bytes:
@@ -499,18 +504,20 @@ class PseriesMachine:
 
 class _HotplugPlan(NamedTuple):
     """What one HotplugRule does: the mode to set on the new vCPUs (None: nothing sets it),
-    why, and whether a failure is fatal (spapr_core_plug's &error_abort)."""
+    why, whether a failure is fatal (spapr_core_plug's &error_abort), and whether the CPU
+    is reset after the set (2.9's spapr_cpu_init: SPR_PCR back to 0)."""
 
     target: Callable[[PseriesMachine], int | None]
     reason: Callable[[int], str]
     fatal: bool
+    cpu_reset: bool = False
 
 
 #: the one dispatch table for hot-plug (hw/ppc/spapr_cpu_core.c, hw/ppc/spapr.c)
 _HOTPLUG: Mapping[HotplugRule, _HotplugPlan] = MappingProxyType({
     HotplugRule.MAX: _HotplugPlan(
         lambda m: m.config.max_compat_pvr or None,
-        lambda _: "2.9: spapr_cpu_init sets max-cpu-compat on the new vCPUs", False),
+        lambda _: "2.9: spapr_cpu_init sets max-cpu-compat on the new vCPUs", False, True),
     HotplugRule.NONE: _HotplugPlan(
         lambda m: None,
         lambda _: "2.10/2.11: nothing sets the new vCPUs' mode, they run raw "

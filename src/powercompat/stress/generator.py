@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Final
 
 from powercompat.catalog.accels import Accel
+from powercompat.catalog.behaviour import CPU_COMPAT_2_9
 from powercompat.catalog.guests import GUESTS
 from powercompat.catalog.history import HEAD
 from powercompat.catalog.kernels import KERNELS
@@ -102,10 +103,19 @@ def random_options(rng: random.Random, profile: str | None = None,
     host = None
     if acc == "kvm-hv" and rng.random() < 0.5:
         host = rng.choice(p.cpu_models).name
+    cpu, max_compat = spell_max(p, cpu, rng.choice(max_names))
     return MachineOptions(
         cpu=cpu, smp=smp, threads=threads, max_cpus=smp + threads * rng.randint(0, 2),
-        max_cpu_compat=rng.choice(max_names), accel=acc, host_cpu=host, qemu=p.name,
+        max_cpu_compat=max_compat, accel=acc, host_cpu=host, qemu=p.name,
         host_kernel=rng.choice(KERNELS).name if Accel(acc).modelled else None)
+
+
+def spell_max(profile: Profile, cpu: str, mode: str | None) -> tuple[str, str | None]:
+    """A maximum as the release takes it: ``max-cpu-compat``, or before 7843c0d6 only
+    ``-cpu X,compat=Y`` with Y one of power6..power8 (another maximum is then dropped)."""
+    if mode is None or profile.switches.max_cpu_compat_option:
+        return cpu, mode
+    return (f"{cpu},compat={mode}" if mode in CPU_COMPAT_2_9 else cpu), None
 
 
 def destination_options(rng: random.Random, source: MachineOptions) -> MachineOptions:
@@ -114,7 +124,8 @@ def destination_options(rng: random.Random, source: MachineOptions) -> MachineOp
     dst = replace(source, incoming=True)
     if rng.random() < 0.3:
         p = parse_profile(source.qemu)
-        dst = replace(dst, cpu=rng.choice(p.cpu_models).name)
+        _, comma, props = source.cpu.partition(",")  # keep 2.9's ",compat=Y"
+        dst = replace(dst, cpu=rng.choice(p.cpu_models).name + comma + props)
         if source.accel == Accel.KVM_HV:
             dst = replace(dst, host_cpu=rng.choice(p.cpu_models).name)
     return dst

@@ -19,7 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Final
 
-from powercompat.catalog.behaviour import HotplugRule, SetCompat
+from powercompat.catalog.behaviour import HotplugRule, SetCompat, SmtRule
 from powercompat.catalog.cpus import CpuFamily
 from powercompat.catalog.modes import LOGICAL_3_00, CompatMode
 from powercompat.decisions.cas import parse_cas_pvrs
@@ -301,15 +301,18 @@ class RefMachine:
     def realize(self) -> None:
         self._need("created")
         c = self.config
-        if not self.kernel.kvm and c.threads > 1:
-            limit = self.profile.switches.tcg_max_threads
-            p8_ok = ref_refusal(self.profile, self.family, 0x0F000004) is None and (
-                not c.max_compat_pvr
-                or ref_index(self.profile, 0x0F000004) <= ref_index(self.profile,
-                                                                     c.max_compat_pvr))
-            if limit is None or not p8_ok or c.threads > limit:
-                self._fatal()
-                raise RefFailure("refused")
+        # qemu-releases.md 7: TCG takes 1 thread per core until 10.0, then up to 8 on a
+        # POWER8-capable configuration; every release wants a power of 2
+        tcg = not self.kernel.kvm
+        p8_ok = ref_refusal(self.profile, self.family, 0x0F000004) is None and (
+            not c.max_compat_pvr
+            or ref_index(self.profile, 0x0F000004) <= ref_index(self.profile, c.max_compat_pvr))
+        tcg_smt = self.profile.switches.smt is SmtRule.TCG_POWER8
+        refused = bin(c.threads).count("1") != 1 or (tcg and c.threads > 1 and (
+            not tcg_smt or not p8_ok or c.threads > 8))
+        if refused:
+            self._fatal()
+            raise RefFailure("refused")
         self.cpus = [RefCpu(i) for i in range(c.smp)]
         for cpu in self.cpus:
             self.kernel.create(cpu.index)
@@ -320,7 +323,14 @@ class RefMachine:
             except RefFailure:
                 self._fatal()
                 raise
+            self._zero_pcr(self.cpus)
         self.state = "realized"
+
+    def _zero_pcr(self, cpus: list[RefCpu]) -> None:
+        # qemu-releases.md 10 #3: in 2.9, spapr_cpu_reset -> ppc_cpu_reset after
+        # spapr_cpu_init's set and at every system reset puts SPR_PCR to 0 (compat stays)
+        for cpu in cpus:
+            cpu.pcr = 0
 
     def reset(self, reboot: bool = False) -> None:
         if reboot:
@@ -333,6 +343,8 @@ class RefMachine:
             except RefFailure:
                 self._fatal()
                 raise
+        else:
+            self._zero_pcr(self.cpus)
         incoming = self.config.incoming and self.state == "realized"
         self.state = "incoming" if incoming else "running"
 
@@ -381,6 +393,8 @@ class RefMachine:
                 if how is HotplugRule.BOOT_CPU:
                     self._fatal()
                 raise
+            if how is HotplugRule.MAX:
+                self._zero_pcr(new)
         return [cpu.index for cpu in new]
 
     def migrate_in(self, stream: bytes) -> None:
