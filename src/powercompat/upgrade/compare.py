@@ -133,7 +133,7 @@ def ordered(diffs: Iterable[Difference]) -> list[Difference]:
                                         d.subject, d.guest or "", d.direction or ""))
 
 
-def _subject(a: Observations, b: Observations, situation: Situation) -> str:
+def subject_of(a: Observations, b: Observations, situation: Situation) -> str:
     """The model's name when the typed name starts the same model on both sides."""
     name = situation.name
     same = a.resolves.get(name) == b.resolves.get(name)
@@ -188,7 +188,7 @@ def _catalogue(a: Observations, b: Observations, out: _Out) -> None:
     for name in sorted(set(ma) - set(mb)):
         gone = _start_of(b, name)
         after = str(gone) if gone is not None else "not listed"
-        if name in rb_known(b) and name in b.catalog.aliases:
+        if name in b.resolves and name in b.catalog.aliases:
             target = b.catalog.aliases[name]
             same = mb.get(target) == ma[name]
             out.add(Difference(
@@ -228,11 +228,6 @@ def _catalogue(a: Observations, b: Observations, out: _Out) -> None:
                 "mode-removed", mode, "accepted", _mode_refusal(b, mode),
                 f"{rb} has no max-cpu-compat={mode}: a guest configured with it does not "
                 "start", "breaks"))
-
-
-def rb_known(obs: Observations) -> Mapping[str, str]:
-    """The names ``obs``'s release starts (name -> model)."""
-    return obs.resolves
 
 
 def _mode_refusal(obs: Observations, mode: str) -> str:
@@ -288,7 +283,7 @@ def _startup(a: Observations, b: Observations, out: _Out) -> None:
         sa, sb = a.startup[situation], b.startup[situation]
         tcg = " (under TCG)" if situation.variant == THREADS else ""
         detail = f"{situation.qemu_args()}{tcg}: {ra} {sa}; {rb} {sb}"
-        subject = _subject(a, b, situation)
+        subject = subject_of(a, b, situation)
         if sa.started != sb.started:
             out.add(Difference("startup-changed", subject, str(sa), str(sb), detail,
                                "breaks" if sa.started else "fixes", situation=situation))
@@ -323,7 +318,7 @@ def _boots(a: Observations, b: Observations, out: _Out) -> None:
             continue
         shown = (str(x), str(y)) if x.init and y.init else (x.compat, y.compat)
         out.add(Difference(
-            "cas-changed", _subject(a, b, situation), *shown,
+            "cas-changed", subject_of(a, b, situation), *shown,
             f"{guest} booted with {situation.qemu_args()}: on {ra} {shown[0]}; on {rb} "
             f"{shown[1]}", _boot_severity(x, y), guest=guest, situation=situation))
 
@@ -342,7 +337,7 @@ def _moves(a: Observations, b: Observations,
         refused = f"refuses: {move.error}"
         before, after = ("sends", refused) if direction == "forward" else (refused, "sends")
         out.add(Difference(
-            "migration-refused", _subject(a, b, situation), before, after,
+            "migration-refused", subject_of(a, b, situation), before, after,
             f"{guest} running with {situation.qemu_args()} cannot move from a {src} host to "
             f"a {dst} host: {move.error}", "breaks", guest=guest, direction=direction,
             situation=situation))

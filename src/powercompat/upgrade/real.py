@@ -60,7 +60,8 @@ METHOD: Final = (
     "the trace's new mode and whether init died with SIGILL); live migrations from the "
     "recorded cross-release runs (qemu-R1-to-R2-migration.json: same -cpu and "
     "max-cpu-compat on both sides, the machine type pinned, after CAS). The differences are "
-    "computed by the same comparison as 'powercompat diff'."
+    "computed by the same comparison as 'powercompat diff'. A new probe keeps its argv, exit "
+    "status and stderr; TCG's 'doesn't support requested feature' warnings are only counted."
 )
 
 #: the recorded boots the diff reads, per release: one vCPU, conclusive firmware runs
@@ -97,7 +98,7 @@ def run_probe(qemu: QemuBinary, situation: Situation) -> dict[str, Any]:
             "variant": situation.variant, "argv": [qemu.binary.name, *options],
             "returncode": proc.returncode, "started": started,
             "startup_error": err.message if err else None, "stderr": stderr,
-            "warnings": list(warnings)}
+            "tcg_warnings": len(warnings)}
 
 
 # ---------------------------------------------------------------- recorded files
