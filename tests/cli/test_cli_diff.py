@@ -89,3 +89,21 @@ def test_bad_input_is_one_line(run: Runner, tmp_path: Path) -> None:
     assert missing.code == 1 and missing.err.count("\n") == 1
     usage = run("diff", "--from", "7.2")
     assert usage.code == 2
+
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
+
+
+def test_verify_diff_offline_holds_the_engine(run: Runner) -> None:
+    """Every answer is recorded (the probes of earlier real diffs are reused): no QEMU runs."""
+    r = run("verify", "diff", "--from", "trixie", "--to", "sid", "--no-probes",
+            "--recorded", str(REAL))
+    assert r.code == 0, r.err
+    assert "engine: 4 of 4 real differences reported with the same values" in r.out
+    bad = run("verify", "diff", "--from", "5.2", "--to", "7.2", "--no-probes",
+              "--recorded", str(REAL), "--json")
+    assert bad.code == 1  # the POWER10 DD1 SIGILL the engine lacks
+    missed = bad.json["missed"]
+    assert isinstance(missed, list)
+    assert {m["real"]["subject"] for m in missed} == {"power10/unset", "power10/power9",
+                                                      "power10/power10"}

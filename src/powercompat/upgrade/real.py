@@ -59,13 +59,15 @@ METHOD: Final = (
     "stderr); CAS from the recorded guest boots (qemu-R-linux-K-{vof,slof}.json, one vCPU, "
     "the trace's new mode and whether init died with SIGILL); live migrations from the "
     "recorded cross-release runs (qemu-R1-to-R2-migration.json: same -cpu and "
-    "max-cpu-compat on both sides, the machine type pinned, after CAS). The differences are "
-    "computed by the same comparison as 'powercompat diff'. A new probe keeps its argv, exit "
+    "max-cpu-compat on both sides, the machine type pinned, after CAS). 'extra_probes': the "
+    "start-up probes beyond the probe matrix, run by verify diff (now, or for an earlier "
+    "diff-*.json and reused). The differences are "
+    "computed by the same comparison as 'powercompat diff'. A probe keeps its argv, exit "
     "status and stderr; TCG's 'doesn't support requested feature' warnings are only counted."
 )
 
 #: the recorded boots the diff reads, per release: one vCPU, conclusive firmware runs
-_BOOT_FILES: Final = ("vof", "slof", "vof-oldcpus")
+_BOOT_FILES: Final = ("vof", "vof-oldcpus", "slof")
 
 
 # ---------------------------------------------------------------- probes
@@ -143,17 +145,19 @@ def load_recorded(recordings: Path, release: str) -> Recorded:
               "debian_version": data["qemu_debian_version"], "suite": data["qemu_suite"]}
     boots: dict[tuple[str, Situation], Boot] = {}
     files = [probes_file.name]
-    for path in sorted(recordings.glob(f"qemu-{release}-linux-*.json")):
+    boot_files = []
+    for path in recordings.glob(f"qemu-{release}-linux-*.json"):
         kind = path.stem.split("-", 3)[3].split("-", 1)
-        if len(kind) < 2 or kind[1] not in _BOOT_FILES:
-            continue
+        if len(kind) == 2 and kind[1] in _BOOT_FILES:
+            boot_files.append((_BOOT_FILES.index(kind[1]), path.name, path, kind))
+    for _, _, path, kind in sorted(boot_files):  # a VOF boot before a SLOF one
         head, cells = load_cells(path)
         guest = str(head["guest"]) if head.get("guest") else f"linux-{kind[0]}"
         used = False
         for cell in cells:
             boot = cell_boot(cell)
             key = (guest, Situation(cell.cpu, cell.max_cpu_compat))
-            if boot is not None and key not in boots:  # vof before slof (sorted)
+            if boot is not None and key not in boots:
                 boots[key] = boot
                 used = True
         if used:
@@ -204,6 +208,24 @@ def load_moves(recordings: Path, first: str, second: str
 # ---------------------------------------------------------------- observations
 
 
+def earlier_probes(recordings: Path, release: str) -> dict[Situation, dict[str, Any]]:
+    """The start-up probes earlier real diffs ran on ``release`` (``diff-*.json``): a probe is
+    run once, then reused like any recording."""
+    out: dict[Situation, dict[str, Any]] = {}
+    for path in sorted(recordings.glob("diff-*.json")):
+        data = _read(path)
+        if data.get("schema") != SCHEMA:
+            continue
+        for side in ("from", "to"):
+            if data[side]["release"] != release:
+                continue
+            for record in data["extra_probes"][side]:
+                situation = Situation(record["cpu"], record["max_cpu_compat"],
+                                      record["variant"])
+                out.setdefault(situation, record)
+    return out
+
+
 def real_catalog(release: str, startup: Mapping[Situation, Start]) -> Catalog:
     """The recorded ``-cpu help`` of ``release`` (pseries models, aliases listed for them)
     and the modes its probes accepted."""
@@ -248,7 +270,7 @@ class RealDiff:
     changes: tuple[Difference, ...]
     headers: tuple[Mapping[str, str | None], Mapping[str, str | None]]
     files: Mapping[str, tuple[str, ...]]
-    new_probes: Mapping[str, tuple[dict[str, Any], ...]]
+    extra_probes: Mapping[str, tuple[dict[str, Any], ...]]
 
     def to_json(self, command: str, date: str | None = None) -> dict[str, Any]:
         return {
@@ -259,7 +281,7 @@ class RealDiff:
             "command": command,
             "method": METHOD,
             "sources": {k: list(v) for k, v in self.files.items()},
-            "new_probes": {k: list(v) for k, v in self.new_probes.items()},
+            "extra_probes": {k: list(v) for k, v in self.extra_probes.items()},
             "observations": {"from": observations_json(self.before),
                              "to": observations_json(self.after),
                              "moves": moves_json(self.moves)},
@@ -287,8 +309,9 @@ def real_diff(recordings: Path, first: str, second: str,
               probe: Callable[[str, Situation], dict[str, Any]] | None = None) -> RealDiff:
     """The real diff of releases ``first`` -> ``second`` (release names, ``7.2``).
 
-    ``probe(release, situation)`` runs a new start-up probe where no recording answers; None:
-    the situation stays unanswered (not compared).
+    A situation no probe matrix answers is taken from an earlier real diff's probes, else
+    ``probe(release, situation)`` runs a new start-up probe; with ``probe`` None it stays
+    unanswered (not compared).
 
     :raises RecordError: a release has no recorded probe matrix.
     """
@@ -298,14 +321,17 @@ def real_diff(recordings: Path, first: str, second: str,
     cb = real_catalog(second, rb.startup)
     asked = situations(ca, cb)
     new: dict[str, list[dict[str, Any]]] = {first: [], second: []}
-    if probe is not None:
-        for release in (first, second):
-            for situation in asked:
-                if situation not in starts[release]:
-                    record = probe(release, situation)
-                    new[release].append(record)
-                    starts[release][situation] = Start(record["started"],
-                                                       record["startup_error"])
+    for release in (first, second):
+        earlier = earlier_probes(recordings, release)
+        for situation in asked:
+            if situation in starts[release]:
+                continue
+            record = earlier.get(situation)
+            if record is None and probe is not None:
+                record = probe(release, situation)
+            if record is not None:
+                new[release].append(record)
+                starts[release][situation] = Start(record["started"], record["startup_error"])
     before = observations(ra, ca, starts[first], asked)
     after = observations(rb, cb, starts[second], asked)
     moves, move_files = load_moves(recordings, first, second)
