@@ -243,7 +243,7 @@ def resolutions(catalog: Catalog, startup: Mapping[Situation, Start],
     """The model each name starts: itself or the alias's listed target, when the binary
     knows the name (its plain probe is not 'unable to find CPU model')."""
     out = {}
-    for name in names:
+    for name in sorted(names):
         start = startup.get(Situation(name, None))
         if start is None or unknown_name(start, name):
             continue
@@ -349,7 +349,7 @@ def observations_json(obs: Observations) -> dict[str, Any]:
         "release": obs.release, "label": obs.label,
         "models": {n: f"0x{p:08x}" for n, p in obs.catalog.models.items()},
         "aliases": dict(obs.catalog.aliases), "modes": list(obs.catalog.modes),
-        "resolves": dict(obs.resolves),
+        "resolves": dict(sorted(obs.resolves.items())),
         "startup": [[s.name, s.mode, s.variant, st.started, st.error]
                     for s, st in sorted(obs.startup.items(), key=lambda i: i[0].order)],
         "boots": [[g, s.name, s.mode, b.compat, b.init]
