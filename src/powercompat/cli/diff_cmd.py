@@ -37,6 +37,10 @@ def configure(parser: ArgumentParser) -> None:
                         help="Fleet inventory files (.json, .csv, libvirt domain .xml, as "
                         "'fleet plan' reads them): which of these hosts and guests the upgrade "
                         "touches, and what to do first.")
+    parser.add_argument("--severity", choices=tuple(SEVERITY_TITLES), default="info",
+                        help="Text output: list entries at least this severe (breaks, changes, "
+                        "fixes, info; default: %(default)s, every entry); the summary line "
+                        "counts them all and --json always lists them all.")
     add_json(parser)
 
 
@@ -56,7 +60,8 @@ def run(args: Namespace) -> int:
     from powercompat.cli.tables import show
 
     a, b = result.before.release, result.after.release
-    show(*diff_items(result.changes, a, b, result.before.label, result.after.label))
+    shown = list(SEVERITY_TITLES)[: list(SEVERITY_TITLES).index(args.severity) + 1]
+    show(*diff_items(result.changes, a, b, result.before.label, result.after.label, shown))
     if touched is not None:
         show(*impact_items(touched, a, b))
     return 0
@@ -144,8 +149,8 @@ def _block(members: Sequence[Difference], a: str, b: str) -> list[str]:
     return lines
 
 
-def diff_items(changes: Sequence[Difference], a: str, b: str, label_a: str, label_b: str
-               ) -> list[Item]:
+def diff_items(changes: Sequence[Difference], a: str, b: str, label_a: str, label_b: str,
+               severities: Sequence[str] | None = None) -> list[Item]:
     """The diff as text: a summary, then per severity, per kind, blocks of entries that share
     their values (the subjects listed compactly, then what each release does and why)."""
     from powercompat.upgrade.compare import KINDS, SEVERITIES
@@ -156,6 +161,10 @@ def diff_items(changes: Sequence[Difference], a: str, b: str, label_a: str, labe
     for severity in SEVERITIES:
         here = [d for d in changes if d.severity == severity]
         if not here:
+            continue
+        if severities is not None and severity not in severities:
+            lines += ["", f"({plural(len(here), 'entry', 'entries')} of severity {severity} "
+                      "not shown: --severity)"]
             continue
         lines += ["", SEVERITY_TITLES[severity].format(a=a, b=b)]
         for kind in KINDS:

@@ -128,6 +128,9 @@ def _name_advice(e: _Entries, name: str, diff: Difference) -> str | None:
     pvr = e.before.catalog.models.get(model) if model else None
     if diff.kind == "alias-retargeted" and model in e.after.resolves:
         return f"keep the processor: start guests with -cpu {model} (both releases know it)"
+    if diff.kind == "pvr-changed":
+        return (f"nothing to set: guests see PVR {diff.after} from their next start on "
+                f"{e.after.release} (no -cpu name keeps {diff.before})")
     if diff.kind in ("model-removed", "alias-removed"):
         same = sorted(n for n, m in e.after.resolves.items()
                       if pvr is not None and e.after.catalog.models.get(m) == pvr)
