@@ -108,3 +108,10 @@ def test_head_minus_n_is_a_point_of_the_history() -> None:
 def test_unknown_release_is_a_typed_error() -> None:
     with pytest.raises(UnknownProfileError, match="unknown QEMU profile '7.3'"):
         diff("7.3", "10.0")
+
+
+def test_the_policy_profile_differs_by_policy_not_by_history() -> None:
+    found = diff("head", "powercompat").changes
+    assert {(d.kind, d.subject) for d in found} == {
+        ("behaviour-changed", "all_or_nothing"), ("behaviour-changed", "probe_before_write")}
+    assert all(not d.changes and "policy" in d.source_rule for d in found)

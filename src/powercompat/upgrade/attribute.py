@@ -105,5 +105,7 @@ def attribute(diffs: list[Difference], first: Profile, second: Profile,
             if now != previous:
                 found.append(_ref(CHANGES[count - 1]))
             previous = now
-        out.append(with_changes(diff, tuple(found), rule))
+        out.append(with_changes(diff, tuple(found), rule if found else (
+            f"no modelled change between {first.name} and {second.name} changes this answer: "
+            "it is a policy of the profile, not of QEMU's history")))
     return out
