@@ -23,6 +23,7 @@
      +-- MachineError                QEMU refused a machine operation (not a compat mode)
      |    +-- SmtError               TCG threads per core refused at start-up
      |    +-- HotplugError           device_add refused: no free vCPU slot
+     |    +-- KvmInitError           KVM refused a vCPU at init (KVM HV: not the host's PVR)
      +-- StateError                  operation not allowed in the machine's lifecycle state
 
 ``str()`` of each is one line: QEMU's own text where QEMU has one.
@@ -132,10 +133,9 @@ class KvmError(PowerCompatError):
     """One ONE_REG ioctl failed; the errno survives, as in kvm-ioctls."""
 
     def __init__(self, errno: int, op: str, vcpu: int, reg_id: int) -> None:
-        super().__init__(
-            f"KVM_{op.upper()}_ONE_REG id {messages.hex64(reg_id)} on vCPU {vcpu}: "
-            f"{messages.strerror(errno)}"
-        )
+        call = (f"KVM_{op.upper()}_ONE_REG id {messages.hex64(reg_id)}" if op in ("get", "set")
+                else f"KVM_{op.upper()}")
+        super().__init__(f"{call} on vCPU {vcpu}: {messages.strerror(errno)}")
         self.errno = errno
         self.op = op
         self.vcpu = vcpu
@@ -176,6 +176,15 @@ class SmtError(MachineError):
 
 class HotplugError(MachineError):
     """device_add of a core was refused before any vCPU changed."""
+
+
+class KvmInitError(MachineError):
+    """kvm_init_vcpu() failed: QEMU exits. The message is its first line, ``cause`` the
+    next."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class StateError(PowerCompatError):

@@ -101,6 +101,17 @@ def ppc_smt_not_power_of_2(threads: int, accel: str) -> str:
             "power of 2.")
 
 
+# target/ppc/kvm.c kvm_arch_init_vcpu(): KVM_SET_SREGS refused the CPU model's PVR (KVM HV
+# takes only the host's: kvm_arch_vcpu_ioctl_set_sregs_hv)
+REGISTER_SYNC_FAILED = ('Register sync failed... If you\'re using kvm-hv.ko, only "-cpu host" '
+                        "is possible")
+
+
+# accel/kvm/kvm-all.c kvm_init_vcpu(): error_setg_errno() after kvm_arch_init_vcpu() failed
+def kvm_init_vcpu_failed(vcpu_id: int, err: int) -> str:
+    return f"kvm_init_vcpu: kvm_arch_init_vcpu failed ({vcpu_id}): {strerror(err)}"
+
+
 # migration/savevm.c, vmstate load failure of one device instance
 def migration_load_failed(instance_id: int, idstr: str) -> str:
     return f"error while loading state for instance 0x{instance_id:x} of device '{idstr}'"
@@ -115,6 +126,20 @@ def unknown_savevm_section(idstr: str, instance_id: int) -> str:
 # migration/migration.c process_incoming_migration_co(): the load returned an error
 def load_of_migration_failed(err: int) -> str:
     return f"load of migration failed: {strerror(err)}"
+
+
+# 11.1 (qemu-releases.md 8.2): the load's error chain, one line
+def unknown_section_chained(idstr: str, instance_id: int, err: int) -> str:
+    return (f"{load_of_migration_failed(err)}: Unknown section or instance '{idstr}' "
+            f"{instance_id}. Make sure that your current VM setup matches your saved VM "
+            "setup, including any hotplugged devices")
+
+
+def post_load_failed_chained(instance_id: int, idstr: str, version: int, minimum: int,
+                             ret: int) -> str:
+    return (f"{load_of_migration_failed(-ret)}: "
+            f"{migration_load_failed(instance_id, idstr)}: post load hook failed for: {idstr}, "
+            f"version_id: {version}, minimum_version: {minimum}, ret: {ret}")
 
 
 def strerror(err: int) -> str:

@@ -99,11 +99,22 @@ def _build(name: str, title: str, description: str, changes: tuple[Change, ...],
         catalogue=catalogue, version=version, resolution=resolution, recorded=recorded)
 
 
+def _recorded_by(version: Version) -> str | None:
+    """The newest release recorded from a binary at or before ``version``: the names it
+    knows as CPUs pseries cannot run stand for a point that has no recording of its own."""
+    return max((r.recorded for r in RELEASES if r.recorded and r.version
+                and parse_version(r.version) <= version[:2]),
+               key=parse_version, default=None)
+
+
 def _profile(release: Release) -> Profile:
     version = parse_version(release.version) if release.version else None
+    recorded = release.recorded
+    if recorded is None and version is not None:
+        recorded = _recorded_by(version)
     return _build(release.name, release.title, release.description, release.changes(),
                   version, f"release {release.name}" if version else release.title,
-                  release.recorded)
+                  recorded)
 
 
 DEFAULT_PROFILE: Final = "head"
@@ -218,9 +229,7 @@ def _for_version(text: str) -> Profile:
         if text == base.name:
             return base
         return replace(base, resolution=f"{text}: {note}release {base.name}")
-    recorded = max((r.recorded for r in RELEASES if r.recorded and r.version
-                    and parse_version(r.version) <= minor),
-                   key=parse_version, default=None)
+    recorded = _recorded_by(minor)
     if base is not None:
         extra = [c.label for c in changes if c not in changes_by(minor)]
         how = f"release {base.name} plus the stable backports {', '.join(extra)}"

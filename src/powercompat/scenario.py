@@ -170,17 +170,20 @@ def negotiate(
     smp: int = 1,
     threads: int = 1,
     disable_radix: bool = False,
+    host_kernel: str | None = None,
 ) -> Negotiation:
     """Start the machine and run CAS with the guest's buffer (or ``pvr_list``).
 
     A refused start or a failed CAS is a result (``error`` set), not an exception.
     ``disable_radix``: the guest kernel is booted with ``disable_radix`` (hash MMU only).
+    ``host_kernel``: the host's Linux under a modelled KVM (catalog.kernels; default the
+    newest).
 
     :raises InputError: unknown CPU, mode, profile, guest or accelerator.
     :raises CasBufferError: ``pvr_list`` is malformed.
     """
     options = MachineOptions(cpu=cpu, smp=smp, threads=threads, max_cpu_compat=max_cpu_compat,
-                             accel=accel, host_cpu=host_cpu, qemu=qemu)
+                             accel=accel, host_cpu=host_cpu, qemu=qemu, host_kernel=host_kernel)
     profile_guest = parse_guest(guest)
     machine = PseriesMachine.from_options(options)
     config = machine.config
@@ -219,8 +222,9 @@ def negotiate(
     enforced = bool(state and state.kernel_enforced)  # TCG and KVM PR enforce no PCR
     vsx = vsx_offered(config.model.family, config.max_compat_pvr,
                       config.profile.switches.vsx_cap, config.profile.rules)
+    scv = config.accel.kvm or config.model.family.scv  # the hardware runs it under KVM
     verdict = userland_verdict(profile_guest, config.model, mode, config.profile.rules,
-                               pcr_enforced=enforced, vsx=vsx)
+                               pcr_enforced=enforced, vsx=vsx, scv=scv)
     cpu_version = boot.cpu_version if boot else config.model.pvr
     booted_guest = replace(profile_guest, radix=False) if disable_radix else profile_guest
     kernel = kernel_verdict(booted_guest, config.model, initial, compat_pvr,
@@ -463,6 +467,7 @@ def migrate_check(
     qemu: str = DEFAULT_PROFILE,
     accel: str = "kvm-hv",
     dst_max_cpu_compat: str | None = None,
+    host_kernel: str | None = None,
 ) -> MigrationCheck:
     """Boot on ``cpu``, run CAS, migrate to ``dst_cpu``; if refused, find the newest
     max-cpu-compat that both sides accept and that makes the guest mobile.
@@ -470,12 +475,14 @@ def migrate_check(
     :raises InputError: unknown CPU, mode, profile, guest or accelerator.
     """
     buffer = parse_guest(guest).cas_buffer
-    options = MachineOptions(cpu=cpu, max_cpu_compat=max_cpu_compat, accel=accel, qemu=qemu)
+    options = MachineOptions(cpu=cpu, max_cpu_compat=max_cpu_compat, accel=accel, qemu=qemu,
+                             host_kernel=host_kernel)
     dst_max = max_cpu_compat if dst_max_cpu_compat is None else dst_max_cpu_compat
     dst_options = MachineOptions(cpu=dst_cpu, max_cpu_compat=dst_max, accel=accel,
-                                 qemu=qemu, incoming=True)
+                                 qemu=qemu, host_kernel=host_kernel, incoming=True)
     dst_config = PseriesMachine.from_options(dst_options).config
-    source = negotiate(cpu, max_cpu_compat, guest, accel=accel, qemu=qemu)
+    source = negotiate(cpu, max_cpu_compat, guest, accel=accel, qemu=qemu,
+                       host_kernel=host_kernel)
     error, cause, detail = _try_migration(options, dst_options, buffer)
     if error is None:
         return MigrationCheck(True, source, dst_config.model.name, None, None, (), None)

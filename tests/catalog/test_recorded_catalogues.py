@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from powercompat import messages
+from powercompat.catalog.data import DATA_DIR
 from powercompat.catalog.history import RELEASES, Release
 from powercompat.catalog.recorded import recorded_catalogue
 from powercompat.errors import CpuNotPseriesError, UnknownCpuError
@@ -15,8 +18,21 @@ from powercompat.profiles import parse_profile
 RECORDED = [r for r in RELEASES if r.recorded]
 
 
-def test_every_recorded_release_has_a_row() -> None:
-    assert {r.recorded for r in RECORDED} == {"5.2", "7.2", "10.0", "11.1"}
+def test_every_recorded_file_has_its_release_row() -> None:
+    """A data/qemu-R.json file is held to the history only through the row of release R."""
+    files = {f[len("qemu-"):-len(".json")] for f in os.listdir(DATA_DIR)
+             if f.startswith("qemu-") and f.endswith(".json")}
+    assert files, DATA_DIR
+    assert {r.name for r in RECORDED if r.version} == files
+    assert {r.recorded for r in RECORDED} == files
+
+
+def test_a_release_without_a_recording_uses_the_one_before() -> None:
+    """An unrecorded point (a version between releases) knows the non-pseries names of the
+    newest recording at or before it; before any recording it knows none."""
+    assert parse_profile("8.2").recorded == "7.2"
+    assert parse_profile("11.0.4").recorded == "10.0"
+    assert parse_profile("2.11").recorded is None
 
 
 @pytest.mark.parametrize("release", RECORDED, ids=lambda r: r.name)

@@ -8,7 +8,7 @@ import pytest
 
 from powercompat.catalog.cpus import FAMILIES
 from powercompat.catalog.history import HEAD
-from powercompat.catalog.kernels import LINUX_4_19, LINUX_6_1, LINUX_7_2
+from powercompat.catalog.kernels import LINUX_4_19, LINUX_6_1, LINUX_6_12, LINUX_7_2
 from powercompat.catalog.modes import mode_by_name
 from powercompat.catalog.pcr import PCR_MASK
 from powercompat.decisions.pcr import decode_pcr, kvm_hv_pcr, qemu_pcr
@@ -69,13 +69,19 @@ def test_kernel_rows_decide_levels_and_reserved_bits() -> None:
     assert kvm_hv_pcr(p10, 0x0F000006, LINUX_4_19).errno == errno.EINVAL  # ISA 3.1 is v5.9
     assert kvm_hv_pcr(p10, 0x0F000006, LINUX_6_1).pcr == PCR_MASK
     assert kvm_hv_pcr(p10, 0x0F000007, LINUX_6_1).errno == errno.EINVAL  # Power11 is 2024
-    assert kvm_hv_pcr(p10, 0x0F000007, LINUX_7_2).pcr == PCR_MASK
+    # kvm-kernel.md: 6.12 takes Power11 on any ARCH_31 host, 7.2 only on a Power11 host and
+    # leaves the vcore PVR_ARCH_INVALID otherwise
+    assert kvm_hv_pcr(p10, 0x0F000007, LINUX_6_12).pcr == PCR_MASK
+    refused = kvm_hv_pcr(p10, 0x0F000007, LINUX_7_2)
+    assert (refused.errno, refused.stored, refused.pcr) == (errno.EINVAL, 0xFFFFFFFF, PCR_MASK)
+    assert kvm_hv_pcr(_family("POWER11"), 0x0F000007, LINUX_7_2).pcr == PCR_MASK
+    assert kvm_hv_pcr(_family("POWER11"), 0x0F000007, LINUX_6_1).errno == errno.EINVAL
 
 
 def test_kvm_hv_reserved_bits_and_unknown_values() -> None:
     r = kvm_hv_pcr(_family("POWER9"), 0x0F000004)
     assert r.pcr == 0x8 | 0x0FFFFFFFFFFFFFE1
-    assert kvm_hv_pcr(_family("POWER10"), 0x0F000007).errno == 0  # P11 shares PCR_ARCH_31
+    assert kvm_hv_pcr(_family("POWER10"), 0x0F000007, LINUX_6_12).errno == 0  # shared arm
     assert kvm_hv_pcr(_family("POWER9"), 0x0F000001).errno == errno.EINVAL  # 2.04
     assert kvm_hv_pcr(_family("POWER9"), 0x004E1202).errno == errno.EINVAL  # a raw PVR
     assert kvm_hv_pcr(_family("POWER8"), 0x0F100003).pcr & 0xFF == 0xE1 | 0x4

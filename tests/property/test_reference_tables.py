@@ -16,6 +16,13 @@ def test_arch_compat_arms(kernel: KernelRelease) -> None:
 
 
 @pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_host_gated_arms(kernel: KernelRelease) -> None:
+    gated = [(arm.pvr, arm.host) for arm in kernel.arms if arm.host is not None]
+    assert gated == ([reference.P11_HOST_ONLY[kernel.name]]
+                     if kernel.name in reference.P11_HOST_ONLY else [])
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
 def test_reserved_bits(kernel: KernelRelease) -> None:
     assert reference.PCR_RESERVED[kernel.name] == kernel.reserved_pcr
 

@@ -30,13 +30,8 @@ PAIRS = (("5.2", "7.2", "bullseye", "bookworm"), ("7.2", "10.0", "bookworm", "tr
 FILES = [REAL / f"diff-{a}-to-{b}.json" for a, b, _, _ in PAIRS]
 
 #: real differences the engine does not model yet: each a strict xfail, removed the day the
-#: engine learns it
-_P10_DD1 = ("engine lacks QEMU 5.2's POWER10 DD1 userland SIGILL (the same gap as "
-            "tests/verify/test_recorded.py KNOWN_GAPS)")
-KNOWN_GAPS: dict[str, str] = {
-    f"diff-5.2-to-7.2:cas-changed:power10/{mode}:linux-6.1:": _P10_DD1
-    for mode in ("unset", "power9", "power10")
-}
+#: engine learns it (the last one, 5.2's POWER10 DD1 SIGILL, went with the engine's scv flag)
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @cache

@@ -62,7 +62,7 @@ def test_trixie_to_sid_and_bullseye_to_bookworm_facts() -> None:
     assert {(d.kind, d.subject) for d in sid if d.binary} == {
         ("model-removed", "power8e_v2.1"), ("model-removed", "power8nvl_v1.0"),
         ("alias-removed", "power8e"), ("alias-removed", "power8nvl")}
-    assert {d.commit for d in sid} == {"f73b3168"}
+    assert {d.commit for d in sid if d.binary} == {"f73b3168"}
     bookworm = diff("5.2", "7.2").changes
     gone = _find(bookworm, "startup-changed", "power9_v2.0,compat=power8")
     assert gone.before == "starts" and gone.after.startswith(

@@ -60,11 +60,7 @@ def _cells() -> list[Any]:
 
 #: recorded cells the engine does not model yet, each a strict xfail (it fails the suite
 #: the day the engine learns it, so the entry is then removed)
-_P10_DD1 = ("engine lacks QEMU 5.2's POWER10 DD1 userland SIGILL (releases-observed.md: init "
-            "dies in raw, power10 and power9 modes, runs in power8 and power7)")
-KNOWN_GAPS: dict[str, str] = {
-    f"qemu-5.2-linux-6.1-slof:power10:{mode}": _P10_DD1 for mode in ("unset", "power9", "power10")
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _engine_gap(header: dict[str, Any]) -> pytest.MarkDecorator | None:
@@ -116,7 +112,13 @@ def test_the_recorded_files_are_there() -> None:
     names = {f.name for f in MATRIX_FILES}
     assert "qemu-7.2-linux-6.1-vof.json" in names
     assert "qemu-7.2-linux-6.1-slof.json" in names
-    assert PROBE_FILES
+    # every Debian release, each with its own suite's kernel where there is one, and the
+    # cross pairs 7.2 x linux-7.2 and 11.1 x linux-6.1 (issue #9)
+    assert {"qemu-5.2-linux-6.1-slof.json", "qemu-10.0-linux-6.12-vof.json",
+            "qemu-11.1-linux-7.2-vof.json", "qemu-7.2-linux-7.2-vof.json",
+            "qemu-11.1-linux-6.1-vof.json"} <= names
+    assert {f.name for f in PROBE_FILES} >= {f"qemu-{r}-startup-probes.json"
+                                              for r in ("5.2", "7.2", "10.0", "11.1")}
 
 
 def _assert_ok(v: Verdict | None) -> None:

@@ -15,7 +15,7 @@ from powercompat.accel.kernels import (
 )
 from powercompat.accel.transport import FaultInjector, OneRegTransport, RecordingTransport
 from powercompat.catalog.accels import ACCELS, Accel
-from powercompat.catalog.cpus import CpuFamily
+from powercompat.catalog.cpus import CpuModel
 from powercompat.catalog.kernels import KernelRelease
 from powercompat.errors import InvalidValueError
 
@@ -44,25 +44,34 @@ class Accelerator:
         if self.kernel is not None:
             self.kernel.create_vcpu(vcpu)
 
+    def init_vcpu(self, vcpu: int, pvr: int) -> None:
+        """kvm_arch_init_vcpu()'s KVM_SET_SREGS with the model's PVR (a modelled kernel only).
+
+        :raises KvmError: the kernel refuses it.
+        """
+        if self.kernel is not None:
+            self.kernel.set_sregs_pvr(vcpu, pvr)
+
     def kernel_view(self, vcpu: int) -> KernelView | None:
         return self.kernel.inspect(vcpu) if self.kernel is not None else None
 
 
-def _pr(host: CpuFamily, threads: int, kernel: KernelRelease) -> KernelModel:
+def _pr(host: CpuModel, threads: int, kernel: KernelRelease) -> KernelModel:
     # a PR with an ARCH_COMPAT case stores the value and enforces nothing (PR programs no PCR)
     return PrIgnoreKernel() if kernel.pr_arch_compat else PrKernel()
 
 
-#: the kernel model of each modelled KVM flavour: (host family, threads per vcore, kernel)
-_MODELS: Mapping[Accel, Callable[[CpuFamily, int, KernelRelease], KernelModel]] = \
+#: the kernel model of each modelled KVM flavour: (host CPU, threads per vcore, kernel)
+_MODELS: Mapping[Accel, Callable[[CpuModel, int, KernelRelease], KernelModel]] = \
     MappingProxyType({
-        Accel.KVM_HV: HvKernel,
+        Accel.KVM_HV: lambda host, threads, kernel: HvKernel(host.family, threads, kernel,
+                                                             host.pvr),
         Accel.KVM_PR: _pr,
         Accel.KVM_PR_IGNORE: lambda host, threads, kernel: PrIgnoreKernel(),
     })
 
 
-def make_accel(flavour: Accel, kernel: KernelRelease, host: CpuFamily, threads: int,
+def make_accel(flavour: Accel, kernel: KernelRelease, host: CpuModel, threads: int,
                nr_vcpus: int, inject_faults: bool = False) -> Accelerator:
     """:raises InvalidValueError: ``kvm`` off a ppc64 KVM host."""
     if flavour is Accel.TCG:

@@ -41,6 +41,13 @@ class KernelModel(Protocol):
 
     def create_vcpu(self, vcpu: int) -> None: ...
 
+    def set_sregs_pvr(self, vcpu: int, pvr: int) -> None:
+        """KVM_SET_SREGS with the CPU model's PVR (QEMU at vCPU init).
+
+        :raises KvmError: the kernel refuses the PVR.
+        """
+        ...
+
     def get_one_reg(self, vcpu: int, reg_id: int) -> int: ...
 
     def set_one_reg(self, vcpu: int, reg_id: int, value: int) -> None: ...
@@ -54,10 +61,12 @@ class HvKernel:
     name = "hv"
 
     def __init__(self, host: CpuFamily, threads_per_vcore: int = 1,
-                 kernel: KernelRelease = DEFAULT_KERNEL) -> None:
+                 kernel: KernelRelease = DEFAULT_KERNEL, host_pvr: int | None = None) -> None:
         self.host = host
         self.threads = threads_per_vcore
         self.kernel = kernel
+        #: the host's own PVR (mfspr(SPRN_PVR)); None: not known, any PVR is taken
+        self.host_pvr = host_pvr
         self.vcpus: set[int] = set()
         #: vcore id -> (arch_compat, pcr)
         self.vcores: dict[int, tuple[int, int]] = {}
@@ -73,6 +82,12 @@ class HvKernel:
         # so its effective PCR is the reserved bits alone, as after a raw write.
         self.vcores.setdefault(vcpu // self.threads, (0, self.kernel.reserved_pcr))
 
+    def set_sregs_pvr(self, vcpu: int, pvr: int) -> None:
+        """kvm_arch_vcpu_ioctl_set_sregs_hv(): only the host's PVR ("we can't spoof it")."""
+        self._vcore("set_sregs", vcpu, 0)
+        if self.host_pvr is not None and pvr != self.host_pvr:
+            raise KvmError(EINVAL, "set_sregs", vcpu, 0)
+
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         core = self._vcore("get", vcpu, reg_id)
         if reg_id != KVM_REG_PPC_ARCH_COMPAT:
@@ -86,6 +101,8 @@ class HvKernel:
             raise KvmError(EINVAL, "set", vcpu, reg_id)
         result = kvm_hv_pcr(self.host, value, self.kernel)
         if result.errno:
+            if result.stored is not None:  # 7.2: a refused Power11 still poisons the vcore
+                self.vcores[core] = (result.stored, result.pcr)
             raise KvmError(result.errno, "set", vcpu, reg_id)
         self.vcores[core] = (value, result.pcr)
 
@@ -106,6 +123,9 @@ class PrKernel:
 
     def create_vcpu(self, vcpu: int) -> None:
         self.vcpus.add(vcpu)
+
+    def set_sregs_pvr(self, vcpu: int, pvr: int) -> None:
+        """PR emulates the PVR: any model's is taken."""
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         if vcpu not in self.vcpus:
@@ -133,6 +153,9 @@ class PrIgnoreKernel:
 
     def create_vcpu(self, vcpu: int) -> None:
         self.values.setdefault(vcpu, 0)
+
+    def set_sregs_pvr(self, vcpu: int, pvr: int) -> None:
+        """PR emulates the PVR: any model's is taken."""
 
     def get_one_reg(self, vcpu: int, reg_id: int) -> int:
         if vcpu not in self.values:

@@ -93,6 +93,18 @@ class SmtRule(Enum):
     TCG_POWER8 = "tcg-p8"
 
 
+class MigrationErrors(Enum):
+    """How a destination reports a refused load, and what cpu_post_load returns
+    (qemu-releases.md 8.1, 8.2); every release's destination then exits."""
+
+    #: 2.10, 2.11: cpu_post_load returns -1; one error per line
+    LINES_MINUS_1 = "lines, -1"
+    #: 5.2 .. 10.0: it returns the negative errno (-EINVAL); one error per line
+    LINES = "lines"
+    #: 11.1: one line, ``load of migration failed: <errno text>: <cause>: ...``
+    CHAINED = "chained"
+
+
 class Doc(NamedTuple):
     """What a switch means, for people (``profiles``); kept in the field's annotation."""
 
@@ -125,6 +137,9 @@ class Switches(NamedTuple):
     smt: Annotated[SmtRule, Doc(
         "threads per core pseries accepts (TCG, and a power of 2), and the refusal's words"
     )] = SmtRule.PPC_REALIZE
+    migration_errors: Annotated[MigrationErrors, Doc(
+        "how a refused incoming migration is reported (every destination exits)"
+    )] = MigrationErrors.LINES_MINUS_1
     vsx_cap: Annotated[bool, Doc(
         "spapr caps: cap-vsx defaults off (ibm,vmx 1, no VSX for the guest) when the CPU "
         "cannot do ISA 2.06 within max-cpu-compat (before: the class's VSX is advertised)"

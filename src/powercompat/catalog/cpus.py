@@ -76,7 +76,8 @@ class CpuFamily:
     ``msr_le``: the class's msr_mask has MSR_LE (POWER7 and later), so little-endian code
     runs; the 970 and POWER5+ classes have none. ``vmx``/``vsx``: the class's insns_flags
     have PPC_ALTIVEC / insns_flags2 PPC2_VSX, which spapr_dt_cpu() advertises to the guest
-    as ``ibm,vmx`` 1 or 2 (cap-vsx permitting).
+    as ``ibm,vmx`` 1 or 2 (cap-vsx permitting). ``scv``: the class's flags have
+    POWERPC_FLAG_SCV, so TCG runs the vectored system call (as first defined: none has it).
     """
 
     name: str
@@ -89,6 +90,7 @@ class CpuFamily:
     msr_le: bool = True
     vmx: bool = True
     vsx: bool = True
+    scv: bool = False
 
 
 _P9_MASK = PCR_COMPAT_2_05 | PCR_COMPAT_2_06 | PCR_COMPAT_2_07
@@ -110,9 +112,10 @@ POWER9: Final = CpuFamily(
 POWER10: Final = CpuFamily(
     "POWER10", _P9_MASK | PCR_COMPAT_3_00, _P9_SUPP | PCR_COMPAT_3_10, LOGICAL_3_10,
     (POWER10_BASE,), PvrMatch.FAMILY, PCR_ARCH_31)
+# Added with c0d96407 (10.0), with the scv flag POWER10 had by then.
 POWER11: Final = CpuFamily(
     "POWER11", _P9_MASK | PCR_COMPAT_3_00, _P9_SUPP | PCR_COMPAT_3_10, LOGICAL_3_10_P11,
-    (POWER11_BASE,), PvrMatch.SAME_MAJOR, PCR_ARCH_31)
+    (POWER11_BASE,), PvrMatch.SAME_MAJOR, PCR_ARCH_31, scv=True)
 # No compat support at all: pcr_supported = 0, so every mode is refused.
 POWER5P: Final = CpuFamily("POWER5+", 0, 0, 0, (), PvrMatch.EXACT, PCR_ARCH_205, msr_le=False,
                            vmx=False, vsx=False)
@@ -149,3 +152,10 @@ def family_by_name(name: str, families: tuple[CpuFamily, ...] = FAMILIES) -> Cpu
         if family.name.lower() == name.lower():
             return family
     return None
+
+
+def family_of_pvr(pvr: int, families: tuple[CpuFamily, ...] = FAMILIES) -> CpuFamily | None:
+    """The POWER server family a raw PVR's base belongs to, as the host kernel sees it (its
+    cpu_specs know families QEMU may have no class for)."""
+    base = pvr & POWER_SERVER_MASK
+    return next((f for f in families if base in f.bases), None)

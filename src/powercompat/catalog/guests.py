@@ -13,14 +13,14 @@ init dies with SIGILL below that (oracle.md, and the recorded boots).
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from types import MappingProxyType
 from typing import Final, NamedTuple
+
+from powercompat.catalog.data import read_data
 
 Pair = tuple[int, int]
 
@@ -56,8 +56,7 @@ def kernel_image(name: str) -> KernelImage:
 
     :raises FileNotFoundError: no kernel of that name was recorded.
     """
-    data = json.loads(resources.files("powercompat").joinpath(
-        "data", f"{name}.json").read_text())
+    data = read_data(f"{name}.json")
     blob = bytes.fromhex(data["ibm_architecture_vec_template"])
     pairs: list[Pair] = []
     for offset in range(0, len(blob) - 7, 8):
@@ -92,7 +91,8 @@ class GuestProfile:
     some of its PVR pairs and drops the option vectors (as oracle.md's patched boots did).
     ``userland_isa`` names the compat mode whose ISA the userland's instructions need;
     ``userland_vsx``: it also needs VSX. Without them the kernel boots but init dies with
-    SIGILL. None: not modelled.
+    SIGILL. None: not modelled. ``userland_scv``: at ISA 3.00 or newer the kernel offers the
+    vectored system call (PPC_FEATURE2_SCV) and the userland's glibc (2.33 on) uses it.
     """
 
     name: str
@@ -101,6 +101,7 @@ class GuestProfile:
     userland_isa: str | None
     userland_vsx: bool = False
     pvr_filter: Callable[[Pair], bool] | None = None
+    userland_scv: bool = False
     #: a Linux kernel with radix support that asks for radix in OV5 when it is offered
     radix: bool = True
     #: a ppc64le kernel: it needs MSR[LE] before it can run at all
@@ -151,11 +152,11 @@ _DEBIAN_USERLAND = "Debian ppc64el userland (POWER8)"
 
 GUESTS: Final[tuple[GuestProfile, ...]] = (
     GuestProfile("linux-6.1", f"Debian bookworm's Linux 6.1, {_DEBIAN_USERLAND}", "linux-6.1",
-                 "power8", userland_vsx=True),
+                 "power8", userland_vsx=True, userland_scv=True),
     GuestProfile("linux-6.12", f"Debian trixie's Linux 6.12 (Power11), {_DEBIAN_USERLAND}",
-                 "linux-6.12", "power8", userland_vsx=True),
+                 "linux-6.12", "power8", userland_vsx=True, userland_scv=True),
     GuestProfile("linux-7.2", f"Debian sid's Linux 7.2 (Power11), {_DEBIAN_USERLAND}",
-                 "linux-7.2", "power8", userland_vsx=True),
+                 "linux-7.2", "power8", userland_vsx=True, userland_scv=True),
     GuestProfile("logical-upto-power8",
                  "Linux 6.1 listing only its logical PVRs up to power8 (2.07, 2.06, 2.05)",
                  "linux-6.1", None, pvr_filter=_upto_power8),

@@ -20,6 +20,7 @@ from typing import Any, Final, NamedTuple, cast
 from powercompat.catalog.behaviour import (
     CpuCompat,
     HotplugRule,
+    MigrationErrors,
     ResetPath,
     SetCompat,
     SmtRule,
@@ -113,13 +114,15 @@ class Alias(NamedTuple):
     target: str | None
 
 
-class FamilyMatch(NamedTuple):
-    """A family's pvr_match callback changes: the PVR bases it accepts without ``best``,
-    or what it accepts with ``best`` (None: unchanged)."""
+class FamilyEdit(NamedTuple):
+    """A family class changes (None: unchanged): its pvr_match callback (the PVR bases it
+    accepts without ``best``, what it accepts with ``best``), or whether TCG runs ``scv``
+    on it (POWERPC_FLAG_SCV)."""
 
     family: str
     bases: tuple[int, ...] | None = None
     best: PvrMatch | None = None
+    scv: bool | None = None
 
 
 class RenameModel(NamedTuple):
@@ -137,7 +140,7 @@ class Flip(NamedTuple):
 
 
 Effect = AddMode | NewPcrBit | ModeThreads | AddModel | RemoveModel | ModelPvr | \
-    RenameModel | Alias | FamilyMatch | Flip
+    RenameModel | Alias | FamilyEdit | Flip
 
 
 class Change(NamedTuple):
@@ -264,15 +267,24 @@ CHANGES: Final[tuple[Change, ...]] = (
                           "3.1")),
             *_models(("power10_v1.0", 0x00800100, POWER10, "POWER10 v1.0")),
             Alias("power10", "power10_v1.0"))),
+    Change(None, "", "5.2",
+           "TCG runs the vectored system call (scv) on POWER9: POWERPC_FLAG_SCV (5.2's "
+           "POWER10 family lacks the flag, so scv is a facility-unavailable interrupt there)",
+           (FamilyEdit("POWER9", scv=True),)),
+    Change(None, "", "5.2",
+           "cpu_post_load returns ppc_set_compat()'s negative errno instead of -1",
+           (Flip("migration_errors", MigrationErrors.LINES),)),
     Change("f518be3a", "2020-12", "6.0", "-cpu X,compat=Y removed (deprecated since 22062e54)",
            (Flip("cpu_compat", CpuCompat.NONE),)),
     Change(None, "", "7.2",
            "pvr_match gains ``best``: the exact class is the base (POWER7, POWER8) or the "
            "base and DD major (POWER9, POWER10), not any member of the family",
-           (FamilyMatch("POWER7", best=PvrMatch.SAME_BASE),
-            FamilyMatch("POWER8", best=PvrMatch.SAME_BASE),
-            FamilyMatch("POWER9", best=PvrMatch.SAME_MAJOR),
-            FamilyMatch("POWER10", best=PvrMatch.SAME_MAJOR))),
+           (FamilyEdit("POWER7", best=PvrMatch.SAME_BASE),
+            FamilyEdit("POWER8", best=PvrMatch.SAME_BASE),
+            FamilyEdit("POWER9", best=PvrMatch.SAME_MAJOR),
+            FamilyEdit("POWER10", best=PvrMatch.SAME_MAJOR))),
+    Change(None, "", "7.2", "TCG runs scv on POWER10 too (POWERPC_FLAG_SCV)",
+           (FamilyEdit("POWER10", scv=True),)),
     Change(None, "", "7.2", "the POWER10 DD2.0 model (power10_v2.0, now the power10 alias)",
            (*_models(("power10_v2.0", 0x00800200, POWER10, "POWER10 v2.0")),
             Alias("power10", "power10_v2.0"))),
@@ -281,7 +293,7 @@ CHANGES: Final[tuple[Change, ...]] = (
            "DD2.2/2.3 only power9_v2.2",
            (*_models(("power9_v2.2", 0x004E1202, POWER9, "POWER9 v2.2")),
             Alias("power9", "power9_v2.2"),
-            FamilyMatch("POWER9", best=PvrMatch.POWER9_MINOR))),
+            FamilyEdit("POWER9", best=PvrMatch.POWER9_MINOR))),
     Change("7f65ebb0", "2023-05", "8.1", "the POWER9/POWER10 DD PVR constants renumbered",
            (ModelPvr("power9_v1.0", 0x004E1100), ModelPvr("power10_v1.0", 0x00801100),
             ModelPvr("power10_v2.0", 0x00801200))),
@@ -308,10 +320,14 @@ CHANGES: Final[tuple[Change, ...]] = (
                           "3.1 (P11)")),
             *_models(("power11_v2.0", 0x00821200, POWER11, "POWER11 v2.0")),
             Alias("power11", "power11_v2.0"))),
+    Change(None, "", "11.1",
+           "a refused incoming migration is reported as one chained line (the load's error, "
+           "then its cause); the cpu section's names the post_load hook that failed",
+           (Flip("migration_errors", MigrationErrors.CHAINED),)),
     Change("f73b3168", "2026-07-03", "11.1", "POWER8E and POWER8NVL removed",
            (RemoveModel("power8e_v2.1"), RemoveModel("power8nvl_v1.0"),
             Alias("power8e", None), Alias("power8nvl", None),
-            FamilyMatch("POWER8", bases=(POWER8_BASE,)))),
+            FamilyEdit("POWER8", bases=(POWER8_BASE,)))),
 )
 
 
@@ -399,13 +415,14 @@ def build(changes: Iterable[Change]) -> Catalogue:
                         raise HistoryError(f"{where}: no such alias")
                 else:
                     aliases[effect.name] = effect.target
-            elif isinstance(effect, FamilyMatch):
+            elif isinstance(effect, FamilyEdit):
                 if effect.family not in families:
                     raise HistoryError(f"{where}: no such family")
                 family = families[effect.family]
                 families[effect.family] = replace(
                     family, bases=family.bases if effect.bases is None else effect.bases,
-                    best=family.best if effect.best is None else effect.best)
+                    best=family.best if effect.best is None else effect.best,
+                    scv=family.scv if effect.scv is None else effect.scv)
             else:
                 if effect.switch not in _SWITCH_FIELDS:
                     raise HistoryError(f"{where}: no such switch")

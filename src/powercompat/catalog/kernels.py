@@ -31,22 +31,36 @@ from powercompat.catalog.pcr import (
     PCR_MASK,
 )
 
-Arm = tuple[int, int]
+#: PVR_ARCH_INVALID (7.2): what a refused Power11 request leaves in the vcore
+PVR_ARCH_INVALID: Final = 0xFFFFFFFF
 
-# kvmppc_set_arch_compat()'s switch arms, logical PVR -> guest PCR bit, as each kernel
-# gained them. 0x0f000001 (2.04) and every raw PVR fall to the default arm: -EINVAL.
+
+class Arm(NamedTuple):
+    """One arm of kvmppc_set_arch_compat()'s switch: a logical PVR and the guest PCR bit it
+    gives; ``host``: the host family it needs (CPU_FTR_P11_PVR: POWER11), else the kernel
+    stores PVR_ARCH_INVALID (vc->pcr = PCR_MASK) and answers EINVAL (7.2)."""
+
+    pvr: int
+    bit: int
+    host: str | None = None
+
+
+# The arms as each kernel gained them (kvm-kernel.md, read in 6.1.176 / 6.12.118 / 7.2.13).
+# 0x0f000001 (2.04) and every raw PVR fall to the default arm: -EINVAL.
 #: 2ee13be34b13 (v4.10): host/guest PCR bits, PVR_ARCH_300
 _ARMS_V4_10: Final[tuple[Arm, ...]] = (
-    (LOGICAL_2_05, PCR_ARCH_205),
-    (LOGICAL_2_06, PCR_ARCH_206),
-    (LOGICAL_2_06_PLUS, PCR_ARCH_206),
-    (LOGICAL_2_07, PCR_ARCH_207),
-    (LOGICAL_3_00, PCR_ARCH_300),
+    Arm(LOGICAL_2_05, PCR_ARCH_205),
+    Arm(LOGICAL_2_06, PCR_ARCH_206),
+    Arm(LOGICAL_2_06_PLUS, PCR_ARCH_206),
+    Arm(LOGICAL_2_07, PCR_ARCH_207),
+    Arm(LOGICAL_3_00, PCR_ARCH_300),
 )
 #: v5.9 (Alistair Popple, ISA v3.1 guests): PVR_ARCH_31 with the dummy PCR_ARCH_31
-_ARMS_V5_9: Final = (*_ARMS_V4_10, (LOGICAL_3_10, PCR_ARCH_31))
-#: c2ed087ed35c (2024): PVR_ARCH_31_P11 shares PVR_ARCH_31's arm
-_ARMS_P11: Final = (*_ARMS_V5_9, (LOGICAL_3_10_P11, PCR_ARCH_31))
+_ARMS_V5_9: Final = (*_ARMS_V4_10, Arm(LOGICAL_3_10, PCR_ARCH_31))
+#: 6.12: PVR_ARCH_31_P11 shares PVR_ARCH_31's arm, on any ARCH_31 host (POWER10 too)
+_ARMS_6_12: Final = (*_ARMS_V5_9, Arm(LOGICAL_3_10_P11, PCR_ARCH_31))
+#: 7.2: PVR_ARCH_31_P11 only with CPU_FTR_P11_PVR (a Power11 host)
+_ARMS_7_2: Final = (*_ARMS_V5_9, Arm(LOGICAL_3_10_P11, PCR_ARCH_31, "POWER11"))
 
 
 class KernelRelease(NamedTuple):
@@ -63,14 +77,18 @@ class KernelRelease(NamedTuple):
 
     @property
     def guest_pcr_bits(self) -> Mapping[int, int]:
-        return MappingProxyType(dict(self.arms))
+        return MappingProxyType({arm.pvr: arm.bit for arm in self.arms})
+
+    def arm(self, arch_compat: int) -> Arm | None:
+        """The arm a logical PVR takes; None for the default arm (-EINVAL)."""
+        for arm in self.arms:
+            if arm.pvr == arch_compat:
+                return arm
+        return None
 
     def guest_pcr_bit(self, arch_compat: int) -> int | None:
-        """The arm's guest PCR bit for a logical PVR; None for the default arm (-EINVAL)."""
-        for pvr, bit in self.arms:
-            if pvr == arch_compat:
-                return bit
-        return None
+        found = self.arm(arch_compat)
+        return found.bit if found else None
 
 
 LINUX_4_19: Final = KernelRelease(
@@ -80,17 +98,21 @@ LINUX_4_19: Final = KernelRelease(
     _ARMS_V4_10, 0)
 LINUX_6_1: Final = KernelRelease(
     "linux-6.1",
-    "Debian bookworm's 6.1: ISA v3.1 guests (v5.9), reserved PCR bits (v5.4); no Power11 "
-    "arm (c2ed087ed35c is 2024)",
+    "Debian bookworm's 6.1 (6.1.176 read): ISA v3.1 guests, reserved PCR bits; no Power11 "
+    "arm: 0x0f000007 is EINVAL on every host",
     _ARMS_V5_9, PCR_MASK)
+LINUX_6_12: Final = KernelRelease(
+    "linux-6.12",
+    "Debian trixie's 6.12 (6.12.118 read): Power11 shares ISA 3.1's arm on any ARCH_31 host",
+    _ARMS_6_12, PCR_MASK)
 LINUX_7_2: Final = KernelRelease(
     "linux-7.2",
-    "a kernel with every mainline change of kernel_libvirt.md 1.7 (Power11's arm, reserved "
-    "PCR bits); sid's 7.2 postdates them (its own source is to be checked: kvm-kernel.md)",
-    _ARMS_P11, PCR_MASK)
+    "Debian sid's 7.2 (7.2.13 read): Power11 only on a Power11 host (CPU_FTR_P11_PVR); "
+    "elsewhere the vcore is left PVR_ARCH_INVALID and the set is EINVAL",
+    _ARMS_7_2, PCR_MASK)
 
 #: every modelled host kernel, oldest first
-KERNELS: Final[tuple[KernelRelease, ...]] = (LINUX_4_19, LINUX_6_1, LINUX_7_2)
+KERNELS: Final[tuple[KernelRelease, ...]] = (LINUX_4_19, LINUX_6_1, LINUX_6_12, LINUX_7_2)
 #: the host kernel a KVM accelerator runs on when none is named
 DEFAULT_KERNEL: Final = LINUX_7_2
 

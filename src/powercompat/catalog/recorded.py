@@ -10,10 +10,10 @@ parses JSON.
 
 from __future__ import annotations
 
-import json
 from functools import cache
-from importlib import resources
 from typing import NamedTuple
+
+from powercompat.catalog.data import read_data
 
 
 class RecordedModel(NamedTuple):
@@ -59,8 +59,7 @@ def recorded_catalogue(release: str) -> RecordedCatalogue:
 
     :raises FileNotFoundError: no catalogue was recorded for that release.
     """
-    data = json.loads(resources.files("powercompat").joinpath(
-        "data", f"qemu-{release}.json").read_text())
+    data = read_data(f"qemu-{release}.json")
     return RecordedCatalogue(
         data["release"], data["qemu_version"],
         tuple(RecordedModel(m["name"], _hex(m["pvr"]), bool(m["pseries"]))

@@ -20,6 +20,7 @@ from powercompat.catalog.modes import (
     mode_by_name,
     mode_by_pvr,
 )
+from powercompat.catalog.pcr import PCR_COMPAT_3_00
 from powercompat.decisions.rules import HEAD_RULES, CompatRules
 from powercompat.decisions.validity import check_compat
 
@@ -74,12 +75,15 @@ def hardware_level(model: CpuModel, rules: CompatRules = HEAD_RULES) -> CompatMo
 @lru_cache(maxsize=4096)
 def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | None,
                      rules: CompatRules = HEAD_RULES,
-                     pcr_enforced: bool = False, vsx: bool = True) -> UserlandVerdict:
+                     pcr_enforced: bool = False, vsx: bool = True,
+                     scv: bool = True) -> UserlandVerdict:
     """Can the guest's init run? It needs VSX (``vsx``: see vsx_offered) and to execute its
     ISA's instructions: the CPU must implement them, and an enforcing PCR (KVM HV on
     hardware) must not block them. TCG does not enforce the PCR's architecture bits on
     instructions (seen on QEMU 7.2: power7 compat on POWER8 runs a POWER8 userland), and
-    KVM PR programs no PCR."""
+    KVM PR programs no PCR. At ISA 3.00 and newer the kernel offers the vectored system
+    call and the userland uses it: ``scv`` says the CPU runs it (TCG: POWERPC_FLAG_SCV,
+    which QEMU 5.2's POWER10 lacks, seen as init's SIGILL in power9/power10 modes only)."""
     if not model.family.pcr_supported:
         return UserlandVerdict(None, model.family.name, "CPU family has no compat levels")
     level = effective_level(model, compat, rules)
@@ -93,6 +97,9 @@ def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | 
     if guest.userland_vsx and not vsx:
         problems.append("the guest is given no VSX (ibm,vmx: cap-vsx is off, or the CPU has "
                         "none)")
+    if guest.userland_scv and not scv and level.pcr_level >= LOGICAL_300_RANK:
+        problems.append("the kernel offers scv (ISA 3.00) but this CPU model does not run it "
+                        "(no POWERPC_FLAG_SCV)")
     if _isa_rank(runs) < _isa_rank(need):
         why = ("the PCR limits the guest to" if pcr_enforced and runs is level
                else "the CPU implements only")
@@ -155,6 +162,10 @@ def kernel_verdict(guest: GuestProfile, model: CpuModel, initial_pvr: int, final
                              "(boot with disable_radix to avoid it)")
     return KernelVerdict(True, "radix offered and kept" if offered else
                          "hash MMU (radix not offered before CAS)")
+
+
+#: ISA 3.00's rank (its PCR level): from there the kernel uses scv
+LOGICAL_300_RANK = PCR_COMPAT_3_00
 
 
 def _isa_rank(mode: CompatMode) -> int:

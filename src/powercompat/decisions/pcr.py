@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from powercompat.catalog import pcr as bits
 from powercompat.catalog.cpus import CpuFamily
-from powercompat.catalog.kernels import DEFAULT_KERNEL, KernelRelease
+from powercompat.catalog.kernels import DEFAULT_KERNEL, PVR_ARCH_INVALID, KernelRelease
 from powercompat.catalog.modes import CompatMode
 
 
@@ -30,13 +30,16 @@ def qemu_pcr(family: CpuFamily, mode: CompatMode | None) -> int:
 
 @dataclass(frozen=True, slots=True)
 class HvPcr:
-    """Outcome of kvmppc_set_arch_compat(): errno 0 and the vcore PCR, or the errno."""
+    """Outcome of kvmppc_set_arch_compat(): errno 0 and the vcore PCR, or the errno.
+    ``stored``: what the vcore holds after a refused set that still wrote it (7.2's
+    PVR_ARCH_INVALID), None when a refusal leaves it as it was."""
 
     errno: int
     host_pcr_bit: int
     guest_pcr_bit: int
     pcr: int
     reason: str
+    stored: int | None = None
 
 
 def kvm_hv_pcr(host: CpuFamily, arch_compat: int,
@@ -50,14 +53,18 @@ def kvm_hv_pcr(host: CpuFamily, arch_compat: int,
     '0x8'
     """
     host_bit = host.host_pcr_bit
-    known = kernel.guest_pcr_bit(arch_compat)
+    arm = kernel.arm(arch_compat)
     if arch_compat == 0:
         guest_bit = host_bit
-    elif known is not None:
-        guest_bit = known
-    else:
+    elif arm is None:
         return HvPcr(errno.EINVAL, host_bit, 0, 0,
                      f"0x{arch_compat:08x} is not a logical PVR {kernel.name} knows")
+    elif arm.host is not None and arm.host != host.name:
+        return HvPcr(errno.EINVAL, host_bit, arm.bit, kernel.reserved_pcr,
+                     f"0x{arch_compat:08x} needs a {arm.host} host on {kernel.name}: the "
+                     "vcore is left PVR_ARCH_INVALID", stored=PVR_ARCH_INVALID)
+    else:
+        guest_bit = arm.bit
     if guest_bit > host_bit:
         return HvPcr(errno.EINVAL, host_bit, guest_bit, 0,
                      f"guest level 0x{guest_bit:x} is above the host's 0x{host_bit:x}")

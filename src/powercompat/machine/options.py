@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from powercompat.catalog.accels import ACCELS, Accel
 from powercompat.catalog.behaviour import CPU_COMPAT_2_9, CpuCompat
-from powercompat.catalog.cpus import CpuModel
+from powercompat.catalog.cpus import CpuModel, family_of_pvr
 from powercompat.catalog.kernels import DEFAULT_KERNEL, KERNELS, KernelRelease, kernel_by_name
 from powercompat.catalog.modes import CompatMode, mode_by_name
-from powercompat.decisions.cpu_match import resolve_cpu
+from powercompat.decisions.cpu_match import class_by_pvr_mask, resolve_cpu
 from powercompat.errors import (
     CpuNotPseriesError,
     CpuPropertyError,
@@ -108,44 +108,79 @@ def parse_accel(name: str, host_kernel: str | None = None) -> tuple[Accel, Kerne
     return flavour, kernel
 
 
+def _host_pvr(text: str) -> int | None:
+    digits = text[2:] if text[:2].lower() == "0x" else text
+    if len(digits) == 8 and all(c in "0123456789abcdefABCDEF" for c in digits):
+        return int(digits, 16)
+    return None
+
+
+def resolve_host(text: str, profile: Profile) -> tuple[CpuModel, bool]:
+    """The KVM host's CPU, named by a model or by its raw PVR, and whether QEMU registers a
+    ``host`` CPU type for it (target/ppc/kvm.c kvm_ppc_register_host_cpu_type(): the class
+    of that exact PVR, else the first whose pvr_match(best) takes it, as the release matches
+    raw PVRs; the host type keeps the real PVR). No class: ``-cpu host`` is an unknown model,
+    yet KVM (whose kernel knows the family) still runs a named model of the host's PVR.
+
+    :raises UnknownCpuError: a name QEMU does not know.
+    :raises InvalidValueError: a PVR of no POWER server family.
+    """
+    pvr = _host_pvr(text)
+    if pvr is None:
+        return resolve_pseries_cpu(text, profile), True
+    klass = class_by_pvr_mask(pvr, profile.cpu_models)
+    if klass is not None:
+        return replace(klass, name="host", pvr=pvr), True
+    family = family_of_pvr(pvr)
+    if family is None:
+        raise InvalidValueError(f"host PVR 0x{pvr:08x} is not a POWER server CPU KVM runs on")
+    return CpuModel("host", pvr, family, f"a host PVR QEMU {profile.name} has no class for"), \
+        False
+
+
 def parse_options(options: MachineOptions) -> MachineConfig:
     """:raises InputError: an unknown profile, CPU, mode, accelerator, kernel, or a bad
     count."""
     profile = parse_profile(options.qemu)
     accel, kernel = parse_accel(options.accel, options.host_kernel)
-    host = None
-    if options.host_cpu is not None:
-        if not accel.kvm:
-            raise InvalidValueError("--host-cpu only applies to a KVM accelerator")
-        host = resolve_pseries_cpu(options.host_cpu, profile)
-    name, *props = options.cpu.split(",")
-    if name.lower() == "host":
-        if not accel.kvm or host is None:
-            raise InvalidValueError("-cpu host needs a KVM accelerator and --host-cpu")
-        model = host
-    else:
-        model = resolve_pseries_cpu(name, profile)
-    if host is None:
-        host = model
     switches = profile.switches
     max_text = options.max_cpu_compat
     if max_text is not None and not switches.max_cpu_compat_option:
         raise InvalidValueError(
             f"QEMU {profile.name} has no machine option max-cpu-compat (7843c0d6 added it): "
             f"use -cpu X,compat=Y with Y one of {', '.join(CPU_COMPAT_2_9)}")
+    # the machine property is set while the command line is parsed, before -cpu is resolved
+    max_compat = parse_max_cpu_compat(max_text, profile)
+    host = None
+    host_type = False
+    if options.host_cpu is not None:
+        if not accel.kvm:
+            raise InvalidValueError("--host-cpu only applies to a KVM accelerator")
+        host, host_type = resolve_host(options.host_cpu, profile)
+    name, *props = options.cpu.split(",")
+    if name.lower() == "host":
+        if not accel.kvm or host is None:
+            raise InvalidValueError("-cpu host needs a KVM accelerator and --host-cpu")
+        if not host_type:
+            raise UnknownCpuError(name)
+        model = host
+    else:
+        model = resolve_pseries_cpu(name, profile)
+    if host is None:
+        host = model
     for prop in props:
         key, _, value = prop.partition("=")
         if key == "compat" and switches.cpu_compat is CpuCompat.PROPERTY:
             if value not in CPU_COMPAT_2_9:  # 2.9's powerpc_set_compat()
                 raise InvalidModeError(value)
-            max_text = value
+            max_compat = parse_max_cpu_compat(value, profile)
             continue
         if key == "compat" and switches.cpu_compat is CpuCompat.MACHINE:
-            max_text = value  # 7843c0d6's parse hack: -cpu X,compat=Y is max-cpu-compat=Y
+            # 7843c0d6's parse hack: -cpu X,compat=Y is max-cpu-compat=Y
+            max_compat = parse_max_cpu_compat(value, profile)
             continue
         # qdev globals: QEMU has no such property on the CPU type
         raise CpuPropertyError(cpu_property_not_found(f"{model.name}-powerpc64-cpu", key, value))
-    max_compat = parse_max_cpu_compat(max_text, profile)
     if not 1 <= options.threads <= 1024:
         raise InvalidValueError(f"threads per core must be 1..1024, got {options.threads}")
     if not 1 <= options.smp <= 1024:

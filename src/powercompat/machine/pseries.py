@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from powercompat.accel.factory import Accelerator, make_accel
-from powercompat.catalog.behaviour import HotplugRule
+from powercompat.catalog.behaviour import HotplugRule, MigrationErrors
 from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
 from powercompat.catalog.modes import LOGICAL_2_07, LOGICAL_3_00, mode_by_pvr
 from powercompat.decisions.cas import (
@@ -37,6 +37,7 @@ from powercompat.errors import (
     CompatNotValidError,
     HotplugError,
     KvmError,
+    KvmInitError,
     KvmSetCompatError,
     MigrationError,
     PowerCompatError,
@@ -44,17 +45,27 @@ from powercompat.errors import (
     StateError,
     UnknownCompatPvrError,
 )
-from powercompat.machine.migration import CpuRecord, MigrationStream, decode_stream, encode_stream
+from powercompat.machine.migration import (
+    CPU_VERSION,
+    CpuRecord,
+    MigrationStream,
+    decode_stream,
+    encode_stream,
+)
 from powercompat.machine.options import MachineConfig, MachineOptions, parse_options
 from powercompat.machine.state import Event, Lifecycle, VcpuState
 from powercompat.machine.vcpu import VCpu
 from powercompat.messages import (
     CAS_MULTI_THREADS,
     EINVAL,
+    REGISTER_SYNC_FAILED,
     hex32,
+    kvm_init_vcpu_failed,
     load_of_migration_failed,
     migration_load_failed,
+    post_load_failed_chained,
     unknown_savevm_section,
+    unknown_section_chained,
 )
 
 _L = Lifecycle
@@ -95,7 +106,7 @@ class PseriesMachine:
         self.profile = config.profile
         self.rules = config.profile.rules
         self.accel = accel or make_accel(
-            config.accel, config.host_kernel, config.host.family, config.threads, config.smp,
+            config.accel, config.host_kernel, config.host, config.threads, config.smp,
             inject_faults)
         self.vcpus: list[VCpu] = []
         self.state = _L.CREATED
@@ -263,6 +274,7 @@ class PseriesMachine:
                        for i in range(self.config.smp)]
             for cpu in created:
                 self.accel.create_vcpu(cpu.index)
+            self._init_vcpus(created)
             self.vcpus = created
             self._next_vcpu = len(created)
             if self.profile.switches.reset.at_cpu_init and self.config.max_compat_pvr:
@@ -278,6 +290,21 @@ class PseriesMachine:
                     raise
                 self._cpu_reset_pcr(self.vcpus, event)
             self.state = _L.REALIZED
+
+    def _init_vcpus(self, cpus: list[VCpu]) -> None:
+        """kvm_arch_init_vcpu(): KVM_SET_SREGS with the model's PVR; KVM HV takes only the
+        host's, so a named model other than the host's stops QEMU here (kvm-kernel.md).
+
+        :raises KvmInitError: QEMU's two lines; the machine exits.
+        """
+        for cpu in cpus:
+            try:
+                self.accel.init_vcpu(cpu.index, cpu.model.pvr)
+            except KvmError as err:
+                error = KvmInitError(REGISTER_SYNC_FAILED,
+                                     kvm_init_vcpu_failed(cpu.index, err.errno))
+                self._fatal(error)
+                raise error from err
 
     def _cpu_reset_pcr(self, cpus: list[VCpu], event: Event) -> None:
         """2.9: spapr_cpu_init() resets each CPU right after setting its mode, and every
@@ -396,6 +423,7 @@ class PseriesMachine:
             self._next_vcpu += threads
             for cpu in new:
                 self.accel.create_vcpu(cpu.index)
+            self._init_vcpus(new)
             rule = _HOTPLUG[self.profile.switches.hotplug]
             target = rule.target(self)
             event.reasons.append(rule.reason(target or 0))
@@ -431,64 +459,94 @@ class PseriesMachine:
     def migrate_in(self, stream: bytes) -> None:
         """Load the CPU state on a destination started with ``incoming``.
 
-        Every section is checked before anything changes (cpu_post_load's rules), so a
-        refused stream leaves the destination as it was.
+        Every section is checked before anything changes (cpu_post_load's rules). A refused
+        load makes QEMU's destination exit (every release); the powercompat profile keeps
+        the destination as it was instead.
 
-        :raises MigrationStreamError: malformed stream.
-        :raises MigrationError: QEMU's message for a refused mode or PVR.
+        :raises MigrationStreamError: malformed stream (nothing changes).
+        :raises MigrationError: QEMU's lines for a refused section, mode or PVR.
         """
         with self._event("migrate-in", (_L.INCOMING,)) as event:
             incoming = decode_stream(stream)
-            if incoming.xive and not self.has_xive:
-                # the interrupt controller's section comes first and finds no device here
-                raise MigrationError(
-                    unknown_savevm_section("xive-source", 0), load_of_migration_failed(EINVAL),
-                    "the source has a XIVE interrupt controller (its CPU runs ISA 3.00 within "
-                    f"its max-cpu-compat); {self.config.model.name} here does not"
-                    + (" within max-cpu-compat" if self.config.max_compat else "")
-                    + ", so this machine has XICS only (spapr_irq_check)")
-            by_index = {c.index: c for c in self.vcpus}
-            plan: list[tuple[VCpu, CpuRecord, int]] = []
-            for rec in incoming.cpus:
-                cpu = by_index.get(rec.index)
-                if cpu is None:
-                    raise MigrationError(unknown_savevm_section("cpu", rec.index))
-                # An absent subsection leaves the destination's own (reset) value.
-                compat = cpu.compat_pvr if rec.compat_pvr is None else rec.compat_pvr
-                if self.profile.switches.migrates_compat:
-                    self._check_incoming(cpu, rec, compat)
-                plan.append((cpu, rec, compat))
-            snapshots = [(cpu, cpu.snapshot()) for cpu, _, _ in plan]
-            done: list[tuple[VCpu, tuple[int, int]]] = []
             try:
-                for (target, rec, compat), (_, snap) in zip(plan, snapshots, strict=True):
-                    self._load_cpu(target, rec, compat)
-                    done.append((target, snap))
-            except CompatError as err:
-                if self.profile.switches.all_or_nothing:
-                    self._rollback(done, event)
-                    for cpu, snap in snapshots:
-                        cpu.restore(snap)
-                else:
+                self._load_stream(incoming, event)
+            except MigrationError as err:
+                if not self.profile.switches.all_or_nothing:
                     self.state = _L.EXITED
                     self.exit_error = str(err)
-                raise MigrationError(str(err), migration_load_failed(target.index, "cpu")) from err
-            event.reasons.append(f"loaded {len(plan)} cpu sections")
-            self.state = _L.RUNNING
+                raise
+
+    def _load_stream(self, incoming: MigrationStream, event: Event) -> None:
+        if incoming.xive and not self.has_xive:
+            # the interrupt controller's section comes first and finds no device here
+            raise self._unknown_section(
+                "xive-source", 0,
+                "the source has a XIVE interrupt controller (its CPU runs ISA 3.00 within its "
+                f"max-cpu-compat); {self.config.model.name} here does not"
+                + (" within max-cpu-compat" if self.config.max_compat else "")
+                + ", so this machine has XICS only (spapr_irq_check)")
+        by_index = {c.index: c for c in self.vcpus}
+        plan: list[tuple[VCpu, CpuRecord, int]] = []
+        for rec in incoming.cpus:
+            cpu = by_index.get(rec.index)
+            if cpu is None:
+                raise self._unknown_section("cpu", rec.index)
+            # An absent subsection leaves the destination's own (reset) value.
+            compat = cpu.compat_pvr if rec.compat_pvr is None else rec.compat_pvr
+            if self.profile.switches.migrates_compat:
+                self._check_incoming(cpu, rec, compat)
+            plan.append((cpu, rec, compat))
+        snapshots = [(cpu, cpu.snapshot()) for cpu, _, _ in plan]
+        done: list[tuple[VCpu, tuple[int, int]]] = []
+        try:
+            for (target, rec, compat), (_, snap) in zip(plan, snapshots, strict=True):
+                self._load_cpu(target, rec, compat)
+                done.append((target, snap))
+        except CompatError as err:
+            if self.profile.switches.all_or_nothing:
+                self._rollback(done, event)
+                for cpu, snap in snapshots:
+                    cpu.restore(snap)
+            errno = err.errno if isinstance(err, KvmSetCompatError) else EINVAL
+            raise self._post_load_failed(target.index, str(err), errno) from err
+        event.reasons.append(f"loaded {len(plan)} cpu sections")
+        self.state = _L.RUNNING
+
+    def _unknown_section(self, idstr: str, instance: int,
+                         detail: str | None = None) -> MigrationError:
+        """migration/savevm.c: a section this machine has no device for, as the release
+        reports it (qemu-releases.md 8.2)."""
+        if self.profile.switches.migration_errors is MigrationErrors.CHAINED:
+            return MigrationError(unknown_section_chained(idstr, instance, EINVAL), None,
+                                  detail)
+        return MigrationError(unknown_savevm_section(idstr, instance),
+                              load_of_migration_failed(EINVAL), detail)
+
+    def _post_load_failed(self, index: int, refusal: str | None, errno: int = EINVAL,
+                          detail: str | None = None) -> MigrationError:
+        """cpu_post_load() failed: ppc_set_compat()'s own line (``refusal``; none for a raw
+        PVR of another class), then the load's, as the release reports them."""
+        how = self.profile.switches.migration_errors
+        ret = -1 if how is MigrationErrors.LINES_MINUS_1 else -errno
+        if how is MigrationErrors.CHAINED:
+            chained = post_load_failed_chained(index, "cpu", CPU_VERSION, CPU_VERSION, ret)
+            return (MigrationError(refusal, chained, detail) if refusal
+                    else MigrationError(chained, None, detail))
+        load = migration_load_failed(index, "cpu")
+        return (MigrationError(refusal, load, detail) if refusal
+                else MigrationError(load, load_of_migration_failed(-ret), detail))
 
     def _check_incoming(self, cpu: VCpu, rec: CpuRecord, compat: int) -> None:
         if compat:
             if mode_by_pvr(compat, self.rules.modes) is None:
-                raise MigrationError(str(UnknownCompatPvrError(compat)),
-                                     migration_load_failed(rec.index, "cpu"))
+                raise self._post_load_failed(rec.index, str(UnknownCompatPvrError(compat)))
             if not check_compat(cpu.model.family, compat, rules=self.rules).ok:
-                raise MigrationError(str(CompatNotValidError(compat)),
-                                     migration_load_failed(rec.index, "cpu"))
+                raise self._post_load_failed(rec.index, str(CompatNotValidError(compat)))
         elif not migration_pvr_match(cpu.model, rec.spr_pvr):
-            raise MigrationError(
-                migration_load_failed(rec.index, "cpu"),
-                f"raw PVR {hex32(rec.spr_pvr)} is not a {cpu.model.name} "
-                f"({cpu.model.family.name}) PVR: cpu_post_load returns -EINVAL")
+            raise self._post_load_failed(
+                rec.index, None, detail=f"raw PVR {hex32(rec.spr_pvr)} is not a "
+                f"{cpu.model.name} ({cpu.model.family.name}) PVR: cpu_post_load returns "
+                "-EINVAL")
 
     def _load_cpu(self, cpu: VCpu, rec: CpuRecord, compat: int) -> None:
         """vmstate load then cpu_post_load() for one vCPU."""

@@ -25,7 +25,7 @@ from powercompat.catalog.modes import LOGICAL_3_00, CompatMode
 from powercompat.decisions.cas import parse_cas_pvrs
 from powercompat.decisions.cpu_match import migration_pvr_match
 from powercompat.errors import CasBufferError, MigrationStreamError
-from powercompat.machine.migration import decode_stream
+from powercompat.machine.migration import CpuRecord, decode_stream
 from powercompat.machine.options import MachineConfig
 from powercompat.profiles import Profile
 
@@ -40,11 +40,16 @@ _V5_9: Final = {**_V4_10, 0x0F000006: 0x20}
 GUEST_PCR_BIT: Final[dict[str, dict[int, int]]] = {
     "linux-4.19": _V4_10,
     "linux-6.1": _V5_9,
+    "linux-6.12": {**_V5_9, 0x0F000007: 0x20},
     "linux-7.2": {**_V5_9, 0x0F000007: 0x20},
 }
+#: kvm-kernel.md: 7.2 takes 0x0f000007 only on a Power11 host (CPU_FTR_P11_PVR); elsewhere
+#: it stores 0xffffffff (PVR_ARCH_INVALID) with pcr = PCR_MASK and answers EINVAL
+P11_HOST_ONLY: Final[dict[str, tuple[int, str]]] = {"linux-7.2": (0x0F000007, "POWER11")}
 #: 1.4: reserved PCR bits kept set since v5.4 (13c7bb3c57dc), by kernel
 PCR_RESERVED: Final[dict[str, int]] = {
-    "linux-4.19": 0, "linux-6.1": 0x0FFFFFFFFFFFFFE1, "linux-7.2": 0x0FFFFFFFFFFFFFE1,
+    "linux-4.19": 0, "linux-6.1": 0x0FFFFFFFFFFFFFE1, "linux-6.12": 0x0FFFFFFFFFFFFFE1,
+    "linux-7.2": 0x0FFFFFFFFFFFFFE1,
 }
 #: 1.2: the host's PCR level by CPU family (first matching feature test)
 HOST_LEVEL: Final[dict[str, int]] = {
@@ -85,6 +90,9 @@ def ref_host_accepts(kernel: str, host: CpuFamily, pvr: int) -> bool:
     level, and is it within the host's?"""
     if pvr == 0:
         return True
+    gated = P11_HOST_ONLY.get(kernel)
+    if gated is not None and gated[0] == pvr and gated[1] != host.name:
+        return False
     bit = GUEST_PCR_BIT[kernel].get(pvr)
     return bit is not None and bit <= HOST_LEVEL[host.name]
 
@@ -151,7 +159,12 @@ class RefKernel:
             if self.accel == "kvm-pr":
                 err = EINVAL
             elif self.accel == "kvm-hv":
-                if not ref_host_accepts(self.kernel, self.host, value):
+                gated = P11_HOST_ONLY.get(self.kernel)
+                if gated is not None and gated == (value, gated[1]) \
+                        and gated[1] != self.host.name:
+                    err = EINVAL  # and the vcore is poisoned
+                    self.store[self._key(vcpu)] = (0xFFFFFFFF, PCR_RESERVED[self.kernel])
+                elif not ref_host_accepts(self.kernel, self.host, value):
                     err = EINVAL
                 else:
                     level = HOST_LEVEL[self.host.name]
@@ -313,6 +326,11 @@ class RefMachine:
         if refused:
             self._fatal()
             raise RefFailure("refused")
+        # kvm-kernel.md: KVM HV's KVM_SET_SREGS takes only the host's PVR; QEMU exits at
+        # vCPU init for any other model (PR emulates the PVR)
+        if c.accel == "kvm-hv" and c.model.pvr != c.host.pvr:
+            self._fatal()
+            raise RefFailure("refused")
         self.cpus = [RefCpu(i) for i in range(c.smp)]
         for cpu in self.cpus:
             self.kernel.create(cpu.index)
@@ -398,14 +416,23 @@ class RefMachine:
         return [cpu.index for cpu in new]
 
     def migrate_in(self, stream: bytes) -> None:
-        """cpu_post_load() (qemu.md 7): check every section, then load."""
+        """cpu_post_load() (qemu.md 7): check every section, then load. A refused load makes
+        the destination exit in every release (qemu-releases.md 10 #7b), except under the
+        powercompat policy."""
         self._need("incoming")
         try:
             decoded = decode_stream(stream)
         except MigrationStreamError as err:
             raise RefFailure("stream") from err
-        records = decoded.cpus
-        if decoded.xive and not self.has_xive:  # spapr_irq_check: no XIVE device here
+        try:
+            self._load(decoded.xive, decoded.cpus)
+        except RefFailure:
+            if not self.profile.switches.all_or_nothing:
+                self.state = "exited"
+            raise
+
+    def _load(self, xive: bool, records: tuple[CpuRecord, ...]) -> None:
+        if xive and not self.has_xive:  # spapr_irq_check: no XIVE device here
             raise RefFailure("migration")
         by_index = {cpu.index: cpu for cpu in self.cpus}
         plan: list[tuple[RefCpu, int, int]] = []
@@ -439,8 +466,6 @@ class RefMachine:
                         self._rollback(done)
                         for c, o_compat, o_pcr in before:
                             c.compat, c.pcr = o_compat, o_pcr
-                    else:
-                        self.state = "exited"
                     raise RefFailure("migration") from err
             done.append((cpu, (old_compat, old_pcr)))
         self.state = "running"
