@@ -12,6 +12,7 @@ points (a stable release with backports) get every change between them, and say 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from dataclasses import fields
 from typing import Final
 
 from powercompat.catalog.history import CHANGES, Change
@@ -54,9 +55,14 @@ def _catalog_answer(diff: Difference) -> Ask:
             return next((m for m in profile.modes if m.name == subject), None)
         if diff.kind in ("reset-changed", "hotplug-changed", "behaviour-changed"):
             return repr(profile.switch_values()[subject])
-        if diff.kind == "pvr-match-changed":
-            return next(((f.bases, f.best) for f in profile.families if f.name == subject),
-                        None)
+        if diff.kind in ("pvr-match-changed", "family-changed"):
+            family = next((f for f in profile.families if f.name == subject), None)
+            if family is None:
+                return None
+            match = (family.bases, family.best)  # the rest of the class is family-changed
+            rest = tuple(getattr(family, f.name) for f in fields(family)
+                         if f.name not in ("bases", "best"))
+            return match if diff.kind == "pvr-match-changed" else rest
         from powercompat.machine.options import resolve_pseries_cpu
 
         try:

@@ -14,7 +14,7 @@ reported under the model's name, so an alias and its model give one entry.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Final, NamedTuple
 
 from powercompat.messages import hex32
@@ -48,6 +48,7 @@ KINDS: Final[dict[str, bool]] = {
     "hotplug-changed": False,
     "behaviour-changed": False,
     "pvr-match-changed": False,
+    "family-changed": False,
     "mode-changed": False,
     "text-changed": True,
     "model-added": True,
@@ -360,12 +361,24 @@ def _behaviour(a: Observations, b: Observations, out: _Out) -> None:
     fa = {f.name: f for f in pa.families}
     for family in pb.families:
         before = fa.get(family.name)
-        if before is not None and (before.bases, before.best) != (family.bases, family.best):
+        if before is None:
+            continue
+        if (before.bases, before.best) != (family.bases, family.best):
             out.add(Difference(
                 "pvr-match-changed", family.name, _match(before.bases, before.best),
                 _match(family.bases, family.best),
                 f"which raw PVRs the {family.name} classes accept (pvr_match): a raw-mode "
                 "guest's migration and -cpu host follow it", "changes"))
+        other = [f.name for f in fields(family)
+                 if f.name not in ("bases", "best")
+                 and getattr(before, f.name) != getattr(family, f.name)]
+        if other:
+            out.add(Difference(
+                "family-changed", family.name,
+                ", ".join(f"{n}: {_value(getattr(before, n))}" for n in other),
+                ", ".join(f"{n}: {_value(getattr(family, n))}" for n in other),
+                f"the {family.name} class itself (target/ppc/cpu_init.c POWERPC_FAMILY): "
+                "what a guest on any of its models can do", "changes"))
     rows_a = {m.name: m for m in pa.modes}
     for mode in pb.modes:
         old = rows_a.get(mode.name)
