@@ -176,19 +176,21 @@ async def spawn(
     """
     _check_not_stopping()
     argv = [str(a) for a in argv]
-    with _signals_blocked():
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        except OSError as err:
-            raise _missing(argv, err) from err
-        _register(proc.pid, argv[0])
+    # No signal mask here: it would be held across the await, and two spawns interleaving
+    # would leave the signals blocked for good. A signal that falls between the fork and the
+    # registration ends the harness, and PR_SET_PDEATHSIG then ends this child too.
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+    except OSError as err:
+        raise _missing(argv, err) from err
+    _register(proc.pid, argv[0])
     return proc
 
 
