@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from powercompat.catalog.behaviour import SetCompat, switch_docs
+from powercompat.catalog.history import RELEASES
 from powercompat.errors import UnknownProfileError
 from powercompat.machine.options import MachineOptions
 from powercompat.profiles import (
@@ -18,8 +19,12 @@ from powercompat.stress.invariants import FIXED_PROFILES, is_fixed
 
 
 def test_names_and_order_are_kept() -> None:
-    assert PROFILE_NAMES == ("2.9", "2.10-pre", "2.10", "2.11", "5.2", "7.2", "10.0",
-                             "11.1", "head", "powercompat")
+    """The names are the release rows, then our policy; the ones users know stay, in order
+    (a new release row adds a name among them)."""
+    assert (*(r.name for r in RELEASES), "powercompat") == PROFILE_NAMES
+    kept = ("2.9", "2.10-pre", "2.10", "2.11", "5.2", "7.2", "10.0", "11.1", "head",
+            "powercompat")
+    assert tuple(n for n in PROFILE_NAMES if n in kept) == kept
 
 
 def test_profiles_are_hashable_and_immutable() -> None:
@@ -81,7 +86,11 @@ def test_fixed_profiles_come_from_the_switches() -> None:
     not by being on a list of names."""
     from dataclasses import replace
 
-    assert {"2.11", "5.2", "7.2", "10.0", "11.1", "head", "powercompat"} == FIXED_PROFILES
+    assert {"2.11", "5.2", "7.2", "10.0", "11.1", "head", "powercompat"} <= FIXED_PROFILES
+    # every release from 2.11 on carries the three 2017 fixes; none before it does
+    assert {p.name for p in ALL_PROFILES
+                              if (p.version is None and p.name != "2.10-pre")
+                              or (p.version is not None and p.version >= (2, 11))} == FIXED_PROFILES
     head = parse_profile("head")
     renamed = replace(head, name="12.0")
     assert is_fixed(renamed)

@@ -187,6 +187,15 @@ class KvmInitError(MachineError):
         self.cause = cause
 
 
+class KvmHostError(MachineError):
+    """A machine reset asked KVM for what this host cannot give (an spapr cap, a hash page
+    table, a hash MMU): QEMU exits. ``hint`` is QEMU's next line, if it prints one."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 class StateError(PowerCompatError):
     """An operation was asked of a machine in a lifecycle state that does not allow it;
     ``state`` and ``required`` are the lifecycle enum's members, as the machine holds them."""

@@ -112,6 +112,23 @@ def kvm_init_vcpu_failed(vcpu_id: int, err: int) -> str:
     return f"kvm_init_vcpu: kvm_arch_init_vcpu failed ({vcpu_id}): {strerror(err)}"
 
 
+# hw/ppc/spapr_caps.c cap_ail_mode_3_apply() (10.0 on): the cap is on, KVM lacks it
+AIL_MODE_3_UNSUPPORTED = "KVM implementation does not support cap-ail-mode-3"
+AIL_MODE_3_HINT = "Try appending -machine cap-ail-mode-3=off"
+# hw/ppc/spapr.c spapr_reallocate_hpt() (5.2 on): KVM_PPC_ALLOCATE_HTAB gave -EOPNOTSUPP
+HPT_NESTED = "HPT not supported in nested guests"
+# hw/ppc/spapr.c spapr_check_mmu_mode(): KVM has radix but not hash-v3
+MMU_HASH_UNAVAILABLE = "Guest requested unavailable MMU mode (hash)."
+#: spapr_hpt_shift_for_ramsize() of pseries' default 512 MiB (1/128 of RAM): the only
+#: memory size modelled
+HPT_ORDER_DEFAULT_RAM = 22
+
+
+# hw/ppc/spapr.c spapr_reallocate_hpt() (2.9 .. 2.11): error_setg_errno() of any failure
+def hpt_alloc_failed(order: int, err: int) -> str:
+    return f"Failed to allocate KVM HPT of order {order} (try smaller maxmem?): {strerror(err)}"
+
+
 # migration/savevm.c, vmstate load failure of one device instance
 def migration_load_failed(instance_id: int, idstr: str) -> str:
     return f"error while loading state for instance 0x{instance_id:x} of device '{idstr}'"
@@ -154,3 +171,4 @@ EBUSY = _errno.EBUSY
 ENOENT = _errno.ENOENT
 EBADF = _errno.EBADF
 ENOTTY = _errno.ENOTTY
+EOPNOTSUPP = _errno.EOPNOTSUPP

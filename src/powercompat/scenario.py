@@ -171,19 +171,22 @@ def negotiate(
     threads: int = 1,
     disable_radix: bool = False,
     host_kernel: str | None = None,
+    host_platform: str | None = None,
 ) -> Negotiation:
     """Start the machine and run CAS with the guest's buffer (or ``pvr_list``).
 
     A refused start or a failed CAS is a result (``error`` set), not an exception.
     ``disable_radix``: the guest kernel is booted with ``disable_radix`` (hash MMU only).
     ``host_kernel``: the host's Linux under a modelled KVM (catalog.kernels; default the
-    newest).
+    newest); ``host_platform``: where it runs (``powernv``, the default, or ``pseries``: a
+    nested hypervisor).
 
     :raises InputError: unknown CPU, mode, profile, guest or accelerator.
     :raises CasBufferError: ``pvr_list`` is malformed.
     """
     options = MachineOptions(cpu=cpu, smp=smp, threads=threads, max_cpu_compat=max_cpu_compat,
-                             accel=accel, host_cpu=host_cpu, qemu=qemu, host_kernel=host_kernel)
+                             accel=accel, host_cpu=host_cpu, qemu=qemu, host_kernel=host_kernel,
+                             host_platform=host_platform)
     profile_guest = parse_guest(guest)
     machine = PseriesMachine.from_options(options)
     config = machine.config
@@ -468,6 +471,7 @@ def migrate_check(
     accel: str = "kvm-hv",
     dst_max_cpu_compat: str | None = None,
     host_kernel: str | None = None,
+    host_platform: str | None = None,
 ) -> MigrationCheck:
     """Boot on ``cpu``, run CAS, migrate to ``dst_cpu``; if refused, find the newest
     max-cpu-compat that both sides accept and that makes the guest mobile.
@@ -476,13 +480,14 @@ def migrate_check(
     """
     buffer = parse_guest(guest).cas_buffer
     options = MachineOptions(cpu=cpu, max_cpu_compat=max_cpu_compat, accel=accel, qemu=qemu,
-                             host_kernel=host_kernel)
+                             host_kernel=host_kernel, host_platform=host_platform)
     dst_max = max_cpu_compat if dst_max_cpu_compat is None else dst_max_cpu_compat
     dst_options = MachineOptions(cpu=dst_cpu, max_cpu_compat=dst_max, accel=accel,
-                                 qemu=qemu, host_kernel=host_kernel, incoming=True)
+                                 qemu=qemu, host_kernel=host_kernel, incoming=True,
+                                 host_platform=host_platform)
     dst_config = PseriesMachine.from_options(dst_options).config
     source = negotiate(cpu, max_cpu_compat, guest, accel=accel, qemu=qemu,
-                       host_kernel=host_kernel)
+                       host_kernel=host_kernel, host_platform=host_platform)
     error, cause, detail = _try_migration(options, dst_options, buffer)
     if error is None:
         return MigrationCheck(True, source, dst_config.model.name, None, None, (), None)

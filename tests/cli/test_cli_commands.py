@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from cli_runner import Runner
 
+from powercompat.profiles import PROFILE_NAMES
+
 KVM_EINVAL = "Unable to set CPU compatibility mode in KVM: Invalid argument"
 
 
@@ -255,8 +257,10 @@ def test_libvirt_power11_host_has_no_host_model_in_9_0(run: Runner) -> None:
 def test_profiles(run: Runner) -> None:
     data = run("profiles", "--json").json
     by_name = {p["name"]: p for p in data["profiles"]}  # type: ignore[union-attr]
-    assert list(by_name) == ["2.9", "2.10-pre", "2.10", "2.11", "5.2", "7.2", "10.0", "11.1",
-                             "head", "powercompat"]
+    assert list(by_name) == list(PROFILE_NAMES)
+    kept = ["2.9", "2.10-pre", "2.10", "2.11", "5.2", "7.2", "10.0", "11.1", "head",
+            "powercompat"]
+    assert [n for n in by_name if n in kept] == kept
     assert by_name["2.10"]["switches"]["set_compat"] == "old-value"
     assert by_name["2.10"]["switch_commits"]["set_compat"] == "5dfaa532"
     assert by_name["2.11"]["switches"]["set_compat"] == "new-value"

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from powercompat.catalog.guests import GUESTS
-from powercompat.errors import MigrationError, MigrationStreamError
+from powercompat.errors import KvmHostError, MigrationError, MigrationStreamError
 from powercompat.machine.migration import CpuRecord, MigrationStream, encode_stream
 from powercompat.machine.options import MachineOptions
 from powercompat.machine.pseries import PseriesMachine
@@ -102,19 +102,29 @@ def test_targeted_refusals_change_nothing(qemu: str, dst_cpu: str, compat: int |
     assert after.state is (Lifecycle.INCOMING if qemu == "powercompat" else Lifecycle.EXITED)
 
 
-@pytest.mark.parametrize("qemu", ["7.2", "10.0", "head", "powercompat"])
-def test_mode_the_host_kernel_cannot_run(qemu: str) -> None:
-    """power10 is valid for the POWER10 host's own CPU (-cpu host: KVM HV takes no other
-    model), but Linux 4.19's KVM predates ISA 3.1 and refuses it: QEMU's destination exits
-    (cpu_post_load fails after loading); the powercompat profile rolls back."""
-    options = MachineOptions(cpu="host", smp=2, accel="kvm-hv", host_cpu="power10", qemu=qemu,
-                             host_kernel="linux-4.19", incoming=True)
+#: (release, host, host kernel, a mode the host's CPU takes but its kernel does not): Linux
+#: 4.19 predates ISA 3.1; 6.1 has no Power11 arm. (4.19 cannot start 10.0 and later at all:
+#: no KVM_CAP_PPC_AIL_MODE_3, see test_4_19_cannot_start_10_0_and_later.)
+_KERNEL_CANNOT = [("7.2", "power10", "linux-4.19", 0x0F000006),
+                  ("10.0", "power11", "linux-6.1", 0x0F000007),
+                  ("head", "power11", "linux-6.1", 0x0F000007),
+                  ("powercompat", "power11", "linux-6.1", 0x0F000007)]
+
+
+@pytest.mark.parametrize(("qemu", "host", "kernel", "pvr"), _KERNEL_CANNOT,
+                         ids=[c[0] for c in _KERNEL_CANNOT])
+def test_mode_the_host_kernel_cannot_run(qemu: str, host: str, kernel: str, pvr: int) -> None:
+    """The mode is valid for the host's own CPU (-cpu host: KVM HV takes no other model),
+    but the host's kernel refuses it: QEMU's destination exits (cpu_post_load fails after
+    loading); the powercompat profile rolls back."""
+    options = MachineOptions(cpu="host", smp=2, accel="kvm-hv", host_cpu=host, qemu=qemu,
+                             host_kernel=kernel, incoming=True)
     dst = PseriesMachine.from_options(options)
     dst.realize()
     dst.reset()
     before = snapshot(dst)
     with pytest.raises(MigrationError) as info:
-        dst.migrate_in(_record_stream(0x0F000006))
+        dst.migrate_in(_record_stream(pvr))
     assert str(info.value) == ("Unable to set CPU compatibility mode in KVM: "
                                "Invalid argument")
     after = snapshot(dst)
@@ -123,6 +133,18 @@ def test_mode_the_host_kernel_cannot_run(qemu: str) -> None:
                                                              before.kernel)
     else:
         assert after.state is Lifecycle.EXITED
+
+
+@pytest.mark.parametrize("qemu", ["10.0", "head"])
+def test_4_19_cannot_start_10_0_and_later(qemu: str) -> None:
+    """spapr's cap-ail-mode-3 (10.0 on) needs KVM_CAP_PPC_AIL_MODE_3 (Linux 5.18)."""
+    options = MachineOptions(cpu="host", smp=2, accel="kvm-hv", host_cpu="power10", qemu=qemu,
+                             host_kernel="linux-4.19", incoming=True)
+    dst = PseriesMachine.from_options(options)
+    dst.realize()
+    with pytest.raises(KvmHostError, match="cap-ail-mode-3"):
+        dst.reset()
+    assert dst.state is Lifecycle.EXITED
 
 
 @pytest.mark.parametrize("errno", [22, 14, 16])

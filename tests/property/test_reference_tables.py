@@ -27,6 +27,13 @@ def test_reserved_bits(kernel: KernelRelease) -> None:
     assert reference.PCR_RESERVED[kernel.name] == kernel.reserved_pcr
 
 
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda k: k.name)
+def test_hv_capability_facts(kernel: KernelRelease) -> None:
+    assert (reference.NESTED_HV[kernel.name], reference.AIL3_CAP[kernel.name],
+            reference.P9_NO_MIXING[kernel.name]) == (
+        kernel.nested_hv, kernel.ail_mode_3_cap, kernel.p9_split_mmu)
+
+
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
 def test_host_levels(family: CpuFamily) -> None:
     assert reference.HOST_LEVEL[family.name] == family.host_pcr_bit
@@ -35,4 +42,6 @@ def test_host_levels(family: CpuFamily) -> None:
 def test_no_row_is_missing_on_either_side() -> None:
     assert set(reference.GUEST_PCR_BIT) == set(reference.PCR_RESERVED) == {
         k.name for k in KERNELS}
+    assert set(reference.NESTED_HV) == set(reference.AIL3_CAP) == set(
+        reference.P9_NO_MIXING) == {k.name for k in KERNELS}
     assert set(reference.HOST_LEVEL) == {f.name for f in FAMILIES}

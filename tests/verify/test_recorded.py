@@ -1,7 +1,8 @@
 """Replay every recorded real-QEMU observation (tests/data/real/) against the engine.
 
-No booting: the files were written by the harness from real boots (QEMU 7.2, Debian Linux
-6.1) and are never edited by hand. The QEMU profile comes from each file's QEMU version.
+No booting: the files were written by the harness from real boots (QEMU 5.2, 7.2, 10.0,
+11.1; Debian's Linux 6.1, 6.12, 7.2) and are never edited by hand. The QEMU profile comes
+from each file's QEMU version.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from typing import Any
 
 import pytest
 
-from powercompat.errors import PowerCompatError, UnknownCpuError
-from powercompat.scenario import negotiate
 from powercompat.verify.compare import (
     Outcome,
     Verdict,
@@ -23,7 +22,6 @@ from powercompat.verify.compare import (
     judge_probe,
     qemu_profile,
 )
-from powercompat.verify.errors import UnknownGuestError, UnknownQemuError
 from powercompat.verify.matrix import CellResult, load_cells
 from powercompat.verify.probes import ProbeResult
 from powercompat.verify.vector import pvr_pairs
@@ -41,70 +39,26 @@ PROBE_FILES = sorted([*REAL.glob("qemu-*-startup-probes.json"),
 
 
 def _cells() -> list[Any]:
-    """One param per cell; a file whose release or guest the engine lacks is one strict xfail."""
+    """One param per cell of every recorded matrix, every release and guest: the engine
+    models them all (issue #9), so none is expected to fail."""
     out = []
     for f in MATRIX_FILES:
         header, cells = load_cells(f)
-        mark = _engine_gap(header)
-        if mark is not None:
-            out.append(pytest.param(header, cells, id=f.stem, marks=[mark]))
-            continue
         for c in cells:
             mode = "unset" if c.max_cpu_compat is None else c.max_cpu_compat
-            cid = f"{f.stem}:{c.cpu}:{mode}"
-            gap = KNOWN_GAPS.get(cid)
-            marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
-            out.append(pytest.param(header, (c,), id=cid, marks=marks))
+            out.append(pytest.param(header, (c,), id=f"{f.stem}:{c.cpu}:{mode}"))
     return out
 
 
-#: recorded cells the engine does not model yet, each a strict xfail (it fails the suite
-#: the day the engine learns it, so the entry is then removed)
-KNOWN_GAPS: dict[str, str] = {}
-
-
-def _engine_gap(header: dict[str, Any]) -> pytest.MarkDecorator | None:
-    """A strict xfail for a release or guest the engine does not model yet (issue #9).
-    Computed from the engine itself: once it learns them, the marker goes away and every cell
-    is judged on its own."""
-    try:
-        qemu_profile(header["qemu_version"])
-    except UnknownQemuError:
-        release = header.get("qemu_release") or header["qemu_version"]
-        return pytest.mark.xfail(raises=UnknownQemuError, strict=True,
-                                 reason=f"engine lacks profile {release}")
-    if "kernel_version" in header:
-        try:
-            guest_profile(header["kernel_version"])
-        except UnknownGuestError:
-            return pytest.mark.xfail(raises=UnknownGuestError, strict=True,
-                                     reason=f"engine lacks guest {header.get('guest')}")
-    return None
-
-
-def _lacks_model(profile: str, probe: ProbeResult) -> bool:
-    """QEMU lists the model (it did not call it unknown) but the engine's catalogue does not."""
-    if (probe.startup_error or "").startswith("unable to find CPU model"):
-        return False
-    try:
-        negotiate(cpu=probe.cpu, guest="linux-6.1", qemu=profile)
-    except UnknownCpuError:
-        return True
-    except PowerCompatError:
-        return False
-    return False
-
-
 def _probes() -> list[Any]:
-    """One param per probe; what the engine lacks (a profile, or models QEMU lists) is one
-    strict xfail per file, naming what is missing."""
+    """One param per start-up probe of every release."""
     out = []
     for f in PROBE_FILES:
         data = json.loads(f.read_text())
         for p in data["probes"]:
             probe = ProbeResult.from_json(p)
             pid = f"{f.stem}:{probe.cpu}:{probe.max_cpu_compat}:{' '.join(probe.extra)}"
-            out.append(pytest.param(data, probe, id=pid))
+            out.append(pytest.param(data, [probe], id=pid))
     return out
 
 
@@ -119,6 +73,16 @@ def test_the_recorded_files_are_there() -> None:
             "qemu-11.1-linux-6.1-vof.json"} <= names
     assert {f.name for f in PROBE_FILES} >= {f"qemu-{r}-startup-probes.json"
                                               for r in ("5.2", "7.2", "10.0", "11.1")}
+
+
+def test_every_recorded_release_and_guest_is_modelled() -> None:
+    """Each recorded file names a QEMU the engine has a profile for and a kernel it has a
+    guest for (the resolver and the guest table, not a marker, decide)."""
+    for f in [*MATRIX_FILES, *PROBE_FILES]:
+        header = json.loads(f.read_text())
+        assert qemu_profile(header["qemu_version"]), f.name
+        if "kernel_version" in header:
+            assert guest_profile(header["kernel_version"]), f.name
 
 
 def _assert_ok(v: Verdict | None) -> None:
@@ -146,13 +110,14 @@ def test_cell_matches_engine(header: dict[str, Any], cells: tuple[CellResult, ..
         _assert_ok(judge_cell(cell, qemu=qemu, guest=guest))
 
 
-@pytest.mark.parametrize(("header", "probe"), _probes())
-def test_startup_probe_matches_engine(header: dict[str, Any], probe: ProbeResult) -> None:
-    # start-up does not depend on the guest; the catalogue's probe files boot none
+@pytest.mark.parametrize(("header", "probes"), _probes())
+def test_startup_probe_matches_engine(header: dict[str, Any], probes: list[ProbeResult]) -> None:
+    # start-up verdicts do not depend on the guest; catalogue probe files boot none
     guest = guest_profile(header["kernel_version"]) if "kernel_version" in header \
         else "linux-6.1"
-    v = judge_probe(probe, qemu=qemu_profile(header["qemu_version"]), guest=guest)
-    _assert_ok(v)
+    qemu = qemu_profile(header["qemu_version"])
+    for probe in probes:
+        _assert_ok(judge_probe(probe, qemu=qemu, guest=guest))
 
 
 def test_full_vof_matrix_was_recorded() -> None:

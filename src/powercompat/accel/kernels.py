@@ -6,7 +6,7 @@ them from the real kernel, because they fail with the errno the kernel uses.
 Sources: arch/powerpc/kvm/book3s_hv.c kvmppc_set_one_reg_hv() / kvmppc_get_one_reg_hv() /
 kvmppc_set_arch_compat() (per-vcore arch_compat and pcr under vc->lock);
 book3s_pr.c kvmppc_{get,set}_one_reg_pr() (no ARCH_COMPAT case: -EINVAL after the generic
-fallbacks in book3s.c and powerpc.c).
+fallbacks in book3s.c and powerpc.c). ``PrIgnoreKernel`` is ours (a proposal), not Linux's.
 """
 
 from __future__ import annotations
@@ -143,8 +143,10 @@ class PrKernel:
 
 
 class PrIgnoreKernel:
-    """KVM PR with the handler proposed in 2017: accepts and stores the value, enforces
-    nothing (PR emulates the PVR; no PCR is programmed)."""
+    """powercompat's own proposal, **not a real kernel**: KVM PR with an ARCH_COMPAT handler
+    that accepts and stores the value and enforces nothing (PR emulates the PVR; no PCR is
+    programmed). No Linux release has it: 6.1, 6.12 and 7.2 answer EINVAL (``PrKernel``),
+    as the recorded PR runs show (tests/data/real/kvm-pr-*.json)."""
 
     name = "pr-ignore"
 

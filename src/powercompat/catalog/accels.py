@@ -2,8 +2,10 @@
 
 Sources: QEMU hw/ppc/spapr.c (the ``kvm-type`` machine property: ``auto``, ``hv``, ``pr``;
 HV wins when both modules are loaded), Linux book3s_hv.c / book3s_pr.c (the two KVM
-implementations). ``kvm-pr-ignore`` is the 2017 proposal of a PR handler that accepts
-ARCH_COMPAT and enforces nothing; ``kvm`` is the real KVM of a ppc64 host.
+implementations). ``kvm-pr-ignore`` is powercompat's own proposal (the seed's, issue #14), not
+a real kernel: a PR handler that accepts ARCH_COMPAT and enforces nothing; no Linux release has
+it (the recorded PR runs, tests/data/real/kvm-pr-*.json, answer EINVAL). ``kvm`` is the real
+KVM of a ppc64 host.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ ACCEL_FACTS: Final[Mapping[Accel, AccelFacts]] = MappingProxyType({
     Accel.TCG: AccelFacts("TCG", None, False),
     Accel.KVM_HV: AccelFacts("KVM HV", "hv", True),
     Accel.KVM_PR: AccelFacts("KVM PR", "pr", True),
-    Accel.KVM_PR_IGNORE: AccelFacts("KVM PR accepting and ignoring ARCH_COMPAT", "pr", True),
+    # ours, not a kernel: no Linux release has such a handler (issue #14)
+    Accel.KVM_PR_IGNORE: AccelFacts("KVM PR accepting and ignoring ARCH_COMPAT (powercompat's "
+                                    "proposal, not a real kernel)", "pr", True),
     Accel.KVM: AccelFacts("the real KVM of this ppc64 host", "auto", False),
 })
 

@@ -105,6 +105,20 @@ class MigrationErrors(Enum):
     CHAINED = "chained"
 
 
+class HptRule(Enum):
+    """When spapr_machine_reset() gives the guest a hash page table under KVM, and what a
+    host that cannot (a nested hypervisor: -EOPNOTSUPP) makes QEMU say (kvm-kernel.md 1)."""
+
+    #: 2.9: every reset reallocates the HPT; error_setg_errno's "Failed to allocate KVM HPT
+    #: of order N (try smaller maxmem?)"
+    ALWAYS = "always"
+    #: 2.10, 2.11: no HPT when KVM offers radix (KVM starts the vCPUs radix)
+    KVM_RADIX = "kvm-radix"
+    #: 5.2 on: no HPT only when KVM offers radix and the CPU type runs ISA 3.00 within
+    #: max-cpu-compat; -EOPNOTSUPP is "HPT not supported in nested guests"
+    CPU_RADIX = "cpu-radix"
+
+
 class Doc(NamedTuple):
     """What a switch means, for people (``profiles``); kept in the field's annotation."""
 
@@ -156,6 +170,15 @@ class Switches(NamedTuple):
     logical_pvr_check: Annotated[bool, Doc(
         "pcc_compat refuses a mode numerically above the class's spapr_logical_pvr "
         "(power7+ refused on POWER8 and newer)")] = False
+    hpt: Annotated[HptRule, Doc(
+        "under KVM, when a reset allocates the guest's hash page table, and the refusal of a "
+        "nested hypervisor")] = HptRule.ALWAYS
+    mmu_check_at_reset: Annotated[bool, Doc(
+        "spapr_dt_ov5_platform_support(): a reset that leaves the first CPU below ISA 3.00 "
+        "exits under a KVM with radix but no hash-v3 (before: only at CAS)")] = False
+    ail_mode_3_cap: Annotated[bool, Doc(
+        "spapr cap ail-mode-3, on by default when the CPU runs ISA 2.07 within "
+        "max-cpu-compat: a KVM without KVM_CAP_PPC_AIL_MODE_3 refuses the machine")] = False
     all_or_nothing: Annotated[bool, Doc(
         "powercompat policy: a machine-wide set is rolled back on failure")] = False
     probe_before_write: Annotated[bool, Doc(

@@ -20,6 +20,7 @@ from typing import Any, Final, NamedTuple, cast
 from powercompat.catalog.behaviour import (
     CpuCompat,
     HotplugRule,
+    HptRule,
     MigrationErrors,
     ResetPath,
     SetCompat,
@@ -232,6 +233,10 @@ CHANGES: Final[tuple[Change, ...]] = (
            "ppc: fix ppc_set_compat() with KVM PR (ioctl only on change, state after KVM; "
            "but the old value is sent)",
            (Flip("set_compat", SetCompat.OLD_VALUE),)),
+    Change(None, "", "2.10",
+           "spapr_machine_reset(): under a KVM that offers radix the vCPUs start radix and "
+           "no HPT is allocated",
+           (Flip("hpt", HptRule.KVM_RADIX),)),
     Change("cc7b35b1", "2017-08-17", "2.11",
            "spapr: fallback to raw mode if best compat mode cannot be set during CAS",
            (Flip("cas_raw_fallback", True),)),
@@ -274,6 +279,11 @@ CHANGES: Final[tuple[Change, ...]] = (
     Change(None, "", "5.2",
            "cpu_post_load returns ppc_set_compat()'s negative errno instead of -1",
            (Flip("migration_errors", MigrationErrors.LINES),)),
+    Change(None, "", "5.2",
+           "spapr_machine_reset(): radix only when the CPU type runs ISA 3.00 within "
+           "max-cpu-compat; a nested hypervisor's -EOPNOTSUPP for the HPT is 'HPT not "
+           "supported in nested guests'",
+           (Flip("hpt", HptRule.CPU_RADIX),)),
     Change("f518be3a", "2020-12", "6.0", "-cpu X,compat=Y removed (deprecated since 22062e54)",
            (Flip("cpu_compat", CpuCompat.NONE),)),
     Change(None, "", "7.2",
@@ -285,6 +295,10 @@ CHANGES: Final[tuple[Change, ...]] = (
             FamilyEdit("POWER10", best=PvrMatch.SAME_MAJOR))),
     Change(None, "", "7.2", "TCG runs scv on POWER10 too (POWERPC_FLAG_SCV)",
            (FamilyEdit("POWER10", scv=True),)),
+    Change(None, "", "7.2",
+           "spapr_dt_ov5_platform_support() checks the MMU at every reset: below ISA 3.00, a "
+           "KVM with radix but no hash-v3 stops QEMU (spapr_check_mmu_mode)",
+           (Flip("mmu_check_at_reset", True),)),
     Change(None, "", "7.2", "the POWER10 DD2.0 model (power10_v2.0, now the power10 alias)",
            (*_models(("power10_v2.0", 0x00800200, POWER10, "POWER10 v2.0")),
             Alias("power10", "power10_v2.0"))),
@@ -312,6 +326,10 @@ CHANGES: Final[tuple[Change, ...]] = (
             Alias("power7+", "power7p_v2.1"), Alias("power7+_v2.1", "power7p_v2.1"))),
     Change(None, "", "10.0", "TCG runs pseries SMT (up to 8 threads) on POWER8 and newer",
            (Flip("smt", SmtRule.TCG_POWER8),)),
+    Change(None, "", "10.0",
+           "spapr cap ail-mode-3 (on when the CPU runs ISA 2.07 within max-cpu-compat): KVM "
+           "must offer KVM_CAP_PPC_AIL_MODE_3",
+           (Flip("ail_mode_3_cap", True),)),
     Change("ac0fbbb2", "2024-07-31", "10.0",
            "an older CPU cannot take a newer processor's mode (spapr_logical_pvr check)",
            (Flip("logical_pvr_check", True),)),

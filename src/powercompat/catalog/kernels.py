@@ -10,6 +10,7 @@ model takes one of these rows; it never asks a boolean.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
@@ -33,6 +34,20 @@ from powercompat.catalog.pcr import (
 
 #: PVR_ARCH_INVALID (7.2): what a refused Power11 request leaves in the vcore
 PVR_ARCH_INVALID: Final = 0xFFFFFFFF
+
+
+class HostPlatform(StrEnum):
+    """Where the host kernel itself runs (kvm-kernel.md, recorded on both)."""
+
+    #: bare metal (PowerNV): the kernel is the hypervisor (CPU_FTR_HVMODE)
+    POWERNV = "powernv"
+    #: a pseries guest of a hypervisor that offers nested HV (kvmhv_on_pseries()): its KVM
+    #: runs guests radix only (KVM_PPC_ALLOCATE_HTAB is -EOPNOTSUPP, no hash-v3)
+    PSERIES = "pseries"
+
+
+#: the platform a KVM host runs on when none is named
+DEFAULT_PLATFORM: Final = HostPlatform.POWERNV
 
 
 class Arm(NamedTuple):
@@ -67,13 +82,22 @@ class KernelRelease(NamedTuple):
     """One host kernel. ``arms``: the logical PVRs kvmppc_set_arch_compat() knows and the
     guest PCR bit each gives; ``reserved_pcr``: the reserved bits ORed into every vcore PCR
     (PCR_MASK since 13c7bb3c57dc, v5.4; 0 before); ``pr_arch_compat``: KVM PR has an
-    ARCH_COMPAT case (no kernel has one: PR answers EINVAL)."""
+    ARCH_COMPAT case (no kernel has one: PR answers EINVAL).
+
+    The KVM HV capabilities QEMU asks at start-up (arch/powerpc/kvm/powerpc.c
+    kvm_vm_ioctl_check_extension(), read in 6.1/6.12/7.2): ``nested_hv``: KVM HV runs in a
+    pseries guest (v4.20); ``ail_mode_3_cap``: KVM_CAP_PPC_AIL_MODE_3 exists (v5.18);
+    ``p9_split_mmu``: kvmppc_hash_v3_possible() refuses hash-v3 on a radix host whose
+    POWER9 is before DD2.2, whose threads cannot mix hash and radix (5.12)."""
 
     name: str
     description: str
     arms: tuple[Arm, ...]
     reserved_pcr: int
     pr_arch_compat: bool = False
+    nested_hv: bool = True
+    ail_mode_3_cap: bool = True
+    p9_split_mmu: bool = True
 
     @property
     def guest_pcr_bits(self) -> Mapping[int, int]:
@@ -94,8 +118,9 @@ class KernelRelease(NamedTuple):
 LINUX_4_19: Final = KernelRelease(
     "linux-4.19",
     "Debian buster's 4.19: the v4.10 scheme (host/guest PCR bits, up to ISA 3.00); no "
-    "reserved PCR bits (before 13c7bb3c57dc, v5.4)",
-    _ARMS_V4_10, 0)
+    "reserved PCR bits (before 13c7bb3c57dc, v5.4); no nested HV (v4.20), no "
+    "KVM_CAP_PPC_AIL_MODE_3 (v5.18); hash-v3 on every bare-metal POWER9 (before 5.12)",
+    _ARMS_V4_10, 0, nested_hv=False, ail_mode_3_cap=False, p9_split_mmu=False)
 LINUX_6_1: Final = KernelRelease(
     "linux-6.1",
     "Debian bookworm's 6.1 (6.1.176 read): ISA v3.1 guests, reserved PCR bits; no Power11 "

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from powercompat.cli.main import Command
+from powercompat.cli.verify_kvm_cmd import KVM
+from powercompat.cli.verify_pr_cmd import COMMAND as PR_KERNEL
 from powercompat.errors import InvalidValueError
 from powercompat.verify import (
     Firmware,
@@ -483,5 +485,6 @@ DIFF = Command(
 COMMAND = Command(
     "Check the engine against real QEMU booting real Linux guests.",
     subcommands={"setup": SETUP, "run": RUN, "catalog": CATALOG, "check": CHECK,
-                 "libvirt": LIBVIRT, "diff": DIFF},
+                 "libvirt": LIBVIRT, "kvm": KVM, "pr-kernel": PR_KERNEL,
+                 "diff": DIFF},
     description="Check the engine against real QEMU booting real Linux guests (TCG).")

@@ -7,7 +7,14 @@ from dataclasses import dataclass, replace
 from powercompat.catalog.accels import ACCELS, Accel
 from powercompat.catalog.behaviour import CPU_COMPAT_2_9, CpuCompat
 from powercompat.catalog.cpus import CpuModel, family_of_pvr
-from powercompat.catalog.kernels import DEFAULT_KERNEL, KERNELS, KernelRelease, kernel_by_name
+from powercompat.catalog.kernels import (
+    DEFAULT_KERNEL,
+    DEFAULT_PLATFORM,
+    KERNELS,
+    HostPlatform,
+    KernelRelease,
+    kernel_by_name,
+)
 from powercompat.catalog.modes import CompatMode, mode_by_name
 from powercompat.decisions.cpu_match import class_by_pvr_mask, resolve_cpu
 from powercompat.errors import (
@@ -25,7 +32,9 @@ from powercompat.profiles import DEFAULT_PROFILE, Profile, parse_profile
 @dataclass(frozen=True, slots=True)
 class MachineOptions:
     """``-M pseries,max-cpu-compat=...`` ``-cpu ...`` ``-smp ...`` ``-accel ...`` as text;
-    ``host_kernel`` names the host's Linux under a modelled KVM (default: DEFAULT_KERNEL)."""
+    ``host_kernel`` names the host's Linux under a modelled KVM (default: DEFAULT_KERNEL),
+    ``host_platform`` where that Linux runs (``powernv`` bare metal, the default, or
+    ``pseries``: a nested hypervisor)."""
 
     cpu: str = "power9"
     smp: int = 1
@@ -37,6 +46,7 @@ class MachineOptions:
     qemu: str = DEFAULT_PROFILE
     host_kernel: str | None = None
     incoming: bool = False
+    host_platform: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,11 @@ class MachineConfig:
     max_cpus: int
     host_kernel: KernelRelease
     incoming: bool
+    host_platform: HostPlatform = DEFAULT_PLATFORM
+    #: the host's DD level is known: ``--host-cpu`` gave its real PVR (``004e1200``); a host
+    #: named by a model (QEMU's representative of the family) or not named is its family at
+    #: a level without DD-specific quirks
+    host_dd_known: bool = False
 
     @property
     def max_compat_pvr(self) -> int:
@@ -137,12 +152,33 @@ def resolve_host(text: str, profile: Profile) -> tuple[CpuModel, bool]:
     return CpuModel("host", pvr, family, f"a host PVR QEMU {profile.name} has no class for"), \
         False
 
+def parse_platform(name: str | None, accel: Accel, kernel: KernelRelease) -> HostPlatform:
+    """Where the modelled KVM host's Linux runs.
+
+    :raises InvalidValueError: a platform for TCG or the real KVM, or a nested hypervisor
+        whose kernel has no nested HV.
+    :raises UnknownProfileError: an unknown platform.
+    """
+    if name is None:
+        return DEFAULT_PLATFORM
+    if not accel.modelled:
+        raise InvalidValueError(f"--host-platform only applies to a modelled KVM accelerator, "
+                                f"not '{accel.value}'")
+    if name not in tuple(HostPlatform):
+        raise UnknownProfileError("host platform", name, [p.value for p in HostPlatform])
+    platform = HostPlatform(name)
+    if platform is HostPlatform.PSERIES and accel is Accel.KVM_HV and not kernel.nested_hv:
+        raise InvalidValueError(f"{kernel.name} cannot run KVM HV in a pseries guest "
+                                "(nested HV came with v4.20)")
+    return platform
+
 
 def parse_options(options: MachineOptions) -> MachineConfig:
     """:raises InputError: an unknown profile, CPU, mode, accelerator, kernel, or a bad
     count."""
     profile = parse_profile(options.qemu)
     accel, kernel = parse_accel(options.accel, options.host_kernel)
+    platform = parse_platform(options.host_platform, accel, kernel)
     switches = profile.switches
     max_text = options.max_cpu_compat
     if max_text is not None and not switches.max_cpu_compat_option:
@@ -193,4 +229,5 @@ def parse_options(options: MachineOptions) -> MachineConfig:
         raise InvalidValueError(
             f"maxcpus {max_cpus} must be >= smp, <= 2048 and a multiple of threads")
     return MachineConfig(model, host, max_compat, profile, accel, options.smp,
-                         options.threads, max_cpus, kernel, options.incoming)
+                         options.threads, max_cpus, kernel, options.incoming, platform,
+                         options.host_cpu is not None and _host_pvr(options.host_cpu) is not None)

@@ -16,7 +16,8 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from powercompat.accel.factory import Accelerator, make_accel
-from powercompat.catalog.behaviour import HotplugRule, MigrationErrors
+from powercompat.catalog.accels import Accel
+from powercompat.catalog.behaviour import HotplugRule, HptRule, MigrationErrors
 from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
 from powercompat.catalog.modes import LOGICAL_2_07, LOGICAL_3_00, mode_by_pvr
 from powercompat.decisions.cas import (
@@ -29,6 +30,7 @@ from powercompat.decisions.cas import (
     parse_cas_pvrs,
 )
 from powercompat.decisions.cpu_match import migration_pvr_match
+from powercompat.decisions.kvmcaps import KvmHvCaps, kvm_hv_caps
 from powercompat.decisions.threads import smt_refusal
 from powercompat.decisions.validity import check_compat
 from powercompat.errors import (
@@ -37,6 +39,7 @@ from powercompat.errors import (
     CompatNotValidError,
     HotplugError,
     KvmError,
+    KvmHostError,
     KvmInitError,
     KvmSetCompatError,
     MigrationError,
@@ -56,10 +59,17 @@ from powercompat.machine.options import MachineConfig, MachineOptions, parse_opt
 from powercompat.machine.state import Event, Lifecycle, VcpuState
 from powercompat.machine.vcpu import VCpu
 from powercompat.messages import (
+    AIL_MODE_3_HINT,
+    AIL_MODE_3_UNSUPPORTED,
     CAS_MULTI_THREADS,
     EINVAL,
+    EOPNOTSUPP,
+    HPT_NESTED,
+    HPT_ORDER_DEFAULT_RAM,
+    MMU_HASH_UNAVAILABLE,
     REGISTER_SYNC_FAILED,
     hex32,
+    hpt_alloc_failed,
     kvm_init_vcpu_failed,
     load_of_migration_failed,
     migration_load_failed,
@@ -120,6 +130,13 @@ class PseriesMachine:
         #: type supports ISA 3.00 within max-cpu-compat; otherwise XICS alone
         self.has_xive = config.profile.switches.ic_mode_dual and check_compat(
             config.model.family, LOGICAL_3_00, 0, config.max_compat_pvr, self.rules).ok
+        #: what KVM HV on this host answers at every reset (None: TCG, PR or the real KVM,
+        #: whose start-up capabilities are not modelled)
+        self.kvm_caps: KvmHvCaps | None = None
+        if config.accel is Accel.KVM_HV:
+            self.kvm_caps = kvm_hv_caps(config.host_kernel, config.host_platform,
+                                        config.host.family,
+                                        config.host.pvr if config.host_dd_known else None)
 
     @classmethod
     def from_options(cls, options: MachineOptions, inject_faults: bool = False
@@ -335,8 +352,12 @@ class PseriesMachine:
         """
         allowed = (_L.REALIZED, _L.RUNNING) if name == "reset" else (_L.RUNNING,)
         with self._event(name, allowed) as event:
+            self._check_host_before_reset(event)
             target = self.config.max_compat_pvr
             path = self.profile.switches.reset
+            policy = self.profile.switches.all_or_nothing and not path.at_cpu_init
+            if policy:  # powercompat: refuse before any vCPU changes
+                self._check_mmu(event, target)
             if not path.at_cpu_init:
                 event.reasons.append(
                     f"{path.value}({hex32(target)}): every vCPU to "
@@ -350,9 +371,67 @@ class PseriesMachine:
             else:
                 event.reasons.append("2.9: reset leaves the compat mode as it is")
                 self._cpu_reset_pcr(self.vcpus, event)
+            if not policy and self.vcpus:
+                self._check_mmu(event, self.boot_cpu.compat_pvr)
             self.last_cas = None
             incoming = self.config.incoming and self.state == _L.REALIZED
             self.state = _L.INCOMING if incoming else _L.RUNNING
+
+    def _host_refuses(self, error: KvmHostError, event: Event, why: str) -> None:
+        event.reasons.append(why)
+        self._fatal(error)
+        raise error
+
+    def _check_host_before_reset(self, event: Event) -> None:
+        """spapr_machine_reset() before the vCPUs: spapr_caps_apply() (cap-ail-mode-3), then
+        radix or a hash page table (kvm-kernel.md 1 and 8).
+
+        :raises KvmHostError: this KVM cannot give what the machine asks; QEMU exits.
+        """
+        caps = self.kvm_caps
+        if caps is None:
+            return
+        switches = self.profile.switches
+        family, max_pvr = self.config.model.family, self.config.max_compat_pvr
+        if (switches.ail_mode_3_cap and not caps.ail_mode_3
+                and check_compat(family, LOGICAL_2_07, 0, max_pvr, self.rules).ok):
+            self._host_refuses(
+                KvmHostError(AIL_MODE_3_UNSUPPORTED, AIL_MODE_3_HINT), event,
+                "spapr_caps_apply: cap-ail-mode-3 is on (the CPU runs ISA 2.07 within "
+                "max-cpu-compat) and this KVM has no KVM_CAP_PPC_AIL_MODE_3")
+        radix = caps.mmu_radix and (
+            switches.hpt is HptRule.KVM_RADIX
+            or (switches.hpt is HptRule.CPU_RADIX
+            and check_compat(family, LOGICAL_3_00, 0, max_pvr, self.rules).ok))
+        if radix or caps.hpt:
+            return
+        text = (HPT_NESTED if switches.hpt is HptRule.CPU_RADIX
+                else hpt_alloc_failed(HPT_ORDER_DEFAULT_RAM, EOPNOTSUPP))
+        self._host_refuses(
+            KvmHostError(text), event,
+            "spapr_machine_reset: a hash page table is needed (no radix for this CPU within "
+            "max-cpu-compat) and a nested hypervisor's KVM_PPC_ALLOCATE_HTAB is -EOPNOTSUPP")
+
+    def _check_mmu(self, event: Event, boot_pvr: int) -> None:
+        """spapr_dt_ov5_platform_support() while the reset builds the device tree (after the
+        vCPUs are set): a boot CPU below ISA 3.00 (``boot_pvr``) runs hash, which a KVM with
+        radix but not hash-v3 cannot give. The powercompat policy asks it before the sets.
+
+        :raises KvmHostError: QEMU exits (spapr_check_mmu_mode()).
+        """
+        caps = self.kvm_caps
+        if caps is None or not self.profile.switches.mmu_check_at_reset:
+            return
+        if not caps.mmu_radix or caps.mmu_hash_v3:
+            return
+        family = self.config.model.family
+        if check_compat(family, LOGICAL_3_00, 0, boot_pvr, self.rules).ok:
+            return
+        self._host_refuses(
+            KvmHostError(MMU_HASH_UNAVAILABLE), event,
+            f"spapr_check_mmu_mode: the boot CPU's mode {hex32(boot_pvr)} is below ISA 3.00 "
+            "(hash), and this KVM offers radix without hash-v3 (a radix POWER9 host before "
+            "DD2.2)")
 
     def reboot(self) -> None:
         """A guest reboot is a machine reset."""

@@ -17,7 +17,7 @@ from powercompat.catalog.accels import Accel
 from powercompat.catalog.behaviour import CPU_COMPAT_2_9
 from powercompat.catalog.guests import GUESTS
 from powercompat.catalog.history import HEAD
-from powercompat.catalog.kernels import KERNELS
+from powercompat.catalog.kernels import KERNELS, HostPlatform
 from powercompat.machine.options import MachineOptions
 from powercompat.machine.steps import STEP_CALLS, Step, run_step
 from powercompat.profiles import PROFILE_NAMES, Profile, parse_profile
@@ -102,12 +102,19 @@ def random_options(rng: random.Random, profile: str | None = None,
     max_names = [None, None, *(m.name for m in p.rules.modes)]
     host = None
     if acc == "kvm-hv" and rng.random() < 0.5:
-        host = rng.choice(p.cpu_models).name
+        chosen = rng.choice(p.cpu_models)
+        # by its real PVR now and then: its DD level then counts (kvm-kernel.md 7, 8)
+        host = f"{chosen.pvr:08x}" if rng.random() < 0.3 else chosen.name
     cpu, max_compat = spell_max(p, cpu, rng.choice(max_names))
+    kernel = rng.choice(KERNELS) if Accel(acc).modelled else None
+    # a nested hypervisor (pseries) now and then, on a kernel that can be one
+    platform = None
+    if acc == "kvm-hv" and kernel is not None and kernel.nested_hv and rng.random() < 0.25:
+        platform = HostPlatform.PSERIES.value
     return MachineOptions(
         cpu=cpu, smp=smp, threads=threads, max_cpus=smp + threads * rng.randint(0, 2),
         max_cpu_compat=max_compat, accel=acc, host_cpu=host, qemu=p.name,
-        host_kernel=rng.choice(KERNELS).name if Accel(acc).modelled else None)
+        host_kernel=kernel.name if kernel else None, host_platform=platform)
 
 
 def spell_max(profile: Profile, cpu: str, mode: str | None) -> tuple[str, str | None]:

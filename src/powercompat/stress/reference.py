@@ -19,7 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Final
 
-from powercompat.catalog.behaviour import HotplugRule, SetCompat, SmtRule
+from powercompat.catalog.behaviour import HotplugRule, HptRule, SetCompat, SmtRule
 from powercompat.catalog.cpus import CpuFamily
 from powercompat.catalog.modes import LOGICAL_3_00, CompatMode
 from powercompat.decisions.cas import parse_cas_pvrs
@@ -56,6 +56,37 @@ HOST_LEVEL: Final[dict[str, int]] = {
     "POWER11": 0x20, "POWER10": 0x20, "POWER9": 0x10, "POWER8": 0x8, "POWER7": 0x4,
     "POWER5+": 0x2, "970": 0x2, "970MP": 0x2,
 }
+#: kvm-kernel.md 1, 7, 8 (powerpc.c kvm_vm_ioctl_check_extension, book3s_hv.c), by kernel:
+#: KVM HV runs inside a pseries guest (nested HV, v4.20)
+NESTED_HV: Final[dict[str, bool]] = {
+    "linux-4.19": False, "linux-6.1": True, "linux-6.12": True, "linux-7.2": True}
+#: KVM_CAP_PPC_AIL_MODE_3 exists (v5.18)
+AIL3_CAP: Final[dict[str, bool]] = {
+    "linux-4.19": False, "linux-6.1": True, "linux-6.12": True, "linux-7.2": True}
+#: no hash-v3 on a radix POWER9 before DD2.2 (5.12)
+P9_NO_MIXING: Final[dict[str, bool]] = {
+    "linux-4.19": False, "linux-6.1": True, "linux-6.12": True, "linux-7.2": True}
+
+
+def ref_hv_caps(kernel: str, host: CpuFamily, pvr: int | None, nested: bool
+                ) -> tuple[bool, bool, bool, bool]:
+    """(radix, hash-v3, HPT, AIL mode 3) of KVM HV on this host, restated from
+    kvm-kernel.md: radix on ISA 3.00 hosts; hash-v3 only on bare metal, and not on a POWER9
+    whose DD level (low 12 bits, variant 0) is below 2.02 (variant 0x2000: below 1.01);
+    no HPT for a nested hypervisor; AIL 3 for a nested one, and on bare metal from POWER8
+    except POWER9 DD2.0/DD2.1. ``pvr`` None: a host not named, taken at a level without
+    those quirks."""
+    radix = HOST_LEVEL[host.name] >= 0x10
+    if pvr is None:
+        pvr = 0
+    dd = pvr & 0xFFF
+    variant = pvr & 0xE000
+    split = pvr >> 16 == 0x004E and ((variant == 0 and dd < 0x202)
+                                     or (variant == 0x2000 and dd < 0x101))
+    hash_v3 = radix and not nested and not (P9_NO_MIXING[kernel] and split)
+    prefetch_bug = pvr & 0xFFFFEFFF in (0x004E0200, 0x004E0201)
+    ail = AIL3_CAP[kernel] and (nested or (HOST_LEVEL[host.name] >= 0x8 and not prefetch_bug))
+    return radix, hash_v3, not nested, ail
 
 
 # ---------------------------------------------------------------- QEMU's rules, restated
@@ -350,11 +381,53 @@ class RefMachine:
         for cpu in cpus:
             cpu.pcr = 0
 
+    def _runs(self, pvr: int, within: int) -> bool:
+        """ppc_type_check_compat(): the CPU type takes mode ``pvr`` and ``within`` (0: no
+        limit) is not below it."""
+        return ref_refusal(self.profile, self.family, pvr) is None and (
+            not within or ref_index(self.profile, pvr) <= ref_index(self.profile, within))
+
+    def _host_before(self) -> None:
+        """spapr_machine_reset() under KVM HV: spapr caps, then radix or an HPT."""
+        c = self.config
+        if c.accel != "kvm-hv":
+            return
+        sw = self.profile.switches
+        radix, _, hpt, ail = ref_hv_caps(c.host_kernel.name, c.host.family,
+                                         c.host.pvr if c.host_dd_known else None,
+                                         c.host_platform.value == "pseries")
+        if sw.ail_mode_3_cap and not ail and self._runs(0x0F000004, c.max_compat_pvr):
+            self._fatal()
+            raise RefFailure("refused")
+        no_hpt = radix and (sw.hpt is HptRule.KVM_RADIX or (sw.hpt is HptRule.CPU_RADIX
+                            and self._runs(LOGICAL_3_00, c.max_compat_pvr)))
+        if not no_hpt and not hpt:
+            self._fatal()
+            raise RefFailure("refused")
+
+    def _host_mmu(self, boot: int) -> None:
+        """The device tree of a reset: a boot CPU (in mode ``boot``) below ISA 3.00 needs
+        hash (QEMU asks after setting the vCPUs, the powercompat policy before)."""
+        c = self.config
+        if c.accel != "kvm-hv" or not self.profile.switches.mmu_check_at_reset:
+            return
+        radix, hash_v3, _, _ = ref_hv_caps(c.host_kernel.name, c.host.family,
+                                           c.host.pvr if c.host_dd_known else None,
+                                           c.host_platform.value == "pseries")
+        if radix and not hash_v3 and not self._runs(LOGICAL_3_00, boot):
+            self._fatal()
+            raise RefFailure("refused")
+
     def reset(self, reboot: bool = False) -> None:
         if reboot:
             self._need("running")
         else:
             self._need("realized", "running")
+        self._host_before()
+        sw = self.profile.switches
+        policy = sw.all_or_nothing and not sw.reset.at_cpu_init
+        if policy:
+            self._host_mmu(self.config.max_compat_pvr)
         if not self.profile.switches.reset.at_cpu_init:
             try:
                 self._set_all(self.cpus, self.config.max_compat_pvr)
@@ -363,6 +436,8 @@ class RefMachine:
                 raise
         else:
             self._zero_pcr(self.cpus)
+        if not policy and self.cpus:
+            self._host_mmu(self.cpus[0].compat)
         incoming = self.config.incoming and self.state == "realized"
         self.state = "incoming" if incoming else "running"
 

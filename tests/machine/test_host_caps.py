@@ -1,0 +1,117 @@
+"""What a KVM HV host cannot give a pseries machine at reset (kvm-kernel.md items 1, 7, 8;
+recorded in tests/data/real/kvm-hv-*.json): a hash page table on a nested hypervisor, a hash
+MMU on a radix POWER9 before DD2.2, and spapr's cap-ail-mode-3 where KVM lacks it. Each of
+these cases started before the rules existed."""
+
+from __future__ import annotations
+
+import pytest
+
+from powercompat import messages
+from powercompat.catalog.cpus import POWER8, POWER9, POWER10
+from powercompat.catalog.kernels import HostPlatform, kernel_by_name
+from powercompat.decisions.kvmcaps import KvmHvCaps, kvm_hv_caps
+from powercompat.errors import InvalidValueError
+from powercompat.scenario import negotiate
+
+P9_DD20 = "004e1200"
+P9_DD22 = "004e1202"
+HPT_29 = messages.hpt_alloc_failed(22, messages.EOPNOTSUPP)
+
+
+def _caps(kernel: str, platform: HostPlatform, family: object, pvr: int | None) -> KvmHvCaps:
+    found = kernel_by_name(kernel)
+    assert found is not None
+    return kvm_hv_caps(found, platform, family, pvr)  # type: ignore[arg-type]
+
+
+def test_capabilities_per_host() -> None:
+    nv, ps = HostPlatform.POWERNV, HostPlatform.PSERIES
+    # a radix POWER9 DD2.0: no hash-v3 (5.12+) and the prefetch bug (no AIL 3)
+    assert _caps("linux-6.1", nv, POWER9, 0x004E1200) == KvmHvCaps(True, False, True, False)
+    assert _caps("linux-6.1", nv, POWER9, 0x004E1202) == KvmHvCaps(True, True, True, True)
+    # before 5.12 such a host kept hash-v3; before 5.18 no kernel had the AIL 3 capability
+    assert _caps("linux-4.19", nv, POWER9, 0x004E1200) == KvmHvCaps(True, True, True, False)
+    # a nested hypervisor: radix only, no HPT, AIL 3 from its own hypervisor
+    assert _caps("linux-7.2", ps, POWER10, 0x00801200) == KvmHvCaps(True, False, False, True)
+    # POWER8 runs hash only
+    assert _caps("linux-6.12", nv, POWER8, 0x004D0200) == KvmHvCaps(False, False, True, True)
+    # a host not named: its family at a level without DD quirks
+    assert _caps("linux-6.1", nv, POWER9, None) == KvmHvCaps(True, True, True, True)
+
+
+@pytest.mark.parametrize("qemu", ["5.2", "7.2", "10.0", "11.1", "head"])
+def test_nested_hypervisor_has_no_hpt(qemu: str) -> None:
+    n = negotiate("host", "power8", accel="kvm-hv", host_cpu=P9_DD22, qemu=qemu,
+                  host_kernel="linux-6.1", host_platform="pseries")
+    assert (n.started, n.error, n.one_reg_total) == (False, messages.HPT_NESTED, 0)
+    # power9 and newer run radix: no HPT is asked for
+    n = negotiate("host", "power9", accel="kvm-hv", host_cpu=P9_DD22, qemu=qemu,
+                  host_kernel="linux-6.1", host_platform="pseries")
+    assert n.started and n.error is None
+
+
+def test_nested_hypervisor_in_2017_releases() -> None:
+    """2.9 allocates an HPT at every reset; 2.10/2.11 skip it whenever KVM offers radix."""
+    n = negotiate("power9_v2.0", "power8", accel="kvm-hv", qemu="2.11",
+                  host_platform="pseries")
+    assert n.started
+    n = negotiate("power9_v1.0,compat=power8", accel="kvm-hv", qemu="2.9",
+                  host_platform="pseries")
+    assert (n.started, n.error) == (False, HPT_29)
+
+
+@pytest.mark.parametrize("qemu", ["7.2", "10.0", "11.1"])
+def test_radix_power9_before_dd22_cannot_run_hash(qemu: str) -> None:
+    """The reset's sets succeed, then the device tree's MMU check stops QEMU (7.2 on); in
+    10.0 on, power7 (AIL 3 off below power8) reaches the same check."""
+    mode = "power7" if qemu != "7.2" else "power8"
+    n = negotiate("host", mode, accel="kvm-hv", host_cpu=P9_DD20, qemu=qemu,
+                  host_kernel="linux-6.1")
+    assert (n.started, n.error) == (False, messages.MMU_HASH_UNAVAILABLE)
+    assert n.one_reg_total == 1  # the start-up reset's set on the one vCPU
+    # DD2.2 mixes hash and radix
+    n = negotiate("host", mode, accel="kvm-hv", host_cpu=P9_DD22, qemu=qemu,
+                  host_kernel="linux-6.1")
+    assert n.started
+
+
+def test_5_2_has_no_mmu_check_at_reset() -> None:
+    n = negotiate("host", "power8", accel="kvm-hv", host_cpu=P9_DD20, qemu="5.2",
+                  host_kernel="linux-6.1")
+    assert n.started
+
+
+@pytest.mark.parametrize("mode", [None, "power9", "power8"])
+def test_ail_mode_3_where_kvm_lacks_it(mode: str | None) -> None:
+    n = negotiate("host", mode, accel="kvm-hv", host_cpu=P9_DD20, qemu="10.0",
+                  host_kernel="linux-6.12")
+    assert (n.started, n.error, n.one_reg_total) == (
+        False, messages.AIL_MODE_3_UNSUPPORTED, 0)
+    # 7.2 has no such cap; a 4.19 host has no such capability at all
+    assert negotiate("host", mode, accel="kvm-hv", host_cpu=P9_DD20, qemu="7.2",
+                     host_kernel="linux-6.12").error != messages.AIL_MODE_3_UNSUPPORTED
+    n = negotiate("host", mode, accel="kvm-hv", host_cpu=P9_DD22, qemu="11.1",
+                  host_kernel="linux-4.19")
+    assert n.error == messages.AIL_MODE_3_UNSUPPORTED
+
+
+def test_a_host_not_named_by_its_pvr_has_no_dd_quirks() -> None:
+    """7.2's POWER9 is the DD2.0 model; without --host-cpu, or with a model name (QEMU's
+    representative of the family), the host is a POWER9, not that early silicon, so the
+    classic POWER9 host running a POWER8 guest starts. Named by its PVR, DD2.0 is DD2.0."""
+    n = negotiate("POWER9", "power8", accel="kvm-hv", qemu="7.2")
+    assert n.started and n.compat == "power8"
+    n = negotiate("POWER9", "power8", accel="kvm-hv", qemu="7.2", host_cpu="power9_v2.0")
+    assert n.started
+    n = negotiate("host", "power8", accel="kvm-hv", qemu="7.2", host_cpu=P9_DD20)
+    assert n.error == messages.MMU_HASH_UNAVAILABLE
+
+
+def test_platform_is_checked() -> None:
+    with pytest.raises(InvalidValueError, match="modelled KVM"):
+        negotiate("POWER9", host_platform="pseries")
+    with pytest.raises(InvalidValueError, match="nested HV came with v4.20"):
+        negotiate("POWER9", accel="kvm-hv", host_kernel="linux-4.19", host_platform="pseries")
+    with pytest.raises(Exception, match="host platform"):
+        negotiate("POWER9", accel="kvm-hv", host_platform="lpar")
