@@ -162,3 +162,61 @@ def test_order_is_most_severe_first() -> None:
     assert set(KINDS) >= {"model-removed", "model-added", "alias-retargeted", "pvr-changed",
                           "startup-changed", "cas-changed", "migration-refused",
                           "text-changed", "hotplug-changed", "reset-changed"}
+
+
+def test_removed_mode_added_alias_and_a_renamed_model_whose_pvr_moved() -> None:
+    """The catalogue kinds the Debian pairs do not show: a mode dropped (breaks, with the
+    refusal the --to release gives), an alias and a model that was an alias added, and a
+    rename that also changed the PVR (a change, not mere wording)."""
+    invalid = 'Invalid compatibility mode "power7"'
+    a_start = _starts(["p8_v1", "p9_v1", "p9", "p10"], (None, "power7"))
+    a_start[Situation("p8", None)] = Start(False, UNKNOWN.format("p8"))
+    a = _obs("A", {"p8_v1": 0x10, "p9_v1": 0x20}, {"p9": "p9_v1", "p10": "p9_v1"},
+             ("power7", "power8"), a_start)
+    b_start = _starts(["p8_v1", "p8_v2", "p8", "p9_v1", "p9", "p10"], (None,))
+    b_start.update({Situation(n, "power7"): Start(False, invalid)
+                    for n in ("p8_v1", "p8_v2", "p8", "p9_v1", "p9", "p10")})
+    b = _obs("B", {"p8_v2": 0x11, "p9_v1": 0x20, "p10": 0x30},
+             {"p8_v1": "p8_v2", "p8": "p8_v2", "p9": "p9_v1"}, ("power8",), b_start)
+    found = {(d.kind, d.subject): d for d in compare(a, b)}
+    assert set(found) == {("model-renamed", "p8_v1"), ("model-added", "p8_v2"),
+                          ("model-added", "p10"), ("alias-added", "p8"),
+                          ("mode-removed", "power7")}
+    renamed = found["model-renamed", "p8_v1"]
+    assert (renamed.before, renamed.after, renamed.severity) == (
+        "model 0x00000010", "alias for p8_v2 (0x00000011)", "changes")
+    assert "whose PVR differs (0x00000010 on A)" in renamed.detail
+    assert found["model-added", "p10"].before == "alias for p9_v1"
+    assert found["model-added", "p8_v2"].before == "unknown"
+    assert found["alias-added", "p8"].after == "alias for p8_v2"
+    gone = found["mode-removed", "power7"]
+    assert (gone.before, gone.after, gone.severity) == ("accepted", f"refused: {invalid}",
+                                                        "breaks")
+    # both releases started power7 configurations differently, but the mode entry says it once
+    assert not [d for d in compare(a, b) if d.situation is not None]
+
+
+def test_a_refused_move_counts_only_where_both_sides_start() -> None:
+    """A forward refusal is 'sends' -> 'refuses'; a refused move of a configuration the
+    --to release does not start is that start-up difference, not a migration entry; a CAS
+    that stops working breaks, an unknown init on one side is no difference."""
+    runs, stops = Situation("p9", None), Situation("p9", "power8")
+    a = _obs("A", {"p9": 1}, {}, ("power8",), {runs: Start(True), stops: Start(True)},
+             {("g", runs): Boot("power9", "runs"), ("g", stops): Boot("power8"),
+              ("h", runs): Boot("power9")})
+    b = _obs("B", {"p9": 1}, {}, ("power8",), {runs: Start(True), stops: Start(False, "no")},
+             {("g", runs): Boot("CAS failed"), ("g", stops): Boot("power8"),
+              ("h", runs): Boot("power9", "runs")})
+    moves = {("forward", "g", runs): Move(False, "cpu: bad PVR"),
+             ("forward", "g", stops): Move(False, "never started")}
+    found = {(d.kind, d.subject, d.direction): d for d in compare(a, b, moves)}
+    assert set(found) == {("migration-refused", "p9/unset", "forward"),
+                          ("startup-changed", "p9/power8", None),
+                          ("cas-changed", "p9/unset", None)}
+    forward = found["migration-refused", "p9/unset", "forward"]
+    assert (forward.before, forward.after, forward.severity) == (
+        "sends", "refuses: cpu: bad PVR", "breaks")
+    assert "from a A host to a B host" in forward.detail
+    cas = found["cas-changed", "p9/unset", None]
+    assert (cas.guest, cas.before, cas.after, cas.severity) == (
+        "g", "power9", "CAS failed", "breaks")
