@@ -130,7 +130,8 @@ class KvmSetCompatError(CompatError):
 
 
 class KvmError(PowerCompatError):
-    """One ONE_REG ioctl failed; the errno survives, as in kvm-ioctls."""
+    """One ONE_REG ioctl failed (or KVM_SET_SREGS, ``op`` ``set_sregs``); the errno
+    survives, as in kvm-ioctls."""
 
     def __init__(self, errno: int, op: str, vcpu: int, reg_id: int) -> None:
         call = (f"KVM_{op.upper()}_ONE_REG id {messages.hex64(reg_id)}" if op in ("get", "set")
@@ -180,7 +181,7 @@ class HotplugError(MachineError):
 
 class KvmInitError(MachineError):
     """kvm_init_vcpu() failed: QEMU exits. The message is its first line, ``cause`` the
-    next."""
+    next (under KVM HV: a -cpu whose PVR is not the host's, refused by KVM_SET_SREGS)."""
 
     def __init__(self, message: str, cause: str) -> None:
         super().__init__(message)

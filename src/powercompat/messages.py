@@ -102,14 +102,19 @@ def ppc_smt_not_power_of_2(threads: int, accel: str) -> str:
 
 
 # target/ppc/kvm.c kvm_arch_init_vcpu(): KVM_SET_SREGS refused the CPU model's PVR (KVM HV
-# takes only the host's: kvm_arch_vcpu_ioctl_set_sregs_hv)
+# takes only the host's: kvm_arch_vcpu_ioctl_set_sregs_hv); the same text from 2.9 to head
 REGISTER_SYNC_FAILED = ('Register sync failed... If you\'re using kvm-hv.ko, only "-cpu host" '
                         "is possible")
 
 
-# accel/kvm/kvm-all.c kvm_init_vcpu(): error_setg_errno() after kvm_arch_init_vcpu() failed
-def kvm_init_vcpu_failed(vcpu_id: int, err: int) -> str:
-    return f"kvm_init_vcpu: kvm_arch_init_vcpu failed ({vcpu_id}): {strerror(err)}"
+def kvm_init_vcpu_failed(vcpu_id: int, err: int, errp: bool = True) -> str:
+    """The line after REGISTER_SYNC_FAILED. ``errp`` (d0a92b35, 5.2): accel/kvm/kvm-all.c
+    kvm_init_vcpu()'s error_setg_errno() after kvm_arch_init_vcpu() failed; before it,
+    cpus.c qemu_kvm_cpu_thread_fn()'s fprintf(stderr, "kvm_init_vcpu failed: %s\n",
+    strerror(-r))."""
+    if errp:
+        return f"kvm_init_vcpu: kvm_arch_init_vcpu failed ({vcpu_id}): {strerror(err)}"
+    return f"kvm_init_vcpu failed: {strerror(err)}"
 
 
 # hw/ppc/spapr_caps.c cap_ail_mode_3_apply() (10.0 on): the cap is on, KVM lacks it

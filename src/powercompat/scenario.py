@@ -14,6 +14,9 @@ from powercompat.catalog.modes import mode_by_pvr
 from powercompat.catalog.modes import mode_name as _mode_name
 from powercompat.decisions.cas import H_SUCCESS, parse_cas_pvrs
 from powercompat.decisions.guest import (
+    KernelVerdict,
+    UserlandVerdict,
+    cpuinfo_revision,
     guest_cpu_line,
     kernel_runs,
     kernel_verdict,
@@ -21,13 +24,19 @@ from powercompat.decisions.guest import (
     vsx_offered,
 )
 from powercompat.decisions.threads import max_vthreads
+from powercompat.decisions.verdict import Fate, Verdict, boot_fate, refusal_text
 from powercompat.errors import (
     InvalidValueError,
     MigrationError,
     PowerCompatError,
     UnknownProfileError,
 )
-from powercompat.machine.options import MachineOptions
+from powercompat.machine.options import (
+    MachineConfig,
+    MachineOptions,
+    is_host_cpu,
+    is_kvm,
+)
 from powercompat.machine.pseries import PseriesMachine
 from powercompat.machine.state import Event, Lifecycle, VcpuState
 from powercompat.machine.steps import STEP_NAMES, Step, run_step
@@ -87,6 +96,8 @@ class Negotiation:
     guest_threads: int
     guest: str
     guest_cpu_line: str
+    #: the guest's /proc/cpuinfo revision line: the real PVR, whatever the mode
+    guest_revision: str
     kernel_boots: bool | None
     kernel_reason: str
     userland_ok: bool | None
@@ -100,6 +111,16 @@ class Negotiation:
     reasons: tuple[str, ...]
     error: str | None
     one_reg_total: int
+    #: the configuration's verdict (decisions.verdict): the first thing that goes wrong
+    fate: Fate
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.fate.verdict
+
+    @property
+    def verdict_reason(self) -> str:
+        return self.fate.reason
 
     @property
     def initial_compat(self) -> str | None:
@@ -133,6 +154,7 @@ class Negotiation:
             "guest_threads_per_core": self.guest_threads,
             "guest": self.guest,
             "guest_cpu_line": self.guest_cpu_line,
+            "guest_revision": self.guest_revision,
             "guest_kernel_boots": self.kernel_boots,
             "userland_ok": self.userland_ok,
             "kernel_arch_compat": _opt_hex32(self.kernel_arch_compat),
@@ -144,6 +166,7 @@ class Negotiation:
             "one_reg_total": self.one_reg_total,
             "reasons": list(self.reasons),
             "error": self.error,
+            **self.fate.to_json(),
         }
 
 
@@ -194,6 +217,7 @@ def negotiate(
     parse_cas_pvrs(buffer)  # a malformed buffer is bad input: refuse before starting
     reasons: list[str] = []
     error: str | None = None
+    refusal: str | None = None  # QEMU's words when it does not start (both lines)
     cas_failed = raw_fallback = cas_reached = False
     initial = 0
     runs = kernel_runs(profile_guest, machine.config.model)
@@ -202,6 +226,7 @@ def negotiate(
         machine.reset()
     except PowerCompatError as err:
         error = str(err)
+        refusal = refusal_text(err)
     else:
         initial = machine.boot_cpu.compat_pvr
         if not runs.reaches_cas:  # the guest never calls CAS: it stays in its reset mode
@@ -222,18 +247,15 @@ def negotiate(
     compat_pvr = boot.compat_pvr if boot and started else 0
     mode = mode_by_pvr(compat_pvr, config.profile.rules.modes) if compat_pvr else None
     state: VcpuState | None = machine.vcpu_states()[0] if boot else None
-    enforced = bool(state and state.kernel_enforced)  # TCG and KVM PR enforce no PCR
-    vsx = vsx_offered(config.model.family, config.max_compat_pvr,
-                      config.profile.switches.vsx_cap, config.profile.rules)
-    scv = config.accel.kvm or config.model.family.scv  # the hardware runs it under KVM
-    verdict = userland_verdict(profile_guest, config.model, mode, config.profile.rules,
-                               pcr_enforced=enforced, vsx=vsx, scv=scv)
     cpu_version = boot.cpu_version if boot else config.model.pvr
-    booted_guest = replace(profile_guest, radix=False) if disable_radix else profile_guest
-    kernel = kernel_verdict(booted_guest, config.model, initial, compat_pvr,
-                            config.profile.rules)
-    if started and kernel.ok is False:  # init is never reached
-        verdict = replace(verdict, ok=None, reason=f"not reached: {kernel.reason}")
+    kernel, verdict = judge_guest(profile_guest, config, initial, compat_pvr, state,
+                                  disable_radix, reached=started)
+    fate = boot_fate(
+        refused=None if started else (refusal or error or "the machine did not start"),
+        reaches_cas=runs.reaches_cas, kernel_stops=error or "",
+        cas_error=error if cas_failed else None,
+        kernel_ok=kernel.ok, kernel_reason=kernel.reason,
+        userland_ok=verdict.ok, userland_reason=verdict.reason)
     return Negotiation(
         cpu=config.model.name,
         raw_pvr=config.model.pvr,
@@ -251,6 +273,7 @@ def negotiate(
         guest=profile_guest.name,
         guest_cpu_line=guest_cpu_line(profile_guest, config.model.pvr, cpu_version,
                                       config.model.family),
+        guest_revision=cpuinfo_revision(config.model.pvr),
         kernel_boots=kernel.ok if started else None,
         kernel_reason=kernel.reason,
         userland_ok=verdict.ok if started else None,
@@ -264,18 +287,51 @@ def negotiate(
         reasons=tuple(reasons),
         error=error,
         one_reg_total=len(machine.accel.transport.calls) if machine.accel.transport else 0,
+        fate=fate,
     )
+
+
+def judge_guest(guest: GuestProfile, config: MachineConfig, initial: int, compat_pvr: int,
+                state: VcpuState | None, disable_radix: bool = False, reached: bool = True
+                ) -> tuple[KernelVerdict, UserlandVerdict]:
+    """What the guest kernel and its init make of a boot that went through CAS from mode
+    ``initial`` to ``compat_pvr`` on this machine (``state``: the boot vCPU, for whether the
+    kernel enforces the PCR). ``reached`` False: the machine never ran the guest."""
+    mode = mode_by_pvr(compat_pvr, config.profile.rules.modes) if compat_pvr else None
+    enforced = bool(state and state.kernel_enforced)  # TCG and KVM PR enforce no PCR
+    vsx = vsx_offered(config.model.family, config.max_compat_pvr,
+                      config.profile.switches.vsx_cap, config.profile.rules)
+    scv = config.accel.kvm or config.model.family.scv  # the hardware runs it under KVM
+    userland = userland_verdict(guest, config.model, mode, config.profile.rules,
+                                pcr_enforced=enforced, vsx=vsx, scv=scv,
+                                hardware_cpu=config.host if config.accel.kvm else None)
+    booted_guest = replace(guest, radix=False) if disable_radix else guest
+    kernel = kernel_verdict(booted_guest, config.model, initial, compat_pvr,
+                            config.profile.rules)
+    if reached and kernel.ok is False:  # init is never reached
+        userland = replace(userland, ok=None, reason=f"not reached: {kernel.reason}")
+    return kernel, userland
 
 
 @dataclass
 class Simulation:
-    """A timeline: each event with its calls and vCPU states, and the final state."""
+    """A timeline: each event with its calls and vCPU states, the final state, and the
+    verdict (the first thing that went wrong for the guest, or ``works``)."""
 
     started: bool = False
     error: str | None = None
     events: list[Event] = field(default_factory=list)
     vcpus: tuple[VcpuState, ...] = ()
     machines: list[PseriesMachine] = field(default_factory=list)
+    fate: Fate = field(default_factory=lambda: Fate(Verdict.WORKS, ""))
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.fate.verdict
+
+    @property
+    def verdict_reason(self) -> str:
+        return self.fate.reason
 
     @property
     def one_reg_total(self) -> int:
@@ -288,7 +344,23 @@ class Simulation:
             "events": [e.to_json() for e in self.events],
             "vcpus": [v.to_json() for v in self.vcpus],
             "one_reg_total": self.one_reg_total,
+            **self.fate.to_json(),
         }
+
+
+def destination_host(options: MachineOptions, dst_cpu: str | None,
+                     dst_host_cpu: str | None) -> str | None:
+    """The destination's host CPU when none is named (None: the destination's own -cpu
+    model, as ``--host-cpu`` defaults to ``--cpu``): with a source host named, the CPU named
+    for the destination, else the source's host; for ``-cpu host`` on the destination, the
+    source's host (``-cpu host`` on both sides runs on the same kind of host)."""
+    if dst_host_cpu is not None or not is_kvm(options.accel):
+        return dst_host_cpu
+    if dst_cpu is not None and not is_host_cpu(dst_cpu):
+        return dst_cpu.split(",")[0] if options.host_cpu is not None else None
+    if options.host_cpu is not None:
+        return options.host_cpu
+    return None if is_host_cpu(options.cpu) else options.cpu.split(",")[0]
 
 
 @checked(events=EVENT_NAMES)
@@ -301,27 +373,41 @@ def simulate(
     dst_host_cpu: str | None = None,
 ) -> Simulation:
     """Run ``events`` in order; ``migrate`` moves the timeline to a destination machine
-    (``dst_cpu``, default the source's) that is realized and reset with ``incoming``; if the
+    (``dst_cpu``, default the source's, on host ``dst_host_cpu``, default as
+    :func:`destination_host` says) that is realized and reset with ``incoming``; if the
     migration is refused the guest stays on the source and the timeline goes on there.
-    ``error`` is the first failure.
+    ``error`` is the first failure; ``fate`` the verdict.
 
     :raises InputError: bad options, guest, or event names.
     :raises CasBufferError: ``pvr_list`` is malformed.
     """
     steps = _steps(tuple(events))
-    buffer = pvr_list if pvr_list is not None else parse_guest(guest).cas_buffer
+    profile_guest = parse_guest(guest)
+    buffer = pvr_list if pvr_list is not None else profile_guest.cas_buffer
     machine = PseriesMachine.from_options(options)
     dst_options = replace(options, cpu=dst_cpu or options.cpu,
-                          host_cpu=dst_host_cpu or options.host_cpu, incoming=True)
+                          host_cpu=destination_host(options, dst_cpu, dst_host_cpu),
+                          incoming=True)
     if Step.MIGRATE in steps:
         PseriesMachine.from_options(dst_options)  # validate before anything runs
+    return run_timeline(machine, steps, profile_guest, buffer, dst_options)
+
+
+def run_timeline(machine: PseriesMachine, steps: tuple[Step, ...], guest: GuestProfile,
+                 buffer: bytes, dst_options: MachineOptions) -> Simulation:
+    """simulate() on a machine built by the caller (a test may give it a fault injector).
+    The verdict is the first failure in timeline order (decisions.verdict)."""
     sim = Simulation(machines=[machine])
     timeline = _Timeline(machine, sim, dst_options, buffer)
+    fate: Fate | None = None
     for step in steps:
         marks = [len(m.events) for m in sim.machines]
+        before = timeline.current
+        failure: PowerCompatError | None = None
         try:
             run_step(timeline, step, buffer)
         except PowerCompatError as err:
+            failure = err
             sim.error = sim.error or str(err)
         current = timeline.current
         for i, m in enumerate(sim.machines):
@@ -329,12 +415,41 @@ def simulate(
         last = sim.events[-1] if sim.events else None
         if last is not None and last.name == "cas" and not last.ok:
             sim.error = sim.error or last.error or "CAS failed (H_HARDWARE)"
+        fate = fate or _step_fate(step, failure, before, timeline, guest, sim.started, last)
         if current.state is Lifecycle.RUNNING:
             sim.started = True
         if current.state is Lifecycle.EXITED or (sim.error and not current.started):
             break
     sim.vcpus = timeline.current.vcpu_states()
+    sim.fate = fate or Fate(Verdict.WORKS, timeline.works_reason)
     return sim
+
+
+def _step_fate(step: Step, failure: PowerCompatError | None, before: PseriesMachine,
+               timeline: _Timeline, guest: GuestProfile, started: bool,
+               last: Event | None) -> Fate | None:
+    """The verdict one step gives the guest, or None when the guest is still fine."""
+    if failure is not None:
+        if step is Step.MIGRATE and timeline.current is before and timeline.migrated_out:
+            # the destination refused: the guest stays here
+            message, cause = migration_refusal(failure, "destination")
+            return Fate(Verdict.MIGRATION_REFUSED, f"{message}; {cause}" if cause else message)
+        if not started:  # QEMU never ran the guest: refused at start-up
+            return Fate(Verdict.QEMU_REFUSES, refusal_text(failure))
+        if before.state is Lifecycle.EXITED:
+            return Fate(Verdict.QEMU_EXITS, refusal_text(failure))
+        # a refused request; the guest goes on
+        return Fate(Verdict.QEMU_REFUSES, refusal_text(failure))
+    if step is Step.CAS and last is not None and last.name == "cas":
+        runs = kernel_runs(guest, timeline.current.config.model)
+        if not runs.reaches_cas:  # the guest never makes the call the timeline ran
+            return Fate(Verdict.KERNEL_HANGS, f"the guest never reaches CAS: {runs.reason}")
+        if not last.ok:
+            return Fate(Verdict.CAS_FAILS, last.error or "CAS returned H_HARDWARE")
+        return timeline.judge_boot(guest)
+    if step is Step.MIGRATE and timeline.current is not before:  # the guest moved
+        return timeline.judge_move(guest)
+    return None
 
 
 class _Timeline:
@@ -347,6 +462,12 @@ class _Timeline:
         self.sim = sim
         self.dst_options = dst_options
         self.buffer = buffer
+        #: the boot vCPU's mode before the last CAS (what the kernel was offered)
+        self.pre_cas = 0
+        #: the last migrate step got as far as the source's stream
+        self.migrated_out = False
+        self.works_reason = ("QEMU ran every event; no CAS among them, so the guest's kernel "
+                             "and userland are not judged")
 
     def realize(self) -> None:
         self.current.realize()
@@ -358,7 +479,9 @@ class _Timeline:
         self.current.reboot()
 
     def cas(self, buffer: bytes) -> object:
-        return self.current.cas(buffer)
+        machine = self.current
+        self.pre_cas = machine.boot_cpu.compat_pvr if machine.vcpus else 0
+        return machine.cas(buffer)
 
     def hotplug(self) -> list[int]:
         return self.current.hotplug()
@@ -366,7 +489,9 @@ class _Timeline:
     def migrate(self) -> None:
         """On failure the guest stays on the source."""
         source = self.current
+        self.migrated_out = False
         stream = source.migrate_out()
+        self.migrated_out = True
         # the destination is started with every core the source has now, hot-plugged ones
         # included (cold-plugged there), as a management layer would start it
         dst = PseriesMachine.from_options(replace(
@@ -376,6 +501,28 @@ class _Timeline:
         dst.reset()
         dst.migrate_in(stream)
         self.current = dst
+
+    def judge_boot(self, guest: GuestProfile) -> Fate | None:
+        """After a CAS that returned H_SUCCESS: does the kernel get there, live on, and run
+        init?"""
+        machine = self.current
+        compat = machine.boot_cpu.compat_pvr
+        kernel, userland = judge_guest(guest, machine.config, self.pre_cas, compat,
+                                       machine.vcpu_states()[0])
+        fate = boot_fate(kernel_ok=kernel.ok, kernel_reason=kernel.reason,
+                         userland_ok=userland.ok, userland_reason=userland.reason)
+        self.works_reason = fate.reason
+        return None if fate.works else fate
+
+    def judge_move(self, guest: GuestProfile) -> Fate | None:
+        """After a migration: does init still run on the destination's CPU and kernel?"""
+        machine = self.current
+        compat = machine.boot_cpu.compat_pvr
+        _, userland = judge_guest(guest, machine.config, compat, compat,
+                                  machine.vcpu_states()[0])
+        if userland.ok is False:
+            return Fate(Verdict.USERLAND_DIES, f"after the migration: {userland.reason}")
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +536,17 @@ class MigrationCheck:
     cause: str | None
     advice: tuple[str, ...]
     suggested_max: str | None
+    #: the guest's verdict: the source's boot, then the move (``migration-refused``: the
+    #: guest stays on the source), then its userland on the destination
+    fate: Fate
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.fate.verdict
+
+    @property
+    def verdict_reason(self) -> str:
+        return self.fate.reason
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -399,6 +557,7 @@ class MigrationCheck:
             "cause": self.cause,
             "advice": list(self.advice),
             "suggested_max_cpu_compat": self.suggested_max,
+            **self.fate.to_json(),
         }
 
 
@@ -450,15 +609,22 @@ def migration_refusal(err: PowerCompatError, side: str) -> tuple[str, str | None
 def _try_migration(options: MachineOptions, dst_options: MachineOptions, buffer: bytes
                    ) -> tuple[str | None, str | None, str | None]:
     """(error, cause, detail) of booting on the source and loading on the destination."""
+    error, cause, detail, _ = _migrate_once(options, dst_options, buffer)
+    return error, cause, detail
+
+
+def _migrate_once(options: MachineOptions, dst_options: MachineOptions, buffer: bytes
+                  ) -> tuple[str | None, str | None, str | None, PseriesMachine | None]:
+    """As _try_migration, and the destination the guest runs on when it moved."""
     try:
         stream = save_on_source(options, buffer)
     except PowerCompatError as err:
-        return (*migration_refusal(err, "source"), None)
+        return (*migration_refusal(err, "source"), None, None)
     try:
-        load_on_destination(dst_options, stream)
+        dst = load_on_destination(dst_options, stream)
     except PowerCompatError as err:
-        return (*migration_refusal(err, "destination"), migration_detail(err))
-    return None, None, None
+        return (*migration_refusal(err, "destination"), migration_detail(err), None)
+    return None, None, None, dst
 
 
 @checked()
@@ -472,25 +638,37 @@ def migrate_check(
     dst_max_cpu_compat: str | None = None,
     host_kernel: str | None = None,
     host_platform: str | None = None,
+    host_cpu: str | None = None,
+    dst_host_cpu: str | None = None,
 ) -> MigrationCheck:
     """Boot on ``cpu``, run CAS, migrate to ``dst_cpu``; if refused, find the newest
-    max-cpu-compat that both sides accept and that makes the guest mobile.
+    max-cpu-compat that both sides accept and that makes the guest mobile. ``host_cpu`` and
+    ``dst_host_cpu`` are the hosts under KVM (``cpu`` or ``dst_cpu`` may then be ``host``);
+    the destination's host defaults as :func:`destination_host` says.
 
     :raises InputError: unknown CPU, mode, profile, guest or accelerator.
     """
-    buffer = parse_guest(guest).cas_buffer
+    profile_guest = parse_guest(guest)
+    buffer = profile_guest.cas_buffer
     options = MachineOptions(cpu=cpu, max_cpu_compat=max_cpu_compat, accel=accel, qemu=qemu,
-                             host_kernel=host_kernel, host_platform=host_platform)
+                             host_cpu=host_cpu, host_kernel=host_kernel,
+                             host_platform=host_platform)
     dst_max = max_cpu_compat if dst_max_cpu_compat is None else dst_max_cpu_compat
     dst_options = MachineOptions(cpu=dst_cpu, max_cpu_compat=dst_max, accel=accel,
-                                 qemu=qemu, host_kernel=host_kernel, incoming=True,
-                                 host_platform=host_platform)
+                                 qemu=qemu, incoming=True, host_kernel=host_kernel,
+                                 host_platform=host_platform,
+                                 host_cpu=destination_host(options, dst_cpu, dst_host_cpu))
     dst_config = PseriesMachine.from_options(dst_options).config
-    source = negotiate(cpu, max_cpu_compat, guest, accel=accel, qemu=qemu,
+    source = negotiate(cpu, max_cpu_compat, guest, accel=accel, host_cpu=host_cpu, qemu=qemu,
                        host_kernel=host_kernel, host_platform=host_platform)
-    error, cause, detail = _try_migration(options, dst_options, buffer)
+    error, cause, detail, moved = _migrate_once(options, dst_options, buffer)
     if error is None:
-        return MigrationCheck(True, source, dst_config.model.name, None, None, (), None)
+        assert moved is not None
+        fate = source.fate if not source.fate.works else _moved_fate(profile_guest, moved,
+                                                                     source)
+        return MigrationCheck(True, source, dst_config.model.name, None, None, (), None, fate)
+    fate = source.fate if not source.fate.works else Fate(
+        Verdict.MIGRATION_REFUSED, f"{error}; {cause}" if cause else error)
     advice: list[str] = [detail] if detail else []
     suggested: str | None = None
     for mode in reversed(dst_config.profile.rules.modes):
@@ -512,4 +690,16 @@ def migrate_check(
     else:
         advice.append("no max-cpu-compat makes this guest mobile between these CPUs")
     return MigrationCheck(False, source, dst_config.model.name, error, cause,
-                          tuple(advice), suggested)
+                          tuple(advice), suggested, fate)
+
+
+def _moved_fate(guest: GuestProfile, dst: PseriesMachine, source: Negotiation) -> Fate:
+    """The guest after the move: it keeps its mode; does its init still run on the
+    destination's CPU (and, under KVM HV, the destination kernel's PCR)?"""
+    compat = dst.boot_cpu.compat_pvr
+    _, userland = judge_guest(guest, dst.config, compat, compat, dst.vcpu_states()[0])
+    if userland.ok is False:
+        return Fate(Verdict.USERLAND_DIES, f"after the migration: {userland.reason}")
+    mode = mode_name(compat, dst.config.profile.name) or "raw mode"
+    return Fate(Verdict.WORKS, f"the destination loads the guest, which runs on in {mode}: "
+                               f"{source.verdict_reason}")

@@ -89,7 +89,10 @@ def test_input_error_under_json_is_a_json_object(run: Runner) -> None:
     r = run("negotiate", "--cpu", "foo", "--json")
     assert r.code == 1
     assert r.err == "powercompat: error: unable to find CPU model 'foo'\n"
-    assert r.json == {"error": "unable to find CPU model 'foo'", "error_type": "UnknownCpuError"}
+    assert r.json == {"error": "unable to find CPU model 'foo'", "error_type": "UnknownCpuError",
+                      # QEMU's own start-up refusal: the configuration's verdict (issue #11)
+                      "verdict": "qemu-refuses",
+                      "verdict_reason": "unable to find CPU model 'foo'"}
 
 
 def _boom(*_args: object, **_kwargs: object) -> None:

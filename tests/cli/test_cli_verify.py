@@ -26,6 +26,34 @@ def test_check_json(run: Runner) -> None:
     assert {v["outcome"] for v in data["verdicts"]} <= {"match", "refusal-matched"}
 
 
+def test_check_reports_reality_s_verdict_beside_the_engine_s(run: Runner) -> None:
+    """issue #11: verify reports the verdict the real run showed, and the engine's."""
+    r = run("verify", "check", "--json", str(REAL / "qemu-7.2-linux-6.1-vof.json"))
+    by_cell = {(v["cpu"], v["max_cpu_compat"]): v for v in r.json["verdicts"]}  # type: ignore[attr-defined]
+    sigill = by_cell[("power9", "power6")]
+    assert (sigill["verdict"], sigill["verdict_reason"]) == ("userland-dies",
+                                                              "init was killed by SIGILL")
+    assert sigill["engine_verdict"] == "userland-dies"
+    assert by_cell[("power8", "power9")]["verdict"] == "qemu-refuses"
+    assert by_cell[("power9", "power8")]["verdict"] == "works"
+    assert all(v["verdict"] == v["engine_verdict"] for v in by_cell.values())
+
+
+def test_a_verdict_the_engine_gets_wrong_is_a_mismatch(run: Runner, tmp_path: Path) -> None:
+    """A kernel that panicked after CAS (no SIGILL) where the engine says it works."""
+    data = json.loads((REAL / "qemu-7.2-linux-6.1-vof.json").read_text())
+    cell = next(c for c in data["cells"] if c["cpu"] == "power9" and c["max_cpu_compat"]
+                == "power8")
+    cell.update(stop_reason="panic", os_panic="OS panic: Kernel panic - not syncing")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    r = run("verify", "check", "--json", str(bad))
+    assert r.code == 1
+    wrong = [v for v in r.json["verdicts"] if v["outcome"] == "mismatch"]  # type: ignore[attr-defined]
+    assert [(v["verdict"], v["engine_verdict"]) for v in wrong] == [("kernel-hangs", "works")]
+    assert "verdict: observed 'kernel-hangs', engine 'works'" in wrong[0]["detail"]
+
+
 def test_check_fails_on_a_mismatch(run: Runner, tmp_path: Path) -> None:
     data = json.loads((REAL / "qemu-7.2-linux-6.1-vof.json").read_text())
     cell = next(c for c in data["cells"] if c["cpu"] == "power9" and c["max_cpu_compat"]
@@ -133,3 +161,11 @@ def test_unknown_release_and_guest(run: Runner, tmp_path: Path) -> None:
     err = _one_line(run("verify", "run", "--release", "sid", "--guest", "linux-9.9", "--cache",
                         str(tmp_path), "--report-dir", str(tmp_path / "r")))
     assert "not set up" in err or "unknown guest 'linux-9.9'" in err
+
+
+def test_libvirt_check_reports_each_case_s_verdict(run: Runner) -> None:
+    r = run("verify", "libvirt", "--check", str(REAL / "libvirt-9.0-qemu-7.2-cpu.json"),
+            "--json")
+    verdicts = {c["id"]: c["verdict"] for c in r.json["cases"]}  # type: ignore[attr-defined]
+    assert (verdicts["none"], verdicts["custom-power8"]) == ("works", "libvirt-refuses")
+    assert verdicts["custom-POWER9-pseries-7.2"] is None  # started, no guest booted

@@ -4,6 +4,7 @@ deciding by classes gives the same answers as asking the engine for every guest 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -82,18 +83,45 @@ def test_verdicts_equal_negotiate_and_migrate_check(cpu: str, dst: str,
     dst_cls = host_class(dst, accel.removeprefix("kvm-"), "head")
     started = negotiate(cpu, max_compat, accel=accel)
     verdict = decider.start(kind(max_compat), src_cls)
-    assert verdict.ok == (started.ok and started.userland_ok is not False)
+    # one verdict per configuration (issue #11): the fleet's is negotiate's
+    assert (verdict.verdict, verdict.ok) == (started.verdict, started.fate.works)
     if not started.ok:
-        assert verdict.reason == started.error
+        assert verdict.reason == started.error == started.verdict_reason
     check = migrate_check(cpu, dst, max_compat, accel=accel)
     moved = decider.migrate(kind(max_compat), src_cls, dst_cls)
     if not verdict.ok:  # the guest never booted on the source
         assert not moved.ok and moved.reason == f"source: {verdict.reason}"
+        assert moved.verdict == check.verdict == verdict.verdict
         return
     assert moved.ok == check.ok
+    assert moved.verdict == check.verdict
     if not check.ok:
         expected = f"{check.error}; {check.cause}" if check.cause else check.error
         assert moved.reason == expected
+
+
+def test_a_guest_whose_kernel_panics_does_not_count_as_started() -> None:
+    """issue #11: a guest listing only logical PVRs up to power8 on a POWER9 is offered radix
+    before CAS, then CAS settles in power8: an early kernel panic. negotiate says so; the
+    fleet used to count the guest as started."""
+    decider = Decider()
+    guest = kind(None, "logical-upto-power8")
+    started = decider.start(guest, P9)
+    assert (started.verdict.value, started.ok) == ("kernel-hangs", False)
+    assert started.reason == negotiate("power9", None, "logical-upto-power8",
+                                       accel="kvm-hv").verdict_reason
+    assert started.to_json()["verdict"] == "kernel-hangs"
+    # capped at power8 from the start, radix is never offered: it works
+    assert decider.start(kind("power8", "logical-upto-power8"), P9).ok
+    inventory = Inventory(
+        (Host("p9", P9, "g"),),
+        (Guest("old", guest, "p9", None, ("inline", "guests[0]")),))
+    result = plan(inventory)
+    assert result.guest_classes[0].can_start == 0
+    out: Any = result.to_json()
+    assert out["verdicts"][out["rows"][out["guest_classes"][0]["start"]][0]] == {
+        "ok": False, "verdict": "kernel-hangs", "reason": started.reason,
+        "verdict_reason": started.reason, "compat": "power8"}
 
 
 def test_sources_stream_is_reused() -> None:
@@ -207,10 +235,8 @@ def brute_start(profile: str, max_compat: str | None, cls: HostClass, libvirt: b
         n = negotiate(cls.cpu, max_compat, profile, accel=cls.accel, qemu=cls.qemu)
     except Exception as err:
         return False, str(err)
-    if not n.ok:
-        return False, n.error or ""
-    if n.userland_ok is False:
-        return False, n.userland_reason
+    if not n.fate.works:
+        return False, n.verdict_reason
     return True, ""
 
 

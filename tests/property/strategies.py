@@ -59,9 +59,11 @@ def machine_options(draw: st.DrawFn, profile: str | None = None,
     smp = threads * draw(st.integers(1, 2))
     host = draw(st.sampled_from([None, *(m.name for m in p.cpu_models)])) \
         if acc == "kvm-hv" else None
+    cpu = draw(st.sampled_from([m.name for m in p.cpu_models]))
+    if host is not None and draw(st.booleans()):  # KVM HV runs the host's own processor
+        cpu = "host"
     cpu, max_compat = spell_max(
-        p, draw(st.sampled_from([m.name for m in p.cpu_models])),
-        draw(st.sampled_from([None, *(m.name for m in p.rules.modes)])))
+        p, cpu, draw(st.sampled_from([None, *(m.name for m in p.rules.modes)])))
     return MachineOptions(
         cpu=cpu, smp=smp, threads=threads,
         max_cpus=smp + threads * draw(st.integers(0, 2)),

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from powercompat.catalog.guests import GUESTS
-from powercompat.errors import KvmHostError, MigrationError, MigrationStreamError
+from powercompat.errors import KvmHostError, KvmInitError, MigrationError, MigrationStreamError
 from powercompat.machine.migration import CpuRecord, MigrationStream, encode_stream
 from powercompat.machine.options import MachineOptions
 from powercompat.machine.pseries import PseriesMachine
@@ -124,7 +124,9 @@ def test_mode_the_host_kernel_cannot_run(qemu: str, host: str, kernel: str, pvr:
     dst.reset()
     before = snapshot(dst)
     with pytest.raises(MigrationError) as info:
-        dst.migrate_in(_record_stream(pvr))
+        # the host's own raw PVR in the stream (a POWER10 DD1.2, a Power11 DD2.0)
+        host_pvr = {"power10": 0x00801200, "power11": 0x00820200}[host]
+        dst.migrate_in(_record_stream(pvr, pvr=host_pvr))
     assert str(info.value) == ("Unable to set CPU compatibility mode in KVM: "
                                "Invalid argument")
     after = snapshot(dst)
@@ -145,6 +147,22 @@ def test_4_19_cannot_start_10_0_and_later(qemu: str) -> None:
     with pytest.raises(KvmHostError, match="cap-ail-mode-3"):
         dst.reset()
     assert dst.state is Lifecycle.EXITED
+
+
+@pytest.mark.parametrize("qemu", ["2.11", "7.2", "head", "powercompat"])
+def test_a_non_host_cpu_never_gets_that_far(qemu: str) -> None:
+    """A POWER9 -cpu on a POWER8 KVM HV host: KVM_SET_SREGS refuses the POWER9 PVR when the
+    first vCPU is created, and QEMU exits before any ARCH_COMPAT call (kvm-kernel.md)."""
+    options = MachineOptions(cpu="power9", smp=2, accel="kvm-hv", host_cpu="power8", qemu=qemu,
+                             incoming=True)
+    dst = PseriesMachine.from_options(options)
+    with pytest.raises(KvmInitError) as info:
+        dst.realize()
+    assert str(info.value) == ('Register sync failed... If you\'re using kvm-hv.ko, only '
+                               '"-cpu host" is possible')
+    assert dst.vcpus == [] and dst.accel.transport is not None
+    assert dst.accel.transport.calls == []
+    assert dst.state is (Lifecycle.CREATED if qemu == "powercompat" else Lifecycle.EXITED)
 
 
 @pytest.mark.parametrize("errno", [22, 14, 16])

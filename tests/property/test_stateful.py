@@ -90,7 +90,8 @@ class MachineLife(RuleBasedStateMachine):
         if cpu in known:
             opts = replace(opts, cpu=cpu)
         if host in known and opts.accel == "kvm-hv":
-            opts = replace(opts, host_cpu=host)
+            # another host: -cpu host there unless a model was drawn (refused if not the host's)
+            opts = replace(opts, host_cpu=host, cpu=opts.cpu if cpu in known else "host")
         self.harness.migrate(opts, corrupt=corrupt_stream(corrupt) if corrupt else None,  # type: ignore[arg-type]
                              dst_faults=(fault,) if fault else ())
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from powercompat.decisions.verdict import Fate, boot_fate
 from powercompat.errors import InvalidModeError
 from powercompat.verify.compare import (
     Outcome,
@@ -34,6 +35,14 @@ class Fake:
     userland_ok: bool | None = True
     raw_pvr: int = 0x004E1200
     pcr: int = 0x8
+
+    @property
+    def fate(self) -> Fate:
+        """The stand-in's verdict, from its own fields as negotiate derives it."""
+        return boot_fate(refused=None if self.started else self.error or "refused",
+                         reaches_cas=self.cas_reached, kernel_stops="no CAS",
+                         cas_error=self.error or "H_HARDWARE" if self.cas_failed else None,
+                         userland_ok=self.userland_ok, userland_reason="init: SIGILL")
 
 
 def engine(result: Fake | Exception) -> Any:

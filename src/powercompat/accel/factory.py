@@ -73,7 +73,10 @@ _MODELS: Mapping[Accel, Callable[[CpuModel, int, KernelRelease], KernelModel]] =
 
 def make_accel(flavour: Accel, kernel: KernelRelease, host: CpuModel, threads: int,
                nr_vcpus: int, inject_faults: bool = False) -> Accelerator:
-    """:raises InvalidValueError: ``kvm`` off a ppc64 KVM host."""
+    """The accelerator on ``host`` (the host's processor: family and real PVR).
+
+    :raises InvalidValueError: ``kvm`` off a ppc64 KVM host.
+    """
     if flavour is Accel.TCG:
         return Accelerator(flavour, None, None, None)
     if flavour is Accel.KVM:

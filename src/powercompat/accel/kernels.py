@@ -4,7 +4,8 @@ They are implementations of documented kernel behaviour, not mocks: the machine 
 them from the real kernel, because they fail with the errno the kernel uses.
 
 Sources: arch/powerpc/kvm/book3s_hv.c kvmppc_set_one_reg_hv() / kvmppc_get_one_reg_hv() /
-kvmppc_set_arch_compat() (per-vcore arch_compat and pcr under vc->lock);
+kvmppc_set_arch_compat() (per-vcore arch_compat and pcr under vc->lock),
+kvm_arch_vcpu_ioctl_set_sregs_hv() (only the host's PVR);
 book3s_pr.c kvmppc_{get,set}_one_reg_pr() (no ARCH_COMPAT case: -EINVAL after the generic
 fallbacks in book3s.c and powerpc.c). ``PrIgnoreKernel`` is ours (a proposal), not Linux's.
 """
@@ -34,7 +35,8 @@ class KernelView:
 
 
 class KernelModel(Protocol):
-    """A kernel behind the transport; ``create_vcpu`` stands for KVM_CREATE_VCPU and
+    """A kernel behind the transport; ``create_vcpu`` stands for KVM_CREATE_VCPU,
+    ``set_sregs_pvr`` for KVM_SET_SREGS reduced to the one field a model checks, and
     ``inspect`` is the test oracle's view (never consulted by the machine's decisions)."""
 
     name: str

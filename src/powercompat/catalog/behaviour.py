@@ -179,6 +179,14 @@ class Switches(NamedTuple):
     ail_mode_3_cap: Annotated[bool, Doc(
         "spapr cap ail-mode-3, on by default when the CPU runs ISA 2.07 within "
         "max-cpu-compat: a KVM without KVM_CAP_PPC_AIL_MODE_3 refuses the machine")] = False
+    family_alias_is_host: Annotated[bool, Doc(
+        "under KVM, the host family's generic alias (power9 on a POWER9 host) names the host "
+        "type itself, with the host's PVR (before: the CPU class that matches the host's PVR, "
+        "with that class's own PVR)")] = False
+    kvm_init_vcpu_errp: Annotated[bool, Doc(
+        "a vCPU that KVM refuses at creation is reported as 'kvm_init_vcpu: "
+        "kvm_arch_init_vcpu failed (ID): <error>' (before: 'kvm_init_vcpu failed: <error>')"
+    )] = False
     all_or_nothing: Annotated[bool, Doc(
         "powercompat policy: a machine-wide set is rolled back on failure")] = False
     probe_before_write: Annotated[bool, Doc(

@@ -229,6 +229,10 @@ CHANGES: Final[tuple[Change, ...]] = (
            "pseries: Reset CPU compatibility mode (every reset sets max-cpu-compat; nothing "
            "sets a hot-plugged vCPU's mode any more)",
            (Flip("reset", ResetPath.SET_COMPAT_ALL), Flip("hotplug", HotplugRule.NONE))),
+    Change("92e926e1", "2017-07-05", "2.10",
+           "ppc/kvm: the host family's CPU alias points to the host type (-cpu POWERx = -cpu "
+           "host under KVM)",
+           (Flip("family_alias_is_host", True),)),
     Change("5dfaa532", "2017-08-14", "2.10",
            "ppc: fix ppc_set_compat() with KVM PR (ioctl only on change, state after KVM; "
            "but the old value is sent)",
@@ -284,6 +288,10 @@ CHANGES: Final[tuple[Change, ...]] = (
            "max-cpu-compat; a nested hypervisor's -EOPNOTSUPP for the HPT is 'HPT not "
            "supported in nested guests'",
            (Flip("hpt", HptRule.CPU_RADIX),)),
+    Change("d0a92b35", "2020-07-23", "5.2",
+           "kvm: kvm_init_vcpu takes an Error pointer (its failure text names "
+           "kvm_arch_init_vcpu and the vCPU id)",
+           (Flip("kvm_init_vcpu_errp", True),)),
     Change("f518be3a", "2020-12", "6.0", "-cpu X,compat=Y removed (deprecated since 22062e54)",
            (Flip("cpu_compat", CpuCompat.NONE),)),
     Change(None, "", "7.2",

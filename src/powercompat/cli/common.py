@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from powercompat.catalog.accels import ACCELS, Accel
 from powercompat.catalog.guests import DEFAULT_GUEST, GUESTS
 from powercompat.catalog.history import HEAD
+from powercompat.catalog.kernels import DEFAULT_KERNEL, KERNELS
 from powercompat.catalog.modes import CompatMode, pvr_label
 from powercompat.cli.main import PROG
 from powercompat.errors import InvalidValueError
@@ -62,7 +63,19 @@ def add_accel(parser: Parser, default: str = "tcg") -> None:
 
 def add_host_cpu(parser: Parser) -> None:
     parser.add_argument("--host-cpu", default=None, metavar="CPU",
-                        help="Host CPU under KVM (default: --cpu).")
+                        help="The host's CPU under KVM: a model, or its PVR in hex (matched "
+                        "by mask, kept as the real PVR); -cpu host is this processor "
+                        "(default: --cpu).")
+
+
+def add_host_kernel(parser: Parser) -> None:
+    """The modelled KVM host's Linux and where it runs: what KVM accepts depends on them."""
+    parser.add_argument("--host-kernel", default=None, metavar="KERNEL",
+                        help="The KVM host's Linux under kvm-hv or kvm-pr: "
+                        f"{_names(k.name for k in KERNELS)} (default: {DEFAULT_KERNEL.name}).")
+    parser.add_argument("--host-platform", default=None, metavar="PLATFORM",
+                        help="Where the KVM host's Linux runs: powernv (bare metal, the "
+                        "default) or pseries (a nested hypervisor in a guest).")
 
 
 def add_guest(parser: Parser) -> None:
@@ -95,6 +108,7 @@ def add_machine_options(parser: Parser) -> None:
     add_pvr_list(parser)
     add_accel(parser)
     add_host_cpu(parser)
+    add_host_kernel(parser)
     add_qemu(parser)
     add_smp(parser)
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import platform
 import re
 import shlex
+import sys
 from argparse import ArgumentParser, Namespace
+from typing import NamedTuple
 
 from powercompat.catalog.libvirt import LIBVIRT_VERSION
 from powercompat.cli.common import (
@@ -22,8 +24,11 @@ from powercompat.cli.common import (
 )
 from powercompat.cli.main import Command, Configure
 from powercompat.decisions import libvirt as lv
-from powercompat.errors import InvalidValueError
+from powercompat.decisions.cpu_match import as_host_cpu
+from powercompat.decisions.verdict import Fate, Verdict, refusal_fate
+from powercompat.errors import InvalidValueError, PowerCompatError
 from powercompat.machine.options import MachineConfig, MachineOptions, parse_options
+from powercompat.messages import unknown_cpu_model
 from powercompat.scenario import negotiate
 
 #: what libvirt's KVM flavour depends on: it passes no kvm-type (qemuBuildMachineCommandLine)
@@ -31,10 +36,29 @@ _PR_NOTE = ("libvirt passes no kvm-type: KVM picks HV whenever kvm_hv is loaded 
             "(KVM_CREATE_VM type 0), so PR needs a host with only kvm_pr")
 
 
-def _libvirt(args: Namespace
-             ) -> tuple[MachineConfig, lv.LibvirtHost, lv.LibvirtProposal, str | None]:
+class _Answer(NamedTuple):
+    """What libvirt and QEMU make of the configuration: libvirt's proposal, the note when
+    the guest CPU is run as -cpu host under KVM, QEMU's refusal (if any) and the verdict."""
+
+    config: MachineConfig
+    host: lv.LibvirtHost
+    proposal: lv.LibvirtProposal
+    refusal: str | None
+    fate: Fate
+    as_host: str | None
+    #: KVM cannot run the guest CPU as the host's processor: no arguments, no domain
+    unrunnable: bool = False
+
+    @property
+    def notes(self) -> list[str]:
+        return [n for n in (self.as_host, self.proposal.note) if n]
+
+
+def _libvirt(args: Namespace) -> _Answer:
     """Parse the options, ask libvirt's model what it makes of the domain, then start the
-    machine QEMU gets from libvirt: libvirt's proposal and QEMU's refusal, if any."""
+    machine QEMU gets from libvirt. Under KVM libvirt's domain is host-model (-cpu host):
+    a guest CPU that is not the host's becomes the host with that CPU's mode as the maximum
+    (KVM HV runs only the host's processor), said in a note, or is refused."""
     cpu, accel, host_cpu, qemu = args.cpu, args.accel, args.host_cpu, args.qemu
     config = parse_options(MachineOptions(cpu=cpu, max_cpu_compat=args.max_cpu_compat,
                                           accel=accel, host_cpu=host_cpu, qemu=qemu))
@@ -44,23 +68,49 @@ def _libvirt(args: Namespace
         raise InvalidValueError(f"invalid --host-arch '{arch}'")
     host = lv.LibvirtHost(arch, lv.qemu_facts(config.profile),
                           config.host.family.name if kvm else None)
-    compat = config.max_compat.name if config.max_compat else None
+    max_compat = config.max_compat
+    as_host = None
+    if kvm:
+        answer = as_host_cpu(config.model, config.host, max_compat, config.profile.rules)
+        if answer.refusal is not None:
+            proposal = lv.propose(cpu, max_compat.name if max_compat else None, "kvm", host)
+            return _Answer(config, host, proposal, answer.refusal,
+                           Fate(Verdict.QEMU_REFUSES, answer.refusal), None, unrunnable=True)
+        max_compat, as_host = answer.max_compat, answer.note
+    compat = max_compat.name if max_compat else None
     proposal = lv.propose(cpu, compat, "kvm" if kvm else "qemu", host)
-    refusal = None
     outcome = proposal.outcome
-    if outcome.ok:
-        if not kvm and outcome.qemu_cpu == "host":  # QEMU registers "host" only under KVM
-            refusal = "unable to find CPU model 'host'"
-        else:
-            boot = negotiate("host" if kvm else cpu, outcome.max_cpu_compat, accel=accel,
-                             host_cpu=host_cpu or cpu if kvm else None, qemu=qemu)
-            refusal = None if boot.started else boot.error
-    return config, host, proposal, refusal
+    if not outcome.ok:
+        fate = Fate(Verdict.LIBVIRT_REFUSES, f"libvirt: {outcome.error}")
+        return _Answer(config, host, proposal, None, fate, as_host)
+    if not kvm and outcome.qemu_cpu == "host":  # QEMU registers "host" only under KVM
+        refusal = unknown_cpu_model("host")
+        return _Answer(config, host, proposal, refusal, Fate(Verdict.QEMU_REFUSES, refusal),
+                       as_host)
+    try:
+        boot = negotiate("host" if kvm else cpu, outcome.max_cpu_compat, accel=accel,
+                         host_cpu=host_cpu or cpu if kvm else None, qemu=qemu)
+    except PowerCompatError as err:
+        refused = refusal_fate(err)
+        if refused is None:
+            raise
+        return _Answer(config, host, proposal, str(err), refused, as_host)
+    return _Answer(config, host, proposal, None if boot.started else boot.error, boot.fate,
+                   as_host)
 
 
-def _notes(args: Namespace, proposal: lv.LibvirtProposal) -> list[str]:
-    return [n for n in (proposal.note, _PR_NOTE if args.accel.startswith("kvm-pr") else None)
-            if n]
+def _failure(answer: _Answer) -> str:
+    """The one line on stderr for a verdict other than works."""
+    outcome = answer.proposal.outcome
+    if answer.fate.verdict is Verdict.LIBVIRT_REFUSES:
+        return f"libvirt refuses: {outcome.error}"
+    if answer.refusal is not None and not answer.unrunnable:
+        return f"QEMU {answer.config.profile.name} refuses: {answer.refusal}"
+    return answer.fate.reason
+
+
+def _notes(args: Namespace, answer: _Answer) -> list[str]:
+    return [*answer.notes, *([_PR_NOTE] if args.accel.startswith("kvm-pr") else [])]
 
 
 def _libvirt_line(host: lv.LibvirtHost, virt: str, outcome: lv.LibvirtOutcome) -> str:
@@ -88,46 +138,55 @@ def _configure(accel: str) -> Configure:
 
 
 def qemu_args(args: Namespace) -> int:
-    config, _host, proposal, refusal = _libvirt(args)
-    outcome = proposal.outcome
+    answer = _libvirt(args)
+    config, outcome, refusal, fate = (answer.config, answer.proposal.outcome, answer.refusal,
+                                      answer.fate)
+    shown = list(outcome.args) if outcome.ok and not answer.unrunnable else []
     if args.as_json:
-        emit_json({"args": list(outcome.args), "cpu": config.model.name,
+        emit_json({"args": shown, "cpu": config.model.name,
                    "qemu": config.profile.name, "machine": outcome.machine,
-                   "libvirt_error": outcome.error, "starts": outcome.ok and refusal is None,
-                   "notes": _notes(args, proposal), "error": outcome.error or refusal})
-    elif outcome.ok:
-        print(shlex.join(outcome.args))
-    if not outcome.ok:
-        return fail(f"libvirt refuses: {outcome.error}")
-    return fail(f"QEMU {config.profile.name} refuses: {refusal}") if refusal else 0
+                   "max_cpu_compat": outcome.max_cpu_compat if shown else None,
+                   "libvirt_error": outcome.error, "starts": bool(shown) and refusal is None,
+                   "notes": _notes(args, answer), "error": outcome.error or refusal,
+                   **fate.to_json()})
+    else:
+        if shown:
+            print(shlex.join(shown))
+        if answer.as_host is not None:  # the guest CPU became -cpu host: say so
+            sys.stderr.write(f"powercompat: note: {answer.as_host}\n")
+    if not fate.works:
+        fail(_failure(answer))
+    return fate.exit_status
 
 
 def libvirt_xml(args: Namespace) -> int:
-    config, host, proposal, refusal = _libvirt(args)
-    outcome = proposal.outcome
+    answer = _libvirt(args)
+    config, host, proposal, refusal = answer.config, answer.host, answer.proposal, answer.refusal
+    fate, outcome, shown = answer.fate, proposal.outcome, not answer.unrunnable
     virt = proposal.domain.virt_type
-    notes = _notes(args, proposal)
+    notes = _notes(args, answer)
     if args.as_json:
-        emit_json({"xml": proposal.xml, "virt_type": virt, "host_arch": host.arch,
+        emit_json({"xml": proposal.xml if shown else None, "virt_type": virt,
+                   "host_arch": host.arch,
                    "host_model": lv.host_cpu_model(host), "libvirt": outcome.stage,
                    "libvirt_error": outcome.error, "machine": outcome.machine,
-                   "qemu_args": list(outcome.args), "qemu": config.profile.name,
-                   "qemu_starts": outcome.ok and refusal is None, "qemu_error": refusal,
-                   "notes": notes, "reasons": list(outcome.reasons),
-                   "error": outcome.error or refusal})
+                   "qemu_args": list(outcome.args) if shown else [],
+                   "qemu": config.profile.name,
+                   "qemu_starts": shown and outcome.ok and refusal is None,
+                   "qemu_error": refusal, "notes": notes, "reasons": list(outcome.reasons),
+                   "error": outcome.error or refusal, **fate.to_json()})
     else:
-        lines = [proposal.xml, "", _libvirt_line(host, virt, outcome)]
-        if outcome.ok:
+        lines = [proposal.xml, "", _libvirt_line(host, virt, outcome)] if shown else []
+        if outcome.ok and shown:
             lines.append(f"QEMU {config.profile.name}: " + (
                 "starts it" if refusal is None else f"refuses: {refusal}"))
             lines.append(f"QEMU arguments libvirt generates: {shlex.join(outcome.args)}")
         lines += [f"note: {n}" for n in notes]
+        lines.append(f"verdict: {fate.verdict}: {fate.reason}")
         print("\n".join(lines))
-    if not outcome.ok:
-        return fail(f"libvirt refuses: {outcome.error}")
-    if refusal:
-        return fail(f"QEMU {config.profile.name} refuses: {refusal}")
-    return 0
+    if not fate.works:
+        fail(_failure(answer))
+    return fate.exit_status
 
 
 QEMU_ARGS = Command(
@@ -135,8 +194,11 @@ QEMU_ARGS = Command(
     run=qemu_args,
     description="The -machine, -accel and -cpu arguments libvirt generates for --cpu, "
     "--max-cpu-compat and --accel (the domain libvirt-xml proposes), versioned machine type "
-    "included; libvirt never passes kvm-type.\n\n"
-    "Exit status 1 when libvirt or that QEMU would refuse to start the machine.")
+    "included; libvirt never passes kvm-type. Under KVM the domain is host-model (-cpu "
+    "host): a --cpu that is not the host's becomes -cpu host with that CPU's mode as "
+    "max-cpu-compat, said in a note, or is refused.\n\n"
+    "Exit status 0 only when the verdict is 'works' (libvirt and QEMU start it and the guest "
+    "boots), 1 for any other verdict.")
 LIBVIRT_XML = Command(
     "The libvirt domain XML for a configuration, with libvirt's verdict.",
     configure=_configure("kvm-hv"), run=libvirt_xml,
@@ -144,5 +206,6 @@ LIBVIRT_XML = Command(
     "QEMU's verdicts.\n\nUnder KVM, host-model with a compat <model> (libvirt's only "
     "spelling of max-cpu-compat; the host model is the family of --host-cpu, default --cpu). "
     "Under TCG (a type='qemu' domain), a custom CPU named through libvirt's CPU map, and "
-    "<qemu:commandline> for a maximum libvirt cannot express. Exit status 1 when libvirt or "
-    "QEMU refuses.")
+    "<qemu:commandline> for a maximum libvirt cannot express. A --cpu that is not the KVM "
+    "host's becomes host-model with that CPU's mode, said in a note, or is refused. Exit "
+    "status 0 only when the verdict is 'works', 1 for any other verdict.")

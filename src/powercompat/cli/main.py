@@ -342,7 +342,14 @@ def _drop_stdout() -> None:
 def _json_error(err: Exception) -> None:
     import json
 
-    print(json.dumps({"error": str(err), "error_type": type(err).__name__}, indent=2))
+    from powercompat.decisions.verdict import refusal_fate
+    from powercompat.errors import PowerCompatError
+
+    obj: dict[str, str] = {"error": str(err), "error_type": type(err).__name__}
+    fate = refusal_fate(err) if isinstance(err, PowerCompatError) else None
+    if fate is not None:  # QEMU itself refuses this input at start-up: a verdict
+        obj.update(fate.to_json())
+    print(json.dumps(obj, indent=2))
 
 
 def main(cli_args: Sequence[str] | None = None) -> int:

@@ -9,6 +9,8 @@ from powercompat.cli.common import (
     add_accel,
     add_cpu,
     add_guest,
+    add_host_cpu,
+    add_host_kernel,
     add_json,
     add_max_compat,
     add_qemu,
@@ -23,32 +25,41 @@ from powercompat.scenario import migrate_check as run_check
 def configure(parser: ArgumentParser) -> None:
     add_cpu(parser)
     parser.add_argument("--dst-cpu", required=True, metavar="CPU",
-                        help="Destination CPU model.")
+                        help="Destination CPU model (or host, under KVM).")
     add_max_compat(parser)
     parser.add_argument("--dst-max-cpu-compat", default=None, metavar="MODE",
                         help="The destination's max-cpu-compat (default: the source's).")
     add_guest(parser)
     add_qemu(parser)
     add_accel(parser, "kvm-hv")
+    add_host_cpu(parser)
+    parser.add_argument("--dst-host-cpu", default=None, metavar="CPU",
+                        help="Destination host CPU under KVM, a model or its PVR (default: "
+                        "--dst-cpu, or the source's host when --dst-cpu is host).")
+    add_host_kernel(parser)
     add_json(parser)
 
 
 def run(args: Namespace) -> int:
     check = run_check(args.cpu, args.dst_cpu, args.max_cpu_compat, args.guest, args.qemu,
-                      args.accel, args.dst_max_cpu_compat)
+                      args.accel, args.dst_max_cpu_compat, host_cpu=args.host_cpu,
+                      dst_host_cpu=args.dst_host_cpu, host_kernel=args.host_kernel,
+                      host_platform=args.host_platform)
     if args.as_json:
         emit_json(check.to_json())
     else:
         print(render(check))
-    if not check.ok:
-        return fail(check.error or "migration refused")
-    return 0
+    if not check.fate.works:
+        fail(check.error if not check.ok and check.error else check.verdict_reason)
+    return check.fate.exit_status
 
 
 COMMAND = Command(
     "Can a booted guest migrate, and what to set if not.", configure=configure, run=run,
     description="Boot on --cpu, negotiate at CAS, migrate to --dst-cpu: accepted, or what "
-    "to set.\n\nExit status 1 when the destination refuses the guest.")
+    "to set; the verdict is the guest's: its boot on the source, then the move "
+    "(migration-refused: it stays on the source), then its userland on the destination."
+    "\n\nExit status 0 only when the verdict is 'works', 1 for any other verdict.")
 
 
 def render(check: MigrationCheck) -> str:
@@ -62,9 +73,10 @@ def render(check: MigrationCheck) -> str:
     ]
     if check.ok:
         lines.append("migration:   ACCEPTED: the destination loads the CPU state")
-        return "\n".join(lines)
-    lines.append(f"migration:   REFUSED: {check.error}")
-    if check.cause:
-        lines.append(f"             {check.cause}")
-    lines.extend(f"advice:      {a}" for a in check.advice)
+    else:
+        lines.append(f"migration:   REFUSED: {check.error}")
+        if check.cause:
+            lines.append(f"             {check.cause}")
+        lines.extend(f"advice:      {a}" for a in check.advice)
+    lines.append(f"verdict:     {check.verdict}: {check.verdict_reason}")
     return "\n".join(lines)

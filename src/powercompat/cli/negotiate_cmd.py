@@ -32,20 +32,22 @@ def run(args: Namespace) -> int:
     buffer = parse_pvr_list(args.pvr_list) if args.pvr_list is not None else None
     result = run_negotiation(args.cpu, args.max_cpu_compat, args.guest, buffer, args.accel,
                              args.host_cpu, args.qemu, args.smp, args.threads,
-                             args.disable_radix)
+                             args.disable_radix, args.host_kernel, args.host_platform)
     if args.as_json:
         emit_json(result.to_json())
     else:
         print(render(result, custom_list=buffer is not None))
-    if result.error:
-        return fail(result.error)
-    return 0
+    if not result.fate.works:
+        fail(result.verdict_reason)
+    return result.fate.exit_status
 
 
 COMMAND = Command(
     "Boot through CAS: which mode, which PCR, and why.", configure=configure, run=run,
     description="Boot up to CAS: the mode before CAS, the CAS choice with its reasons, the "
-    "result.\n\nExit status 1 when the machine does not start or CAS fails.")
+    "result, and the verdict (works, qemu-refuses, kernel-hangs, cas-fails, "
+    "userland-dies).\n\nExit status 0 only when the verdict is 'works', 1 for any other "
+    "verdict.")
 
 
 def render(n: Negotiation, custom_list: bool = False) -> str:
@@ -65,7 +67,8 @@ def render(n: Negotiation, custom_list: bool = False) -> str:
     lines.append("Start-up: " + ("ok" if n.started or cas else "REFUSED"))
     lines.extend(f"  {r}" for r in start)
     if not (n.started or cas):
-        lines += ["", f"The machine does not start: {n.error}"]
+        lines += ["", f"The machine does not start: {n.error}", "",
+                  f"Verdict: {n.verdict}: {n.verdict_reason}"]
         return "\n".join(lines)
     lines += ["", f"Before CAS: {mode_label(n.initial_compat_pvr, modes)}", "", "CAS:"]
     lines.extend(f"  {r}" for r in cas)
@@ -80,6 +83,7 @@ def render(n: Negotiation, custom_list: bool = False) -> str:
         ("threads/core", f"{n.guest_threads} visible to the guest"
          + (f" (mode allows {n.max_vthreads})" if n.max_vthreads else "")),
         ("guest cpu line", n.guest_cpu_line),
+        ("guest revision", n.guest_revision),
         ("guest kernel", n.kernel_reason),
         ("userland", n.userland_reason),
     ]
@@ -90,6 +94,7 @@ def render(n: Negotiation, custom_list: bool = False) -> str:
         rows.append(("CAS", f"failed: {n.error}"))
     width = max(len(k) for k, _ in rows)
     lines.extend(f"  {k.ljust(width)}  {v}" for k, v in rows)
+    lines += ["", f"Verdict: {n.verdict}: {n.verdict_reason}"]
     return "\n".join(lines)
 
 

@@ -111,13 +111,26 @@ def show_views(cpu: str, mode: str, host_cpu: str | None, qemu: str, as_json: bo
     from powercompat.decisions.cpu_match import resolve_cpu
     from powercompat.decisions.pcr import kvm_hv_pcr, qemu_pcr
     from powercompat.decisions.validity import check_compat
-    from powercompat.machine.options import parse_max_cpu_compat
+    from powercompat.errors import InvalidValueError
+    from powercompat.machine.options import (
+        HOST_NEEDS_HOST,
+        is_host_cpu,
+        parse_max_cpu_compat,
+        resolve_host,
+        resolve_kvm_cpu,
+    )
     from powercompat.messages import compat_not_valid, strerror
     from powercompat.profiles import parse_profile
 
     profile = parse_profile(qemu)
-    model = resolve_cpu(cpu, profile.cpu_models, profile.cpu_aliases)
-    host = resolve_cpu(host_cpu, profile.cpu_models, profile.cpu_aliases) if host_cpu else model
+    if host_cpu is not None:  # the host's processor, a model or its PVR; -cpu host is it
+        found = resolve_host(host_cpu, profile)
+        model, host = resolve_kvm_cpu(cpu, found, profile), found.processor
+    elif is_host_cpu(cpu):
+        raise InvalidValueError(HOST_NEEDS_HOST)
+    else:
+        model = resolve_cpu(cpu, profile.cpu_models, profile.cpu_aliases)
+        host = model
     compat = None if mode == "raw" else parse_max_cpu_compat(mode, profile)
     pvr = compat.pvr if compat else 0
     validity = check_compat(model.family, pvr, rules=profile.rules) if compat else None

@@ -38,7 +38,9 @@ def configure(parser: ArgumentParser) -> None:
     parser.add_argument("--dst-cpu", default=None, metavar="CPU",
                         help="Destination CPU for 'migrate' (default: --cpu).")
     parser.add_argument("--dst-host-cpu", default=None, metavar="CPU",
-                        help="Destination host CPU under KVM (default: --dst-cpu).")
+                        help="Destination host CPU under KVM, a model or its PVR (default: "
+                        "--dst-cpu, or the source's host when --dst-cpu is host or not "
+                        "given).")
     add_json(parser)
 
 
@@ -66,24 +68,24 @@ def run(args: Namespace) -> int:
     buffer = parse_pvr_list(args.pvr_list) if args.pvr_list is not None else None
     options = MachineOptions(cpu=args.cpu, smp=args.smp, threads=args.threads,
                              max_cpu_compat=args.max_cpu_compat, accel=args.accel,
-                             host_cpu=args.host_cpu, qemu=args.qemu)
-    dst_host_cpu = args.dst_host_cpu
-    if dst_host_cpu is None and args.dst_cpu is not None and args.host_cpu is not None:
-        dst_host_cpu = args.dst_cpu
-    sim = run_simulation(options, names, args.guest, buffer, args.dst_cpu, dst_host_cpu)
+                             host_cpu=args.host_cpu, qemu=args.qemu,
+                             host_kernel=args.host_kernel, host_platform=args.host_platform)
+    sim = run_simulation(options, names, args.guest, buffer, args.dst_cpu, args.dst_host_cpu)
     if args.as_json:
         emit_json(sim.to_json())
     else:
         render(sim, options, names)
-    if sim.error:
-        return fail(sim.error)
-    return 0
+    if not sim.fate.works:
+        fail(sim.verdict_reason)
+    return sim.fate.exit_status
 
 
 COMMAND = Command(
     "A lifecycle timeline with ONE_REG calls and vCPU states.", configure=configure, run=run,
     description="Run lifecycle events and show each one's decisions, ONE_REG calls and "
-    "vCPUs.\n\nExit status 1 when the machine does not start or an event fails.")
+    "vCPUs, and the verdict: the first thing that goes wrong for the guest (works, "
+    "qemu-refuses, qemu-exits, migration-refused, kernel-hangs, cas-fails, userland-dies)."
+    "\n\nExit status 0 only when the verdict is 'works', 1 for any other verdict.")
 
 
 def render(sim: Simulation, options: MachineOptions, names: tuple[str, ...]) -> None:
@@ -102,6 +104,7 @@ def render(sim: Simulation, options: MachineOptions, names: tuple[str, ...]) -> 
         items.extend(_event_items(number, event, modes))
     verdict = ("started" if sim.started else "did not start") + (
         f"; failed: {sim.error}" if sim.error else "; no failure")
+    items.append(f"Verdict: {sim.verdict}: {sim.verdict_reason}")
     items.append(f"Summary: {verdict}; {plural(sim.one_reg_total, 'ONE_REG call')} in all.")
     tables.show(*items)
 

@@ -271,8 +271,16 @@ def check(args: Namespace) -> int:
 
 
 def _verdict_json(v: Verdict) -> dict[str, object]:
-    return {"cpu": v.cpu, "max_cpu_compat": v.max_cpu_compat, "outcome": v.outcome.value,
-            "ok": v.ok, "detail": str(v)}
+    """One cell: the comparison (outcome, ok, detail) and the guest's verdict as the real run
+    showed it (``verdict``, ``verdict_reason``) beside the engine's (``engine_verdict``)."""
+    out: dict[str, object] = {"cpu": v.cpu, "max_cpu_compat": v.max_cpu_compat,
+                              "outcome": v.outcome.value, "ok": v.ok, "detail": str(v)}
+    if v.observed is not None:
+        out.update(v.observed.to_json())
+    if v.predicted is not None:
+        out["engine_verdict"] = v.predicted.verdict.value
+        out["engine_verdict_reason"] = v.predicted.reason
+    return out
 
 
 def _print_verdicts(verdicts: list[Verdict], title: str) -> None:
@@ -315,6 +323,7 @@ def libvirt(args: Namespace) -> int:
 
     from powercompat.cli.tables import show, table
     from powercompat.decisions.libvirt import LibvirtHost, qemu_facts
+    from powercompat.decisions.verdict import Fate
     from powercompat.profiles import parse_profile
     from powercompat.scenario import negotiate
     from powercompat.verify.libvirt import (
@@ -323,6 +332,7 @@ def libvirt(args: Namespace) -> int:
         run_libvirt,
         write_recording,
     )
+    from powercompat.verify.observed import libvirt_fate
 
     if args.recorded is not None:
         data = json.loads(args.recorded.read_text())
@@ -356,8 +366,12 @@ def libvirt(args: Namespace) -> int:
         guest = case.get("guest") or {}
         out.add_row(case["id"], stage, str(guest.get("cpu") or ""),
                     "; ".join(diffs) or "agrees")
+        seen = libvirt_fate(case)  # what the recording shows became of the guest
+        fate: dict[str, str | None] = (
+            dict(seen.to_json()) if isinstance(seen, Fate)
+            else {"verdict": None, "verdict_reason": f"observed only: {seen.value}"})
         cases.append({"id": case["id"], "libvirt": stage, "guest_cpu": guest.get("cpu"),
-                      "agrees": not diffs, "differences": list(diffs)})
+                      "agrees": not diffs, "differences": list(diffs), **fate})
     if args.as_json:
         print(json.dumps({"libvirt": version, "host_arch": data["host_arch"],
                           "qemu_version": data["qemu_version"], "cases": cases,

@@ -76,14 +76,18 @@ def hardware_level(model: CpuModel, rules: CompatRules = HEAD_RULES) -> CompatMo
 def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | None,
                      rules: CompatRules = HEAD_RULES,
                      pcr_enforced: bool = False, vsx: bool = True,
-                     scv: bool = True) -> UserlandVerdict:
+                     scv: bool = True, hardware_cpu: CpuModel | None = None
+                     ) -> UserlandVerdict:
     """Can the guest's init run? It needs VSX (``vsx``: see vsx_offered) and to execute its
     ISA's instructions: the CPU must implement them, and an enforcing PCR (KVM HV on
     hardware) must not block them. TCG does not enforce the PCR's architecture bits on
     instructions (seen on QEMU 7.2: power7 compat on POWER8 runs a POWER8 userland), and
     KVM PR programs no PCR. At ISA 3.00 and newer the kernel offers the vectored system
     call and the userland uses it: ``scv`` says the CPU runs it (TCG: POWERPC_FLAG_SCV,
-    which QEMU 5.2's POWER10 lacks, seen as init's SIGILL in power9/power10 modes only)."""
+    which QEMU 5.2's POWER10 lacks, seen as init's SIGILL in power9/power10 modes only).
+    ``hardware_cpu``: what executes the instructions when it is not ``model`` (under KVM the
+    host's processor: KVM PR runs a POWER7 model's userland on POWER8 hardware, recorded in
+    kvm-pr-pseries-power8-l1-6.1-pr.json)."""
     if not model.family.pcr_supported:
         return UserlandVerdict(None, model.family.name, "CPU family has no compat levels")
     level = effective_level(model, compat, rules)
@@ -91,7 +95,7 @@ def userland_verdict(guest: GuestProfile, model: CpuModel, compat: CompatMode | 
         return UserlandVerdict(None, level.name, f"{guest.name}: userland not modelled")
     need = mode_by_name(guest.userland_isa, rules.modes)
     assert need is not None
-    hardware = hardware_level(model, rules)
+    hardware = hardware_level(hardware_cpu or model, rules)
     runs = hardware if not pcr_enforced else min(hardware, level, key=_isa_rank)
     problems = []
     if guest.userland_vsx and not vsx:
@@ -171,3 +175,18 @@ LOGICAL_300_RANK = PCR_COMPAT_3_00
 def _isa_rank(mode: CompatMode) -> int:
     # power7+ is ISA 2.06 plus a few instructions, below 2.07: rank by PCR level.
     return mode.pcr_level
+
+
+def cpuinfo_revision(pvr: int) -> str:
+    """The ``revision`` line of the guest's /proc/cpuinfo, always from the real PVR (what
+    the guest reads in SPR_PVR), without its ``revision\\t: `` prefix. Linux
+    arch/powerpc/kernel/setup-common.c show_cpuinfo(): POWER9 (0x004e) and POWER10 (0x0080,
+    since v5.9) take the major from bits 8-11 only (bits 12-15 give the chip type); every
+    other server PVR bits 8-15.
+
+    >>> cpuinfo_revision(0x004E1203), cpuinfo_revision(0x00821200)
+    ('2.3 (pvr 004e 1203)', '18.0 (pvr 0082 1200)')
+    """
+    version, rev = pvr >> 16, pvr & 0xFFFF
+    major = (pvr >> 8) & (0x0F if version in (0x004E, 0x0080) else 0xFF)
+    return f"{major}.{pvr & 0xFF} (pvr {version:04x} {rev:04x})"

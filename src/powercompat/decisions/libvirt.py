@@ -183,16 +183,20 @@ class _ProfileLike(Protocol):
 
 #: QEMU facts the profiles do not carry yet: each release's version (its newest pseries
 #: machine, hw/ppc/spapr.c DEFINE_SPAPR_MACHINE(..., true)) and pseries' default CPU type
-#: (spapr_machine_class_init: power9_v2.0 in 7.2, as recorded; power10_v2.0 from QEMU 9.0,
-#: not checked against a real binary; power8_v2.0 in the 2017 releases)
+#: (spapr_machine_class_init's default for the newest machine type: power9_v2.0 in 5.2 and
+#: 7.2, power10_v2.0 in 10.0, power11_v2.0 in 11.1 and head; power8_v2.0 in the 2017
+#: releases; qemu-releases.md 2.4)
 QEMU_RELEASES: Final[dict[str, tuple[tuple[int, int], str]]] = {
     "2.9": ((2, 9), "power8_v2.0"),
     "2.10-pre": ((2, 10), "power8_v2.0"),
     "2.10": ((2, 10), "power8_v2.0"),
     "2.11": ((2, 11), "power8_v2.0"),
+    "5.2": ((5, 2), "power9_v2.0"),
     "7.2": ((7, 2), "power9_v2.0"),
-    "head": ((11, 1), "power10_v2.0"),
-    "powercompat": ((11, 1), "power10_v2.0"),
+    "10.0": ((10, 0), "power10_v2.0"),
+    "11.1": ((11, 1), "power11_v2.0"),
+    "head": ((11, 1), "power11_v2.0"),
+    "powercompat": ((11, 1), "power11_v2.0"),
 }
 
 

@@ -33,10 +33,14 @@ from powercompat.decisions.libvirt import (
     qemu_facts,
     start_domain,
 )
+from powercompat.decisions.verdict import Fate, refusal_fate
+from powercompat.decisions.verdict import Verdict as Kind
 from powercompat.errors import InputError, PowerCompatError
-from powercompat.machine.options import MachineOptions, parse_options
+from powercompat.machine.options import MachineConfig, MachineOptions, parse_options
+from powercompat.machine.state import VcpuState
 from powercompat.profiles import parse_profile
 from powercompat.scenario import (
+    judge_guest,
     load_on_destination,
     migration_refusal,
     mode_name,
@@ -120,17 +124,30 @@ class GuestKind:
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """``ok`` plus one line: the engine's refusal, or what the guest runs as."""
+    """The configuration's verdict (:mod:`powercompat.decisions.verdict`, the same value
+    negotiate and migrate-check give) plus one line: the engine's refusal, or what the guest
+    runs as. ``ok``: the verdict is ``works``."""
 
-    ok: bool
+    verdict: Kind
     reason: str
     compat: str | None = None
 
+    @property
+    def ok(self) -> bool:
+        return self.verdict is Kind.WORKS
+
     def to_json(self) -> dict[str, object]:
-        return {"ok": self.ok, "reason": self.reason, "compat": self.compat}
+        return {"ok": self.ok, "verdict": self.verdict.value, "reason": self.reason,
+                "verdict_reason": self.reason, "compat": self.compat}
 
 
-_OK = Verdict(True, "mobile")
+_OK = Verdict(Kind.WORKS, "mobile")
+#: where a migrated guest landed: the destination's configuration, the mode, the boot vCPU
+_Landed = tuple[MachineConfig, int, VcpuState]
+
+
+def _from_fate(fate: Fate, compat: str | None = None) -> Verdict:
+    return Verdict(fate.verdict, fate.reason, compat)
 
 
 class Decider:
@@ -140,7 +157,7 @@ class Decider:
         self._start: dict[tuple[GuestKind, HostClass], Verdict] = {}
         self._boot: dict[tuple[str, MachineOptions], Verdict] = {}
         self._stream: dict[tuple[str, MachineOptions], bytes | Verdict] = {}
-        self._load: dict[tuple[bytes, MachineOptions], Verdict] = {}
+        self._load: dict[tuple[bytes, MachineOptions], tuple[Verdict, _Landed | None]] = {}
         self._mobility: dict[tuple[GuestKind, tuple[tuple[HostClass, bool], ...]], Verdict] = {}
         self.calls = {"negotiate": 0, "migrate_out": 0, "migrate_in": 0}
 
@@ -156,8 +173,8 @@ class Decider:
 
     def _decide_start(self, kind: GuestKind, host: HostClass) -> Verdict:
         options = _machine_options(kind, host)
-        if isinstance(options, str):
-            return Verdict(False, options)
+        if isinstance(options, Verdict):
+            return options
         key = (kind.profile, options)  # a libvirt domain and a plain guest may share a machine
         verdict = self._boot.get(key)
         if verdict is None:
@@ -170,12 +187,13 @@ class Decider:
             result = negotiate(options.cpu, options.max_cpu_compat, kind.profile,
                                accel=options.accel, host_cpu=options.host_cpu, qemu=host.qemu)
         except InputError as err:  # e.g. a mode this QEMU release does not have
-            return Verdict(False, str(err))
-        if not result.ok:
-            return Verdict(False, result.error or "the machine did not start")
-        if result.userland_ok is False:
-            return Verdict(False, result.userland_reason, result.compat)
-        return Verdict(True, f"runs as {result.compat or 'raw'}", result.compat)
+            refused = refusal_fate(err)
+            if refused is None:  # not QEMU's refusal: the inventory let a bad value through
+                raise
+            return _from_fate(refused)
+        if not result.fate.works:  # negotiate's verdict, word for word
+            return _from_fate(result.fate, result.compat if result.started else None)
+        return Verdict(Kind.WORKS, f"runs as {result.compat or 'raw'}", result.compat)
 
     # ------------------------------------------------------------------ migration
 
@@ -186,12 +204,21 @@ class Decider:
         if isinstance(stream, Verdict):
             return stream
         options = _machine_options(kind, destination, incoming=True)
-        if isinstance(options, str):
-            return Verdict(False, f"destination cannot start: {options}")
+        if isinstance(options, Verdict):
+            return Verdict(Kind.MIGRATION_REFUSED, f"destination cannot start: {options.reason}")
         key = (stream, options)
-        verdict = self._load.get(key)
-        if verdict is None:
-            verdict = self._load[key] = self._decide_load(options, stream, destination)
+        loaded = self._load.get(key)
+        if loaded is None:
+            loaded = self._load[key] = self._decide_load(options, stream, destination)
+        verdict, landed = loaded
+        if landed is None:
+            return verdict
+        # as migrate-check: the guest keeps its mode; does its init run on this CPU?
+        config, compat, state = landed
+        _, userland = judge_guest(parse_guest(kind.profile), config, compat, compat, state)
+        if userland.ok is False:
+            return Verdict(Kind.USERLAND_DIES, f"after the migration: {userland.reason}",
+                           verdict.compat)
         return verdict
 
     def source(self, kind: GuestKind, source: HostClass) -> Hashable:
@@ -206,9 +233,9 @@ class Decider:
     def _source_stream(self, kind: GuestKind, source: HostClass) -> bytes | Verdict:
         started = self.start(kind, source)
         if not started.ok:
-            return Verdict(False, f"source: {started.reason}")
+            return Verdict(started.verdict, f"source: {started.reason}")
         options = _machine_options(kind, source)
-        assert not isinstance(options, str)  # the start above succeeded
+        assert not isinstance(options, Verdict)  # the start above succeeded
         key = (kind.profile, options)
         stream = self._stream.get(key)
         if stream is None:
@@ -221,20 +248,25 @@ class Decider:
         try:
             return save_on_source(options, parse_guest(kind.profile).cas_buffer)
         except PowerCompatError as err:
-            return Verdict(False, migration_refusal(err, "source")[0])
+            fate = refusal_fate(err)
+            return Verdict(fate.verdict if fate else Kind.QEMU_REFUSES,
+                           migration_refusal(err, "source")[0])
 
-    def _decide_load(self, options: MachineOptions, stream: bytes,
-                     destination: HostClass) -> Verdict:
-        """scenario.migrate_check's destination side: start with ``incoming``, load."""
+    def _decide_load(self, options: MachineOptions, stream: bytes, destination: HostClass
+                     ) -> tuple[Verdict, _Landed | None]:
+        """scenario.migrate_check's destination side: start with ``incoming``, load; and
+        what the guest's userland is judged on there (None: it did not move)."""
         self.calls["migrate_in"] += 1
         try:
             machine = load_on_destination(options, stream)
         except PowerCompatError as err:  # migrate-check prints the cause on a second line
             message, cause = migration_refusal(err, "destination")
-            return Verdict(False, f"{message}; {cause}" if cause else message)
+            return Verdict(Kind.MIGRATION_REFUSED,
+                           f"{message}; {cause}" if cause else message), None
         compat = machine.vcpus[0].compat_pvr if machine.vcpus else 0
         mode = mode_name(compat, destination.qemu)
-        return Verdict(True, f"migrates, runs as {mode or 'raw'}", mode)
+        landed = (machine.config, compat, machine.vcpu_states()[0])
+        return Verdict(Kind.WORKS, f"migrates, runs as {mode or 'raw'}", mode), landed
 
     # ------------------------------------------------------------------ mobility
 
@@ -252,14 +284,15 @@ class Decider:
         for host, _ in classes:  # the cheap check first
             started = self.start(kind, host)
             if not started.ok:
-                return Verdict(False, f"cannot start on {host.label}: {started.reason}")
+                return Verdict(started.verdict, f"cannot start on {host.label}: "
+                                                f"{started.reason}")
         for source, several in classes:
             for destination, _ in classes:
                 if source == destination and not several:
                     continue  # a lone host has no peer of its own class
                 moved = self.migrate(kind, source, destination)
                 if not moved.ok:
-                    return Verdict(False, f"cannot migrate from {source.label} to "
+                    return Verdict(moved.verdict, f"cannot migrate from {source.label} to "
                                           f"{destination.label}: {moved.reason}")
         return _OK
 
@@ -271,20 +304,21 @@ def libvirt_outcome(domain: LibvirtDomain, host: HostClass) -> LibvirtOutcome:
 
 
 def _machine_options(kind: GuestKind, host: HostClass, incoming: bool = False
-                     ) -> MachineOptions | str:
+                     ) -> MachineOptions | Verdict:
     """The machine QEMU is started with on ``host``, or the refusal before QEMU runs: for a
     libvirt guest, libvirt's (qemuProcessUpdateGuestCPU and friends) and the ``-cpu`` and
     ``max-cpu-compat`` libvirt passes; for any other guest, ``-cpu`` the host's model."""
     if not kind.libvirt:
         if host.kvm == "tcg":
-            return "a guest without a libvirt domain names no -cpu for a TCG host"
+            return Verdict(Kind.QEMU_REFUSES,
+                           "a guest without a libvirt domain names no -cpu for a TCG host")
         return host.options(kind.max_cpu_compat, incoming)
     outcome = libvirt_outcome(kind.libvirt_domain(host), host)
     if not outcome.ok:
-        return f"libvirt: {outcome.error}"
+        return Verdict(Kind.LIBVIRT_REFUSES, f"libvirt: {outcome.error}")
     if host.kvm == "tcg":
         if outcome.qemu_cpu == "host":  # QEMU registers "host" only under KVM
-            return "QEMU: unable to find CPU model 'host'"
+            return Verdict(Kind.QEMU_REFUSES, "QEMU: unable to find CPU model 'host'")
         return MachineOptions(cpu=str(outcome.qemu_cpu), max_cpu_compat=outcome.max_cpu_compat,
                               accel="tcg", qemu=host.qemu, incoming=incoming)
     cpu = host.cpu if outcome.qemu_cpu == "host" else str(outcome.qemu_cpu)

@@ -420,7 +420,7 @@ def _group_plan(name: str, counts: Counter[int], classes: tuple[HostClass, ...],
         for profile, libvirt in profiles:
             verdict = decider.mobility(GuestKind(profile, mode, libvirt), members)
             if not verdict.ok:
-                return Verdict(False, f"{column_label(mode)}: {verdict.reason}")
+                return Verdict(verdict.verdict, f"{column_label(mode)}: {verdict.reason}")
         return verdict
 
     verdicts = {mode: mobile(mode) for mode in MODE_COLUMNS}

@@ -1,12 +1,19 @@
-"""Machine options as the user types them, parsed once into catalogue values."""
+"""Machine options as the user types them, parsed once into catalogue values.
+
+In QEMU's order (vl.c qemu_init): the machine's properties (max-cpu-compat), then the
+accelerator (under KVM, kvm_arch_init registers the ``host`` CPU type for the host's PVR and
+re-points the host family's alias at it), then ``-cpu``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from powercompat.catalog.accels import ACCELS, Accel
 from powercompat.catalog.behaviour import CPU_COMPAT_2_9, CpuCompat
-from powercompat.catalog.cpus import CpuModel, family_of_pvr
+from powercompat.catalog.cpus import CpuModel
+from powercompat.catalog.history import HEAD
 from powercompat.catalog.kernels import (
     DEFAULT_KERNEL,
     DEFAULT_PLATFORM,
@@ -16,7 +23,14 @@ from powercompat.catalog.kernels import (
     kernel_by_name,
 )
 from powercompat.catalog.modes import CompatMode, mode_by_name
-from powercompat.decisions.cpu_match import class_by_pvr_mask, resolve_cpu
+from powercompat.decisions.cpu_match import (
+    family_alias,
+    host_cpu_class,
+    host_type,
+    is_pvr_name,
+    kernel_family,
+    resolve_cpu,
+)
 from powercompat.errors import (
     CpuNotPseriesError,
     CpuPropertyError,
@@ -55,6 +69,8 @@ class MachineConfig:
     ``host_kernel`` are the accelerator parsed once into (flavour, kernel)."""
 
     model: CpuModel
+    #: the host's processor: its class under this release (or, without one, its family as the
+    #: kernel knows it) with the host's real PVR
     host: CpuModel
     max_compat: CompatMode | None
     profile: Profile
@@ -73,6 +89,17 @@ class MachineConfig:
     @property
     def max_compat_pvr(self) -> int:
         return self.max_compat.pvr if self.max_compat else 0
+
+
+def is_host_cpu(cpu: str) -> bool:
+    """``-cpu host`` (any case, with or without properties): the type KVM registers for the
+    host's own processor (target/ppc/kvm.c kvm_ppc_register_host_cpu_type)."""
+    return cpu.split(",", 1)[0].lower() == "host"
+
+
+def is_kvm(accel: str) -> bool:
+    """A KVM accelerator name (an unknown name is not; parse_accel refuses it)."""
+    return accel in ACCELS and Accel(accel).kvm
 
 
 def parse_max_cpu_compat(value: str | None, profile: Profile) -> CompatMode | None:
@@ -123,34 +150,75 @@ def parse_accel(name: str, host_kernel: str | None = None) -> tuple[Accel, Kerne
     return flavour, kernel
 
 
-def _host_pvr(text: str) -> int | None:
-    digits = text[2:] if text[:2].lower() == "0x" else text
-    if len(digits) == 8 and all(c in "0123456789abcdefABCDEF" for c in digits):
-        return int(digits, 16)
-    return None
+#: -cpu host under a modelled KVM without the host named
+HOST_NEEDS_HOST = ("-cpu host is the host's own processor: name it with --host-cpu (a model "
+                   "such as POWER9, or its PVR such as 004e1202)")
 
 
-def resolve_host(text: str, profile: Profile) -> tuple[CpuModel, bool]:
-    """The KVM host's CPU, named by a model or by its raw PVR, and whether QEMU registers a
-    ``host`` CPU type for it (target/ppc/kvm.c kvm_ppc_register_host_cpu_type(): the class
-    of that exact PVR, else the first whose pvr_match(best) takes it, as the release matches
-    raw PVRs; the host type keeps the real PVR). No class: ``-cpu host`` is an unknown model,
-    yet KVM (whose kernel knows the family) still runs a named model of the host's PVR.
+class HostCpu(NamedTuple):
+    """The host under KVM: its real PVR, the processor as a model (see MachineConfig.host),
+    and the class kvm_ppc_get_host_cpu_class() finds in this release (None: no ``host``
+    type is registered)."""
 
-    :raises UnknownCpuError: a name QEMU does not know.
-    :raises InvalidValueError: a PVR of no POWER server family.
+    pvr: int
+    processor: CpuModel
+    parent: CpuModel | None
+
+
+def resolve_host(text: str, profile: Profile) -> HostCpu:
+    """``--host-cpu``: a model or alias (this release's, else the newest catalogue's: the
+    host is hardware, whatever QEMU runs on it), or the host's PVR in hex, matched by mask
+    (``004e1203`` is a POWER9 DD2.3: class power9_v2.2 in 10.0+, power9_v2.0 in 7.2) and
+    kept as the real PVR.
+
+    :raises UnknownCpuError: a name neither catalogue knows.
+    :raises InvalidValueError: a PVR of no POWER server family the kernel knows.
     """
-    pvr = _host_pvr(text)
-    if pvr is None:
-        return resolve_pseries_cpu(text, profile), True
-    klass = class_by_pvr_mask(pvr, profile.cpu_models)
-    if klass is not None:
-        return replace(klass, name="host", pvr=pvr), True
-    family = family_of_pvr(pvr)
+    if is_pvr_name(text):
+        pvr = int(text, 16)
+    else:
+        try:
+            pvr = resolve_cpu(text, profile.cpu_models, profile.cpu_aliases).pvr
+        except UnknownCpuError:
+            pvr = resolve_cpu(text, HEAD.models, dict(HEAD.aliases)).pvr
+    parent = host_cpu_class(pvr, profile.cpu_models)
+    if parent is not None:
+        return HostCpu(pvr, CpuModel(parent.name, pvr, parent.family, parent.description),
+                       parent)
+    family = kernel_family(pvr)
     if family is None:
-        raise InvalidValueError(f"host PVR 0x{pvr:08x} is not a POWER server CPU KVM runs on")
-    return CpuModel("host", pvr, family, f"a host PVR QEMU {profile.name} has no class for"), \
-        False
+        raise InvalidValueError(f"host PVR 0x{pvr:08x} ('{text}') is of no POWER server "
+                                "processor family the kernel knows")
+    return HostCpu(pvr, CpuModel(f"{pvr:08x}", pvr, family,
+                                 f"a {family.name} host (QEMU {profile.name} has no class for "
+                                 "its PVR)"), None)
+
+
+def _host_of(model: CpuModel) -> HostCpu:
+    """Without --host-cpu the host is the processor named by -cpu."""
+    return HostCpu(model.pvr, model, model)
+
+
+def resolve_kvm_cpu(name: str, host: HostCpu, profile: Profile) -> CpuModel:
+    """``-cpu NAME`` under KVM on ``host``: ``host`` is the host type (QEMU registers it
+    only if a class matches the host's PVR), the host family's alias is the host type too
+    (92e926e1; before it, the matching class with its own PVR), any other name is the fixed
+    model it names (target/ppc/kvm.c kvm_ppc_register_host_cpu_type).
+
+    :raises UnknownCpuError: ``host`` without a class for the host's PVR, or an unknown name.
+    """
+    parent = host.parent
+    if name.lower() == "host":
+        if parent is None:
+            raise UnknownCpuError(name)
+        return host_type(parent, host.pvr)
+    alias = family_alias(parent.family) if parent is not None else None
+    if parent is not None and name.lower() == alias and alias in profile.cpu_aliases:
+        if profile.switches.family_alias_is_host:
+            return host_type(parent, host.pvr)
+        return parent
+    return resolve_pseries_cpu(name, profile)
+
 
 def parse_platform(name: str | None, accel: Accel, kernel: KernelRelease) -> HostPlatform:
     """Where the modelled KVM host's Linux runs.
@@ -177,33 +245,28 @@ def parse_options(options: MachineOptions) -> MachineConfig:
     """:raises InputError: an unknown profile, CPU, mode, accelerator, kernel, or a bad
     count."""
     profile = parse_profile(options.qemu)
-    accel, kernel = parse_accel(options.accel, options.host_kernel)
-    platform = parse_platform(options.host_platform, accel, kernel)
-    switches = profile.switches
     max_text = options.max_cpu_compat
+    switches = profile.switches
     if max_text is not None and not switches.max_cpu_compat_option:
         raise InvalidValueError(
             f"QEMU {profile.name} has no machine option max-cpu-compat (7843c0d6 added it): "
             f"use -cpu X,compat=Y with Y one of {', '.join(CPU_COMPAT_2_9)}")
-    # the machine property is set while the command line is parsed, before -cpu is resolved
-    max_compat = parse_max_cpu_compat(max_text, profile)
-    host = None
-    host_type = False
+    max_compat = parse_max_cpu_compat(max_text, profile)  # a machine property: parsed first
+    accel, kernel = parse_accel(options.accel, options.host_kernel)
+    platform = parse_platform(options.host_platform, accel, kernel)
+    host: HostCpu | None = None
     if options.host_cpu is not None:
         if not accel.kvm:
             raise InvalidValueError("--host-cpu only applies to a KVM accelerator")
-        host, host_type = resolve_host(options.host_cpu, profile)
+        host = resolve_host(options.host_cpu, profile)
     name, *props = options.cpu.split(",")
-    if name.lower() == "host":
-        if not accel.kvm or host is None:
-            raise InvalidValueError("-cpu host needs a KVM accelerator and --host-cpu")
-        if not host_type:
-            raise UnknownCpuError(name)
-        model = host
-    else:
+    if accel.kvm and host is None and name.lower() == "host":
+        raise InvalidValueError(HOST_NEEDS_HOST)
+    if host is not None:
+        model = resolve_kvm_cpu(name, host, profile)
+    else:  # under TCG, "host" is an unknown model, as QEMU says
         model = resolve_pseries_cpu(name, profile)
-    if host is None:
-        host = model
+        host = _host_of(model)
     for prop in props:
         key, _, value = prop.partition("=")
         if key == "compat" and switches.cpu_compat is CpuCompat.PROPERTY:
@@ -228,6 +291,6 @@ def parse_options(options: MachineOptions) -> MachineConfig:
     if not options.smp <= max_cpus <= 2048 or max_cpus % options.threads:
         raise InvalidValueError(
             f"maxcpus {max_cpus} must be >= smp, <= 2048 and a multiple of threads")
-    return MachineConfig(model, host, max_compat, profile, accel, options.smp,
+    return MachineConfig(model, host.processor, max_compat, profile, accel, options.smp,
                          options.threads, max_cpus, kernel, options.incoming, platform,
-                         options.host_cpu is not None and _host_pvr(options.host_cpu) is not None)
+                         options.host_cpu is not None and is_pvr_name(options.host_cpu))

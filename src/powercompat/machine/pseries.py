@@ -74,6 +74,7 @@ from powercompat.messages import (
     load_of_migration_failed,
     migration_load_failed,
     post_load_failed_chained,
+    strerror,
     unknown_savevm_section,
     unknown_section_chained,
 )
@@ -291,7 +292,7 @@ class PseriesMachine:
                        for i in range(self.config.smp)]
             for cpu in created:
                 self.accel.create_vcpu(cpu.index)
-            self._init_vcpus(created)
+            self._init_vcpus(created, event)
             self.vcpus = created
             self._next_vcpu = len(created)
             if self.profile.switches.reset.at_cpu_init and self.config.max_compat_pvr:
@@ -308,18 +309,27 @@ class PseriesMachine:
                 self._cpu_reset_pcr(self.vcpus, event)
             self.state = _L.REALIZED
 
-    def _init_vcpus(self, cpus: list[VCpu]) -> None:
+    def _init_vcpus(self, cpus: list[VCpu], event: Event) -> None:
         """kvm_arch_init_vcpu(): KVM_SET_SREGS with the model's PVR; KVM HV takes only the
-        host's, so a named model other than the host's stops QEMU here (kvm-kernel.md).
+        host's, so a named model other than the host's stops QEMU here, before any
+        ARCH_COMPAT call (target/ppc/kvm.c kvm_arch_sync_sregs; kvm-kernel.md).
 
-        :raises KvmInitError: QEMU's two lines; the machine exits.
+        :raises KvmInitError: QEMU's two lines (the second per release); the machine exits.
         """
         for cpu in cpus:
             try:
                 self.accel.init_vcpu(cpu.index, cpu.model.pvr)
             except KvmError as err:
-                error = KvmInitError(REGISTER_SYNC_FAILED,
-                                     kvm_init_vcpu_failed(cpu.index, err.errno))
+                # spapr_vcpu_id(): the first vCPU's id is its index, 0
+                cause = kvm_init_vcpu_failed(cpu.index, err.errno,
+                                             self.profile.switches.kvm_init_vcpu_errp)
+                first = REGISTER_SYNC_FAILED if err.errno == EINVAL else cause
+                event.reasons.append(
+                    f"KVM_SET_SREGS(pvr {hex32(cpu.model.pvr)}) on vCPU {cpu.index}: "
+                    f"{strerror(err.errno)}: KVM HV takes only the host's PVR "
+                    f"{hex32(self.config.host.pvr)} (kvm_arch_vcpu_ioctl_set_sregs_hv)")
+                event.reasons.append(f"QEMU exits: {first} / {cause}")
+                error = KvmInitError(first, cause)
                 self._fatal(error)
                 raise error from err
 
@@ -502,7 +512,7 @@ class PseriesMachine:
             self._next_vcpu += threads
             for cpu in new:
                 self.accel.create_vcpu(cpu.index)
-            self._init_vcpus(new)
+            self._init_vcpus(new, event)
             rule = _HOTPLUG[self.profile.switches.hotplug]
             target = rule.target(self)
             event.reasons.append(rule.reason(target or 0))

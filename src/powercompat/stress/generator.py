@@ -105,6 +105,8 @@ def random_options(rng: random.Random, profile: str | None = None,
         chosen = rng.choice(p.cpu_models)
         # by its real PVR now and then: its DD level then counts (kvm-kernel.md 7, 8)
         host = f"{chosen.pvr:08x}" if rng.random() < 0.3 else chosen.name
+        if rng.random() < 0.75:  # KVM HV runs the host's processor: mostly -cpu host
+            cpu = "host"
     cpu, max_compat = spell_max(p, cpu, rng.choice(max_names))
     kernel = rng.choice(KERNELS) if Accel(acc).modelled else None
     # a nested hypervisor (pseries) now and then, on a kernel that can be one
@@ -132,9 +134,14 @@ def destination_options(rng: random.Random, source: MachineOptions) -> MachineOp
     if rng.random() < 0.3:
         p = parse_profile(source.qemu)
         _, comma, props = source.cpu.partition(",")  # keep 2.9's ",compat=Y"
-        dst = replace(dst, cpu=rng.choice(p.cpu_models).name + comma + props)
+        other = rng.choice(p.cpu_models).name
         if source.accel == Accel.KVM_HV:
-            dst = replace(dst, host_cpu=rng.choice(p.cpu_models).name)
+            # another host runs -cpu host (a fixed model of another PVR is refused there at
+            # vCPU creation; the source's own -cpu on another host is still drawn below)
+            dst = replace(dst, cpu="host" + comma + props if rng.random() < 0.75
+                          else source.cpu, host_cpu=other)
+        else:
+            dst = replace(dst, cpu=other + comma + props)
     return dst
 
 

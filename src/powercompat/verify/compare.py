@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from powercompat.decisions.verdict import Fate, refusal_fate
+from powercompat.decisions.verdict import Verdict as GuestVerdict
 from powercompat.errors import InvalidValueError, PowerCompatError, UnknownProfileError
 from powercompat.verify.errors import UnknownGuestError, UnknownQemuError
 from powercompat.verify.matrix import CellResult
+from powercompat.verify.observed import cell_fate
 from powercompat.verify.probes import ProbeResult
 from powercompat.verify.suites import guest_name
 
@@ -51,6 +54,9 @@ class Verdict:
     outcome: Outcome
     diffs: tuple[Diff, ...] = ()
     note: str = ""
+    #: the guest's verdict as the real run showed it (verify/observed.py), and the engine's
+    observed: Fate | None = None
+    predicted: Fate | None = None
 
     @property
     def ok(self) -> bool:
@@ -88,6 +94,8 @@ class EngineResult(Protocol):
     def raw_pvr(self) -> int: ...
     @property
     def pcr(self) -> int: ...
+    @property
+    def fate(self) -> Fate: ...
 
 
 Negotiate = Callable[..., EngineResult]
@@ -199,7 +207,8 @@ def judge_cell(
         negotiate or _default_negotiate(), cell.cpu, cell.max_cpu_compat, guest, qemu,
         **({"smp": cell.smp} if cell.smp != 1 else {}),
     )
-    mk = _verdict_maker(cell.cpu, cell.max_cpu_compat)
+    mk = _verdict_maker(cell.cpu, cell.max_cpu_compat, cell_fate(cell),
+                        engine_fate(predicted))
     if isinstance(predicted, PowerCompatError) or cell.startup_error is not None:
         diffs = _startup(cell.startup_error, predicted)
         if diffs:
@@ -210,11 +219,28 @@ def judge_cell(
         return mk(Outcome.MISMATCH, diffs)
     if not predicted.cas_reached:  # the engine says the guest never calls CAS
         if cell.cas_trace_count == 0:
-            return mk(Outcome.MATCH, [], f"no CAS, as predicted (guest {cell.stop_reason})")
+            return mk(Outcome.MATCH, _verdict_diff(cell, predicted),
+                      f"no CAS, as predicted (guest {cell.stop_reason})")
         return mk(Outcome.MISMATCH, [Diff("CAS reached", True, False)])
     if cell.cas_trace_count == 0:
         return mk(Outcome.INCONCLUSIVE, [], f"no CAS seen (guest {cell.stop_reason})")
     return mk(*_booted(cell, predicted))
+
+
+def engine_fate(predicted: EngineResult | PowerCompatError) -> Fate:
+    """The engine's verdict: negotiate's, or the refusal of options QEMU refuses too."""
+    if isinstance(predicted, PowerCompatError):
+        return refusal_fate(predicted) or Fate(GuestVerdict.QEMU_REFUSES, str(predicted))
+    return predicted.fate
+
+
+def _verdict_diff(cell: CellResult, predicted: EngineResult) -> list[Diff]:
+    observed = cell_fate(cell).verdict
+    engine = predicted.fate.verdict
+    if predicted.userland_ok is None and {observed, engine} == {GuestVerdict.USERLAND_DIES,
+                                                               GuestVerdict.WORKS}:
+        return []  # the guest profile does not model its userland: the engine claims nothing
+    return [] if observed is engine else [Diff("verdict", observed.value, engine.value)]
 
 
 def _booted(cell: CellResult, p: EngineResult) -> tuple[Outcome, list[Diff]]:
@@ -240,6 +266,7 @@ def _booted(cell: CellResult, p: EngineResult) -> tuple[Outcome, list[Diff]]:
         check("Hardware name compat PVR", cell.hardware_compat_pvr or 0, p.compat_pvr)
     if p.userland_ok is not None:
         check("init SIGILL", cell.init_sigill, not p.userland_ok)
+    d.extend(_verdict_diff(cell, p))
     return (Outcome.MISMATCH if d else Outcome.MATCH), d
 
 
@@ -273,9 +300,13 @@ def judge_probe(
     return mk(Outcome.MISMATCH if d else Outcome.MATCH, d)
 
 
-def _verdict_maker(cpu: str, mode: str | None) -> Callable[..., Verdict]:
+def _verdict_maker(cpu: str, mode: str | None, observed: Fate | None = None,
+                   predicted: Fate | None = None) -> Callable[..., Verdict]:
     def mk(outcome: Outcome, diffs: Iterable[Diff], note: str = "") -> Verdict:
-        return Verdict(cpu, mode, outcome, tuple(diffs), note)
+        diffs = tuple(diffs)
+        if diffs and outcome is Outcome.MATCH:
+            outcome = Outcome.MISMATCH
+        return Verdict(cpu, mode, outcome, diffs, note, observed, predicted)
 
     return mk
 
