@@ -161,3 +161,21 @@ def test_qemu_texts_live_in_messages(tmp_path: Path) -> None:
     (planted / "x.py").write_text(
         '"""Prints TCG cannot support ..."""\nE = "TCG only supports SMT"\n')
     assert _qemu_texts_outside_messages(tmp_path) == ["machine/x.py:2: TCG only supports"]
+
+
+def _set_up_commands(readme: str) -> list[str]:
+    """The two commands of the README's Set-up block."""
+    block = readme.split("## Set-up", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run must call exactly the README's test command (in its venv), last."""
+    commands = _set_up_commands((ROOT / "README.md").read_text())
+    assert len(commands) == 2 and commands[1].endswith("python -m pytest")
+    assert all(c.startswith("python3 -m venv .venv && . .venv/bin/activate && ")
+               for c in commands)
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.startswith("#")]
+    assert ci[-1] == commands[1]
+    assert _set_up_commands("## Set-up\n```sh\na\nb\n```\n") == ["a", "b"]

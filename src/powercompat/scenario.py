@@ -24,7 +24,7 @@ from powercompat.decisions.guest import (
     vsx_offered,
 )
 from powercompat.decisions.threads import max_vthreads
-from powercompat.decisions.verdict import Fate, Verdict, boot_fate, refusal_text
+from powercompat.decisions.verdict import Fate, Judged, Verdict, boot_fate, refusal_text
 from powercompat.errors import (
     InvalidValueError,
     MigrationError,
@@ -78,7 +78,7 @@ def _steps(names: tuple[str, ...]) -> tuple[Step, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class Negotiation:
+class Negotiation(Judged):
     """A boot up to and through CAS: what the guest ends up in, and why."""
 
     cpu: str
@@ -113,14 +113,6 @@ class Negotiation:
     one_reg_total: int
     #: the configuration's verdict (decisions.verdict): the first thing that goes wrong
     fate: Fate
-
-    @property
-    def verdict(self) -> Verdict:
-        return self.fate.verdict
-
-    @property
-    def verdict_reason(self) -> str:
-        return self.fate.reason
 
     @property
     def initial_compat(self) -> str | None:
@@ -314,7 +306,7 @@ def judge_guest(guest: GuestProfile, config: MachineConfig, initial: int, compat
 
 
 @dataclass
-class Simulation:
+class Simulation(Judged):
     """A timeline: each event with its calls and vCPU states, the final state, and the
     verdict (the first thing that went wrong for the guest, or ``works``)."""
 
@@ -324,14 +316,6 @@ class Simulation:
     vcpus: tuple[VcpuState, ...] = ()
     machines: list[PseriesMachine] = field(default_factory=list)
     fate: Fate = field(default_factory=lambda: Fate(Verdict.WORKS, ""))
-
-    @property
-    def verdict(self) -> Verdict:
-        return self.fate.verdict
-
-    @property
-    def verdict_reason(self) -> str:
-        return self.fate.reason
 
     @property
     def one_reg_total(self) -> int:
@@ -526,7 +510,7 @@ class _Timeline:
 
 
 @dataclass(frozen=True, slots=True)
-class MigrationCheck:
+class MigrationCheck(Judged):
     """Can a guest booted on ``source`` move to ``destination``, and if not, what to set."""
 
     ok: bool
@@ -539,14 +523,6 @@ class MigrationCheck:
     #: the guest's verdict: the source's boot, then the move (``migration-refused``: the
     #: guest stays on the source), then its userland on the destination
     fate: Fate
-
-    @property
-    def verdict(self) -> Verdict:
-        return self.fate.verdict
-
-    @property
-    def verdict_reason(self) -> str:
-        return self.fate.reason
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -150,3 +150,19 @@ def refusal_text(err: PowerCompatError) -> str:
     KVM refused: 'Register sync failed...; kvm_init_vcpu: ...')."""
     cause = getattr(err, "cause", None)
     return f"{err}; {cause}" if isinstance(cause, str) and cause else str(err)
+
+
+class Judged:
+    """A result that carries a ``fate``: its verdict and reason, read the same way in every
+    command's result (negotiate, simulate, migrate-check)."""
+
+    __slots__ = ()
+    fate: Fate
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.fate.verdict
+
+    @property
+    def verdict_reason(self) -> str:
+        return self.fate.reason
