@@ -78,9 +78,13 @@ _Spot = tuple[str, str | None, str | None]
 
 @dataclass(frozen=True, slots=True)
 class Host:
+    """``cpu``: the ``-cpu`` name as the inventory spells it (``cls.cpu`` is the model it
+    resolves to under the host's QEMU; an upgrade may resolve it to another)."""
+
     name: str
     cls: HostClass
     group: str
+    cpu: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +137,7 @@ class _Builder:
         if name in self.hosts:
             raise InventoryError(path, where, "name", f"duplicate host '{name}' (first at "
                                  f"{self.host_origin[name]})")
-        self.hosts[name] = Host(name, cls, group)
+        self.hosts[name] = Host(name, cls, group, cpu)
         self.host_origin[name] = f"{path} {where}"
 
     def add_guest(self, rec: Mapping[str, str | None], path: str, where: str,
