@@ -95,6 +95,20 @@ def _from_source(release: str, minor: int) -> MachineCatalogue:
 _SOURCE: Final = {"2.9": 9, "2.10": 10, "2.11": 11}
 
 
+def _release_version(release: str) -> tuple[int, int]:
+    major, minor = release.split(".")[:2]
+    return int(major), int(minor)
+
+
+def machine_catalogue_by(version: tuple[int, int]) -> MachineCatalogue:
+    """The machine types of the newest release with a catalogue at or before ``version`` (a
+    point between releases has at least the types of the release before it); the oldest
+    catalogue for a version before every one."""
+    known = sorted((*_SOURCE, *RECORDED), key=_release_version)
+    found = [r for r in known if _release_version(r) <= version]
+    return machine_catalogue(found[-1] if found else known[0])
+
+
 @cache
 def machine_catalogue(release: str) -> MachineCatalogue:
     """The machine types of ``release`` (``7.2``; ``2.10`` for 2.10-pre and 2.10).

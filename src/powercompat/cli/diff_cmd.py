@@ -96,12 +96,17 @@ def _summary(changes: Sequence[Difference], a: str, b: str) -> str:
 
 
 def _groups(changes: Iterable[Difference]) -> list[list[Difference]]:
-    """Entries with the same values, place and change: one block for all of them."""
+    """Entries with the same values, place and change: one block for all of them; blocks that
+    differ only in the guest and list the same subjects are one block naming every guest."""
     rows: dict[tuple[str, ...], list[Difference]] = {}
     for d in changes:
         key = (d.before, d.after, d.guest or "", d.direction or "", d.commit or "")
         rows.setdefault(key, []).append(d)
-    return list(rows.values())
+    merged: dict[tuple[object, ...], list[Difference]] = {}
+    for (before, after, _, direction, commit), members in rows.items():
+        key = (before, after, direction, commit, tuple(compact(members)))
+        merged.setdefault(key, []).extend(members)
+    return list(merged.values())
 
 
 def compact(diffs: Sequence[Difference]) -> list[str]:
@@ -117,7 +122,9 @@ def compact(diffs: Sequence[Difference]) -> list[str]:
             continue
         compat = s.variant == "compat"
         name = d.subject.split(",compat=")[0] if compat else d.subject.split("/")[0]
-        lines.setdefault((name, s.variant), []).append(s.mode or "unset")
+        modes = lines.setdefault((name, s.variant), [])
+        if (s.mode or "unset") not in modes:  # the same configuration for several guests
+            modes.append(s.mode or "unset")
     order = ("unset", *MODE_ORDER)
     out = []
     for (name, variant), modes in lines.items():
@@ -139,9 +146,10 @@ def _block(members: Sequence[Difference], a: str, b: str) -> list[str]:
     lines = [f"    {subject}" for subject in compact(members)]
     lines.append(f"      {(a + ':').ljust(width)} {first.before}")
     lines.append(f"      {(b + ':').ljust(width)} {first.after}")
-    if first.guest or first.direction:
+    guests = ", ".join(dict.fromkeys(d.guest for d in members if d.guest))
+    if guests or first.direction:
         way = {"forward": f"{a} -> {b}", "back": f"{b} -> {a}"}.get(first.direction or "", "")
-        lines.append("      " + ", ".join(x for x in (first.guest or "", way) if x))
+        lines.append("      " + ", ".join(x for x in (guests, way) if x))
     if first.changes:
         last = first.changes[-1]
         more = f" (+{len(first.changes) - 1} earlier)" if len(first.changes) > 1 else ""

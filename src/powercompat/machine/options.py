@@ -27,6 +27,7 @@ from powercompat.catalog.machines import (
     MachineCatalogue,
     MachineType,
     machine_catalogue,
+    machine_catalogue_by,
     machine_version,
 )
 from powercompat.catalog.modes import CompatMode, mode_by_name
@@ -261,13 +262,20 @@ def parse_platform(name: str | None, accel: Accel, kernel: KernelRelease) -> Hos
 def machine_types(profile: Profile) -> MachineCatalogue:
     """The pseries machine types of the release ``profile`` stands for: its version's own
     (recorded from Debian's binary, or the 2017 source lists), else the recording that stands
-    for it (head: Debian's 11.1), else 2.10's for the 2.10 development point."""
+    for it (head: Debian's 11.1), else, for a point of the history (``head~N``, the 2.10
+    development point), those of the release its last change shipped in (or the newest
+    before it): machine types are no part of the modelled history, so a walk between two
+    releases keeps the types both have."""
     if profile.version is not None:
         try:
             return machine_catalogue(f"{profile.version[0]}.{profile.version[1]}")
         except KeyError:
             pass
-    return machine_catalogue(profile.recorded or "2.10")
+    if profile.recorded is not None:
+        return machine_catalogue(profile.recorded)
+    changes = profile.catalogue.changes
+    last = changes[-1].version if changes else (2, 10)
+    return machine_catalogue_by((last[0], last[1]))
 
 
 def parse_machine(name: str, profile: Profile) -> MachineType:

@@ -339,7 +339,8 @@ def _moves(a: Observations, b: Observations,
         before, after = ("sends", refused) if direction == "forward" else (refused, "sends")
         out.add(Difference(
             "migration-refused", subject_of(a, b, situation), before, after,
-            f"{guest} running with {situation.qemu_args()} cannot move from a {src} host to "
+            f"{guest} running with {situation.qemu_args(move.machine or 'pseries')} cannot "
+            f"move from a {src} host to "
             f"a {dst} host: {move.error}", "breaks", guest=guest, direction=direction,
             situation=situation))
 

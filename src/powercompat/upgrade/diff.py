@@ -4,15 +4,22 @@ can change a guest's fate, computed from the engine's profiles."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
 
+from powercompat.errors import PowerCompatError
 from powercompat.profiles import Profile, parse_profile
 from powercompat.upgrade.attribute import attribute
 from powercompat.upgrade.compare import SEVERITIES, Difference, compare
 from powercompat.upgrade.observe import (
     REAL_GUESTS,
+    Move,
     Observations,
+    Situation,
+    common_machine,
     engine_catalog,
+    engine_move,
+    engine_moves,
     engine_observations,
     situations,
 )
@@ -26,6 +33,8 @@ class UpgradeDiff:
     before: Observations
     after: Observations
     changes: tuple[Difference, ...]
+    #: the live migrations asked, keyed (direction, guest, situation)
+    moves: Mapping[tuple[str, str, Situation], Move] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         """How many entries of each severity (every severity named, zeros included)."""
@@ -61,5 +70,17 @@ def diff(from_qemu: str, to_qemu: str) -> UpgradeDiff:
     """
     first, second = parse_profile(from_qemu), parse_profile(to_qemu)
     before, after = observe_pair(first, second)
-    found = attribute(compare(before, after), first, second)
-    return UpgradeDiff(before, after, tuple(found))
+    moves = engine_moves(before, after)
+    machine = common_machine(first, second)
+
+    def moved_at(qemu: str, d: Difference) -> Hashable:
+        # the walk moves the --to end from --from to --to; the --from end stays
+        assert d.guest is not None and d.situation is not None
+        src, dst = (first.name, qemu) if d.direction == "forward" else (qemu, first.name)
+        try:
+            return engine_move(src, dst, d.guest, d.situation, machine)
+        except PowerCompatError as err:
+            return str(err)
+
+    found = attribute(compare(before, after, moves), first, second, moved_at)
+    return UpgradeDiff(before, after, tuple(found), moves)

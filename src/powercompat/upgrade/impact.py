@@ -173,8 +173,18 @@ def _guest_findings(e: _Entries, name: str, mode: str | None, kernel: str) -> li
     for direction in ("forward", "back"):
         move = e.get("migration-refused", subject, kernel, direction)
         if move is not None:
-            out.append(Finding(move, None))
+            out.append(Finding(move, _move_advice(e, direction)))
     return out
+
+
+def _move_advice(e: _Entries, direction: str) -> str:
+    """What a refused move leaves to do during the upgrade, by its direction."""
+    a, b = e.before.release, e.after.release
+    if direction == "forward":
+        return (f"it cannot move live from a {a} host to a {b} host: restart it on the "
+                f"upgraded host instead")
+    return (f"once on a {b} host it cannot move back to a {a} host: upgrade every host it may "
+            "move to before moving it")
 
 
 def _order(findings: Iterable[Finding]) -> tuple[Finding, ...]:

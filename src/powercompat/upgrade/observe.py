@@ -24,10 +24,11 @@ from typing import Final, NamedTuple
 from powercompat.catalog.guests import GUESTS
 from powercompat.catalog.history import HEAD
 from powercompat.errors import PowerCompatError
-from powercompat.machine.options import resolve_pseries_cpu
+from powercompat.catalog.machines import PLAIN as PLAIN_MACHINE
+from powercompat.machine.options import machine_types, resolve_pseries_cpu
 from powercompat.messages import unknown_cpu_model
 from powercompat.profiles import Profile, parse_profile
-from powercompat.scenario import Negotiation, negotiate
+from powercompat.scenario import Negotiation, migrate_check, negotiate
 
 #: the guest kernels the diff boots: the real Debian kernels (not the patched variants)
 REAL_GUESTS: Final[tuple[str, ...]] = tuple(g.name for g in GUESTS if g.pvr_filter is None)
@@ -64,11 +65,11 @@ class Situation(NamedTuple):
         rank = MODE_ORDER.index(self.mode) if self.mode in MODE_ORDER else len(MODE_ORDER)
         return (self.name, -1 if self.mode is None else rank, self.mode or "", self.variant)
 
-    def qemu_args(self) -> str:
-        """The command line it stands for, for the detail text."""
+    def qemu_args(self, machine_type: str = "pseries") -> str:
+        """The command line it stands for, for the detail text (``-M machine_type``)."""
         if self.variant == CPU_COMPAT:
-            return f"-M pseries -cpu {self.name},compat={self.mode}"
-        machine = "pseries" + (f",max-cpu-compat={self.mode}" if self.mode else "")
+            return f"-M {machine_type} -cpu {self.name},compat={self.mode}"
+        machine = machine_type + (f",max-cpu-compat={self.mode}" if self.mode else "")
         smp = " -smp 2,threads=2" if self.variant == THREADS else ""
         return f"-M {machine} -cpu {self.name}{smp}"
 
@@ -95,10 +96,13 @@ class Boot(NamedTuple):
 
 
 class Move(NamedTuple):
-    """A live migration of a running guest (after CAS) to a host of the other release."""
+    """A live migration of a running guest (after CAS) to a host of the other release, both
+    ends with machine type ``machine`` (None: not recorded); ``error``: the first line the
+    destination printed when it refused."""
 
     moved: bool
     error: str | None = None
+    machine: str | None = None
 
     def __str__(self) -> str:
         return "moves" if self.moved else f"refused: {self.error}"
@@ -228,6 +232,82 @@ def engine_observations(qemu: str, asked: tuple[Situation, ...],
     return Observations(profile.name, f"QEMU {profile.name} (engine profile: "
                         f"{profile.resolution or profile.title})", catalog, resolves, startup,
                         boots, profile)
+
+
+#: the two directions of a move: ``forward`` from a --from host to a --to host, ``back``
+DIRECTIONS: Final = ("forward", "back")
+
+
+def common_machine(first: Profile, second: Profile) -> str:
+    """The machine type both ends of a move between the two releases pin: the newest pseries
+    type both have (live migration needs the same type on both ends; plain ``pseries`` is each
+    release's own newest); plain ``pseries`` when they share none."""
+    mine, theirs = machine_types(first), machine_types(second)
+    shared = [t for t in mine.types if theirs.resolve(t.name) is not None]
+    return max(shared, key=lambda t: t.version).name if shared else PLAIN_MACHINE
+
+
+def movable(a: Observations, b: Observations, situation: Situation) -> bool:
+    """A configuration whose move the diff asks about: plain (one vCPU), a -cpu name and a
+    mode both releases know, and both start it (else a catalogue or start-up entry says it)."""
+    if situation.variant != PLAIN:
+        return False
+    if situation.name not in a.resolves or situation.name not in b.resolves:
+        return False
+    mode = situation.mode
+    if mode is not None and (mode not in a.catalog.modes or mode not in b.catalog.modes):
+        return False
+    return all(o.startup.get(situation, Start(False)).started for o in (a, b))
+
+
+@cache
+def _model(qemu: str, name: str) -> str | None:
+    try:
+        return resolve_pseries_cpu(name, parse_profile(qemu)).name
+    except PowerCompatError:
+        return None
+
+
+_MOVES: dict[tuple[object, ...], Move | None] = {}
+
+
+def engine_move(src: str, dst: str, guest: str, situation: Situation, machine: str
+                ) -> Move | None:
+    """The engine's live migration of ``guest`` running ``situation`` (plain) from a QEMU
+    ``src`` host to a QEMU ``dst`` host, both ends ``-M machine``, TCG, after CAS; None when
+    the source does not run the guest up to the migration. Asked once per pair of models the
+    name starts on the two ends (names of the same models move alike)."""
+    name = situation.name
+    ends = (_model(src, name), _model(dst, name))
+    key = (src, dst, guest, ends, situation.mode, machine, name if None in ends else "")
+    if key not in _MOVES:
+        check = migrate_check(name, name, situation.mode, guest=guest, accel="tcg",
+                              src_qemu=src, dst_qemu=dst, machine=machine)
+        _MOVES[key] = None if check.side == "source" else Move(check.ok, check.error, machine)
+    return _MOVES[key]
+
+
+def engine_moves(a: Observations, b: Observations,
+                 guests: tuple[str, ...] = REAL_GUESTS
+                 ) -> dict[tuple[str, str, Situation], Move]:
+    """The engine's live migrations of every movable configuration, per guest, both ways,
+    each end pinned to :func:`common_machine` under TCG, after CAS: ``migrate_check`` with
+    each side its own release, the same -cpu and max-cpu-compat on both. A move whose source
+    does not run the guest (it dies there) is no question of migration: the boot's entry
+    says it."""
+    assert a.profile is not None and b.profile is not None
+    machine = common_machine(a.profile, b.profile)
+    ends = {"forward": (a.release, b.release), "back": (b.release, a.release)}
+    out: dict[tuple[str, str, Situation], Move] = {}
+    for situation in a.startup:
+        if not movable(a, b, situation):
+            continue
+        for guest in guests:
+            for direction in DIRECTIONS:
+                move = engine_move(*ends[direction], guest, situation, machine)
+                if move is not None:
+                    out[direction, guest, situation] = move
+    return out
 
 
 def unknown_name(start: Start, name: str) -> bool:

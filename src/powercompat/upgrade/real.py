@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from powercompat.catalog.history import HEAD
+from powercompat.catalog.machines import machine_version
 from powercompat.catalog.modes import mode_name
 from powercompat.catalog.recorded import recorded_catalogue
 from powercompat.messages import invalid_compat_mode
-from powercompat.upgrade.compare import Difference, compare
+from powercompat.upgrade.compare import Difference, compare, subject_of
 from powercompat.upgrade.observe import (
     CPU_COMPAT,
     PLAIN,
@@ -180,11 +181,21 @@ def cell_boot(cell: CellResult) -> Boot | None:
     return Boot(compat, init)
 
 
+def source_ran(m: Mapping[str, Any]) -> bool:
+    """The source ran the guest up to the migration: it started, and it had not exited
+    before the migration began (refused to start, or its guest died: no migration at all)."""
+    s = m["src"]
+    return bool(s["started"]) and not (m["migrate_status"] is None
+                                       and s["exit_status"] is not None)
+
+
 def load_moves(recordings: Path, first: str, second: str
                ) -> tuple[dict[tuple[str, str, Situation], Move], tuple[str, ...]]:
     """The recorded cross-release migrations of a pair, both ways: the same -cpu and
-    max-cpu-compat on both sides, the same pinned machine type, a running guest (after CAS)."""
+    max-cpu-compat on both sides, the same pinned machine type (of several, the newest), a
+    running guest (after CAS; a source whose guest never ran is the boot's difference)."""
     moves: dict[tuple[str, str, Situation], Move] = {}
+    versions: dict[tuple[str, str, Situation], tuple[int, int]] = {}
     files = []
     for direction, src, dst in (("forward", first, second), ("back", second, first)):
         path = recordings / f"qemu-{src}-to-{dst}-migration.json"
@@ -193,15 +204,18 @@ def load_moves(recordings: Path, first: str, second: str
         files.append(path.name)
         for m in _read(path)["migrations"]:
             s, d = m["src"], m["dst"]
+            version = machine_version(s["machine"])
             if (m["stage"] != "after-cas" or m.get("inconclusive") or s["cpu"] != d["cpu"]
                     or s["max_cpu_compat"] != d["max_cpu_compat"]
-                    or s["machine"] != d["machine"] or s["machine"] == "pseries"):
+                    or s["machine"] != d["machine"] or version is None):
                 continue
-            if not (s["started"] and d["started"]):
+            if not (source_ran(m) and d["started"]):
                 continue
             error = None if m["moved"] else (d.get("first_error") or m.get("migrate_error"))
             key = (direction, m["guest"], Situation(s["cpu"], s["max_cpu_compat"]))
-            moves.setdefault(key, Move(bool(m["moved"]), error))
+            if key not in versions or version > versions[key]:
+                versions[key] = version
+                moves[key] = Move(bool(m["moved"]), error, s["machine"])
     return moves, tuple(files)
 
 
@@ -368,13 +382,14 @@ def observations_from_json(data: Mapping[str, Any]) -> Observations:
 
 
 def moves_json(moves: Mapping[tuple[str, str, Situation], Move]) -> list[list[object]]:
-    return [[d, g, s.name, s.mode, mv.moved, mv.error]
+    return [[d, g, s.name, s.mode, mv.moved, mv.error, mv.machine]
             for (d, g, s), mv in sorted(moves.items(), key=lambda i: (i[0][0], i[0][1],
                                                                       i[0][2].order))]
 
 
 def moves_from_json(rows: Iterable[list[Any]]) -> dict[tuple[str, str, Situation], Move]:
-    return {(d, g, Situation(n, m)): Move(ok, e) for d, g, n, m, ok, e in rows}
+    return {(d, g, Situation(n, m)): Move(ok, e, *machine)
+            for d, g, n, m, ok, e, *machine in rows}
 
 
 # ---------------------------------------------------------------- holding the engine to it
@@ -406,8 +421,15 @@ def covered(diff: Difference, before: Observations, after: Observations,
     if diff.kind == "cas-changed":
         return (diff.guest, s) in before.boots and (diff.guest, s) in after.boots
     if diff.kind == "migration-refused":
-        return (diff.direction, diff.guest, s) in moves
+        # any name the recording moved that the diff reports under the same subject
+        return any((d, g) == (diff.direction, diff.guest) and known(before, after, m)
+                   and subject_of(before, after, m) == diff.subject for d, g, m in moves)
     return s in before.startup and s in after.startup
+
+
+def known(before: Observations, after: Observations, situation: Situation) -> bool:
+    """Both releases know the -cpu name (its subject can be spelled)."""
+    return situation.name in before.resolves and situation.name in after.resolves
 
 
 def _same(x: Difference, y: Difference) -> bool:
