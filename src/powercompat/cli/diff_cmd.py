@@ -102,10 +102,10 @@ def _groups(changes: Iterable[Difference]) -> list[list[Difference]]:
     for d in changes:
         key = (d.before, d.after, d.guest or "", d.direction or "", d.commit or "")
         rows.setdefault(key, []).append(d)
-    merged: dict[tuple[object, ...], list[Difference]] = {}
+    merged: dict[tuple[str, ...], list[Difference]] = {}
     for (before, after, _, direction, commit), members in rows.items():
-        key = (before, after, direction, commit, tuple(compact(members)))
-        merged.setdefault(key, []).extend(members)
+        merged.setdefault((before, after, direction, commit, *compact(members)),
+                          []).extend(members)
     return list(merged.values())
 
 

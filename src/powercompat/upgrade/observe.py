@@ -23,8 +23,8 @@ from typing import Final, NamedTuple
 
 from powercompat.catalog.guests import GUESTS
 from powercompat.catalog.history import HEAD
-from powercompat.errors import PowerCompatError
 from powercompat.catalog.machines import PLAIN as PLAIN_MACHINE
+from powercompat.errors import PowerCompatError
 from powercompat.machine.options import machine_types, resolve_pseries_cpu
 from powercompat.messages import unknown_cpu_model
 from powercompat.profiles import Profile, parse_profile
