@@ -26,12 +26,14 @@ def test_tool_is_clean(cmd: list[str]) -> None:
 #: itself); peers of one rank never import each other. ``messages`` and ``errors`` are the
 #: leaves everything may use; ``catalog`` imports nothing of ours at all. ``inputs`` (the
 #: capped readers, over errors) and ``arguments`` (the entry-point checks, over inputs) are
-#: helpers just above the leaves: scenario and the front-ends use them.
+#: helpers just above the leaves: scenario and the front-ends use them. ``upgrade`` (the
+#: upgrade diff) is a front-end over two others: it reads fleet inventories and verify's
+#: recordings of the real binaries.
 RANKS: dict[str, int] = {
     "messages": 0, "errors": 1, "inputs": 2, "arguments": 3,
     "catalog": 2, "decisions": 3, "profiles": 4, "accel": 5,
-    "machine": 6, "scenario": 7, "stress": 7, "fuzz": 8, "fleet": 8, "verify": 8, "cli": 9,
-    "__init__": 10, "__main__": 10,
+    "machine": 6, "scenario": 7, "stress": 7, "fuzz": 8, "fleet": 8, "verify": 8,
+    "upgrade": 9, "cli": 10, "__init__": 11, "__main__": 11,
 }
 ISOLATED = frozenset({"catalog"})
 

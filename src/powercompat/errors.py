@@ -6,6 +6,7 @@
      +-- InputError                  bad text from a user (CLI option, inventory, hex)
      |    +-- UnknownCpuError        -cpu name QEMU does not know
      |    +-- CpuNotPseriesError     -cpu name of a CPU pseries cannot run
+     |    +-- UnsupportedMachineError -M machine type this release does not have
      |    +-- CpuPropertyError       -cpu X,prop=Y with a property the CPU type lacks
      |    +-- InvalidModeError       max-cpu-compat name not in the table
      |    +-- UnknownProfileError    QEMU release profile or guest profile unknown
@@ -50,6 +51,19 @@ class UnknownCpuError(InputError):
     def __init__(self, name: str) -> None:
         super().__init__(messages.unknown_cpu_model(name))
         self.name = name
+
+
+class UnsupportedMachineError(InputError):
+    """A ``-M`` machine type this QEMU release does not have (select_machine() exits).
+
+    ``lines``: what the release prints, in its own words (5.2: ``-M pseries-7.2: unsupported
+    machine type``; 7.2: ``unsupported machine type``; 10.0+: ``unsupported machine type:
+    "pseries-11.1"``), then the hint."""
+
+    def __init__(self, machine: str, lines: tuple[str, ...]) -> None:
+        super().__init__(lines[0])
+        self.machine = machine
+        self.lines = lines
 
 
 class CpuNotPseriesError(InputError):
@@ -160,11 +174,17 @@ class MigrationError(PowerCompatError):
     """
 
     def __init__(self, message: str, cause: str | None = None,
-                 detail: str | None = None) -> None:
+                 detail: str | None = None, more: tuple[str, ...] = (),
+                 rule: str | None = None) -> None:
         super().__init__(message)
         self.cause = cause
         #: why, in our words, where QEMU's lines do not say it
         self.detail = detail
+        #: every line QEMU prints, in order (message, cause, then ``more``)
+        self.lines = (message, *((cause,) if cause is not None else ()), *more)
+        #: the rule that refused (``machine-type``, ``vmstate-version``, ``xive-section``,
+        #: ``compat-mode``, ``pvr``, ...), for reports
+        self.rule = rule
 
 
 class MachineError(PowerCompatError):

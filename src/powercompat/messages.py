@@ -164,6 +164,39 @@ def post_load_failed_chained(instance_id: int, idstr: str, version: int, minimum
             f"version_id: {version}, minimum_version: {minimum}, ret: {ret}")
 
 
+# migration/savevm.c configuration_post_load(): the machine type in the configuration
+# section is not this machine's (the resolved name: plain pseries is the release's newest)
+def machine_type_mismatch(received: str, local: str) -> str:
+    return f"Machine type received is '{received}' and local is '{local}'"
+
+
+# 11.1 (head's vmstate_load_state() chain): the configuration section's post_load failed
+def machine_type_mismatch_chained(received: str, local: str, err: int) -> str:
+    return (f"{load_of_migration_failed(err)}: post load hook failed for: configuration, "
+            f"version_id: 1, minimum_version: 0: {machine_type_mismatch(received, local)}")
+
+
+# migration/vmstate.c vmstate_load_state(): a (sub)section newer than this binary's
+def vmstate_too_new(name: str, incoming: int, local: int) -> str:
+    return f"{name}: incoming version_id {incoming} is too new for local version_id {local}"
+
+
+# migration/savevm.c qemu_loadvm_section_start_full(): a section version above this
+# binary's (5.2 .. 10.0: error_report; head prints it without "savevm: " in its chain)
+def section_version_unsupported(version: int, idstr: str, local: int) -> str:
+    return f"savevm: unsupported version {version} for '{idstr}' v{local}"
+
+
+# hw/ppc/spapr_rtas.c rtas_ibm_os_term() reports a guest panic; Linux's rtas_os_term()
+# (arch/powerpc/kernel/rtas.c) prefixes "OS panic: ", kernel/exit.c names init's signal
+def guest_init_killed(signal: int) -> str:
+    return f"OS terminated: OS panic: Attempted to kill init! exitcode=0x{signal:08x}"
+
+
+#: the signal a userland gets for an instruction its CPU does not run
+SIGILL = 4
+
+
 def strerror(err: int) -> str:
     """The C library's text for an errno, as QEMU's error_setg_errno() appends it."""
     return os.strerror(err)

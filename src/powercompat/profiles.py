@@ -246,14 +246,44 @@ def _for_version(text: str) -> Profile:
                   f"{text}: {note}{how}", recorded)
 
 
+_BEFORE_HEAD: Final = re.compile(r"head~([0-9]{1,4})")
+
+
+def profile_before_head(count: int) -> Profile:
+    """``head~N``: every modelled change but the last ``count`` (a point between releases,
+    as ``git`` spells it). Releases are prefixes of the history, so any point between two of
+    them is one of these; ``diff`` walks them to find the change behind a difference.
+
+    :raises UnknownProfileError: ``count`` leaves no change (or is negative).
+    """
+    if not 0 <= count < len(CHANGES):
+        raise UnknownProfileError("QEMU profile", f"head~{count}",
+                                  [*_VALID, f"or head~N for N in 0 .. {len(CHANGES) - 1}"])
+    return _before_head(count)
+
+
+@cache
+def _before_head(count: int) -> Profile:
+    changes = CHANGES[: len(CHANGES) - count]
+    last = changes[-1]
+    return _build(f"head~{count}", f"QEMU history up to {last.label}",
+                  f"the first {len(changes)} modelled changes, the last: {last.title}",
+                  changes, None, f"head~{count}: head without its last {count} changes",
+                  None)
+
+
 def parse_profile(name: str) -> Profile:
-    """A profile by name, else by QEMU version (:func:`profile_for_version`).
+    """A profile by name, else ``head~N`` (:func:`profile_before_head`), else by QEMU version
+    (:func:`profile_for_version`).
 
     :raises UnknownProfileError: neither a profile name nor a modelled QEMU version.
     """
     profile = profile_by_name(name)
     if profile is not None:
         return profile
+    before = _BEFORE_HEAD.fullmatch(name)
+    if before is not None:
+        return profile_before_head(int(before.group(1)))
     try:
         return profile_for_version(name)
     except UnknownProfileError:

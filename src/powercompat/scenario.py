@@ -26,21 +26,27 @@ from powercompat.decisions.guest import (
 from powercompat.decisions.threads import max_vthreads
 from powercompat.decisions.verdict import Fate, Judged, Verdict, boot_fate, refusal_text
 from powercompat.errors import (
+    CpuNotPseriesError,
+    InputError,
     InvalidValueError,
     MigrationError,
     PowerCompatError,
+    UnknownCpuError,
     UnknownProfileError,
+    UnsupportedMachineError,
 )
 from powercompat.machine.options import (
     MachineConfig,
     MachineOptions,
     is_host_cpu,
     is_kvm,
+    machine_types,
+    parse_options,
 )
 from powercompat.machine.pseries import PseriesMachine
 from powercompat.machine.state import Event, Lifecycle, VcpuState
 from powercompat.machine.steps import STEP_NAMES, Step, run_step
-from powercompat.messages import hex32, hex64
+from powercompat.messages import SIGILL, guest_init_killed, hex32, hex64
 from powercompat.profiles import DEFAULT_PROFILE, parse_profile
 
 EVENT_NAMES: Final[tuple[str, ...]] = STEP_NAMES
@@ -187,6 +193,7 @@ def negotiate(
     disable_radix: bool = False,
     host_kernel: str | None = None,
     host_platform: str | None = None,
+    machine: str = "pseries",
 ) -> Negotiation:
     """Start the machine and run CAS with the guest's buffer (or ``pvr_list``).
 
@@ -194,17 +201,17 @@ def negotiate(
     ``disable_radix``: the guest kernel is booted with ``disable_radix`` (hash MMU only).
     ``host_kernel``: the host's Linux under a modelled KVM (catalog.kernels; default the
     newest); ``host_platform``: where it runs (``powernv``, the default, or ``pseries``: a
-    nested hypervisor).
+    nested hypervisor); ``machine``: ``-M`` (plain ``pseries``: the release's newest type).
 
     :raises InputError: unknown CPU, mode, profile, guest or accelerator.
     :raises CasBufferError: ``pvr_list`` is malformed.
     """
     options = MachineOptions(cpu=cpu, smp=smp, threads=threads, max_cpu_compat=max_cpu_compat,
                              accel=accel, host_cpu=host_cpu, qemu=qemu, host_kernel=host_kernel,
-                             host_platform=host_platform)
+                             host_platform=host_platform, machine=machine)
     profile_guest = parse_guest(guest)
-    machine = PseriesMachine.from_options(options)
-    config = machine.config
+    vm = PseriesMachine.from_options(options)
+    config = vm.config
     buffer = pvr_list if pvr_list is not None else profile_guest.cas_buffer
     parse_cas_pvrs(buffer)  # a malformed buffer is bad input: refuse before starting
     reasons: list[str] = []
@@ -212,33 +219,33 @@ def negotiate(
     refusal: str | None = None  # QEMU's words when it does not start (both lines)
     cas_failed = raw_fallback = cas_reached = False
     initial = 0
-    runs = kernel_runs(profile_guest, machine.config.model)
+    runs = kernel_runs(profile_guest, vm.config.model)
     try:
-        machine.realize()
-        machine.reset()
+        vm.realize()
+        vm.reset()
     except PowerCompatError as err:
         error = str(err)
         refusal = refusal_text(err)
     else:
-        initial = machine.boot_cpu.compat_pvr
+        initial = vm.boot_cpu.compat_pvr
         if not runs.reaches_cas:  # the guest never calls CAS: it stays in its reset mode
             error = f"the guest never reaches CAS: {runs.reason}"
         else:
             cas_reached = True
-            result = machine.cas(buffer)
+            result = vm.cas(buffer)
             raw_fallback = result.raw_fallback
             if result.hcall_ret != H_SUCCESS:
                 cas_failed = True
                 error = result.error or f"CAS returned H_HARDWARE ({result.hcall_ret})"
-    for event in machine.events:
+    for event in vm.events:
         reasons.extend(f"{event.name}: {r}" for r in event.reasons)
         if event.error:
             reasons.append(f"{event.name}: error: {event.error}")
-    started = machine.state is Lifecycle.RUNNING
-    boot = machine.vcpus[0] if machine.vcpus else None
+    started = vm.state is Lifecycle.RUNNING
+    boot = vm.vcpus[0] if vm.vcpus else None
     compat_pvr = boot.compat_pvr if boot and started else 0
     mode = mode_by_pvr(compat_pvr, config.profile.rules.modes) if compat_pvr else None
-    state: VcpuState | None = machine.vcpu_states()[0] if boot else None
+    state: VcpuState | None = vm.vcpu_states()[0] if boot else None
     cpu_version = boot.cpu_version if boot else config.model.pvr
     kernel, verdict = judge_guest(profile_guest, config, initial, compat_pvr, state,
                                   disable_radix, reached=started)
@@ -278,7 +285,7 @@ def negotiate(
         accel=config.accel,
         reasons=tuple(reasons),
         error=error,
-        one_reg_total=len(machine.accel.transport.calls) if machine.accel.transport else 0,
+        one_reg_total=len(vm.accel.transport.calls) if vm.accel.transport else 0,
         fate=fate,
     )
 
@@ -355,10 +362,12 @@ def simulate(
     pvr_list: bytes | None = None,
     dst_cpu: str | None = None,
     dst_host_cpu: str | None = None,
+    dst_qemu: str | None = None,
 ) -> Simulation:
     """Run ``events`` in order; ``migrate`` moves the timeline to a destination machine
     (``dst_cpu``, default the source's, on host ``dst_host_cpu``, default as
-    :func:`destination_host` says) that is realized and reset with ``incoming``; if the
+    :func:`destination_host` says, under QEMU ``dst_qemu``, default the source's, with the
+    source's machine type) that is realized and reset with ``incoming``; if the
     migration is refused the guest stays on the source and the timeline goes on there.
     ``error`` is the first failure; ``fate`` the verdict.
 
@@ -371,7 +380,7 @@ def simulate(
     machine = PseriesMachine.from_options(options)
     dst_options = replace(options, cpu=dst_cpu or options.cpu,
                           host_cpu=destination_host(options, dst_cpu, dst_host_cpu),
-                          incoming=True)
+                          incoming=True, qemu=dst_qemu or options.qemu)
     if Step.MIGRATE in steps:
         PseriesMachine.from_options(dst_options)  # validate before anything runs
     return run_timeline(machine, steps, profile_guest, buffer, dst_options)
@@ -511,7 +520,14 @@ class _Timeline:
 
 @dataclass(frozen=True, slots=True)
 class MigrationCheck(Judged):
-    """Can a guest booted on ``source`` move to ``destination``, and if not, what to set."""
+    """Can a guest booted on ``source`` move to ``destination``, and if not, what to set.
+
+    A refusal names its ``side`` (``source`` or ``destination``), the ``rule`` that refused
+    (``machine-type``, ``cpu-model``, ``start-up``, ``guest``, ``xive-section``,
+    ``vmstate-version``, ``compat-mode``, ``pvr``, ...) and QEMU's ``lines`` in that side's
+    release's words; ``error`` is the first of them, ``cause`` the next. ``idle_guest_stops``:
+    why a guest that moved does not run on the destination if its vCPU idled when it was
+    stopped (TCG; None when it runs, and under KVM)."""
 
     ok: bool
     source: Negotiation
@@ -523,14 +539,32 @@ class MigrationCheck(Judged):
     #: the guest's verdict: the source's boot, then the move (``migration-refused``: the
     #: guest stays on the source), then its userland on the destination
     fate: Fate
+    side: str | None = None
+    rule: str | None = None
+    lines: tuple[str, ...] = ()
+    detail: str | None = None
+    src_qemu: str = DEFAULT_PROFILE
+    dst_qemu: str = DEFAULT_PROFILE
+    machine: str = "pseries"
+    before_boot: bool = False
+    idle_guest_stops: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {
             "ok": self.ok,
             "source": self.source.to_json(),
             "destination_cpu": self.destination_cpu,
+            "src_qemu": self.src_qemu,
+            "dst_qemu": self.dst_qemu,
+            "machine": self.machine,
+            "before_boot": self.before_boot,
             "error": self.error,
             "cause": self.cause,
+            "side": self.side,
+            "rule": self.rule,
+            "lines": list(self.lines),
+            "detail": self.detail,
+            "idle_guest_stops": self.idle_guest_stops,
             "advice": list(self.advice),
             "suggested_max_cpu_compat": self.suggested_max,
             **self.fate.to_json(),
@@ -603,6 +637,86 @@ def _migrate_once(options: MachineOptions, dst_options: MachineOptions, buffer: 
     return None, None, None, dst
 
 
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    """One side refused: which, by which rule, in its release's words."""
+
+    side: str
+    rule: str
+    lines: tuple[str, ...]
+    detail: str | None = None
+    #: the destination started and refused the incoming stream (else: it did not start)
+    loading: bool = False
+
+
+def _startup_rule(err: PowerCompatError) -> str:
+    if isinstance(err, UnsupportedMachineError):
+        return "machine-type"
+    if isinstance(err, UnknownCpuError | CpuNotPseriesError):
+        return "cpu-model"
+    return "start-up"
+
+
+def _lines(err: PowerCompatError) -> tuple[str, ...]:
+    found = getattr(err, "lines", None)
+    return tuple(found) if found else (str(err),)
+
+
+def _release_refusal(options: MachineOptions, other_qemu: str, side: str
+                     ) -> _Refusal | None:
+    """A side's options that its release refuses at start-up but the other side's release
+    accepts (a model, machine type or mode it lacks): a verdict. None when the side starts.
+
+    :raises InputError: refused by both releases (a typo, not a difference of releases).
+    """
+    try:
+        parse_options(options)
+    except InputError as err:
+        if parse_profile(options.qemu) == parse_profile(other_qemu):
+            raise
+        try:
+            parse_options(replace(options, qemu=other_qemu))
+        except InputError:
+            raise err from None
+        return _Refusal(side, _startup_rule(err), _lines(err))
+    return None
+
+
+def _save_before_boot(options: MachineOptions) -> bytes:
+    """A source created paused (``-S``) that never ran: the stream right after the reset."""
+    src = PseriesMachine.from_options(options)
+    src.realize()
+    src.reset()
+    return src.migrate_out()
+
+
+def _move(options: MachineOptions, dst_options: MachineOptions, buffer: bytes,
+          before_boot: bool) -> tuple[_Refusal | None, PseriesMachine | None]:
+    """Boot (or not) on the source, load on the destination: a refusal or the destination."""
+    try:
+        stream = (_save_before_boot(options) if before_boot
+                  else save_on_source(options, buffer))
+    except PowerCompatError as err:
+        return _Refusal("source", "start-up", _lines(err)), None
+    try:
+        return None, load_on_destination(dst_options, stream)
+    except MigrationError as err:
+        return _Refusal("destination", err.rule or "load", err.lines, err.detail, True), None
+    except PowerCompatError as err:
+        return _Refusal("destination", _startup_rule(err), _lines(err)), None
+
+
+def _machine_advice(src_qemu: str, dst_qemu: str) -> str | None:
+    """The newest machine type both releases have, as advice (None: they have none)."""
+    src, dst = (machine_types(parse_profile(q)) for q in (src_qemu, dst_qemu))
+    common = [t for t in reversed(dst.types) if src.resolve(t.name) is not None]
+    if not common:
+        return None
+    return (f"pin the machine type: -M {common[0].name} on both sides is the newest that "
+            f"QEMU {src_qemu} and QEMU {dst_qemu} both have (plain pseries is each release's "
+            f"own newest: {src.newest} and {dst.newest})")
+
+
 @checked()
 def migrate_check(
     cpu: str,
@@ -616,57 +730,115 @@ def migrate_check(
     host_platform: str | None = None,
     host_cpu: str | None = None,
     dst_host_cpu: str | None = None,
+    src_qemu: str | None = None,
+    dst_qemu: str | None = None,
+    machine: str = "pseries",
+    before_boot: bool = False,
 ) -> MigrationCheck:
-    """Boot on ``cpu``, run CAS, migrate to ``dst_cpu``; if refused, find the newest
-    max-cpu-compat that both sides accept and that makes the guest mobile. ``host_cpu`` and
-    ``dst_host_cpu`` are the hosts under KVM (``cpu`` or ``dst_cpu`` may then be ``host``);
-    the destination's host defaults as :func:`destination_host` says.
+    """Boot on ``cpu`` under QEMU ``src_qemu``, run CAS, migrate to ``dst_cpu`` under
+    ``dst_qemu`` (both default to ``qemu``), each side with machine type ``machine`` (plain
+    ``pseries``: each release's newest); if refused, find the newest max-cpu-compat that both
+    sides accept and that makes the guest mobile. ``dst_max_cpu_compat`` None is the source's
+    maximum, ``""`` none. ``before_boot``: the source was created paused and never ran.
+    ``host_cpu`` and ``dst_host_cpu`` are the hosts under KVM (``cpu`` or ``dst_cpu`` may then
+    be ``host``); the destination's host defaults as :func:`destination_host` says.
 
-    :raises InputError: unknown CPU, mode, profile, guest or accelerator.
+    A side whose release lacks a model, machine type or mode that the other release has is a
+    refusal of that side, in its words, not an input error.
+
+    :raises InputError: a CPU, mode, machine type, profile, guest or accelerator that neither
+        release knows.
     """
+    src_q, dst_q = src_qemu or qemu, dst_qemu or qemu
     profile_guest = parse_guest(guest)
     buffer = profile_guest.cas_buffer
-    options = MachineOptions(cpu=cpu, max_cpu_compat=max_cpu_compat, accel=accel, qemu=qemu,
+    options = MachineOptions(cpu=cpu, max_cpu_compat=max_cpu_compat, accel=accel, qemu=src_q,
                              host_cpu=host_cpu, host_kernel=host_kernel,
-                             host_platform=host_platform)
+                             host_platform=host_platform, machine=machine)
     dst_max = max_cpu_compat if dst_max_cpu_compat is None else dst_max_cpu_compat
     dst_options = MachineOptions(cpu=dst_cpu, max_cpu_compat=dst_max, accel=accel,
-                                 qemu=qemu, incoming=True, host_kernel=host_kernel,
-                                 host_platform=host_platform,
+                                 qemu=dst_q, host_kernel=host_kernel, incoming=True,
+                                 host_platform=host_platform, machine=machine,
                                  host_cpu=destination_host(options, dst_cpu, dst_host_cpu))
-    dst_config = PseriesMachine.from_options(dst_options).config
-    source = negotiate(cpu, max_cpu_compat, guest, accel=accel, host_cpu=host_cpu, qemu=qemu,
-                       host_kernel=host_kernel, host_platform=host_platform)
-    error, cause, detail, moved = _migrate_once(options, dst_options, buffer)
-    if error is None:
+    refusal = _release_refusal(options, dst_q, "source") or _release_refusal(
+        dst_options, src_q, "destination")
+    # the source's boot as the report shows it (a source its release refuses: as the other
+    # release would boot it, since only the refusal matters then)
+    src_for_report = src_q if refusal is None or refusal.side != "source" else dst_q
+    source = negotiate(cpu, max_cpu_compat, guest, accel=accel, host_cpu=host_cpu,
+                       qemu=src_for_report, host_kernel=host_kernel,
+                       host_platform=host_platform, machine=machine)
+    dst_model = dst_cpu
+    if refusal is None or refusal.side != "destination":
+        dst_model = parse_options(dst_options).model.name
+
+    def verdict(found: _Refusal, advice: tuple[str, ...], suggested: str | None
+                ) -> MigrationCheck:
+        text = "; ".join(found.lines[:2])
+        dst_start = found.side == "destination" and not found.loading
+        if found.side == "source" and src_for_report != src_q:
+            fate = Fate(Verdict.QEMU_REFUSES, text)  # the source's release refuses it
+        elif not source.fate.works and not before_boot and not dst_start:
+            # the guest's own boot fails first (the incoming destination is started before
+            # the source boots; a source created paused never boots)
+            fate = source.fate
+        elif found.side == "source":
+            fate = Fate(Verdict.QEMU_REFUSES, text)
+        else:
+            fate = Fate(Verdict.MIGRATION_REFUSED, text)
+        return MigrationCheck(
+            False, source, dst_model, found.lines[0],
+            found.lines[1] if len(found.lines) > 1 else None, advice, suggested, fate,
+            found.side, found.rule, found.lines, found.detail, src_q, dst_q, machine,
+            before_boot)
+
+    if refusal is not None:
+        hints = [a for a in [_machine_advice(src_q, dst_q)] if a] \
+            if refusal.rule == "machine-type" else []
+        hints.append(f"QEMU {src_q if refusal.side == 'source' else dst_q} cannot start the "
+                     f"{refusal.side}: give both sides a model, machine type and "
+                     "max-cpu-compat both releases have")
+        return verdict(refusal, tuple(hints), None)
+    if not before_boot and source.started and source.userland_ok is False:
+        # init dies before the guest could be migrated: the source reports the panic
+        return verdict(_Refusal("source", "guest", (guest_init_killed(SIGILL),),
+                                source.userland_reason), (), None)
+    refusal, moved = _move(options, dst_options, buffer, before_boot)
+    if refusal is None:
         assert moved is not None
         fate = source.fate if not source.fate.works else _moved_fate(profile_guest, moved,
                                                                      source)
-        return MigrationCheck(True, source, dst_config.model.name, None, None, (), None, fate)
-    fate = source.fate if not source.fate.works else Fate(
-        Verdict.MIGRATION_REFUSED, f"{error}; {cause}" if cause else error)
-    advice: list[str] = [detail] if detail else []
+        return MigrationCheck(True, source, dst_model, None, None, (), None, fate, None, None,
+                              (), None, src_q, dst_q, machine, before_boot,
+                              None if before_boot else moved.idle_guest_stops)
+    advice: list[str] = [refusal.detail] if refusal.detail else []
+    if refusal.rule == "machine-type":
+        advice += [a for a in [_machine_advice(src_q, dst_q)] if a]
+        return verdict(refusal, tuple(advice), None)
+    if refusal.rule == "vmstate-version":
+        advice.append(f"QEMU {dst_q} cannot load what QEMU {src_q} sends: live migration only "
+                      "goes to the same or a newer release")
+        return verdict(refusal, tuple(advice), None)
     suggested: str | None = None
-    for mode in reversed(dst_config.profile.rules.modes):
+    for mode in reversed(parse_profile(dst_q).rules.modes):
         trial_src = replace(options, max_cpu_compat=mode.name)
         trial_dst = replace(dst_options, max_cpu_compat=mode.name)
         try:
-            trial_error, _, _ = _try_migration(trial_src, trial_dst, buffer)
+            trial, _ = _move(trial_src, trial_dst, buffer, before_boot)
         except PowerCompatError:
             continue
-        if trial_error is None:
+        if trial is None:
             suggested = mode.name
             break
     if suggested:
         advice.append(
             f"set max-cpu-compat={suggested} on the source and the destination "
-            f"(QEMU: -M pseries,max-cpu-compat={suggested}; libvirt: "
+            f"(QEMU: -M {machine},max-cpu-compat={suggested}; libvirt: "
             f"<cpu mode='host-model'><model>{suggested}</model></cpu>); "
             "on the source it takes effect at the guest's next reboot")
     else:
         advice.append("no max-cpu-compat makes this guest mobile between these CPUs")
-    return MigrationCheck(False, source, dst_config.model.name, error, cause,
-                          tuple(advice), suggested, fate)
+    return verdict(refusal, tuple(advice), suggested)
 
 
 def _moved_fate(guest: GuestProfile, dst: PseriesMachine, source: Negotiation) -> Fate:

@@ -70,7 +70,7 @@ def test_migrate_check_refused_with_advice(run: Runner) -> None:
             "'xive-source' 0. Make sure that your current VM setup matches your saved VM "
             "setup, including any hotplugged devices")
     assert r.err == f"powercompat: error: {xive}\n"
-    assert f"migration:   REFUSED: {xive}" in r.lines
+    assert f"migration:   REFUSED by the destination (xive-section): {xive}" in r.lines
     old = run("migrate-check", "--cpu", "POWER9", "--dst-cpu", "POWER8", "--qemu", "2.11")
     assert old.err == "powercompat: error: Compatibility PVR 0x0f000005 not valid for CPU\n"
     assert any(line.startswith("advice:      set max-cpu-compat=power8 on the source")
@@ -85,6 +85,35 @@ def test_migrate_check_ok_with_maximum(run: Runner) -> None:
             "--max-cpu-compat", "power8")
     assert (r.code, r.err) == (0, "")
     assert "migration:   ACCEPTED: the destination loads the CPU state" in r.lines
+
+
+def test_migrate_check_across_releases(run: Runner) -> None:
+    """Each side its own release: 7.2's power9 is DD2.0, 10.0's DD2.2; a pinned machine type
+    moves forward, plain pseries does not, and nothing goes back (cpu/slb version 2)."""
+    args = ["migrate-check", "--src-qemu", "7.2", "--dst-qemu", "10.0", "--cpu", "POWER9",
+            "--max-cpu-compat", "power8", "--accel", "tcg"]
+    r = run(*args, "--machine", "pseries-7.2")
+    assert (r.code, r.err) == (0, "")
+    assert r.lines[0].startswith("power9_v2.0 -> power9_v2.2, TCG, QEMU 7.2 -> 10.0, "
+                                 "-M pseries-7.2")
+    plain = run(*args, "--json")
+    assert plain.code == 1
+    assert (plain.json["side"], plain.json["rule"], plain.json["error"], plain.json["cause"]) == (
+        "destination", "machine-type",
+        "Machine type received is 'pseries-7.2' and local is 'pseries-10.0'",
+        "load of migration failed: Invalid argument")
+    back = run("migrate-check", "--src-qemu", "10.0", "--dst-qemu", "7.2", "--cpu", "power9",
+               "--machine", "pseries-7.2", "--accel", "tcg", "--dst-max-cpu-compat", "none")
+    assert back.code == 1
+    assert back.err == ("powercompat: error: cpu/slb: incoming version_id 2 is too new for "
+                        "local version_id 1\n")
+    # a machine type the destination's release does not have: its words, not an input error
+    newer = run("migrate-check", "--src-qemu", "10.0", "--dst-qemu", "7.2", "--cpu", "power9",
+                "--machine", "pseries-10.0", "--accel", "tcg", "--json")
+    assert newer.code == 1
+    assert (newer.json["rule"], newer.json["lines"]) == (
+        "machine-type",
+        ["unsupported machine type", "Use -machine help to list supported machines"])
 
 
 # ------------------------------------------------------------------ pcr

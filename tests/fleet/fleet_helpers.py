@@ -20,6 +20,9 @@ def host(name: str, cpu: str, group: str = "g", kvm: str = "hv", qemu: str = "he
 
 
 def guest(name: str, on: str, max_compat: str | None = None, profile: str = "linux-6.1",
-          group: str | None = None) -> dict[str, object]:
-    return {"name": name, "profile": profile, "max_cpu_compat": max_compat, "host": on,
-            "group": group}
+          group: str | None = None, machine: str | None = None) -> dict[str, object]:
+    out: dict[str, object] = {"name": name, "profile": profile, "max_cpu_compat": max_compat,
+                              "host": on, "group": group}
+    if machine is not None:
+        out["machine"] = machine
+    return out

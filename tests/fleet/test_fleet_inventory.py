@@ -251,3 +251,43 @@ def test_domains_as_libvirt_writes_them(cpu: str, cmdline: str, expected: Libvir
     assert read.libvirt.cpu == expected
     assert (read.libvirt.virt_type, read.libvirt.machine) == ("qemu", "pseries-7.2")
     assert read.max_cpu_compat == compat
+
+
+def test_release_host_kernel_guest_kernel_and_machine(tmp_path: Path) -> None:
+    """Issue #15: a host's QEMU by release or any version spelling and its kernel; a guest's
+    kernel by real name and its machine type."""
+    path = tmp_path / "i.json"
+    path.write_text(
+        '{"hosts": [{"name": "a", "cpu": "power9", "group": "g", "qemu": "7.2.22", '
+        '"host_kernel": "linux-6.1"}, {"name": "b", "cpu": "power9", "group": "g", '
+        '"qemu": "1:7.2+dfsg-7+deb12u18"}], '
+        '"guests": [{"name": "v", "host": "a", "kernel": "linux-6.1", '
+        '"machine": "pseries-7.2"}, {"name": "w", "host": "b"}]}')
+    inv = load_inventory([path])
+    assert inv.hosts[0].cls == HostClass("POWER9", "power9_v2.0", "hv", "7.2",
+                                         host_kernel="linux-6.1")
+    assert inv.hosts[1].cls.qemu == "7.2" and inv.hosts[1].cls.host_kernel == ""
+    assert inv.hosts[0].cls.options(None).host_kernel == "linux-6.1"
+    assert inv.guests[0].kind == GuestKind("linux-6.1", None, False, None, "pseries-7.2")
+    assert inv.guests[1].kind.machine == "pseries"
+
+
+@pytest.mark.parametrize(("hosts", "guests", "message"), [
+    ('[{"name": "a", "cpu": "power9", "group": "g", "host_kernel": "linux-9.9"}]', "[]",
+     "hosts[0], field 'host_kernel': unknown host kernel 'linux-9.9'"),
+    ('[{"name": "a", "cpu": "power9", "group": "g"}]',
+     '[{"name": "v", "host": "a", "kernel": "linux-6.1", "profile": "linux-2025"}]',
+     "guests[0], field 'kernel': 'linux-6.1' disagrees with profile 'linux-2025'"),
+    ('[{"name": "a", "cpu": "power9", "group": "g"}]',
+     '[{"name": "v", "host": "a", "kernel": "aix-7.3"}]',
+     "guests[0], field 'kernel': unknown guest 'aix-7.3'"),
+    ('[{"name": "a", "cpu": "power9", "group": "g"}]',
+     '[{"name": "v", "host": "a", "machine": "q35"}]',
+     "guests[0], field 'machine': not a pseries machine type: 'q35'"),
+])
+def test_bad_release_fields(tmp_path: Path, hosts: str, guests: str, message: str) -> None:
+    path = tmp_path / "i.json"
+    path.write_text(f'{{"hosts": {hosts}, "guests": {guests}}}')
+    with pytest.raises(InventoryError) as info:
+        load_inventory([path])
+    assert message in str(info.value)

@@ -33,8 +33,34 @@ def test_stream_layout() -> None:
     assert stream[:8] == bytes.fromhex("5145564d00000003")
     assert b"\x05\x0acpu/compat\x00\x00\x00\x01\x0f\x00\x00\x04" in stream
     assert stream.count(b"cpu/compat") == 1  # only sent when compat_pvr != 0
-    assert stream[-1] == 0x07
+    assert stream[-1] == 0x00  # QEMU_VM_EOF (migration/savevm.c)
     assert decode_stream(stream).cpus[0].compat_pvr == 0x0F000004
+
+
+def test_stream_with_configuration_slb_and_iommu_round_trips() -> None:
+    sent = MigrationStream((CpuRecord(0, 0x004E1200, 0, 0x0F000005),), True, "pseries-7.2",
+                           2, 3)
+    stream = encode_stream(sent)
+    # QEMU_VM_CONFIGURATION (0x07), be32 length, the name, right after the header
+    assert stream[8:24] == b"\x07\x00\x00\x00\x0bpseries-7.2"
+    assert b"\x05\x07cpu/slb\x00\x00\x00\x02" in stream
+    assert stream.index(b"cpu/slb") < stream.index(b"cpu/compat") < stream.index(b"spapr_iommu")
+    assert decode_stream(stream) == sent
+
+
+@pytest.mark.parametrize(("mutate", "message"), [
+    (lambda s: s[:8] + b"\x07\x00\x00\x00\x00" + s[8:],
+     "migration stream: machine name of 0 bytes at byte 8"),
+    (lambda s: s[:8] + b"\x07\x00\x00\x00\x05pser",
+     "migration stream truncated at byte 17 reading the machine name"),
+    (lambda s: s[:8] + b"\x07\x00\x00\x00\x02p\x01" + s[8:],
+     "migration stream: machine name is not printable at byte 13"),
+])
+def test_bad_configuration_records_are_refused(mutate, message: str) -> None:  # type: ignore[no-untyped-def]
+    stream = encode_stream(MigrationStream((CpuRecord(0, 0x004E1202, 0, None),)))
+    with pytest.raises(MigrationStreamError) as info:
+        decode_stream(mutate(stream))
+    assert str(info.value) == message
 
 
 @pytest.mark.parametrize(("mutate", "message"), [

@@ -19,6 +19,10 @@ Which command can express what:
   with the -cpu and maximum libvirt passed;
 - a start-up probe or a gdbstub reading: negotiate (QEMU started or refused, nothing more was
   observed);
+- a real upgrade diff (``verify diff``, diff-R1-to-R2.json): its own runs are the start-up
+  probes it added on each side (``extra_probes``), judged as probes by negotiate on that
+  side's release, ``-cpu X,compat=Y`` spelled as QEMU took it; the rest of the file is drawn
+  from recordings judged here on their own;
 - a nested KVM HV session (``verify kvm``, schema powercompat-verify-kvm/1): simulate with
   realize, reset, cas, reboot, cas on the recorded host PVR and L1 kernel, as
   verify/kvm/compare.py asks it. The engine is asked only where it has the QEMU profile and
@@ -60,6 +64,7 @@ from powercompat.verify.observed import (
     migration_fate,
     patched_fate,
     startup_fate,
+    xmigration_fate,
 )
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
@@ -147,6 +152,20 @@ def _migrations(data: dict[str, Any]) -> Iterator[Config]:
                     qemu=qemu, accel="tcg", dst_max_cpu_compat=run["dst_max_cpu_compat"] or "")})
 
 
+def _xmigrations(data: dict[str, Any]) -> Iterator[Config]:
+    """Between two releases (``verify migration``): migrate-check with each side's release
+    and the machine type (simulate's migrate event is held to the same recordings in
+    test_xmigration_engine.py)."""
+    for run in data["migrations"]:
+        src, dst = run["src"], run["dst"]
+        verdicts = {"migrate-check": _engine(
+            migrate_check, src["cpu"], dst["cpu"], src["max_cpu_compat"], guest=run["guest"],
+            accel="tcg", dst_max_cpu_compat=dst["max_cpu_compat"] or "",
+            src_qemu=src["release"], dst_qemu=dst["release"], machine=src["machine"],
+            before_boot=run["stage"] == "before-boot")}
+        yield Config(run["key"], xmigration_fate(run), verdicts)
+
+
 def _hotplugs(data: dict[str, Any]) -> Iterator[Config]:
     qemu = qemu_profile(data["qemu_version"])
     guest = guest_profile(data["kernel_version"])
@@ -173,6 +192,23 @@ def _startups(data: dict[str, Any], key: str) -> Iterator[Config]:
             startup_fate(error), {
                 "negotiate": _engine(negotiate, item["cpu"], item["max_cpu_compat"],
                                      accel="tcg", qemu=qemu, **machine)})
+
+
+def _diff_probes(data: dict[str, Any]) -> Iterator[Config]:
+    """The start-up probes a real upgrade diff ran on each release (upgrade/real.py)."""
+    for side in ("from", "to"):
+        qemu = qemu_profile(data[side]["qemu_version"])
+        for probe in data["extra_probes"][side]:
+            cpu, mode, variant = probe["cpu"], probe["max_cpu_compat"], probe["variant"]
+            if variant == "compat":  # -cpu CPU,compat=MODE, no machine maximum
+                cpu, mode = f"{cpu},compat={mode}", None
+            machine = {"smp": 2, "threads": 2} if variant == "threads=2" else {}
+            assert variant in ("", "compat", "threads=2"), variant
+            yield Config(
+                f"{side}:{probe['cpu']}:{probe['max_cpu_compat'] or 'unset'}:{variant}",
+                startup_fate(probe["startup_error"]), {
+                    "negotiate": _engine(negotiate, cpu, mode, accel="tcg", qemu=qemu,
+                                         **machine)})
 
 
 def _libvirt(data: dict[str, Any]) -> Iterator[Config]:
@@ -254,7 +290,10 @@ def _configs(path: Path) -> tuple[str, list[Config]]:
     readers: dict[str, Callable[[dict[str, Any]], Iterator[Config]]] = {
         "boots": _patched, "migrations": _migrations, "hotplugs": _hotplugs,
         "probes": lambda d: _startups(d, "probes"),
-        "readings": lambda d: _startups(d, "readings"), "cases": _libvirt}
+        "readings": lambda d: _startups(d, "readings"), "cases": _libvirt,
+        "extra_probes": _diff_probes}
+    if data.get("schema") == "powercompat-xmigration/1":
+        return "migrations", list(_xmigrations(data))
     for key, reader in readers.items():
         if key in data:
             return key, list(reader(data))

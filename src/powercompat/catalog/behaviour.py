@@ -179,6 +179,25 @@ class Switches(NamedTuple):
     ail_mode_3_cap: Annotated[bool, Doc(
         "spapr cap ail-mode-3, on by default when the CPU runs ISA 2.07 within "
         "max-cpu-compat: a KVM without KVM_CAP_PPC_AIL_MODE_3 refuses the machine")] = False
+    vmstate_slb: Annotated[int, Doc(
+        "the version of the cpu/slb subsection sent and accepted (vmstate_slb.version_id, "
+        "target/ppc/machine.c); a destination refuses a newer one"
+    )] = 1
+    vmstate_spapr_iommu: Annotated[int, Doc(
+        "the version of the spapr_iommu section sent and accepted "
+        "(vmstate_spapr_tce_table.version_id, hw/ppc/spapr_iommu.c); a destination refuses "
+        "a newer one"
+    )] = 2
+    tcg_decrementer_migration: Annotated[bool, Doc(
+        "TCG saves the decrementer before a migration and restarts its timer after the load "
+        "(cpu_pre_save, cpu_post_load); before, a guest whose vCPU idles when it is stopped "
+        "never wakes on the destination"
+    )] = False
+    rtas_stopped_since: Annotated[tuple[int, int] | None, Doc(
+        "machine types from this version migrate the RTAS stopped state (cpu/rtas_stopped); "
+        "with an older one (rtas-stopped-state=false) the destination infers it from halted "
+        "+ PSSCR[EC] + LPCR PM bits, which the idle boot vCPU has: it never runs again (TCG)"
+    )] = None
     family_alias_is_host: Annotated[bool, Doc(
         "under KVM, the host family's generic alias (power9 on a POWER9 host) names the host "
         "type itself, with the host's PVR (before: the CPU class that matches the host's PVR, "

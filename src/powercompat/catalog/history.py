@@ -307,6 +307,11 @@ CHANGES: Final[tuple[Change, ...]] = (
            "spapr_dt_ov5_platform_support() checks the MMU at every reset: below ISA 3.00, a "
            "KVM with radix but no hash-v3 stops QEMU (spapr_check_mmu_mode)",
            (Flip("mmu_check_at_reset", True),)),
+    Change(None, "", "7.2",
+           "spapr_iommu (the TCE tables) is vmstate version 3 (5.2: 2), so a 5.2 destination "
+           "refuses a newer release's stream: 'savevm: unsupported version 3 for "
+           "'spapr_iommu' v2' (run)",
+           (Flip("vmstate_spapr_iommu", 3),)),
     Change(None, "", "7.2", "the POWER10 DD2.0 model (power10_v2.0, now the power10 alias)",
            (*_models(("power10_v2.0", 0x00800200, POWER10, "POWER10 v2.0")),
             Alias("power10", "power10_v2.0"))),
@@ -338,6 +343,16 @@ CHANGES: Final[tuple[Change, ...]] = (
            "spapr cap ail-mode-3 (on when the CPU runs ISA 2.07 within max-cpu-compat): KVM "
            "must offer KVM_CAP_PPC_AIL_MODE_3",
            (Flip("ail_mode_3_cap", True),)),
+    Change(None, "", "10.0",
+           "cpu/slb is vmstate version 2 (slb_nr no longer migrated), so 7.2 and 5.2 "
+           "destinations refuse every newer stream: 'cpu/slb: incoming version_id 2 is too "
+           "new for local version_id 1' (run)",
+           (Flip("vmstate_slb", 2),)),
+    Change(None, "", "10.0",
+           "TCG keeps the decrementer across a migration: cpu_pre_save() stores "
+           "cpu_ppc_load_decr(), cpu_post_load() re-arms it with cpu_ppc_store_decr() "
+           "(target/ppc/machine.c); 5.2 and 7.2 destinations leave an idle guest asleep (run)",
+           (Flip("tcg_decrementer_migration", True),)),
     Change("ac0fbbb2", "2024-07-31", "10.0",
            "an older CPU cannot take a newer processor's mode (spapr_logical_pvr check)",
            (Flip("logical_pvr_check", True),)),
@@ -350,6 +365,12 @@ CHANGES: Final[tuple[Change, ...]] = (
            "a refused incoming migration is reported as one chained line (the load's error, "
            "then its cause); the cpu section's names the post_load hook that failed",
            (Flip("migration_errors", MigrationErrors.CHAINED),)),
+    Change(None, "", "11.1",
+           "the RTAS stopped state is its own CPU field, migrated in cpu/rtas_stopped from "
+           "pseries-10.1 (fb802acdc8); older machine types set rtas-stopped-state=false and "
+           "cpu_post_load() infers it from halted + PSSCR[EC] + LPCR PM bits, true for an idle "
+           "boot vCPU, which then never takes an interrupt (TCG, run)",
+           (Flip("rtas_stopped_since", (10, 1)),)),
     Change("f73b3168", "2026-07-03", "11.1", "POWER8E and POWER8NVL removed",
            (RemoveModel("power8e_v2.1"), RemoveModel("power8nvl_v1.0"),
             Alias("power8e", None), Alias("power8nvl", None),

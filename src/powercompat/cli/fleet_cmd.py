@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from powercompat.cli.tables import Item
     from powercompat.fleet.decide import HostClass, Verdict
     from powercompat.fleet.plan import FleetPlan, GuestClass, GuestDetail, TargetAnswer
+    from powercompat.fleet.upgrade import UpgradePlan
 
 #: input larger than this (about 10,000 records) gets a progress bar on a terminal
 PROGRESS_BYTES: Final = 1 << 20
@@ -27,6 +28,8 @@ PROGRESS_BYTES: Final = 1 << 20
 JSON_INDENT_LIMIT: Final = 10_000
 #: guest classes shown in the table unless --limit says otherwise
 DEFAULT_LIMIT: Final = 20
+#: stranded guests listed per group in the upgrade table
+EXAMPLES_STRANDED: Final = 5
 
 
 def configure_plan(parser: ArgumentParser) -> None:
@@ -46,12 +49,19 @@ def configure_plan(parser: ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true",
                         help="Exit 1 when some guest needs a new max-cpu-compat to stay "
                         "mobile.")
+    parser.add_argument("--upgrade-to", default=None, metavar="QEMU",
+                        help="Also plan a rolling upgrade of every group to this QEMU release "
+                        "or version: the machine type and max-cpu-compat to pin, the order "
+                        "of the hosts, the guests that would be stranded.")
+    parser.add_argument("--upgrade-kernel", default=None, metavar="KERNEL",
+                        help="The host kernel the upgraded hosts run (default: unchanged).")
     add_json(parser)
 
 
 def plan_cmd(args: Namespace) -> int:
     """Plan the inventory files and print the plan (tables, one guest, or JSON)."""
     from powercompat.cli.main import UsageError
+    from powercompat.fleet.decide import Decider
     from powercompat.fleet.inventory import Inventory, load_inventory
     from powercompat.fleet.plan import plan
 
@@ -78,7 +88,13 @@ def plan_cmd(args: Namespace) -> int:
                     sys.stderr.write(f"powercompat: note: {c.uri}: skipped domain {name}: "
                                      f"{why}\n")
         report("reading", 1, 1)
-        result = plan(loaded, report)
+        decider = Decider()
+        result = plan(loaded, report, decider)
+        upgrade = None
+        if args.upgrade_to is not None:
+            from powercompat.fleet.upgrade import upgrade_plan
+
+            upgrade = upgrade_plan(loaded, args.upgrade_to, args.upgrade_kernel, decider)
     detail = result.guest_detail(guest_name) if guest_name else None
     if plot is not None:
         from powercompat.fleet.plot import write_heatmap
@@ -86,12 +102,18 @@ def plan_cmd(args: Namespace) -> int:
         write_heatmap(result, plot)
     if as_json:
         obj = detail.to_json() if detail else result.to_json()
+        if upgrade is not None and detail is None:
+            obj["upgrade"] = upgrade.to_json()
         indent = 2 if len(loaded.guests) <= JSON_INDENT_LIMIT else None
         print(json.dumps(obj, indent=indent))
     elif detail is not None:
         _show_detail(result, detail)
     else:
         _show_plan(result, args.limit)
+        if upgrade is not None:
+            from powercompat.cli import tables
+
+            tables.show("", *_upgrade_tables(upgrade))
     if plot is not None and not as_json:
         print(f"heat map written to {plot}")
     if args.check and any(g.changes for g in result.groups):
@@ -269,6 +291,12 @@ def _group_tables(result: FleetPlan) -> list[Item]:
         else:
             spelling.add_row(g.name, g.qemu or "", g.libvirt or "")
         notes.extend(f"note: {g.name}: {n}" for n in g.libvirt_notes)
+        releases = sorted({result.host_classes[c].qemu for c, _ in g.classes})
+        if len(releases) > 1:
+            notes.append(f"note: {g.name}: its hosts run QEMU {', '.join(releases)}: -M "
+                         f"{g.machine} on every guest, and live migration only goes to the "
+                         "same or a newer release (fleet plan --upgrade-to R orders a rolling "
+                         "upgrade)")
     changes = tables.table("group", "guests", "profile", "now", "set", "examples", "because",
                            title="Guests that need a change to stay mobile in their group",
                            wrap=("examples", "because"))
@@ -276,6 +304,8 @@ def _group_tables(result: FleetPlan) -> list[Item]:
         for c in g.changes:
             now = c.kind.max_cpu_compat or "none"
             to = "no setting" if g.status == "none" else (c.to or "none (raw)")
+            if c.machine is not None and g.status != "none":
+                to += f", -M {c.machine}"
             changes.add_row(g.name, str(len(c.guests)),
                             c.kind.profile + (" (libvirt)" if c.kind.libvirt else ""),
                             now, to, _examples(c.guests), c.reason)
@@ -288,6 +318,48 @@ def _group_tables(result: FleetPlan) -> list[Item]:
     if changes.row_count:
         out += [changes, ""]
     return [*out, heat]
+
+
+def _upgrade_tables(up: UpgradePlan) -> list[Item]:
+    """The rolling upgrade: per group what to pin, then the order and who is stranded."""
+    from powercompat.cli import tables
+
+    kernel = f", host kernel {up.kernel}" if up.kernel else ""
+    pins = tables.table("group", "upgrade", "pin machine", "max-cpu-compat", "stranded",
+                        "why not newer",
+                        title=f"Rolling upgrade to QEMU {up.target}{kernel}: what keeps "
+                        "every guest mobile while the group mixes releases",
+                        wrap=("why not newer",))
+    order = tables.table("group", "step", "hosts", "from", "to", "their guests go to",
+                         title="The order (oldest release first; one host at a time)",
+                         wrap=("hosts", "from", "to", "their guests go to"))
+    stranded = tables.table("group", "guest", "on host", "because",
+                            title="Guests no host accepts at their host's turn (stranded)",
+                            wrap=("because",))
+    labels = [c.label for c in up.classes]
+    for g in up.groups:
+        setting = {"mode": g.mode or "", "raw": "none (raw)", "none": "NO SETTING"}[g.status]
+        pins.add_row(g.name, f"{g.upgrade} of {g.upgrade + g.current} hosts",
+                     g.machine or "NO COMMON TYPE", setting, str(len(g.stranded)),
+                     g.why_not_newer or "")
+        for n, run in enumerate(g.runs, start=1):
+            where = ", ".join(f"{k} to {labels[c]}" for c, k in run.to)
+            if run.stranded:
+                where = (where + "; " if where else "") + f"{run.stranded} stranded"
+            order.add_row(g.name, str(n), f"{len(run.hosts)}: {_examples(list(run.hosts))}",
+                          labels[run.source], labels[run.target], where or "no guests")
+        for s in g.stranded[:EXAMPLES_STRANDED]:
+            stranded.add_row(g.name, s.guest, s.host, s.reason)
+        if len(g.stranded) > EXAMPLES_STRANDED:
+            stranded.add_row(g.name, f"... {len(g.stranded) - EXAMPLES_STRANDED} more", "",
+                             "--json lists every one")
+        for label, reason in g.blocked:
+            stranded.add_row(g.name, "(hosts of class)", label, f"cannot run QEMU "
+                             f"{up.target}: {reason}")
+    out: list[Item] = [pins, "", order]
+    if stranded.row_count:
+        out += ["", stranded]
+    return out
 
 
 def _class_table(result: FleetPlan, limit: int) -> Item:

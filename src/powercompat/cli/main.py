@@ -53,6 +53,7 @@ COMMANDS: dict[str, str] = {
     "qemu-args": "powercompat.cli.config_cmd:QEMU_ARGS",
     "libvirt-xml": "powercompat.cli.config_cmd:LIBVIRT_XML",
     "fleet": "powercompat.cli.fleet_cmd:COMMAND",
+    "diff": "powercompat.cli.diff_cmd:COMMAND",
     "stress": "powercompat.cli.stress_cmd:COMMAND",
     "verify": "powercompat.cli.verify_cmd:COMMAND",
     "fuzz": "powercompat.cli.fuzz_cmd:COMMAND",

@@ -41,6 +41,11 @@ def configure(parser: ArgumentParser) -> None:
                         help="Destination host CPU under KVM, a model or its PVR (default: "
                         "--dst-cpu, or the source's host when --dst-cpu is host or not "
                         "given).")
+    parser.add_argument("--dst-qemu", default=None, metavar="R",
+                        help="Destination QEMU release for 'migrate' (default: --qemu).")
+    parser.add_argument("--machine", default="pseries", metavar="TYPE",
+                        help="Machine type on both sides: pseries-X.Y, or plain pseries, "
+                        "each release's newest (default: %(default)s).")
     add_json(parser)
 
 
@@ -69,8 +74,10 @@ def run(args: Namespace) -> int:
     options = MachineOptions(cpu=args.cpu, smp=args.smp, threads=args.threads,
                              max_cpu_compat=args.max_cpu_compat, accel=args.accel,
                              host_cpu=args.host_cpu, qemu=args.qemu,
-                             host_kernel=args.host_kernel, host_platform=args.host_platform)
-    sim = run_simulation(options, names, args.guest, buffer, args.dst_cpu, args.dst_host_cpu)
+                             host_kernel=args.host_kernel, host_platform=args.host_platform,
+                             machine=args.machine)
+    sim = run_simulation(options, names, args.guest, buffer, args.dst_cpu, args.dst_host_cpu,
+                         args.dst_qemu)
     if args.as_json:
         emit_json(sim.to_json())
     else:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from powercompat.cli.main import Command
 from powercompat.cli.verify_kvm_cmd import KVM
+from powercompat.cli.verify_migration_cmd import MACHINES, MIGRATION
 from powercompat.cli.verify_pr_cmd import COMMAND as PR_KERNEL
 from powercompat.errors import InvalidValueError
 from powercompat.verify import (
@@ -382,6 +383,81 @@ def libvirt(args: Namespace) -> int:
     return 1 if bad else 0
 
 
+def configure_diff(parser: ArgumentParser) -> None:
+    parser.add_argument("--from", dest="from_release", required=True, metavar="R1",
+                        help="The release the hosts run now: " + _RELEASE_HELP.split(": ", 1)[1]
+                        .replace(" (default: bookworm, the host's own)", ""))
+    parser.add_argument("--to", dest="to_release", required=True, metavar="R2",
+                        help="The release they move to (same spellings).")
+    parser.add_argument("--recorded", type=Path, default=Path("tests/data/real"), metavar="DIR",
+                        help="Where the recordings are (default: %(default)s).")
+    parser.add_argument("--record", type=Path, default=None, metavar="FILE",
+                        help="Write the real diff (tests/data/real/diff-R1-to-R2.json).")
+    parser.add_argument("--no-probes", dest="probes", action="store_false",
+                        help="Run no new start-up probes: compare only what is recorded.")
+    _add_cache(parser)
+    parser.add_argument("--json", dest="as_json", action="store_true",
+                        help="Print the real diff and the engine's agreement as JSON.")
+
+
+def diff_real(args: Namespace) -> int:
+    """The upgrade diff from the real binaries; the engine's diff held to it."""
+    import shlex
+
+    from powercompat.cli.common import check_output_file
+    from powercompat.cli.diff_cmd import diff_items
+    from powercompat.cli.tables import show
+    from powercompat.upgrade.diff import diff
+    from powercompat.upgrade.observe import Situation
+    from powercompat.upgrade.real import hold, real_diff, run_probe
+    from powercompat.verify.assets import find_qemu
+    from powercompat.verify.qemu import QemuBinary
+    from powercompat.verify.suites import parse_suite
+
+    first = parse_suite(args.from_release).qemu_release
+    second = parse_suite(args.to_release).qemu_release
+    if args.record is not None:
+        check_output_file(args.record, "--record")
+    cache = args.cache or default_cache_dir()
+    binaries: dict[str, QemuBinary] = {}
+    counted = [0]
+
+    def probe(release: str, situation: Situation) -> dict[str, object]:
+        if release not in binaries:
+            binaries[release] = find_qemu(cache, release=release)[0].binary
+        counted[0] += 1
+        if counted[0] % 100 == 0:
+            _say(f"{counted[0]} new start-up probes")
+        return run_probe(binaries[release], situation)
+
+    with _process.guard():
+        real = real_diff(args.recorded, first, second, probe if args.probes else None)
+    engine = diff(first, second)
+    agreement = hold(real.changes, engine.changes, real.before, real.after, real.moves)
+    if args.record is not None:
+        data = real.to_json("powercompat " + shlex.join(sys.argv[1:]))
+        args.record.write_text(json.dumps(data, indent=2) + "\n")
+        _say(f"recorded {len(real.changes)} differences in {args.record}")
+    if args.as_json:
+        print(json.dumps({
+            "from": first, "to": second, "real": [d.to_json() for d in real.changes],
+            "agreed": len(agreement.agreed),
+            "missed": [{"real": r.to_json(), "engine": e.to_json() if e else None}
+                       for r, e in agreement.missed],
+            "invented": [e.to_json() for e in agreement.invented]}, indent=2))
+        return 0 if agreement.ok else 1
+    show(*diff_items(real.changes, first, second, real.before.label, real.after.label))
+    print(f"\nengine: {len(agreement.agreed)} of {len(real.changes)} real differences "
+          f"reported with the same values")
+    for r, e in agreement.missed:
+        said = f"{e.before} -> {e.after}" if e else "not reported"
+        print(f"  missed {r.kind} {r.subject} {r.guest or ''}: real {r.before} -> {r.after}; "
+              f"engine {said}")
+    for e in agreement.invented:
+        print(f"  engine only {e.kind} {e.subject} {e.guest or ''}: {e.before} -> {e.after}")
+    return 0 if agreement.ok else 1
+
+
 SETUP = Command(
     "Fetch one Debian suite's QEMU and guest into the cache.", configure=configure_setup,
     run=setup,
@@ -412,8 +488,18 @@ LIBVIRT = Command(
     "record libvirt's verdicts, arguments and written XML, and compare each case with the "
     "model (exit 1 on any difference). Uses the libvirtd answering qemu:///system, or starts "
     "a private one in session mode and stops it. By hand only: never run in CI.")
+DIFF = Command(
+    "The upgrade diff of two releases from the real binaries; the engine held to it.",
+    configure=configure_diff, run=diff_real,
+    description="Compute 'powercompat diff' from what the two Debian binaries did: the recorded "
+    "catalogues, start-up probes, guest boots and cross-release migrations, plus a new start-up "
+    "probe (-S, then quit; no lock needed) for every situation no recording answers. Then hold "
+    "the engine's diff to it: every real difference must be reported with the same values, and "
+    "every engine difference the recordings can see must be real (exit 1 otherwise). --record "
+    "writes the real diff.")
 COMMAND = Command(
     "Check the engine against real QEMU booting real Linux guests.",
     subcommands={"setup": SETUP, "run": RUN, "catalog": CATALOG, "check": CHECK,
-                 "libvirt": LIBVIRT, "kvm": KVM, "pr-kernel": PR_KERNEL},
+                 "libvirt": LIBVIRT, "kvm": KVM, "pr-kernel": PR_KERNEL,
+                 "migration": MIGRATION, "machines": MACHINES, "diff": DIFF},
     description="Check the engine against real QEMU booting real Linux guests (TCG).")

@@ -23,6 +23,7 @@ from powercompat.errors import (
     MachineError,
     PowerCompatError,
     UnknownCpuError,
+    UnsupportedMachineError,
 )
 
 
@@ -133,7 +134,7 @@ def boot_fate(
 #: -cpu property the type lacks, a mode the CPU cannot take, a refused machine option):
 #: a verdict about the configuration, not a mistake in using powercompat
 _QEMU_REFUSALS: Final = (UnknownCpuError, CpuNotPseriesError, CpuPropertyError,
-                         InvalidModeError, CompatError, MachineError)
+                         InvalidModeError, CompatError, MachineError, UnsupportedMachineError)
 
 
 def refusal_fate(err: PowerCompatError) -> Fate | None:

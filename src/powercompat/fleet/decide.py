@@ -20,7 +20,7 @@ Nothing here restates a rule: every refusal text is the engine's message.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -36,7 +36,12 @@ from powercompat.decisions.libvirt import (
 from powercompat.decisions.verdict import Fate, refusal_fate
 from powercompat.decisions.verdict import Verdict as Kind
 from powercompat.errors import InputError, PowerCompatError
-from powercompat.machine.options import MachineConfig, MachineOptions, parse_options
+from powercompat.machine.options import (
+    MachineConfig,
+    MachineOptions,
+    machine_types,
+    parse_options,
+)
 from powercompat.machine.state import VcpuState
 from powercompat.profiles import parse_profile
 from powercompat.scenario import (
@@ -61,6 +66,8 @@ class HostClass:
     kvm: str
     qemu: str
     arch: str = "ppc64le"
+    #: the host's Linux under KVM (``linux-6.1``); "" when not given (the engine's default)
+    host_kernel: str = ""
 
     @property
     def accel(self) -> str:
@@ -76,26 +83,57 @@ class HostClass:
     @property
     def label(self) -> str:
         """``POWER9 power9_v2.2 kvm-hv qemu head``"""
-        return f"{self.family} {self.cpu} {self.accel} qemu {self.qemu}"
+        kernel = f" {self.host_kernel}" if self.host_kernel else ""
+        return f"{self.family} {self.cpu} {self.accel} qemu {self.qemu}{kernel}"
 
-    def options(self, max_cpu_compat: str | None, incoming: bool = False) -> MachineOptions:
-        """The machine libvirt starts on this host (``-cpu host`` is this model under KVM)."""
+    @property
+    def kernel_option(self) -> str | None:
+        """``MachineOptions.host_kernel``: the host's kernel under KVM (TCG runs on none)."""
+        return self.host_kernel or None if self.kvm != "tcg" else None
+
+    def options(self, max_cpu_compat: str | None, incoming: bool = False,
+                machine: str = "pseries") -> MachineOptions:
+        """The machine libvirt starts on this host (``-cpu host`` is this model under KVM);
+        ``machine``: ``-M`` (plain ``pseries`` is this host's release's newest type)."""
         return MachineOptions(cpu=self.cpu, max_cpu_compat=max_cpu_compat, accel=self.accel,
-                              qemu=self.qemu, incoming=incoming)
+                              qemu=self.qemu, host_kernel=self.kernel_option,
+                              incoming=incoming, machine=machine)
 
     def to_json(self) -> dict[str, str]:
-        return {"family": self.family, "cpu": self.cpu, "kvm": self.kvm, "qemu": self.qemu}
+        out = {"family": self.family, "cpu": self.cpu, "kvm": self.kvm, "qemu": self.qemu}
+        if self.host_kernel:
+            out["host_kernel"] = self.host_kernel
+        return out
 
 
 @cache
-def host_class(cpu: str, kvm: str, qemu: str) -> HostClass:
+def host_class(cpu: str, kvm: str, qemu: str, host_kernel: str | None = None) -> HostClass:
     """Resolve a host's CPU name under its QEMU profile (``power9`` is DD2.2 at head, DD2.0
-    in 7.2), as QEMU would at start.
+    in 7.2), as QEMU would at start. ``qemu`` is a release or any version spelling
+    (``10.0``, ``10.0.13``, ``1:10.0.13+ds-0+deb13u1``); ``host_kernel`` the host's Linux.
 
-    :raises InputError: unknown profile, CPU model or KVM flavour (the engine's message).
+    :raises InputError: unknown profile, CPU model, KVM flavour or host kernel (the
+        engine's message).
     """
-    config = parse_options(MachineOptions(cpu=cpu, accel=f"kvm-{kvm}", qemu=qemu))
-    return HostClass(config.model.family.name, config.model.name, kvm, config.profile.name)
+    config = parse_options(MachineOptions(cpu=cpu, accel=f"kvm-{kvm}", qemu=qemu,
+                                          host_kernel=host_kernel))
+    return HostClass(config.model.family.name, config.model.name, kvm, config.profile.name,
+                     host_kernel=host_kernel or "")
+
+
+def group_machine(qemus: Iterable[str]) -> str | None:
+    """The machine type a group of hosts running ``qemus`` pins: plain ``pseries`` when they
+    all run one release; else the newest type every release has, since plain ``pseries`` is
+    each release's own newest and a destination refuses another's (migration/savevm.c
+    configuration_post_load: ``Machine type received is 'pseries-7.2' and local is
+    'pseries-10.0'``). None: no type exists in every release."""
+    profiles = {parse_profile(q).name: parse_profile(q) for q in qemus}
+    if len(profiles) <= 1:
+        return "pseries"
+    catalogues = [machine_types(p) for p in profiles.values()]
+    common = [t.name for t in reversed(catalogues[0].types)
+              if all(c.resolve(t.name) is not None for c in catalogues[1:])]
+    return common[0] if common else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +146,14 @@ class GuestKind:
     max_cpu_compat: str | None
     libvirt: bool = False
     domain: LibvirtDomain | None = None
+    #: the machine type the guest is defined with: ``pseries`` (each release's newest) or a
+    #: versioned ``pseries-X.Y``
+    machine: str = "pseries"
 
     @property
-    def sort_key(self) -> tuple[str, str, bool, str]:
-        return (self.profile, self.max_cpu_compat or "", self.libvirt, repr(self.domain))
+    def sort_key(self) -> tuple[str, str, bool, str, str]:
+        return (self.profile, self.max_cpu_compat or "", self.libvirt, repr(self.domain),
+                self.machine)
 
     def libvirt_domain(self, host: HostClass) -> LibvirtDomain:
         """The domain libvirt is given on ``host``."""
@@ -185,7 +227,8 @@ class Decider:
         self.calls["negotiate"] += 1
         try:
             result = negotiate(options.cpu, options.max_cpu_compat, kind.profile,
-                               accel=options.accel, host_cpu=options.host_cpu, qemu=host.qemu)
+                               accel=options.accel, host_cpu=options.host_cpu, qemu=host.qemu,
+                               host_kernel=options.host_kernel, machine=options.machine)
         except InputError as err:  # e.g. a mode this QEMU release does not have
             refused = refusal_fate(err)
             if refused is None:  # not QEMU's refusal: the inventory let a bad value through
@@ -312,7 +355,7 @@ def _machine_options(kind: GuestKind, host: HostClass, incoming: bool = False
         if host.kvm == "tcg":
             return Verdict(Kind.QEMU_REFUSES,
                            "a guest without a libvirt domain names no -cpu for a TCG host")
-        return host.options(kind.max_cpu_compat, incoming)
+        return host.options(kind.max_cpu_compat, incoming, kind.machine)
     outcome = libvirt_outcome(kind.libvirt_domain(host), host)
     if not outcome.ok:
         return Verdict(Kind.LIBVIRT_REFUSES, f"libvirt: {outcome.error}")
@@ -320,7 +363,9 @@ def _machine_options(kind: GuestKind, host: HostClass, incoming: bool = False
         if outcome.qemu_cpu == "host":  # QEMU registers "host" only under KVM
             return Verdict(Kind.QEMU_REFUSES, "QEMU: unable to find CPU model 'host'")
         return MachineOptions(cpu=str(outcome.qemu_cpu), max_cpu_compat=outcome.max_cpu_compat,
-                              accel="tcg", qemu=host.qemu, incoming=incoming)
+                              accel="tcg", qemu=host.qemu, incoming=incoming,
+                              machine=kind.machine)
     cpu = host.cpu if outcome.qemu_cpu == "host" else str(outcome.qemu_cpu)
     return MachineOptions(cpu=cpu, max_cpu_compat=outcome.max_cpu_compat, accel=host.accel,
-                          host_cpu=host.cpu, qemu=host.qemu, incoming=incoming)
+                          host_cpu=host.cpu, qemu=host.qemu, incoming=incoming,
+                          machine=kind.machine)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from typing import Final
 from powercompat.catalog.accels import ACCELS
 from powercompat.catalog.guests import GUEST_ALIASES, GUESTS
 from powercompat.catalog.history import HEAD
+from powercompat.catalog.kernels import KERNELS, kernel_by_name
 from powercompat.decisions.libvirt import LibvirtDomain
 from powercompat.errors import InputError, InvalidModeError, UnknownProfileError
 from powercompat.fleet.decide import GuestKind, HostClass, host_class
@@ -54,8 +56,11 @@ from powercompat.inputs import (
 from powercompat.profiles import DEFAULT_PROFILE
 from powercompat.scenario import DEFAULT_GUEST
 
-HOST_FIELDS: Final = ("name", "cpu", "kvm", "qemu", "group")
-GUEST_FIELDS: Final = ("name", "profile", "max_cpu_compat", "host", "group", "libvirt_xml")
+HOST_FIELDS: Final = ("name", "cpu", "kvm", "qemu", "group", "host_kernel")
+GUEST_FIELDS: Final = ("name", "profile", "max_cpu_compat", "host", "group", "libvirt_xml",
+                       "kernel", "machine")
+#: a guest's machine type: plain ``pseries`` (each release's newest) or a versioned one
+_MACHINE = re.compile(r"^pseries(-[0-9]+\.[0-9]+(-sxxm)?)?$")
 #: KVM flavours, from the engine's accelerator names (``kvm-hv`` -> ``hv``)
 KVM_FLAVOURS: Final = tuple(a.removeprefix("kvm-") for a in ACCELS if a.startswith("kvm-"))
 DEFAULT_KVM: Final = "hv"
@@ -73,9 +78,13 @@ _Spot = tuple[str, str | None, str | None]
 
 @dataclass(frozen=True, slots=True)
 class Host:
+    """``cpu``: the ``-cpu`` name as the inventory spells it (``cls.cpu`` is the model it
+    resolves to under the host's QEMU; an upgrade may resolve it to another)."""
+
     name: str
     cls: HostClass
     group: str
+    cpu: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +121,15 @@ class _Builder:
         group = _required(rec, "group", path, where)
         kvm = rec.get("kvm") or DEFAULT_KVM
         qemu = rec.get("qemu") or DEFAULT_PROFILE
+        kernel = rec.get("host_kernel") or None
         if kvm not in KVM_FLAVOURS:
             raise InventoryError(path, where, "kvm", f"unknown KVM flavour '{kvm}' "
                                  f"(valid: {', '.join(KVM_FLAVOURS)})")
+        if kernel is not None and kernel_by_name(kernel) is None:
+            raise InventoryError(path, where, "host_kernel", str(UnknownProfileError(
+                "host kernel", kernel, [k.name for k in KERNELS])))
         try:
-            cls = host_class(cpu, kvm, qemu)
+            cls = host_class(cpu, kvm, qemu, kernel)
         except UnknownProfileError as err:
             raise InventoryError(path, where, "qemu", str(err)) from err
         except InputError as err:
@@ -124,7 +137,7 @@ class _Builder:
         if name in self.hosts:
             raise InventoryError(path, where, "name", f"duplicate host '{name}' (first at "
                                  f"{self.host_origin[name]})")
-        self.hosts[name] = Host(name, cls, group)
+        self.hosts[name] = Host(name, cls, group, cpu)
         self.host_origin[name] = f"{path} {where}"
 
     def add_guest(self, rec: Mapping[str, str | None], path: str, where: str,
@@ -144,9 +157,9 @@ class _Builder:
             max_compat = rec.get("max_cpu_compat") or None
             max_spot = (path, where, "max_cpu_compat")
             libvirt = None
-        self._add_guest(name, rec.get("profile") or DEFAULT_GUEST, max_compat,
+        self._add_guest(name, _kernel(rec, path, where), max_compat,
                         _required(rec, "host", path, where), rec.get("group") or None,
-                        libvirt, (path, where), max_spot)
+                        libvirt, (path, where), max_spot, rec.get("machine") or None)
 
     def add_domain(self, domain: Domain, path: str) -> None:
         meta = domain.metadata
@@ -156,27 +169,33 @@ class _Builder:
                                  "missing: a domain given directly must name its current host "
                                  f"in <metadata><fleet:guest xmlns:fleet='{FLEET_NS}' "
                                  "host='...'/></metadata>")
-        unknown = sorted(set(meta) - {"host", "profile", "group"})
+        unknown = sorted(set(meta) - {"host", "profile", "kernel", "machine", "group"})
         if unknown:
             raise InventoryError(path, where, unknown[0], "unknown attribute")
-        self._add_guest(domain.name, meta.get("profile") or DEFAULT_GUEST,
-                        domain.max_cpu_compat, meta["host"], meta.get("group") or None,
-                        domain.libvirt, (path, where), (path, "<cpu>/<model>", None))
+        self._add_guest(domain.name, _kernel(meta, path, where), domain.max_cpu_compat,
+                        meta["host"], meta.get("group") or None, domain.libvirt,
+                        (path, where), (path, "<cpu>/<model>", None),
+                        meta.get("machine") or None)
 
-    def _add_guest(self, name: str, profile: str, max_compat: str | None, host: str,
-                   group: str | None, libvirt: LibvirtDomain | None,
-                   origin: tuple[str, str], max_spot: _Spot) -> None:
+    def _add_guest(self, name: str, kernel: tuple[str, str], max_compat: str | None,
+                   host: str, group: str | None, libvirt: LibvirtDomain | None,
+                   origin: tuple[str, str], max_spot: _Spot, machine: str | None) -> None:
         path, where = origin
+        profile, field = kernel
         if profile not in _GUEST_NAMES:
-            raise InventoryError(path, where, "profile", str(
-                UnknownProfileError("guest", profile, [*(g.name for g in GUESTS), *GUEST_ALIASES])))
+            raise InventoryError(path, where, field, str(UnknownProfileError(
+                "guest", profile, [*(g.name for g in GUESTS), *GUEST_ALIASES])))
+        if machine is not None and not _MACHINE.match(machine):
+            raise InventoryError(path, where, "machine", f"not a pseries machine type: "
+                                 f"'{machine}' (pseries, or pseries-X.Y)")
         if max_compat is not None and max_compat not in _MODE_NAMES:
             raise InventoryError(*max_spot, str(InvalidModeError(max_compat)))
         if name in self.guests:
             first = self.guests[name].origin
             raise InventoryError(path, where, "name",
                                  f"duplicate guest '{name}' (first at {first[0]} {first[1]})")
-        kind = GuestKind(profile, max_compat, libvirt is not None, libvirt)
+        kind = GuestKind(profile, max_compat, libvirt is not None, libvirt,
+                         machine or "pseries")
         self.guests[name] = Guest(name, kind, host, group, origin)
 
     def finish(self) -> Inventory:
@@ -187,6 +206,18 @@ class _Builder:
             if guest.group is not None and guest.group not in groups:
                 raise _at_origin(guest, "group", f"no host is in group '{guest.group}'")
         return Inventory(tuple(self.hosts.values()), tuple(self.guests.values()))
+
+
+def _kernel(rec: Mapping[str, str | None], path: str, where: str) -> tuple[str, str]:
+    """The guest's kernel and the field it came from: ``kernel`` (its real name,
+    ``linux-6.12``) or, as before, ``profile``; both may be given only if they agree."""
+    kernel, profile = rec.get("kernel") or None, rec.get("profile") or None
+    if kernel is not None and profile is not None and kernel != profile:
+        raise InventoryError(path, where, "kernel", f"'{kernel}' disagrees with profile "
+                             f"'{profile}' (give one of them)")
+    if kernel is not None:
+        return kernel, "kernel"
+    return profile or DEFAULT_GUEST, "profile"
 
 
 def _at_origin(guest: Guest, field: str, problem: str) -> InventoryError:

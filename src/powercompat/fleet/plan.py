@@ -29,7 +29,14 @@ from powercompat.catalog.accels import Accel
 from powercompat.catalog.history import HEAD
 from powercompat.decisions.libvirt import LibvirtCpu, commandline_xml
 from powercompat.errors import InvalidValueError
-from powercompat.fleet.decide import Decider, GuestKind, HostClass, Verdict, libvirt_outcome
+from powercompat.fleet.decide import (
+    Decider,
+    GuestKind,
+    HostClass,
+    Verdict,
+    group_machine,
+    libvirt_outcome,
+)
 from powercompat.fleet.inventory import Guest, Host, Inventory
 from powercompat.scenario import DEFAULT_GUEST
 
@@ -109,10 +116,13 @@ class Change:
     to: str | None
     guests: tuple[str, ...]
     reason: str
+    #: the machine type to pin as well (None: the guest's own is the group's)
+    machine: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return {"profile": self.kind.profile, "libvirt": self.kind.libvirt,
                 "max_cpu_compat": self.kind.max_cpu_compat, "to": self.to,
+                "machine": self.kind.machine, "to_machine": self.machine,
                 "guests": len(self.guests), "names": list(self.guests), "reason": self.reason}
 
 
@@ -134,6 +144,9 @@ class GroupPlan:
     mobility: tuple[Verdict, ...]
     #: the hosts' accelerator (``kvm`` when the group mixes KVM flavours)
     accel: str
+    #: the machine type the group pins: plain ``pseries`` when its hosts run one release,
+    #: else the newest type all their releases have (decide.group_machine)
+    machine: str = "pseries"
 
     @property
     def qemu(self) -> str | None:
@@ -142,8 +155,8 @@ class GroupPlan:
         any case). libvirt never emits kvm-type: see the libvirt column."""
         if self.status == "none":
             return None
-        machine = "pseries" + (f",max-cpu-compat={self.recommended}" if self.recommended
-                               else "")
+        machine = self.machine + (f",max-cpu-compat={self.recommended}" if self.recommended
+                                  else "")
         kvm_type = Accel(self.accel).kvm_type  # the one table of flavours (catalog.accels)
         if kvm_type is None:
             return f"-machine {machine} -accel tcg -cpu CPU"
@@ -157,17 +170,22 @@ class GroupPlan:
         libvirt has none in ``<cpu>``, so ``<qemu:commandline>`` (libvirt-xml says why)."""
         if self.status == "none":
             return None
+        # <os><type machine=...>: libvirt writes the versioned type it resolved at define
+        os_type = ("" if self.machine == "pseries" else
+                   f"<os><type arch='ppc64le' machine='{self.machine}'>hvm</type></os> ")
         if self.accel == "tcg":
             if self.recommended is None:
-                return "<cpu mode='custom'><model>CPU</model></cpu>"
-            return "".join(ln.strip() for ln in commandline_xml(self.recommended).splitlines())
-        return LibvirtCpu("host-model", self.recommended).xml()
+                return os_type + "<cpu mode='custom'><model>CPU</model></cpu>"
+            return os_type + "".join(ln.strip()
+                                     for ln in commandline_xml(self.recommended).splitlines())
+        return os_type + LibvirtCpu("host-model", self.recommended).xml()
 
     def to_json(self) -> dict[str, object]:
         return {
             "name": self.name, "hosts": self.hosts, "guests": self.guests,
             "host_classes": [{"host_class": c, "hosts": n} for c, n in self.classes],
             "status": self.status, "recommended_max_cpu_compat": self.recommended,
+            "machine": self.machine,
             "why_not_newer": self.why_not_newer, "qemu": self.qemu, "libvirt": self.libvirt,
             "libvirt_notes": list(self.libvirt_notes),
             "changes": [c.to_json() for c in self.changes],
@@ -415,10 +433,12 @@ def _group_plan(name: str, counts: Counter[int], classes: tuple[HostClass, ...],
     at_home = [c for c in guest_classes if c.home == name]
     profiles = sorted({(c.kind.profile, c.kind.libvirt) for c in at_home}) or [
         (DEFAULT_GUEST, False)]
+    machine = group_machine(cls.qemu for cls, _ in members) or "pseries"
 
     def mobile(mode: str | None) -> Verdict:
         for profile, libvirt in profiles:
-            verdict = decider.mobility(GuestKind(profile, mode, libvirt), members)
+            verdict = decider.mobility(GuestKind(profile, mode, libvirt, machine=machine),
+                                       members)
             if not verdict.ok:
                 return Verdict(verdict.verdict, f"{column_label(mode)}: {verdict.reason}")
         return verdict
@@ -433,19 +453,20 @@ def _group_plan(name: str, counts: Counter[int], classes: tuple[HostClass, ...],
         status, recommended, why_not = "raw", None, verdicts[newest_first[-1]].reason
     else:
         status, recommended, why_not = "none", None, verdicts[None].reason
-    changes = _changes(at_home, members, status, recommended, guests, decider)
+    changes = _changes(at_home, members, status, recommended, guests, decider, machine)
     notes = _libvirt_notes(recommended, members) if status == "mode" else ()
-    heat = tuple(_heat(mode, profiles, members, decider) for mode in MODE_COLUMNS)
+    heat = tuple(_heat(mode, profiles, members, decider, machine) for mode in MODE_COLUMNS)
     accels = {cls.accel for cls, _ in members}
     accel = accels.pop() if len(accels) == 1 else "kvm"
     return GroupPlan(name, sum(counts.values()), tuple(sorted(counts.items())),
                      sum(len(c.guests) for c in at_home), status, recommended, why_not,
-                     notes, changes, heat, tuple(verdicts[m] for m in MODE_COLUMNS), accel)
+                     notes, changes, heat, tuple(verdicts[m] for m in MODE_COLUMNS), accel,
+                     machine)
 
 
 def _changes(at_home: list[GuestClass], members: list[tuple[HostClass, int]], status: str,
              recommended: str | None, guests: tuple[Guest, ...],
-             decider: Decider) -> tuple[Change, ...]:
+             decider: Decider, machine: str = "pseries") -> tuple[Change, ...]:
     stuck: dict[GuestKind, tuple[list[str], str]] = {}
     for gclass in at_home:
         verdict = decider.mobility(gclass.kind, members)
@@ -454,7 +475,8 @@ def _changes(at_home: list[GuestClass], members: list[tuple[HostClass, int]], st
         names, _ = stuck.setdefault(gclass.kind, ([], verdict.reason))
         names.extend(guests[i].name for i in gclass.guests)
     to = recommended if status != "none" else None
-    return tuple(Change(kind, to, tuple(names), reason)
+    return tuple(Change(kind, to, tuple(names), reason,
+                        machine if kind.machine != machine else None)
                  for kind, (names, reason) in sorted(stuck.items(), key=lambda i: i[0].sort_key))
 
 
@@ -472,10 +494,12 @@ def _libvirt_notes(mode: str | None, members: list[tuple[HostClass, int]]) -> tu
 
 
 def _heat(mode: str | None, profiles: list[tuple[str, bool]],
-          members: list[tuple[HostClass, int]], decider: Decider) -> float:
+          members: list[tuple[HostClass, int]], decider: Decider,
+          machine: str = "pseries") -> float:
     """The fraction of the group's hosts on which every guest profile at home there starts
     with this ``max-cpu-compat``."""
     total = sum(n for _, n in members)
     able = sum(n for cls, n in members
-               if all(decider.start(GuestKind(p, mode, lv), cls).ok for p, lv in profiles))
+               if all(decider.start(GuestKind(p, mode, lv, machine=machine), cls).ok
+                      for p, lv in profiles))
     return able / total if total else 0.0

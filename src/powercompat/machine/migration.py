@@ -1,13 +1,17 @@
 """The CPU part of a migration stream, in QEMU's savevm layout, and its strict reader.
 
 Layout (migration/savevm.c, target/ppc/machine.c vmstate_ppc_cpu): magic ``QEVM``
-(0x5145564d) and version 3; a ``xive-source`` section (instance 0, no fields modelled) when
-the source machine has a XIVE interrupt controller, ahead of the CPUs as real QEMU 7.2 sends
-it; per vCPU a QEMU_VM_SECTION_FULL (0x04) with section id, idstr
-``cpu``, instance id and version id, the fields we model (SPR_PVR, SPR_PCR as be64), an
-optional QEMU_VM_SUBSECTION (0x05) ``cpu/compat`` version 1 with ``compat_pvr`` (be32), sent
-only when compat_pvr != 0, and a QEMU_VM_SECTION_FOOTER (0x7e); QEMU_VM_EOF (0x07) at the end.
-Only the fields compat depends on are carried. The stream comes from another host: every
+(0x5145564d) and version 3; the QEMU_VM_CONFIGURATION record (0x07) with the machine type's
+name (``vmstate_configuration``: a be32 length, then the name; the destination compares it
+with its own); a ``xive-source`` section (instance 0, no fields modelled) when the source
+machine has a XIVE interrupt controller, ahead of the CPUs as real QEMU sends it; per vCPU a
+QEMU_VM_SECTION_FULL (0x04) with section id, idstr ``cpu``, instance id and version id, the
+fields we model (SPR_PVR, SPR_PCR as be64), a QEMU_VM_SUBSECTION (0x05) ``cpu/slb`` with its
+version (no fields modelled; sent for every 64-bit MMU, so by every pseries CPU), an optional
+``cpu/compat`` version 1 with ``compat_pvr`` (be32), sent only when compat_pvr != 0, and a
+QEMU_VM_SECTION_FOOTER (0x7e); a ``spapr_iommu`` section (the TCE table, no fields modelled)
+after the CPUs, as real QEMU orders them; QEMU_VM_EOF (0x00) at the end. Only what compat
+and the cross-release checks depend on is carried. The stream comes from another host: every
 read is bounds-checked and every error names its byte offset.
 """
 
@@ -23,14 +27,19 @@ MAGIC: Final = 0x5145564D
 VERSION: Final = 3
 SECTION_FULL: Final = 0x04
 SUBSECTION: Final = 0x05
-EOF_MARK: Final = 0x07
+CONFIGURATION: Final = 0x07
+EOF_MARK: Final = 0x00
 FOOTER: Final = 0x7E
+#: a machine type name longer than any QEMU has (the vmstate field is a uint32 length)
+MAX_MACHINE_NAME: Final = 256
 CPU_IDSTR: Final = b"cpu"
 XIVE_IDSTR: Final = b"xive-source"
 XIVE_VERSION: Final = 1
 CPU_VERSION: Final = 5
 COMPAT_IDSTR: Final = b"cpu/compat"
 COMPAT_VERSION: Final = 1
+SLB_IDSTR: Final = b"cpu/slb"
+IOMMU_IDSTR: Final = b"spapr_iommu"
 #: more sections than any pseries machine has vCPUs (spapr max_cpus is far below this)
 MAX_CPUS: Final = 4096
 
@@ -47,25 +56,46 @@ class CpuRecord:
 
 @dataclass(frozen=True, slots=True)
 class MigrationStream:
-    """``xive``: the stream carries the XIVE interrupt controller's sections."""
+    """``xive``: the stream carries the XIVE interrupt controller's sections; ``machine``:
+    the configuration record's machine type (None: no record); ``slb_version``: the cpu/slb
+    subsection's version (None: not sent); ``iommu_version``: the spapr_iommu section's
+    (None: no such section)."""
 
     cpus: tuple[CpuRecord, ...]
     xive: bool = False
+    machine: str | None = None
+    slb_version: int | None = None
+    iommu_version: int | None = None
+
+
+def _section(section_id: int, idstr: bytes, instance: int, version: int) -> bytes:
+    return struct.pack(">BIB", SECTION_FULL, section_id, len(idstr)) + idstr + struct.pack(
+        ">II", instance, version)
 
 
 def encode_stream(stream: MigrationStream) -> bytes:
     out = [struct.pack(">II", MAGIC, VERSION)]
-    first = 0
+    if stream.machine is not None:
+        name = stream.machine.encode()
+        out.append(struct.pack(">BI", CONFIGURATION, len(name)) + name)
+    section_id = 0
     if stream.xive:
-        out.append(struct.pack(">BIB", SECTION_FULL, 0, len(XIVE_IDSTR)) + XIVE_IDSTR)
-        out.append(struct.pack(">II", 0, XIVE_VERSION) + struct.pack(">BI", FOOTER, 0))
-        first = 1
-    for section_id, cpu in enumerate(stream.cpus, start=first):
-        out.append(struct.pack(">BIB", SECTION_FULL, section_id, len(CPU_IDSTR)) + CPU_IDSTR)
-        out.append(struct.pack(">IIQQ", cpu.index, CPU_VERSION, cpu.spr_pvr, cpu.spr_pcr))
+        out.append(_section(section_id, XIVE_IDSTR, 0, XIVE_VERSION))
+        out.append(struct.pack(">BI", FOOTER, section_id))
+        section_id += 1
+    for cpu in stream.cpus:
+        out.append(_section(section_id, CPU_IDSTR, cpu.index, CPU_VERSION))
+        out.append(struct.pack(">QQ", cpu.spr_pvr, cpu.spr_pcr))
+        if stream.slb_version is not None:  # slb_needed(): every 64-bit MMU
+            out.append(struct.pack(">BB", SUBSECTION, len(SLB_IDSTR)) + SLB_IDSTR)
+            out.append(struct.pack(">I", stream.slb_version))
         if cpu.compat_pvr:  # compat_needed(): only when compat_pvr != 0
             out.append(struct.pack(">BB", SUBSECTION, len(COMPAT_IDSTR)) + COMPAT_IDSTR)
             out.append(struct.pack(">II", COMPAT_VERSION, cpu.compat_pvr))
+        out.append(struct.pack(">BI", FOOTER, section_id))
+        section_id += 1
+    if stream.iommu_version is not None:
+        out.append(_section(section_id, IOMMU_IDSTR, 0, stream.iommu_version))
         out.append(struct.pack(">BI", FOOTER, section_id))
     out.append(bytes([EOF_MARK]))
     return b"".join(out)
@@ -101,17 +131,39 @@ class _Reader:
 
 
 def decode_stream(data: bytes) -> MigrationStream:
-    """:raises MigrationStreamError: bad magic or version, unknown section or subsection,
-    wrong idstr, duplicate instance, bad footer, trailing bytes or truncation."""
+    """:raises MigrationStreamError: bad magic or version, a bad configuration record,
+    unknown section or subsection, sections out of order, wrong idstr, duplicate instance,
+    bad footer, trailing bytes or truncation."""
     r = _Reader(data)
     magic, version = r.take(">II", "the header")
     if magic != MAGIC:
         raise r.fail(0, f"bad magic 0x{magic:08x}")
     if version != VERSION:
         raise r.fail(4, f"unsupported version {version}")
+    machine: str | None = None
+    if r.pos < len(data) and data[r.pos] == CONFIGURATION:
+        at = r.pos
+        r.take(">B", "the configuration record")
+        (length,) = r.take(">I", "the machine name length")
+        if not 0 < length <= MAX_MACHINE_NAME:
+            raise r.fail(at, f"machine name of {length} bytes")
+        start = r.pos
+        if start + length > len(data):
+            raise MigrationStreamError(
+                f"migration stream truncated at byte {len(data)} reading the machine name",
+                len(data))
+        r.pos += length
+        try:
+            machine = data[start:start + length].decode("ascii")
+        except UnicodeDecodeError:
+            raise r.fail(start, "machine name is not ASCII") from None
+        if not machine.isprintable():
+            raise r.fail(start, "machine name is not printable")
     cpus: list[CpuRecord] = []
     seen: set[int] = set()
     xive = False
+    slb_version: int | None = None
+    iommu_version: int | None = None
     while True:
         at = r.pos
         (kind,) = r.take(">B", "a section type")
@@ -124,18 +176,25 @@ def decode_stream(data: bytes) -> MigrationStream:
         (section_id,) = r.take(">I", "a section id")
         name_at = r.pos
         idstr = r.name("a section name")
+        if iommu_version is not None:
+            raise r.fail(name_at, "a section after spapr_iommu")
         if idstr == XIVE_IDSTR and not xive and not cpus:
-            instance, version = r.take(">II", "the xive-source header")
-            if (instance, version) != (0, XIVE_VERSION):
-                raise r.fail(name_at, f"xive-source instance {instance} version {version}")
-            at = r.pos
-            tag, footer_id = r.take(">BI", "a section footer")
-            if tag != FOOTER or footer_id != section_id:
-                raise r.fail(at, "bad footer after xive-source")
+            instance, sec_version = r.take(">II", "the xive-source header")
+            if (instance, sec_version) != (0, XIVE_VERSION):
+                raise r.fail(name_at, f"xive-source instance {instance} version {sec_version}")
+            _footer(r, section_id, "xive-source")
             xive = True
             continue
+        if idstr == IOMMU_IDSTR and cpus:
+            instance, sec_version = r.take(">II", "the spapr_iommu header")
+            if instance != 0 or sec_version == 0:
+                raise r.fail(name_at, f"spapr_iommu instance {instance} version {sec_version}")
+            _footer(r, section_id, "spapr_iommu")
+            iommu_version = sec_version
+            continue
         if idstr != CPU_IDSTR:
-            raise r.fail(name_at, "section is not 'cpu' (or one leading 'xive-source')")
+            raise r.fail(name_at, "section is not 'cpu' (or one leading 'xive-source', one "
+                         "trailing 'spapr_iommu')")
         index, cpu_version, spr_pvr, spr_pcr = r.take(">IIQQ", "the cpu fields")
         if cpu_version != CPU_VERSION:
             raise r.fail(name_at, f"cpu section version {cpu_version}, expected {CPU_VERSION}")
@@ -145,11 +204,23 @@ def decode_stream(data: bytes) -> MigrationStream:
             raise r.fail(name_at, f"SPR_PVR 0x{spr_pvr:x} does not fit 32 bits")
         seen.add(index)
         compat: int | None = None
+        this_slb: int | None = None
         at = r.pos
         (tag,) = r.take(">B", "a subsection or footer")
-        if tag == SUBSECTION:
-            if r.name("a subsection name") != COMPAT_IDSTR:
-                raise r.fail(at, "unknown subsection (only cpu/compat is known)")
+        sub = r.name("a subsection name") if tag == SUBSECTION else None
+        if sub == SLB_IDSTR:
+            (this_slb,) = r.take(">I", "cpu/slb")
+            if this_slb == 0:
+                raise r.fail(at, "cpu/slb version 0")
+            at = r.pos
+            (tag,) = r.take(">B", "a subsection or footer")
+            sub = r.name("a subsection name") if tag == SUBSECTION else None
+        if cpus and this_slb != slb_version:
+            raise r.fail(at, "cpu/slb differs from the first cpu's")
+        slb_version = this_slb
+        if sub is not None:
+            if sub != COMPAT_IDSTR:
+                raise r.fail(at, "unknown subsection (only cpu/slb, then cpu/compat are known)")
             sub_version, compat = r.take(">II", "cpu/compat")
             if sub_version != COMPAT_VERSION:
                 raise r.fail(at, f"cpu/compat version {sub_version}, expected 1")
@@ -165,4 +236,11 @@ def decode_stream(data: bytes) -> MigrationStream:
         cpus.append(CpuRecord(index, spr_pvr, spr_pcr, compat))
     if r.pos != len(data):
         raise r.fail(r.pos, f"{len(data) - r.pos} trailing bytes after the end")
-    return MigrationStream(tuple(cpus), xive)
+    return MigrationStream(tuple(cpus), xive, machine, slb_version, iommu_version)
+
+
+def _footer(r: _Reader, section_id: int, what: str) -> None:
+    at = r.pos
+    tag, footer_id = r.take(">BI", "a section footer")
+    if tag != FOOTER or footer_id != section_id:
+        raise r.fail(at, f"bad footer after {what}")

@@ -8,7 +8,7 @@ re-points the host family's alias at it), then ``-cpu``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from powercompat.catalog.accels import ACCELS, Accel
 from powercompat.catalog.behaviour import CPU_COMPAT_2_9, CpuCompat
@@ -21,6 +21,13 @@ from powercompat.catalog.kernels import (
     HostPlatform,
     KernelRelease,
     kernel_by_name,
+)
+from powercompat.catalog.machines import (
+    PLAIN,
+    MachineCatalogue,
+    MachineType,
+    machine_catalogue,
+    machine_version,
 )
 from powercompat.catalog.modes import CompatMode, mode_by_name
 from powercompat.decisions.cpu_match import (
@@ -38,6 +45,7 @@ from powercompat.errors import (
     InvalidValueError,
     UnknownCpuError,
     UnknownProfileError,
+    UnsupportedMachineError,
 )
 from powercompat.messages import cpu_property_not_found
 from powercompat.profiles import DEFAULT_PROFILE, Profile, parse_profile
@@ -61,6 +69,13 @@ class MachineOptions:
     host_kernel: str | None = None
     incoming: bool = False
     host_platform: str | None = None
+    #: ``-M``: plain ``pseries`` (the release's newest type) or a versioned ``pseries-X.Y``
+    machine: str = PLAIN
+
+
+#: a machine type newer than any (a config built without one: every type-dependent rule is
+#: the newest machine's)
+NEWEST: Final = MachineType(PLAIN, (99, 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +100,8 @@ class MachineConfig:
     #: named by a model (QEMU's representative of the family) or not named is its family at
     #: a level without DD-specific quirks
     host_dd_known: bool = False
+    #: the machine type started (plain ``pseries`` resolved to the release's newest)
+    machine: MachineType = NEWEST
 
     @property
     def max_compat_pvr(self) -> int:
@@ -241,10 +258,40 @@ def parse_platform(name: str | None, accel: Accel, kernel: KernelRelease) -> Hos
     return platform
 
 
+def machine_types(profile: Profile) -> MachineCatalogue:
+    """The pseries machine types of the release ``profile`` stands for: its version's own
+    (recorded from Debian's binary, or the 2017 source lists), else the recording that stands
+    for it (head: Debian's 11.1), else 2.10's for the 2.10 development point."""
+    if profile.version is not None:
+        try:
+            return machine_catalogue(f"{profile.version[0]}.{profile.version[1]}")
+        except KeyError:
+            pass
+    return machine_catalogue(profile.recorded or "2.10")
+
+
+def parse_machine(name: str, profile: Profile) -> MachineType:
+    """select_machine(): ``-M name`` in this release (plain ``pseries``: its newest).
+
+    :raises UnsupportedMachineError: the release has no such type (its own words).
+    :raises InvalidValueError: not a pseries machine type at all.
+    """
+    if name != PLAIN and machine_version(name) is None:
+        raise InvalidValueError(f"not a pseries machine type: '{name}' (pseries, or "
+                                "pseries-X.Y)")
+    catalogue = machine_types(profile)
+    found = catalogue.resolve(name)
+    if found is None:
+        raise UnsupportedMachineError(name, catalogue.unsupported_lines(name))
+    return found
+
+
 def parse_options(options: MachineOptions) -> MachineConfig:
-    """:raises InputError: an unknown profile, CPU, mode, accelerator, kernel, or a bad
-    count."""
+    """:raises InputError: an unknown profile, machine type, CPU, mode, accelerator, kernel,
+    or a bad count."""
     profile = parse_profile(options.qemu)
+    # vl.c select_machine() runs before any other option is looked at
+    machine = parse_machine(options.machine, profile)
     max_text = options.max_cpu_compat
     switches = profile.switches
     if max_text is not None and not switches.max_cpu_compat_option:
@@ -293,4 +340,5 @@ def parse_options(options: MachineOptions) -> MachineConfig:
             f"maxcpus {max_cpus} must be >= smp, <= 2048 and a multiple of threads")
     return MachineConfig(model, host.processor, max_compat, profile, accel, options.smp,
                          options.threads, max_cpus, kernel, options.incoming, platform,
-                         options.host_cpu is not None and is_pvr_name(options.host_cpu))
+                         options.host_cpu is not None and is_pvr_name(options.host_cpu),
+                         machine)

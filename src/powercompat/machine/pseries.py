@@ -19,6 +19,7 @@ from powercompat.accel.factory import Accelerator, make_accel
 from powercompat.catalog.accels import Accel
 from powercompat.catalog.behaviour import HotplugRule, HptRule, MigrationErrors
 from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
+from powercompat.catalog.machines import xics_only
 from powercompat.catalog.modes import LOGICAL_2_07, LOGICAL_3_00, mode_by_pvr
 from powercompat.decisions.cas import (
     H_HARDWARE,
@@ -72,11 +73,15 @@ from powercompat.messages import (
     hpt_alloc_failed,
     kvm_init_vcpu_failed,
     load_of_migration_failed,
+    machine_type_mismatch,
+    machine_type_mismatch_chained,
     migration_load_failed,
     post_load_failed_chained,
+    section_version_unsupported,
     strerror,
     unknown_savevm_section,
     unknown_section_chained,
+    vmstate_too_new,
 )
 
 _L = Lifecycle
@@ -129,8 +134,12 @@ class PseriesMachine:
         self._next_vcpu = 0
         #: hw/ppc/spapr_irq.c spapr_irq_check(): ic-mode=dual keeps XIVE only when the CPU
         #: type supports ISA 3.00 within max-cpu-compat; otherwise XICS alone
-        self.has_xive = config.profile.switches.ic_mode_dual and check_compat(
+        self.has_xive = config.profile.switches.ic_mode_dual and not xics_only(
+            config.machine) and check_compat(
             config.model.family, LOGICAL_3_00, 0, config.max_compat_pvr, self.rules).ok
+        #: after an incoming migration: why a guest whose vCPU idled when it was stopped
+        #: does not run here (TCG), None when it does or when it is not known (KVM)
+        self.idle_guest_stops: str | None = None
         #: what KVM HV on this host answers at every reset (None: TCG, PR or the real KVM,
         #: whose start-up capabilities are not modelled)
         self.kvm_caps: KvmHvCaps | None = None
@@ -536,7 +545,10 @@ class PseriesMachine:
             records = [CpuRecord(c.index, c.model.pvr, c.spr_pcr,
                                  c.compat_pvr if migrates else None)
                        for c in self.vcpus]
-            stream = encode_stream(MigrationStream(tuple(records), self.has_xive))
+            sw = self.profile.switches
+            stream = encode_stream(MigrationStream(
+                tuple(records), self.has_xive, self.config.machine.name, sw.vmstate_slb,
+                sw.vmstate_spapr_iommu))
             sent = sum(1 for r in records if r.compat_pvr)
             event.reasons.append(
                 f"{len(records)} cpu sections, {sent} with a cpu/compat subsection"
@@ -566,6 +578,18 @@ class PseriesMachine:
                 raise
 
     def _load_stream(self, incoming: MigrationStream, event: Event) -> None:
+        sw = self.profile.switches
+        local = self.config.machine.name
+        if incoming.machine is not None and incoming.machine != local:
+            # the configuration record is read before any section (configuration_post_load)
+            raise self._machine_mismatch(incoming.machine, local)
+        iommu_too_new = (incoming.iommu_version is not None
+                         and incoming.iommu_version > sw.vmstate_spapr_iommu)
+        if iommu_too_new and sw.all_or_nothing:
+            # powercompat policy: a stream refused anywhere changes nothing, so its section
+            # versions are checked before the first CPU is loaded
+            raise self._section_too_new("spapr_iommu", incoming.iommu_version or 0,
+                                        sw.vmstate_spapr_iommu)
         if incoming.xive and not self.has_xive:
             # the interrupt controller's section comes first and finds no device here
             raise self._unknown_section(
@@ -580,6 +604,10 @@ class PseriesMachine:
             cpu = by_index.get(rec.index)
             if cpu is None:
                 raise self._unknown_section("cpu", rec.index)
+            if incoming.slb_version is not None and incoming.slb_version > sw.vmstate_slb:
+                # vmstate_subsection_load(): before the cpu's post_load ever runs
+                raise self._too_new(rec.index, "cpu/slb", incoming.slb_version,
+                                    sw.vmstate_slb)
             # An absent subsection leaves the destination's own (reset) value.
             compat = cpu.compat_pvr if rec.compat_pvr is None else rec.compat_pvr
             if self.profile.switches.migrates_compat:
@@ -598,18 +626,80 @@ class PseriesMachine:
                     cpu.restore(snap)
             errno = err.errno if isinstance(err, KvmSetCompatError) else EINVAL
             raise self._post_load_failed(target.index, str(err), errno) from err
+        if iommu_too_new:
+            # the TCE table's section follows the CPUs (qemu_loadvm_section_start_full)
+            raise self._section_too_new("spapr_iommu", incoming.iommu_version or 0,
+                                        sw.vmstate_spapr_iommu)
         event.reasons.append(f"loaded {len(plan)} cpu sections")
+        self.idle_guest_stops = self._idle_guest_stops()
+        if self.idle_guest_stops:
+            event.reasons.append(self.idle_guest_stops)
         self.state = _L.RUNNING
+
+    def _idle_guest_stops(self) -> str | None:
+        """Why a TCG guest whose boot vCPU idled (halted, waiting for its decrementer) when
+        the source stopped does not run again here; None when it does (or under KVM, whose
+        decrementer and idle states are not QEMU's to restore)."""
+        if self.config.accel is not Accel.TCG:
+            return None
+        sw = self.profile.switches
+        if not sw.tcg_decrementer_migration:
+            return (f"QEMU {self.profile.name} does not restart the TCG decrementer after "
+                    "a load (cpu_post_load): an idle guest is never woken")
+        since = sw.rtas_stopped_since
+        if since is not None and self.config.machine.version < since:
+            return (f"{self.config.machine.name} is older than pseries-{since[0]}.{since[1]}"
+                    " (rtas-stopped-state=false): cpu_post_load takes the halted boot vCPU "
+                    "for RTAS-stopped (PSSCR[EC], LPCR PM bits), so it never runs again")
+        return None
+
+    def _load_failed_lines(self, first: str, index: int, idstr: str,
+                           rule: str) -> MigrationError:
+        """A section's load failed with ``first`` as its own error, as the release reports
+        it: its own line, the device's, the load's (5.2 .. 10.0); one chain (11.1)."""
+        if self.profile.switches.migration_errors is MigrationErrors.CHAINED:
+            return MigrationError(f"{load_of_migration_failed(EINVAL)}: "
+                                  f"{migration_load_failed(index, idstr)}: {first}",
+                                  rule=rule)
+        return MigrationError(first, migration_load_failed(index, idstr),
+                              more=(load_of_migration_failed(EINVAL),), rule=rule)
+
+    def _too_new(self, index: int, name: str, incoming: int, local: int) -> MigrationError:
+        """vmstate_load_state(): a subsection newer than this binary's."""
+        return self._load_failed_lines(vmstate_too_new(name, incoming, local), index, "cpu",
+                                       "vmstate-version")
+
+    def _section_too_new(self, idstr: str, incoming: int, local: int) -> MigrationError:
+        """qemu_loadvm_section_start_full(): a section version above this binary's."""
+        if self.profile.switches.migration_errors is MigrationErrors.CHAINED:
+            # head: error_setg() without the "savevm: " of error_report()
+            text = section_version_unsupported(incoming, idstr, local).removeprefix("savevm: ")
+            return MigrationError(f"{load_of_migration_failed(EINVAL)}: {text}",
+                                  rule="vmstate-version")
+        return MigrationError(section_version_unsupported(incoming, idstr, local),
+                              load_of_migration_failed(EINVAL), rule="vmstate-version")
+
+    def _machine_mismatch(self, received: str, local: str) -> MigrationError:
+        """configuration_post_load(): the source ran another machine type."""
+        detail = (f"the source ran {received} and this machine is {local}: live migration "
+                  "needs the same machine type on both ends (plain pseries is each "
+                  "release's newest)")
+        if self.profile.switches.migration_errors is MigrationErrors.CHAINED:
+            return MigrationError(machine_type_mismatch_chained(received, local, EINVAL),
+                                  None, detail, rule="machine-type")
+        return MigrationError(machine_type_mismatch(received, local),
+                              load_of_migration_failed(EINVAL), detail, rule="machine-type")
 
     def _unknown_section(self, idstr: str, instance: int,
                          detail: str | None = None) -> MigrationError:
         """migration/savevm.c: a section this machine has no device for, as the release
         reports it (qemu-releases.md 8.2)."""
+        rule = "xive-section" if idstr == "xive-source" else "unknown-section"
         if self.profile.switches.migration_errors is MigrationErrors.CHAINED:
             return MigrationError(unknown_section_chained(idstr, instance, EINVAL), None,
-                                  detail)
+                                  detail, rule=rule)
         return MigrationError(unknown_savevm_section(idstr, instance),
-                              load_of_migration_failed(EINVAL), detail)
+                              load_of_migration_failed(EINVAL), detail, rule=rule)
 
     def _post_load_failed(self, index: int, refusal: str | None, errno: int = EINVAL,
                           detail: str | None = None) -> MigrationError:
@@ -617,13 +707,15 @@ class PseriesMachine:
         PVR of another class), then the load's, as the release reports them."""
         how = self.profile.switches.migration_errors
         ret = -1 if how is MigrationErrors.LINES_MINUS_1 else -errno
+        rule = "compat-mode" if refusal else "pvr"
         if how is MigrationErrors.CHAINED:
             chained = post_load_failed_chained(index, "cpu", CPU_VERSION, CPU_VERSION, ret)
-            return (MigrationError(refusal, chained, detail) if refusal
-                    else MigrationError(chained, None, detail))
+            return (MigrationError(refusal, chained, detail, rule=rule) if refusal
+                    else MigrationError(chained, None, detail, rule=rule))
         load = migration_load_failed(index, "cpu")
-        return (MigrationError(refusal, load, detail) if refusal
-                else MigrationError(load, load_of_migration_failed(-ret), detail))
+        return (MigrationError(refusal, load, detail, (load_of_migration_failed(-ret),), rule)
+                if refusal
+                else MigrationError(load, load_of_migration_failed(-ret), detail, rule=rule))
 
     def _check_incoming(self, cpu: VCpu, rec: CpuRecord, compat: int) -> None:
         if compat:

@@ -25,7 +25,7 @@ from powercompat.catalog.modes import LOGICAL_3_00, CompatMode
 from powercompat.decisions.cas import parse_cas_pvrs
 from powercompat.decisions.cpu_match import migration_pvr_match
 from powercompat.errors import CasBufferError, MigrationStreamError
-from powercompat.machine.migration import CpuRecord, decode_stream
+from powercompat.machine.migration import CpuRecord, MigrationStream, decode_stream
 from powercompat.machine.options import MachineConfig
 from powercompat.profiles import Profile
 
@@ -499,14 +499,35 @@ class RefMachine:
             decoded = decode_stream(stream)
         except MigrationStreamError as err:
             raise RefFailure("stream") from err
+        sw = self.profile.switches
+        # spapr_iommu follows the CPU sections: the CPUs are loaded when it is refused
+        # (the powercompat policy checks it before any CPU is loaded)
+        iommu_too_new = (decoded.iommu_version is not None
+                         and decoded.iommu_version > sw.vmstate_spapr_iommu)
         try:
-            self._load(decoded.xive, decoded.cpus)
+            self._check_versions(decoded)
+            if iommu_too_new and sw.all_or_nothing:
+                raise RefFailure("migration")
+            self._load(decoded.xive, decoded.cpus, fail_after=iommu_too_new)
         except RefFailure:
             if not self.profile.switches.all_or_nothing:
                 self.state = "exited"
             raise
 
-    def _load(self, xive: bool, records: tuple[CpuRecord, ...]) -> None:
+    def _check_versions(self, stream: MigrationStream) -> None:
+        """What is refused before any CPU is loaded: another machine type in the
+        configuration record (savevm.c configuration_post_load), a cpu/slb subsection newer
+        than this release's (vmstate_load_state, before the first cpu's post_load)."""
+        sw = self.profile.switches
+        if stream.machine is not None and stream.machine != self.config.machine.name:
+            raise RefFailure("migration")
+        if stream.slb_version is not None and stream.cpus and stream.slb_version > sw.vmstate_slb:
+            raise RefFailure("migration")
+
+    def _load(self, xive: bool, records: tuple[CpuRecord, ...], fail_after: bool = False
+              ) -> None:
+        """Check every record, then load them in order; ``fail_after``: a later section is
+        refused once every CPU is loaded."""
         if xive and not self.has_xive:  # spapr_irq_check: no XIVE device here
             raise RefFailure("migration")
         by_index = {cpu.index: cpu for cpu in self.cpus}
@@ -543,4 +564,6 @@ class RefMachine:
                             c.compat, c.pcr = o_compat, o_pcr
                     raise RefFailure("migration") from err
             done.append((cpu, (old_compat, old_pcr)))
+        if fail_after:
+            raise RefFailure("migration")
         self.state = "running"

@@ -74,6 +74,24 @@ def migration_fate(run: dict[str, Any]) -> Fate | Partial:
     return Partial.MOVED
 
 
+def xmigration_fate(run: dict[str, Any]) -> Fate | Partial:
+    """A live migration between two QEMU releases (``verify migration``, schema
+    powercompat-xmigration/1): moved; the source's own end (QEMU refused to start it, or
+    its guest's init died: ``OS terminated``); else the destination's refusal (it did not
+    start, or refused the stream), the guest staying on the source."""
+    src, dst = run["src"], run["dst"]
+    if run["moved"]:
+        return Partial.MOVED
+    if src["started"] and run["migrate_status"] is None and src["exit_status"] is not None:
+        first = src["first_error"] or "the source exited"
+        if first.startswith("OS terminated"):
+            return Fate(Verdict.USERLAND_DIES, first)
+        return Fate(Verdict.QEMU_REFUSES, first)
+    errors = dst["errors"] or ([dst["first_error"]] if dst["first_error"] else [])
+    return Fate(Verdict.MIGRATION_REFUSED, "; ".join(errors[:2]) if errors else
+                f"the destination did not take the guest (migration {run['migrate_status']})")
+
+
 def startup_fate(error: str | None) -> Fate | Partial:
     """A start-up probe or a gdbstub reading: QEMU's refusal, or it started."""
     return Fate(Verdict.QEMU_REFUSES, error) if error is not None else Partial.STARTED
