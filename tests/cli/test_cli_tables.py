@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from cli_runner import Runner
@@ -82,3 +83,15 @@ def test_a_large_simulate_does_not_import_rich(tmp_path: object) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert out == "False\n"
+
+
+def test_upgrade_order_shows_limit_steps(run: Runner) -> None:
+    """The order table costs what it shows (issue #13/#15): --limit steps per group, then a
+    row saying how many more; --limit 0 shows every step."""
+    example = str(Path(__file__).resolve().parents[2] / "examples" / "fleet" / "upgrade.json")
+    short = run("fleet", "plan", example, "--upgrade-to", "11.1", "--limit", "2")
+    full = run("fleet", "plan", example, "--upgrade-to", "11.1", "--limit", "0")
+    assert (short.code, full.code) == (0, 0)
+    assert any("... 3 more steps" in line for line in short.lines)
+    assert not any("more steps" in line for line in full.lines)
+    assert any(line.startswith("web     5 ") for line in full.lines)

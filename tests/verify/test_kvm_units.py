@@ -240,6 +240,34 @@ def test_hosts_and_lock(tmp_path: Path) -> None:
         assert waited >= 0
 
 
+def test_kernel_files_in_both_debian_packagings(tmp_path: Path) -> None:
+    """bookworm/trixie ship /boot/vmlinux-VER; sid splits the kernel (releases.md): the
+    image is /usr/lib/modules/VER/vmlinuz (linux-binary-VER), the config is beside it
+    (linux-base-VER). Either way the L1 kernel, its config and ``uname -r`` are found."""
+    from powercompat.verify.kvm.assets import L1_KERNELS, kernel_files
+
+    old, new, empty = tmp_path / "old", tmp_path / "new", tmp_path / "empty"
+    (old / "boot").mkdir(parents=True)
+    for name in ("vmlinux-6.1.0-50-powerpc64le", "config-6.1.0-50-powerpc64le"):
+        (old / "boot" / name).write_text("")
+    mods = new / "usr/lib/modules/7.2.13+deb14-powerpc64le"
+    mods.mkdir(parents=True)
+    for name in ("vmlinuz", "config"):
+        (mods / name).write_text("")
+    empty.mkdir()
+    assert kernel_files(old) == (old / "boot/vmlinux-6.1.0-50-powerpc64le",
+                                 old / "boot/config-6.1.0-50-powerpc64le",
+                                 "6.1.0-50-powerpc64le")
+    assert kernel_files(new) == (mods / "vmlinuz", mods / "config", "7.2.13+deb14-powerpc64le")
+    assert kernel_files(empty) is None
+    (mods / "config").unlink()
+    assert kernel_files(new) is None
+    assert L1_KERNELS["7.2"] == ("sid", "linux-image-powerpc64le")
+    # 7.2 on the POWER9 host; on Power11 its first L2 stalled L1 (kvm-kernel.md)
+    assert HOSTS["pseries-power9"].l1_kernels == ("6.1", "6.12", "7.2")
+    assert "7.2" not in HOSTS["pseries-power11"].l1_kernels
+
+
 def _record(calls_cas1: list[dict[str, Any]], qemu: str = "7.2") -> dict[str, Any]:
     call = {"vcpu": 0, "vcpu_id": 0, "op": "set", "id": "0x10200000000000b7", "errno": 0}
     return {

@@ -113,7 +113,7 @@ def plan_cmd(args: Namespace) -> int:
         if upgrade is not None:
             from powercompat.cli import tables
 
-            tables.show("", *_upgrade_tables(upgrade))
+            tables.show("", *_upgrade_tables(upgrade, args.limit))
     if plot is not None and not as_json:
         print(f"heat map written to {plot}")
     if args.check and any(g.changes for g in result.groups):
@@ -320,8 +320,9 @@ def _group_tables(result: FleetPlan) -> list[Item]:
     return [*out, heat]
 
 
-def _upgrade_tables(up: UpgradePlan) -> list[Item]:
-    """The rolling upgrade: per group what to pin, then the order and who is stranded."""
+def _upgrade_tables(up: UpgradePlan, limit: int = DEFAULT_LIMIT) -> list[Item]:
+    """The rolling upgrade: per group what to pin, then the order (its first ``limit`` steps
+    per group, so the text costs what it shows; --json has every step) and who is stranded."""
     from powercompat.cli import tables
 
     kernel = f", host kernel {up.kernel}" if up.kernel else ""
@@ -342,12 +343,16 @@ def _upgrade_tables(up: UpgradePlan) -> list[Item]:
         pins.add_row(g.name, f"{g.upgrade} of {g.upgrade + g.current} hosts",
                      g.machine or "NO COMMON TYPE", setting, str(len(g.stranded)),
                      g.why_not_newer or "")
-        for n, run in enumerate(g.runs, start=1):
+        runs = g.runs if limit == 0 else g.runs[:limit]
+        for n, run in enumerate(runs, start=1):
             where = ", ".join(f"{k} to {labels[c]}" for c, k in run.to)
             if run.stranded:
                 where = (where + "; " if where else "") + f"{run.stranded} stranded"
             order.add_row(g.name, str(n), f"{len(run.hosts)}: {_examples(list(run.hosts))}",
                           labels[run.source], labels[run.target], where or "no guests")
+        if len(runs) < len(g.runs):
+            order.add_row(g.name, f"... {len(g.runs) - len(runs)} more steps", "", "", "",
+                          "--limit 0 shows all, --json lists every one")
         for s in g.stranded[:EXAMPLES_STRANDED]:
             stranded.add_row(g.name, s.guest, s.host, s.reason)
         if len(g.stranded) > EXAMPLES_STRANDED:

@@ -200,6 +200,8 @@ class Decider:
         self._boot: dict[tuple[str, MachineOptions], Verdict] = {}
         self._stream: dict[tuple[str, MachineOptions], bytes | Verdict] = {}
         self._load: dict[tuple[bytes, MachineOptions], tuple[Verdict, _Landed | None]] = {}
+        #: migrate()'s answers: a rolling upgrade asks the same move once per guest and step
+        self._moves: dict[tuple[GuestKind, HostClass, HostClass], Verdict] = {}
         self._mobility: dict[tuple[GuestKind, tuple[tuple[HostClass, bool], ...]], Verdict] = {}
         self.calls = {"negotiate": 0, "migrate_out": 0, "migrate_in": 0}
 
@@ -243,6 +245,13 @@ class Decider:
     def migrate(self, kind: GuestKind, source: HostClass, destination: HostClass) -> Verdict:
         """Can a guest of this kind, booted on ``source``, live-migrate to ``destination``
         (same ``max-cpu-compat`` on both sides, as libvirt sends the same domain)?"""
+        key = (kind, source, destination)
+        verdict = self._moves.get(key)
+        if verdict is None:
+            verdict = self._moves[key] = self._migrate(kind, source, destination)
+        return verdict
+
+    def _migrate(self, kind: GuestKind, source: HostClass, destination: HostClass) -> Verdict:
         stream = self._source_stream(kind, source)
         if isinstance(stream, Verdict):
             return stream

@@ -174,6 +174,11 @@ class _Group:
         self.inventory, self.hosts, self.guests_on = inventory, hosts, guests_on
         self.classes, self.index, self.decider = classes, index, decider
         self.blocked: dict[int, str] = {}
+        # the moves asked while ordering, by small integers: (guest kind, boot class, class
+        # of the host being upgraded, destination class); hashing the dataclasses for every
+        # guest at every step cost more than the answers
+        self._kinds: dict[GuestKind, int] = {}
+        self._moves: dict[tuple[int, int, int, int], tuple[bool, str]] = {}
 
     def _class(self, cls: HostClass) -> int:
         found = self.index.get(cls)
@@ -326,21 +331,26 @@ class _Group:
         """Where guest ``g`` (booted on class ``boot``) goes when its host of class ``src``
         is upgraded: an upgraded host first, else another host not yet upgraded."""
         kind = self.inventory.guests[g].kind
-        origin = self.classes[boot]
-        here = self.classes[src]
-        source = origin if boot == src else replace(
-            origin, qemu=here.qemu, host_kernel=here.host_kernel)
+        k = self._kinds.setdefault(kind, len(self._kinds))
         first_refusal = "no other host in the group"
-        candidates = [c for c, k in sorted(new_count.items()) if k > 0]
+        candidates = [c for c, n in sorted(new_count.items()) if n > 0]
         candidates += [c for c, hosts in sorted(old.items())
-                       if len([h for h in hosts if h != exclude]) > 0]
+                       if any(h != exclude for h in hosts)]
         for c in candidates:
-            verdict = self.decider.migrate(kind, source, self.classes[c])
-            if verdict.ok:
-                return c, verdict.reason
+            key = (k, boot, src, c)
+            answer = self._moves.get(key)
+            if answer is None:
+                origin = self.classes[boot]
+                here = self.classes[src]
+                source = origin if boot == src else replace(
+                    origin, qemu=here.qemu, host_kernel=here.host_kernel)
+                verdict = self.decider.migrate(kind, source, self.classes[c])
+                answer = self._moves[key] = (verdict.ok, verdict.reason)
+            ok, reason = answer
+            if ok:
+                return c, reason
             if first_refusal == "no other host in the group":
-                first_refusal = (f"cannot migrate to {self.classes[c].label}: "
-                                 f"{verdict.reason}")
+                first_refusal = f"cannot migrate to {self.classes[c].label}: {reason}"
         return None, first_refusal
 
 

@@ -1,8 +1,9 @@
 """Everything the nested-KVM harness boots, fetched from Debian without installing anything.
 
-What: per L1 kernel (bookworm 6.1, trixie 6.12) the vmlinux and its ``kvm.ko``/``kvm-hv.ko``;
-the ppc64el ``qemu-system-ppc64`` of bookworm (7.2), trixie (10.0) and sid (11.1) with the
-libraries their ELF ``DT_NEEDED`` entries reach (closure.py); busybox-static; an L2 kernel;
+What: per L1 kernel (bookworm 6.1, trixie 6.12, sid 7.2) the vmlinux and its ``kvm.ko`` and
+``kvm-hv.ko``; the ppc64el ``qemu-system-ppc64`` of bookworm (7.2), trixie (10.0) and sid
+(11.1) with the libraries their ELF ``DT_NEEDED`` entries reach (closure.py); busybox-static;
+an L2 kernel;
 and the amd64 QEMU of trixie as the L0 for Power11 (the host's 7.2 has no Power11).
 Why each suite in its own folder run through its own loader: releases.md. A library deb the
 mirror cannot serve is taken from a newer suite that has the same soname (newer glibc and
@@ -32,6 +33,8 @@ L1_KERNELS: dict[str, tuple[str, str]] = {
     "6.1": ("bookworm", "linux-image-powerpc64le"),
     # trixie's index lists 6.12.117 whose .deb the mirror did not serve (releases.md)
     "6.12": ("trixie", "linux-image-6.12.107+deb13-powerpc64le"),
+    # sid's split packaging (linux-binary/-modules/-base); 7.2.13-1 when recorded
+    "7.2": ("sid", "linux-image-powerpc64le"),
 }
 L2_KERNEL = "6.12"
 #: where a library missing from a suite's closure may come from, in order
@@ -110,6 +113,49 @@ def _deb_version(deb: Path) -> str:
                           text=True, timeout=60, check=True).stdout.strip()
 
 
+#: sid splits a kernel (releases.md): ``linux-image-VER`` is an empty dependency package;
+#: the image is ``/usr/lib/modules/VER/vmlinuz`` (an ELF vmlinux) in ``linux-binary-VER``,
+#: the modules are in ``linux-modules-VER`` and the config in ``linux-base-VER``
+_SPLIT_PARTS = ("linux-binary-", "linux-modules-", "linux-base-")
+
+
+def _download(st: AptState, package: str, say: Progress) -> Path:
+    archives = st.root / "cache" / "archives"
+    debs = sorted(archives.glob(f"{package}_*.deb"))
+    if not debs:
+        say(f"downloading {package} ({st.suite})")
+        st.run(["apt-get", "download", package], cwd=archives)
+        debs = sorted(archives.glob(f"{package}_*.deb"))
+        if not debs:
+            raise AssetError(f"{package} could not be downloaded from {st.suite}",
+                             registry=True)
+    return debs[-1]
+
+
+def _first(root: Path, patterns: tuple[str, ...]) -> Path | None:
+    for pattern in patterns:
+        found = sorted(root.glob(pattern))
+        if found:
+            return found[-1]
+    return None
+
+
+#: where an unpacked kernel keeps its image and config: bookworm/trixie, then sid's split
+_IMAGES = ("boot/vmlinux-*", "usr/lib/modules/*/vmlinuz")
+_CONFIGS = ("boot/config-*", "usr/lib/modules/*/config")
+
+
+def kernel_files(root: Path) -> tuple[Path, Path, str] | None:
+    """(image, config, ``uname -r``) of an unpacked kernel in either packaging; None when
+    ``root`` holds no image and config."""
+    vmlinux, config = _first(root, _IMAGES), _first(root, _CONFIGS)
+    if vmlinux is None or config is None:
+        return None
+    release = (vmlinux.name.removeprefix("vmlinux-") if vmlinux.name.startswith("vmlinux-")
+               else vmlinux.parent.name)
+    return vmlinux, config, release
+
+
 def _kernel(cache: Path, label: str, say: Progress) -> L1Kernel:
     suite, package = L1_KERNELS[label]
     st = _state(cache, suite, "ppc64el", say)
@@ -118,24 +164,20 @@ def _kernel(cache: Path, label: str, say: Progress) -> L1Kernel:
         if not deps:
             raise AssetError(f"cannot resolve {package} in {suite}")
         package = deps[0]
-    archives = st.root / "cache" / "archives"
-    debs = sorted(archives.glob(f"{package}_*.deb"))
-    if not debs:
-        say(f"downloading {package} ({suite})")
-        st.run(["apt-get", "download", package], cwd=archives)
-        debs = sorted(archives.glob(f"{package}_*.deb"))
-        if not debs:
-            raise AssetError(f"{package} could not be downloaded from {suite}", registry=True)
+    image = _download(st, package, say)
+    # the split packaging: the image package's own dependencies carry the files
+    parts = [d for d in st.depends(package) if d.startswith(_SPLIT_PARTS)]
+    debs = [image, *(_download(st, d, say) for d in parts)]
     root = cache / "kernels" / label
-    if not (root / "boot").is_dir():
-        say(f"unpacking {debs[-1].name}")
-        unpack([debs[-1]], root)
-    vmlinux = sorted((root / "boot").glob("vmlinux-*"))
-    config = sorted((root / "boot").glob("config-*"))
-    if not vmlinux or not config:
-        raise AssetError(f"{debs[-1].name} has no /boot/vmlinux-* or config")
-    release = vmlinux[-1].name.removeprefix("vmlinux-")
-    page = 65536 if "CONFIG_PPC_64K_PAGES=y" in config[-1].read_text() else 4096
+    if kernel_files(root) is None:
+        say(f"unpacking {', '.join(d.name for d in debs)}")
+        unpack(debs, root)
+    files = kernel_files(root)
+    if files is None:
+        raise AssetError(f"{package} ({', '.join(d.name for d in debs)}) has no kernel "
+                         "image or config")
+    vmlinux, config, release = files
+    page = 65536 if "CONFIG_PPC_64K_PAGES=y" in config.read_text() else 4096
     mods = []
     for name in ("kvm", "kvm-hv"):
         found = sorted(root.glob(f"**/kernel/arch/powerpc/kvm/{name}.ko*"))
@@ -147,8 +189,7 @@ def _kernel(cache: Path, label: str, say: Progress) -> L1Kernel:
             data = src.read_bytes()
             dest.write_bytes(lzma.decompress(data) if src.name.endswith(".xz") else data)
         mods.append(dest)
-    return L1Kernel(label, package, _deb_version(debs[-1]), release, vmlinux[-1],
-                    tuple(mods), page)
+    return L1Kernel(label, package, _deb_version(image), release, vmlinux, tuple(mods), page)
 
 
 def _unpacked_closure(cache: Path, suite: str, arch: str, packages: list[str],
@@ -267,18 +308,27 @@ def _busybox(cache: Path, say: Progress) -> tuple[Path, str]:
 
 
 def ensure_kvm_assets(cache: Path, l0_labels: tuple[str, ...] = ("7.2", "10.0"),
-                      progress: Progress | None = None) -> KvmAssets:
-    """Fetch and prepare what is missing under ``cache``; idempotent.
+                      progress: Progress | None = None,
+                      kernel_labels: tuple[str, ...] | None = None) -> KvmAssets:
+    """Fetch and prepare what is missing under ``cache``; idempotent. ``kernel_labels``:
+    the L1 kernels a run needs (default: all); the L2 kernel's is always fetched.
 
     :raises AssetError: a package could not be fetched (``registry`` set for mirror trouble).
     """
     say: Progress = progress or (lambda _m: None)
     cache.mkdir(parents=True, exist_ok=True)
-    kernels = {label: _kernel(cache, label, say) for label in L1_KERNELS}
+    wanted = set(L1_KERNELS if kernel_labels is None else kernel_labels) | {L2_KERNEL}
+    kernels = {label: _kernel(cache, label, say) for label in L1_KERNELS if label in wanted}
     qemus = {label: _l1_qemu(cache, label, say) for label in L1_QEMU_SUITES}
     l0 = {label: _l0(cache, label, say) for label in l0_labels}
     busybox, bb_version = _busybox(cache, say)
     assets = KvmAssets(cache, kernels, qemus, l0, busybox, bb_version, L2_KERNEL)
-    (cache / MANIFEST).write_text(json.dumps(assets.versions(), indent=2) + "\n")
+    manifest = assets.versions()
+    try:  # kernels fetched by an earlier run with other labels stay listed
+        before = json.loads((cache / MANIFEST).read_text()).get("l1_kernels", {})
+        manifest["l1_kernels"] = {**before, **manifest["l1_kernels"]}  # type: ignore[dict-item]
+    except (OSError, ValueError, AttributeError):
+        pass
+    (cache / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return assets
 
