@@ -336,3 +336,17 @@ def test_grouped_plan_equals_brute_force(inv: Inventory) -> None:
         assert c.can_migrate == sum(
             1 for a in result.guest_detail(members[0].name).hosts
             if a.migrate is not None and a.migrate.ok)
+
+
+def test_a_2_9_host_takes_the_maximum_as_a_cpu_property() -> None:
+    """QEMU 2.9 has no max-cpu-compat: the fleet starts its guests with -cpu X,compat=Y (as
+    libvirt spelled a host-model <model> then) instead of aborting the whole plan; 2.9's
+    compat property knows only power6..power8."""
+    p8_29 = host_class("power8", "hv", "2.9")
+    assert p8_29.options("power7").cpu == "power8_v2.0,compat=power7"
+    assert p8_29.options("power7").max_cpu_compat is None
+    decider = Decider()
+    assert decider.start(kind("power7"), p8_29).compat == "power7"
+    refused = decider.start(kind("power9"), p8_29)
+    assert not refused.ok and refused.reason == 'Invalid compatibility mode "power9"'
+    assert P8.options("power7").cpu == P8.cpu  # releases with the machine option keep it

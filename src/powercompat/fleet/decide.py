@@ -41,6 +41,7 @@ from powercompat.machine.options import (
     MachineOptions,
     machine_types,
     parse_options,
+    spell_compat,
 )
 from powercompat.machine.state import VcpuState
 from powercompat.profiles import parse_profile
@@ -95,7 +96,8 @@ class HostClass:
                 machine: str = "pseries") -> MachineOptions:
         """The machine libvirt starts on this host (``-cpu host`` is this model under KVM);
         ``machine``: ``-M`` (plain ``pseries`` is this host's release's newest type)."""
-        return MachineOptions(cpu=self.cpu, max_cpu_compat=max_cpu_compat, accel=self.accel,
+        cpu, maximum = spell_compat(self.cpu, max_cpu_compat, self.qemu)
+        return MachineOptions(cpu=cpu, max_cpu_compat=maximum, accel=self.accel,
                               qemu=self.qemu, host_kernel=self.kernel_option,
                               incoming=incoming, machine=machine)
 
@@ -371,10 +373,11 @@ def _machine_options(kind: GuestKind, host: HostClass, incoming: bool = False
     if host.kvm == "tcg":
         if outcome.qemu_cpu == "host":  # QEMU registers "host" only under KVM
             return Verdict(Kind.QEMU_REFUSES, "QEMU: unable to find CPU model 'host'")
-        return MachineOptions(cpu=str(outcome.qemu_cpu), max_cpu_compat=outcome.max_cpu_compat,
-                              accel="tcg", qemu=host.qemu, incoming=incoming,
-                              machine=kind.machine)
-    cpu = host.cpu if outcome.qemu_cpu == "host" else str(outcome.qemu_cpu)
-    return MachineOptions(cpu=cpu, max_cpu_compat=outcome.max_cpu_compat, accel=host.accel,
+        cpu, maximum = spell_compat(str(outcome.qemu_cpu), outcome.max_cpu_compat, host.qemu)
+        return MachineOptions(cpu=cpu, max_cpu_compat=maximum, accel="tcg", qemu=host.qemu,
+                              incoming=incoming, machine=kind.machine)
+    cpu, maximum = spell_compat(host.cpu if outcome.qemu_cpu == "host" else str(outcome.qemu_cpu),
+                                outcome.max_cpu_compat, host.qemu)
+    return MachineOptions(cpu=cpu, max_cpu_compat=maximum, accel=host.accel,
                           host_cpu=host.cpu, qemu=host.qemu, incoming=incoming,
                           machine=kind.machine)

@@ -294,6 +294,20 @@ def parse_machine(name: str, profile: Profile) -> MachineType:
     return found
 
 
+def spell_compat(cpu: str, max_cpu_compat: str | None, qemu: str) -> tuple[str, str | None]:
+    """(-cpu, max-cpu-compat) for a maximum on release ``qemu``: the machine option, or
+    before 7843c0d6 (2.9) the CPU property ``-cpu X,compat=Y``, as libvirt spelled a
+    host-model ``<model>`` for such a QEMU. An unknown profile is left to parse_options.
+    """
+    if max_cpu_compat is None or max_cpu_compat == "":
+        return cpu, max_cpu_compat
+    try:
+        option = parse_profile(qemu).switches.max_cpu_compat_option
+    except UnknownProfileError:
+        return cpu, max_cpu_compat
+    return (cpu, max_cpu_compat) if option else (f"{cpu},compat={max_cpu_compat}", None)
+
+
 def parse_options(options: MachineOptions) -> MachineConfig:
     """:raises InputError: an unknown profile, machine type, CPU, mode, accelerator, kernel,
     or a bad count."""
