@@ -16,11 +16,11 @@ Machine-type facts that do not depend on the release are functions of the type's
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cache
-from importlib import resources
 from typing import Final, NamedTuple
+
+from powercompat.catalog.data import read_data
 
 #: the releases whose machine catalogue was recorded from the binary
 RECORDED: Final = ("5.2", "7.2", "10.0", "11.1")
@@ -119,8 +119,7 @@ def machine_catalogue(release: str) -> MachineCatalogue:
         return _from_source(release, _SOURCE[release])
     if release not in RECORDED:
         raise KeyError(release)
-    data = json.loads(resources.files("powercompat").joinpath(
-        "data", f"machines-{release}.json").read_text())
+    data = read_data(f"machines-{release}.json")
     deprecated = frozenset(str(m["name"]) for m in data["machines"] if m["deprecated"])
     warning = data["texts"]["deprecated_machine"]
     return MachineCatalogue(
