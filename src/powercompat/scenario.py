@@ -578,6 +578,15 @@ def save_on_source(options: MachineOptions, buffer: bytes) -> bytes:
 
     :raises PowerCompatError: the source cannot start (or the buffer is malformed).
     """
+    return source_stream(options, buffer)
+
+
+def source_stream(options: MachineOptions, buffer: bytes) -> bytes:
+    """save_on_source() without the argument checks, for callers that built ``options``
+    themselves and ask it in a hot loop (the fleet planner).
+
+    :raises PowerCompatError: the source cannot start (or the buffer is malformed).
+    """
     src = PseriesMachine.from_options(options)
     src.realize()
     src.reset()
@@ -592,7 +601,17 @@ def load_on_destination(dst_options: MachineOptions, stream: bytes) -> PseriesMa
     :raises MigrationError: the destination refused the incoming state.
     :raises PowerCompatError: the destination cannot start with these options.
     """
-    dst = PseriesMachine.from_options(replace(dst_options, incoming=True))
+    return destination_load(dst_options, stream)
+
+
+def destination_load(dst_options: MachineOptions, stream: bytes) -> PseriesMachine:
+    """load_on_destination() without the argument checks (see source_stream).
+
+    :raises MigrationError: the destination refused the incoming state.
+    :raises PowerCompatError: the destination cannot start with these options.
+    """
+    dst = PseriesMachine.from_options(
+        dst_options if dst_options.incoming else replace(dst_options, incoming=True))
     dst.realize()
     dst.reset()
     dst.migrate_in(stream)

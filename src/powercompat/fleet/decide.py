@@ -9,7 +9,7 @@ profile, its ``max-cpu-compat`` and whether libvirt starts it (a :class:`GuestKi
   (:func:`~powercompat.decisions.libvirt.start_domain`: the domain as written, on the host as
   libvirt sees it), which also gives the ``-cpu`` and ``max-cpu-compat`` QEMU gets; then
   :func:`powercompat.scenario.negotiate` (boot through CAS) and the guest userland's verdict;
-- live migration: scenario.save_on_source / load_on_destination (the machine itself),
+- live migration: scenario.source_stream / destination_load (the machine itself),
   booted on the source through CAS, then loaded on the destination, as
   :func:`powercompat.scenario.migrate_check` does, but with the source's and the destination's
   own KVM flavour and QEMU profile. The source's stream is computed once per source and reused
@@ -46,13 +46,13 @@ from powercompat.machine.options import (
 from powercompat.machine.state import VcpuState
 from powercompat.profiles import parse_profile
 from powercompat.scenario import (
+    destination_load,
     judge_guest,
-    load_on_destination,
     migration_refusal,
     mode_name,
     negotiate,
     parse_guest,
-    save_on_source,
+    source_stream,
 )
 
 
@@ -96,16 +96,22 @@ class HostClass:
                 machine: str = "pseries") -> MachineOptions:
         """The machine libvirt starts on this host (``-cpu host`` is this model under KVM);
         ``machine``: ``-M`` (plain ``pseries`` is this host's release's newest type)."""
-        cpu, maximum = spell_compat(self.cpu, max_cpu_compat, self.qemu)
-        return MachineOptions(cpu=cpu, max_cpu_compat=maximum, accel=self.accel,
-                              qemu=self.qemu, host_kernel=self.kernel_option,
-                              incoming=incoming, machine=machine)
+        return _host_options(self, max_cpu_compat, incoming, machine)
 
     def to_json(self) -> dict[str, str]:
         out = {"family": self.family, "cpu": self.cpu, "kvm": self.kvm, "qemu": self.qemu}
         if self.host_kernel:
             out["host_kernel"] = self.host_kernel
         return out
+
+
+@cache
+def _host_options(host: HostClass, max_cpu_compat: str | None, incoming: bool,
+                  machine: str) -> MachineOptions:
+    """HostClass.options, built once: the planner asks it for every guest at every host."""
+    cpu, maximum = spell_compat(host.cpu, max_cpu_compat, host.qemu)
+    return MachineOptions(cpu=cpu, max_cpu_compat=maximum, accel=host.accel, qemu=host.qemu,
+                          host_kernel=host.kernel_option, incoming=incoming, machine=machine)
 
 
 @cache
@@ -300,7 +306,7 @@ class Decider:
         """scenario.migrate_check's source side: realize, reset, CAS, migrate out."""
         self.calls["migrate_out"] += 1
         try:
-            return save_on_source(options, parse_guest(kind.profile).cas_buffer)
+            return source_stream(options, parse_guest(kind.profile).cas_buffer)
         except PowerCompatError as err:
             fate = refusal_fate(err)
             return Verdict(fate.verdict if fate else Kind.QEMU_REFUSES,
@@ -312,7 +318,7 @@ class Decider:
         what the guest's userland is judged on there (None: it did not move)."""
         self.calls["migrate_in"] += 1
         try:
-            machine = load_on_destination(options, stream)
+            machine = destination_load(options, stream)
         except PowerCompatError as err:  # migrate-check prints the cause on a second line
             message, cause = migration_refusal(err, "destination")
             return Verdict(Kind.MIGRATION_REFUSED,
