@@ -154,6 +154,10 @@ class Switches(NamedTuple):
     migration_errors: Annotated[MigrationErrors, Doc(
         "how a refused incoming migration is reported (every destination exits)"
     )] = MigrationErrors.LINES_MINUS_1
+    tcg_isa31_smp_hang: Annotated[bool, Doc(
+        "under TCG a guest kernel with more than one vCPU in an ISA 3.1 mode (raw POWER10 or "
+        "power10) stops right after prom_init hands over, before its banner (observed on "
+        "QEMU 5.2 with Linux 6.1; one vCPU boots; the cause is not identified)")] = False
     vsx_cap: Annotated[bool, Doc(
         "spapr caps: cap-vsx defaults off (ibm,vmx 1, no VSX for the guest) when the CPU "
         "cannot do ISA 2.06 within max-cpu-compat (before: the class's VSX is advertised)"

@@ -276,6 +276,10 @@ CHANGES: Final[tuple[Change, ...]] = (
                           "3.1")),
             *_models(("power10_v1.0", 0x00800100, POWER10, "POWER10 v1.0")),
             Alias("power10", "power10_v1.0"))),
+    Change(None, "", "5.0",
+           "under TCG a kernel with more than one vCPU in an ISA 3.1 mode stops after "
+           "prom_init (observed on 5.2: tests/data/real/qemu-5.2-linux-6.1-slof-smp2.json)",
+           (Flip("tcg_isa31_smp_hang", True),)),
     Change(None, "", "5.2",
            "TCG runs the vectored system call (scv) on POWER9: POWERPC_FLAG_SCV (5.2's "
            "POWER10 family lacks the flag, so scv is a facility-unavailable interrupt there)",
@@ -303,6 +307,10 @@ CHANGES: Final[tuple[Change, ...]] = (
             FamilyEdit("POWER10", best=PvrMatch.SAME_MAJOR))),
     Change(None, "", "7.2", "TCG runs scv on POWER10 too (POWERPC_FLAG_SCV)",
            (FamilyEdit("POWER10", scv=True),)),
+    Change(None, "", "7.2",
+           "an SMP kernel boots in ISA 3.1 modes under TCG (observed: 7.2's power10_v1.0 "
+           "with -smp 2, raw and power10, reaches init)",
+           (Flip("tcg_isa31_smp_hang", False),)),
     Change(None, "", "7.2",
            "spapr_dt_ov5_platform_support() checks the MMU at every reset: below ISA 3.00, a "
            "KVM with radix but no hash-v3 stops QEMU (spapr_check_mmu_mode)",
