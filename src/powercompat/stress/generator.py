@@ -18,7 +18,7 @@ from powercompat.catalog.behaviour import CPU_COMPAT_2_9
 from powercompat.catalog.guests import GUESTS
 from powercompat.catalog.history import HEAD
 from powercompat.catalog.kernels import KERNELS, HostPlatform
-from powercompat.machine.options import MachineOptions
+from powercompat.machine.options import MachineOptions, spell_compat
 from powercompat.machine.steps import STEP_CALLS, Step, run_step
 from powercompat.profiles import PROFILE_NAMES, Profile, parse_profile
 from powercompat.stress.harness import FAULT_ERRNOS, Harness
@@ -122,9 +122,10 @@ def random_options(rng: random.Random, profile: str | None = None,
 def spell_max(profile: Profile, cpu: str, mode: str | None) -> tuple[str, str | None]:
     """A maximum as the release takes it: ``max-cpu-compat``, or before 7843c0d6 only
     ``-cpu X,compat=Y`` with Y one of power6..power8 (another maximum is then dropped)."""
-    if mode is None or profile.switches.max_cpu_compat_option:
-        return cpu, mode
-    return (f"{cpu},compat={mode}" if mode in CPU_COMPAT_2_9 else cpu), None
+    if mode is not None and not profile.switches.max_cpu_compat_option \
+            and mode not in CPU_COMPAT_2_9:
+        return cpu, None  # 2.9's compat property would refuse it: drawn options stay valid
+    return spell_compat(cpu, mode, profile.name)
 
 
 def destination_options(rng: random.Random, source: MachineOptions) -> MachineOptions:
