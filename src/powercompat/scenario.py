@@ -21,6 +21,7 @@ from powercompat.decisions.guest import (
     guest_cpu_line,
     kernel_runs,
     kernel_verdict,
+    smp_kernel_verdict,
     userland_verdict,
     vsx_offered,
 )
@@ -308,11 +309,10 @@ def judge_guest(guest: GuestProfile, config: MachineConfig, initial: int, compat
     booted_guest = replace(guest, radix=False) if disable_radix else guest
     kernel = kernel_verdict(booted_guest, config.model, initial, compat_pvr,
                             config.profile.rules)
-    if (kernel.ok is not False and config.profile.switches.tcg_isa31_smp_hang
-            and not config.accel.kvm and config.smp > 1
-            and effective_level(config.model, mode, config.profile.rules).isa == "3.1"):
-        kernel = KernelVerdict(False, "the kernel stops right after prom_init with more than "
-                               "one vCPU in an ISA 3.1 mode (QEMU 5.2 under TCG, observed)")
+    if kernel.ok is not False:
+        kernel = smp_kernel_verdict(
+            effective_level(config.model, mode, config.profile.rules), config.smp,
+            not config.accel.kvm, config.profile.switches.tcg_isa31_smp_hang) or kernel
     if reached and kernel.ok is False:  # init is never reached
         userland = replace(userland, ok=None, reason=f"not reached: {kernel.reason}")
     return kernel, userland

@@ -168,6 +168,16 @@ def kernel_verdict(guest: GuestProfile, model: CpuModel, initial_pvr: int, final
                          "hash MMU (radix not offered before CAS)")
 
 
+def smp_kernel_verdict(level: CompatMode, smp: int, tcg: bool, isa31_smp_hangs: bool
+                       ) -> KernelVerdict | None:
+    """The kernel stops when the release's TCG hangs an SMP guest in an ISA 3.1 mode (switch
+    tcg_isa31_smp_hang, observed on QEMU 5.2; one vCPU boots); None when it does not apply."""
+    if isa31_smp_hangs and tcg and smp > 1 and level.isa == "3.1":
+        return KernelVerdict(False, "the kernel stops right after prom_init with more than "
+                             "one vCPU in an ISA 3.1 mode (QEMU 5.2 under TCG, observed)")
+    return None
+
+
 #: ISA 3.00's rank (its PCR level): from there the kernel uses scv
 LOGICAL_300_RANK = PCR_COMPAT_3_00
 
