@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,19 +19,7 @@ from powercompat.fleet.inventory import load_inventory, parse_inventory_text
 from powercompat.fleet.synth import MAX_SYNTH_RECORDS, synthesize
 from powercompat.inputs import InputFileError, InputKind, read_capped
 
-
-@pytest.fixture(autouse=True)
-def no_hang() -> Iterator[None]:
-    """A reader that blocks (a FIFO opened for reading) fails the test instead of hanging."""
-    def expired(signum: int, frame: object) -> None:
-        raise TimeoutError("the reader blocked")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
-
+pytestmark = pytest.mark.usefixtures("no_hang")  # tests/conftest.py
 
 H = host("a", "power9")
 HOSTS_JSON = '{"hosts": [' + json.dumps(H) + "]"

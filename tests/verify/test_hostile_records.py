@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +18,7 @@ from powercompat.verify.matrix import load_cells
 REAL = Path(__file__).resolve().parents[1] / "data" / "real" / "qemu-7.2-linux-6.1-vof.json"
 
 
-@pytest.fixture(autouse=True)
-def no_hang() -> Iterator[None]:
-    def expired(signum: int, frame: object) -> None:
-        raise TimeoutError("the reader blocked")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(20)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
+pytestmark = pytest.mark.usefixtures("no_hang")  # tests/conftest.py
 
 
 def recorded(cell: object) -> dict[str, Any]:
