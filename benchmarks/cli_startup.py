@@ -51,7 +51,8 @@ class Samples:
     wall: list[float] = field(default_factory=list)
 
     def median(self, kind: str) -> float:
-        return statistics.median(getattr(self, kind))
+        samples: list[float] = getattr(self, kind)
+        return statistics.median(samples)
 
 
 def interpreter() -> str:

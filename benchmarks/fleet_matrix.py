@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 GOAL_SECONDS = 5.0
 GOAL_BYTES = 500 * 1000 * 1000
@@ -82,7 +83,7 @@ def run_plan(inventory: Path, out: Path, as_json: bool = True
     return seconds, cpu, usage.ru_maxrss * 1024, out.stat().st_size  # Linux reports KiB
 
 
-def measure(as_json: bool = True, every: bool = False) -> dict[str, object]:
+def measure(as_json: bool = True, every: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fleet-matrix-") as tmp:
         inventory = Path(tmp) / "matrix.json"
         hosts, guests = write_matrix_inventory(inventory, every)

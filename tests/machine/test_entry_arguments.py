@@ -11,6 +11,7 @@ import pytest
 from powercompat.arguments import ArgumentError, checked
 from powercompat.errors import InputError
 from powercompat.machine.options import MachineOptions
+from powercompat.machine.pseries import PseriesMachine
 from powercompat.scenario import (
     migrate_check,
     mode_name,
@@ -47,6 +48,12 @@ CASES: list[tuple[str, Callable[[], object], str]] = [
      "simulate: argument 'events': must be a tuple of strings, not tuple"),
     ("options-str", lambda: simulate("power9"),  # type: ignore[arg-type]
      "simulate: argument 'options': must be a MachineOptions, not str"),
+    ("machine-options-cpu",
+     lambda: PseriesMachine.from_options(MachineOptions(cpu=7)),  # type: ignore[arg-type]
+     "parse_options: argument 'options.cpu': must be a string, not int"),
+    ("machine-options-smp",
+     lambda: PseriesMachine.from_options(MachineOptions(smp="2")),  # type: ignore[arg-type]
+     "parse_options: argument 'options.smp': must be an integer, not str"),
     ("options-cpu", lambda: simulate(MachineOptions(cpu=9)),  # type: ignore[arg-type]
      "simulate: argument 'options.cpu': must be a string, not int"),
     ("options-smp", lambda: simulate(MachineOptions(smp="2")),  # type: ignore[arg-type]

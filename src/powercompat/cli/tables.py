@@ -1,21 +1,26 @@
 """Tables and plain lines for the human output, laid out as rich's ``SIMPLE_HEAD`` box.
 
-A table that fits the width as it is (the common case: hex, names, short reasons) is laid out
-here directly, in time linear in its cells, and so is a too-wide table none of whose columns
-may wrap: it is printed whole, wider than the terminal, where rich cropped every cell (a hex
-value lost its last digit). rich is imported only for what needs its layout engine: a table
-too wide for the width with columns that may fold, a title or caption
+Tables are laid out here directly, in time linear in their cells: one that fits the width as
+it is (the common case: hex, names, short reasons); one too wide whose wrap columns rich would
+narrow and fold (its column-width and word-wrap rules, followed here step for step); and one
+too wide none of whose columns may wrap: it is printed whole, wider than the terminal, where
+rich cropped every cell (a hex value lost its last digit). rich is imported only for the rest:
+a table that folding cannot fit (rich then narrows every column and crops), a title or caption
 longer than its table, a styled line longer than the width, or text that is not plain ASCII
 (rich measures cell widths). rich renders a cell in tens of microseconds, which made
-``simulate --smp 1024`` with 100 hot-plugs take minutes (issue #13); the fast layout gives the
-same characters (a test compares both on random tables). Styles (bold headings) are dropped
-in both: the output is plain text, on a terminal too.
+``simulate --smp 1024`` with 100 hot-plugs take minutes (issue #13), and its import and layout
+were a third of a 10,000-host ``fleet plan`` (issue #15); the fast layout gives the same
+characters (property tests compare both on random tables at random widths). Styles (bold
+headings) are dropped in both: the output is plain text, on a terminal too.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
+from collections.abc import Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -118,27 +123,129 @@ def layout_table(grid: Table, limit: int) -> list[str] | None:
             for line in lines:
                 if len(line) > widths[i]:
                     widths[i] = len(line)
-    total = sum(widths) + len(GAP) * (len(widths) - 1)
     texts = [*grid.columns, *(c for row in grid.rows for c in row)]
     notes = [n for n in (grid.title, grid.caption) if n]  # rich skips an empty one
+    if not all(widths) or not all(_plain(t) for t in [*texts, *notes]):
+        return None
+    folds = [False] * len(widths)
+    total = sum(widths) + len(GAP) * (len(widths) - 1)
     # Too wide: rich folds the columns that may wrap; one with none that may is printed
     # whole (rich would crop every cell to the width: 0x0f000004 came out as 0x0f00000).
-    if (total > limit and grid.wrap) or not all(widths) or any(len(n) > total for n in notes) \
-            or not all(_plain(t) for t in [*texts, *notes]):
+    if total > limit and grid.wrap:
+        folded = _fold_widths(grid, widths, limit)
+        if folded is None:
+            return None
+        folds = [w < natural for w, natural in zip(folded, widths, strict=True)]
+        widths = folded
+        total = sum(widths) + len(GAP) * (len(widths) - 1)
+    if any(len(n) > total for n in notes):
         return None
     out: list[str] = []
     if grid.title:
         out.append(grid.title)
-    out.append(GAP.join(c.ljust(w) for c, w in zip(grid.columns, widths, strict=True)))
+    out.extend(_rows([grid.columns], widths, folds, header=True))
     out.append(RULE * total)
-    for row in cells:
-        height = max(len(lines) for lines in row)
-        for k in range(height):
-            out.append(GAP.join((lines[k] if k < len(lines) else "").ljust(w)
-                                for lines, w in zip(row, widths, strict=True)))
+    out.extend(_rows(grid.rows, widths, folds))
     if grid.caption:
         out.append(grid.caption)
     return out
+
+
+def _rows(rows: Sequence[Sequence[str]], widths: list[int], folds: list[bool],
+          header: bool = False) -> list[str]:
+    """Each row's lines: every cell's lines (folded to its width where ``folds``) side by
+    side, each padded to its column's width; cells sit at the top of a row, but at the
+    bottom of the header row (rich/table.py ``Table._render``)."""
+    out: list[str] = []
+    for row in rows:
+        cells = [_cell_lines(c, w) if fold else c.split("\n")
+                 for c, w, fold in zip(row, widths, folds, strict=True)]
+        height = max(len(lines) for lines in cells)
+        if header:
+            cells = [[""] * (height - len(lines)) + lines for lines in cells]
+        for k in range(height):
+            out.append(GAP.join((lines[k] if k < len(lines) else "").ljust(w)
+                                for lines, w in zip(cells, widths, strict=True)))
+    return out
+
+
+def _fold_widths(grid: Table, widths: list[int], limit: int) -> list[int] | None:
+    """The content widths rich gives a too-wide table by narrowing its wrap columns, or None
+    when that is not enough (rich then narrows every column and crops: its own layout).
+
+    rich/table.py ``Table._calculate_column_widths``: a column's width counts its padding (one
+    space each side, none at the table's outer edges) and the space of the divider is taken
+    from the limit; ``_collapse_widths`` then narrows the widest wrap columns, all of equal
+    width at once, down to the next widest, until the table fits."""
+    n = len(widths)
+    room = limit - (n - 1)
+    pads = [(i > 0) + (i < n - 1) for i in range(n)]
+    measured = [min(w + p, room) or 1 for w, p in zip(widths, pads, strict=True)]
+    may = [c in grid.wrap for c in grid.columns]
+    excess = sum(measured) - room
+    while excess > 0:
+        widest = max((w for w, m in zip(measured, may, strict=True) if m), default=0)
+        second = max((w for w, m in zip(measured, may, strict=True) if m and w != widest),
+                     default=0)
+        ratios = [1 if m and w == widest else 0 for w, m in zip(measured, may, strict=True)]
+        if not any(ratios) or widest == second:
+            break
+        measured = _ratio_reduce(excess, ratios, min(excess, widest - second), measured)
+        excess = sum(measured) - room
+    if excess > 0:
+        return None
+    content = [w - p for w, p in zip(measured, pads, strict=True)]
+    return content if all(w >= 1 for w in content) else None
+
+
+def _ratio_reduce(total: int, ratios: list[int], cap: int, values: list[int]) -> list[int]:
+    """Take ``total`` from the values in proportion to their ratios, at most ``cap`` from
+    each, rounding as Python does (rich/_ratio.py ``ratio_reduce``)."""
+    left, weight = total, sum(ratios)
+    out: list[int] = []
+    for ratio, value in zip(ratios, values, strict=True):
+        if ratio and cap and weight > 0:
+            taken = min(cap, round(ratio * left / weight))
+            out.append(value - taken)
+            left -= taken
+            weight -= ratio
+        else:
+            out.append(value)
+    return out
+
+
+def _cell_lines(value: str, width: int) -> list[str]:
+    """A wrap column's cell folded to ``width``: each line broken before the first word that
+    does not fit, a word longer than the width cut into width-long pieces (rich/_wrap.py
+    ``divide_line`` with ``fold``; a word carries the spaces after it), each piece cut to
+    the width (rich's ``Text.wrap`` with ``overflow="fold"``)."""
+    out: list[str] = []
+    for line in value.split("\n"):
+        breaks: list[int] = []
+        used = 0
+        for match in _WORD.finditer(line):
+            start, word = match.start(), match.group()
+            length = len(word.rstrip())
+            if width - used >= length:
+                used += len(word)
+            elif length > width:
+                pieces = [word[k:k + width] for k in range(0, len(word), width)]
+                for k, piece in enumerate(pieces):
+                    if start:
+                        breaks.append(start)
+                    if k == len(pieces) - 1:
+                        used = len(piece)
+                    else:
+                        start += len(piece)
+            elif used and start:
+                breaks.append(start)
+                used = len(word)
+        edges = [0, *breaks, len(line)]
+        out.extend(line[a:b][:width] for a, b in pairwise(edges))
+    return out
+
+
+_WORD = re.compile(r"\s*\S+\s*")
 
 
 def _layout(item: Item, limit: int) -> list[str] | None:

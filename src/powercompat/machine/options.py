@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
+from powercompat.arguments import checked
 from powercompat.catalog.accels import ACCELS, Accel
 from powercompat.catalog.behaviour import CPU_COMPAT_2_9, CpuCompat
 from powercompat.catalog.cpus import CpuModel
@@ -308,6 +309,7 @@ def spell_compat(cpu: str, max_cpu_compat: str | None, qemu: str) -> tuple[str, 
     return (cpu, max_cpu_compat) if option else (f"{cpu},compat={max_cpu_compat}", None)
 
 
+@checked()
 def parse_options(options: MachineOptions) -> MachineConfig:
     """:raises InputError: an unknown profile, machine type, CPU, mode, accelerator, kernel,
     or a bad count."""
