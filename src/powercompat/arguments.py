@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
 from powercompat.errors import InvalidValueError
-from powercompat.inputs import text_problem
+from powercompat.inputs import MAX_TEXT_CHARS, text_problem
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -63,18 +63,28 @@ def checked(**choices: Iterable[str]) -> Callable[[Callable[P, R]], Callable[P, 
         simple = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in signature.parameters.values())
         names = tuple(signature.parameters)
         hints: dict[str, Any] = {}
+        #: per parameter, the exact types a plain value may have (None: check it in full)
+        plain: dict[str, frozenset[type] | None] = {}
 
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             if not hints:  # resolved on first use: the module is complete by then
                 hints.update(typing.get_type_hints(func))
-            if simple and len(args) <= len(names) and not any(
-                    k not in hints or k in names[:len(args)] for k in kwargs):
+                plain.update((n, _plain_types(h)) for n, h in hints.items())
+            if simple and len(args) <= len(names) and (
+                    not kwargs or all(k in hints and k not in names[:len(args)]
+                                      for k in kwargs)):
                 given = (*zip(names, args, strict=False), *kwargs.items())
             else:  # a wrong call is Python's TypeError
                 given = tuple(signature.bind(*args, **kwargs).arguments.items())
             for name, value in given:
-                _check(func.__name__, name, value, hints[name])
+                kinds = plain[name]
+                kind = type(value)
+                # the usual argument: a value of one of its exact types, a string that is
+                # one short printable line; anything else gets the full check
+                if kinds is None or kind not in kinds or (
+                        kind is str and not _plain_text(value)):  # type: ignore[arg-type]
+                    _check(func.__name__, name, value, hints[name])
                 if name in allowed:
                     _check_choice(func.__name__, name, value, allowed[name])
             return func(*args, **kwargs)
@@ -82,6 +92,26 @@ def checked(**choices: Iterable[str]) -> Callable[[Callable[P, R]], Callable[P, 
         return wrapper
 
     return decorate
+
+
+def _plain_types(hint: Any) -> frozenset[type] | None:
+    """The exact types that satisfy ``hint`` on their own (str, int, bool, bytes, None and
+    unions of them), or None for a hint that needs the full check (tuples, dataclasses)."""
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union,
+                                                                 types.UnionType) else (hint,)
+    simple = {str: (str,), int: (int,), bool: (bool,), float: (int, float),
+              bytes: (bytes, bytearray), type(None): (type(None),), None: (type(None),)}
+    out: set[type] = set()
+    for arg in args:
+        if arg not in simple:
+            return None
+        out.update(simple[arg])
+    return frozenset(out)
+
+
+def _plain_text(value: str) -> bool:
+    """text_problem's own first test: a printable string of a sane length has no problem."""
+    return value.isprintable() and len(value) <= MAX_TEXT_CHARS
 
 
 def _check(function: str, name: str, value: object, hint: Any) -> None:

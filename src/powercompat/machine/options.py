@@ -7,6 +7,7 @@ re-points the host family's alias at it), then ``-cpu``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
@@ -313,6 +314,14 @@ def spell_compat(cpu: str, max_cpu_compat: str | None, qemu: str) -> tuple[str, 
 def parse_options(options: MachineOptions) -> MachineConfig:
     """:raises InputError: an unknown profile, machine type, CPU, mode, accelerator, kernel,
     or a bad count."""
+    return _parse_options(options)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_options(options: MachineOptions) -> MachineConfig:
+    """parse_options() proper: a pure function of frozen options and the static catalogues,
+    so each distinct set of options is parsed once (a refusal is raised again each time;
+    issue #13: in-process negotiate())."""
     profile = parse_profile(options.qemu)
     # vl.c select_machine() runs before any other option is looked at
     machine = parse_machine(options.machine, profile)

@@ -9,10 +9,9 @@ hw/ppc/spapr_hcall.c do_client_architecture_support(); target/ppc/machine.c cpu_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
+from types import MappingProxyType, TracebackType
 from typing import NamedTuple
 
 from powercompat.accel.factory import Accelerator, make_accel
@@ -109,6 +108,35 @@ class CasResult:
     raw_fallback: bool
 
 
+class _Recording:
+    """One lifecycle step being recorded: its event gets the ONE_REG calls made inside the
+    ``with``, the error that ended it, and the vCPUs after it. A class rather than a
+    generator context manager: three of these run in every negotiate() (issue #13)."""
+
+    __slots__ = ("event", "machine", "start")
+
+    def __init__(self, machine: PseriesMachine, event: Event) -> None:
+        self.machine = machine
+        self.event = event
+        transport = machine.accel.transport
+        self.start = len(transport.calls) if transport else 0
+
+    def __enter__(self) -> Event:
+        return self.event
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        event, machine = self.event, self.machine
+        if isinstance(err, PowerCompatError):
+            event.ok = False
+            event.error = str(err)
+        transport = machine.accel.transport
+        if transport:
+            event.one_reg = transport.calls[self.start:]
+        event.vcpus = machine.vcpu_states()
+        machine.events.append(event)
+
+
 class PseriesMachine:
     """One pseries VM. Every operation records an Event; a refused operation changes nothing,
     and a failed one leaves the vCPUs as QEMU would (QEMU profiles) or as they were
@@ -174,24 +202,11 @@ class PseriesMachine:
     def boot_cpu(self) -> VCpu:
         return self.vcpus[0]
 
-    @contextmanager
-    def _event(self, name: str, allowed: tuple[Lifecycle, ...]) -> Iterator[Event]:
-        """Check the lifecycle, then record the step's calls and outcome."""
+    def _event(self, name: str, allowed: tuple[Lifecycle, ...]) -> _Recording:
+        """Check the lifecycle, then record the step's calls and outcome (``with``)."""
         if self.state not in allowed:
             raise StateError(name, self.state, allowed)
-        event = Event(name, self.label)
-        start = len(self.accel.transport.calls) if self.accel.transport else 0
-        try:
-            yield event
-        except PowerCompatError as err:
-            event.ok = False
-            event.error = str(err)
-            raise
-        finally:
-            if self.accel.transport:
-                event.one_reg = self.accel.transport.calls[start:]
-            event.vcpus = self.vcpu_states()
-            self.events.append(event)
+        return _Recording(self, Event(name, self.label))
 
     def _fatal(self, err: PowerCompatError) -> None:
         """error_fatal/error_abort: QEMU exits. Under the powercompat profile the machine
