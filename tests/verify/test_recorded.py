@@ -33,8 +33,10 @@ REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 NOT_MATRIX = ("-pcr", "-patched-lists", "-migration", "-hotplug")
 MATRIX_FILES = sorted(f for f in REAL.glob("qemu-*-linux-*.json")
                       if not f.stem.endswith(NOT_MATRIX))
-#: start-up probes: the catalogue's -S/quit matrix per release, and 7.2's dumpdtb probes
+#: start-up probes: the catalogue's -S/quit matrix per release, each release's threads per
+#: core under TCG (record smt), and 7.2's dumpdtb probes
 PROBE_FILES = sorted([*REAL.glob("qemu-*-startup-probes.json"),
+                      *REAL.glob("qemu-*-smt-probes.json"),
                       *REAL.glob("qemu-*-dumpdtb-probes.json")])
 
 
@@ -71,8 +73,9 @@ def test_the_recorded_files_are_there() -> None:
     assert {"qemu-5.2-linux-6.1-slof.json", "qemu-10.0-linux-6.12-vof.json",
             "qemu-11.1-linux-7.2-vof.json", "qemu-7.2-linux-7.2-vof.json",
             "qemu-11.1-linux-6.1-vof.json"} <= names
-    assert {f.name for f in PROBE_FILES} >= {f"qemu-{r}-startup-probes.json"
-                                              for r in ("5.2", "7.2", "10.0", "11.1")}
+    assert {f.name for f in PROBE_FILES} >= {f"qemu-{r}-{kind}-probes.json"
+                                              for r in ("5.2", "7.2", "10.0", "11.1")
+                                              for kind in ("startup", "smt")}
 
 
 def test_every_recorded_release_and_guest_is_modelled() -> None:

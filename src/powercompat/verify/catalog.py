@@ -98,11 +98,11 @@ def cpu_help(qemu: QemuBinary) -> CpuHelp:
     return parse_cpu_help(proc.stdout)
 
 
-def probe_argv(cpu: str, max_cpu_compat: str | None) -> list[str]:
+def probe_argv(cpu: str, max_cpu_compat: str | None, extra: tuple[str, ...] = ()) -> list[str]:
     """QEMU options of one start-up probe (without the binary's argv prefix)."""
     machine = "pseries" if max_cpu_compat is None else f"pseries,max-cpu-compat={max_cpu_compat}"
     return ["-M", machine, "-cpu", cpu, "-m", "1G", "-S", "-nodefaults", "-display", "none",
-            "-monitor", "stdio"]
+            "-monitor", "stdio", *extra]
 
 
 def split_warnings(stderr: str) -> tuple[str, tuple[str, ...]]:
@@ -115,10 +115,14 @@ def split_warnings(stderr: str) -> tuple[str, tuple[str, ...]]:
 
 
 def run_startup_probe(
-    qemu: QemuBinary, cpu: str, max_cpu_compat: str | None = None, note: str = ""
+    qemu: QemuBinary, cpu: str, max_cpu_compat: str | None = None, note: str = "",
+    extra: tuple[str, ...] = (),
 ) -> ProbeResult:
-    """Start the machine stopped and quit it: was it built, and what did QEMU say?"""
-    options = probe_argv(cpu, max_cpu_compat)
+    """Start the machine stopped and quit it: was it built, and what did QEMU say?
+
+    Unlike ``-machine dumpdtb`` (which 10.0 and 11.1 refuse for pseries: "This machine
+    doesn't have an FDT", and 5.2 cannot combine with VOF) it works in every release."""
+    options = probe_argv(cpu, max_cpu_compat, extra)
     proc = process.run(qemu.argv(*options), timeout=PROBE_TIMEOUT, stdin_text="quit\n")
     stderr, warnings = split_warnings(proc.stderr)
     started = proc.returncode == 0
@@ -126,7 +130,7 @@ def run_startup_probe(
     return ProbeResult(
         cpu=cpu,
         max_cpu_compat=max_cpu_compat,
-        extra=(),
+        extra=extra,
         note=note,
         argv=(qemu.binary.name, *options),
         returncode=proc.returncode,

@@ -128,3 +128,17 @@ DEFAULT_PROBES: tuple[Probe, ...] = (
     Probe("power9", "power7", extra=("-smp", "2"), note="every vCPU gets max-cpu-compat"),
     Probe("power9,compat=power8", note="the removed -cpu compat= property"),
 )
+
+
+#: ``-smp`` settings of the threads-per-core sweep (``record smt``): every power of 2 up to
+#: past TCG's limit of 8 threads (hw/ppc/spapr.c spapr_set_vsmt_mode(), 10.0 on), a count
+#: that is not a power of 2, and two cores of two threads
+SMT_SPECS: tuple[str, ...] = ("2,threads=2", "4,threads=4", "8,threads=8", "16,threads=16",
+                              "6,threads=3", "4,threads=2")
+
+
+def smt_probes(cpus: list[str], modes: list[str | None]) -> tuple[Probe, ...]:
+    """Every CPU x max-cpu-compat x :data:`SMT_SPECS`: which thread counts each release
+    starts under TCG, with its refusal's words, and the pre-CAS mode of every core."""
+    return tuple(Probe(cpu, mode, ("-smp", spec), note="threads per core under TCG")
+                 for cpu in cpus for mode in modes for spec in SMT_SPECS)

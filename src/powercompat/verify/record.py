@@ -5,7 +5,7 @@ busybox package versions, date, command) so a later reader can tell which QEMU s
 
 Usage: ``python -m powercompat.verify.record KIND OUT.json [--release R] [--guest G]
 [--cpus LIST] [--modes LIST] [--firmware vof|slof] [--jobs N]`` with KIND one of matrix,
-probes, vector, cpuspecs, oldcpus, pcr, patched, migration, hotplug. Assets come from the cache
+probes, smt, vector, cpuspecs, oldcpus, pcr, patched, migration, hotplug. Assets come from the cache
 (``verify setup`` fetches what is missing). Boots belong under the machine's TCG lock.
 """
 
@@ -24,6 +24,8 @@ from typing import Any
 from powercompat.verify import process
 from powercompat.verify.assets import Assets, ensure_assets
 from powercompat.verify.boot import BootSpec
+from powercompat.verify.catalog import METHOD as CATALOG_METHOD
+from powercompat.verify.catalog import run_startup_probe
 from powercompat.verify.errors import BootError
 from powercompat.verify.gdbpcr import read_pcr
 from powercompat.verify.matrix import (
@@ -33,7 +35,8 @@ from powercompat.verify.matrix import (
     matrix_specs,
     run_matrix,
 )
-from powercompat.verify.probes import DEFAULT_PROBES, run_probe
+from powercompat.verify.probes import DEFAULT_PROBES, run_probe, smt_probes
+from powercompat.verify.qemu import QemuBinary
 from powercompat.verify.report import prepare_output_file, write_json
 from powercompat.verify.vector import CPU_SPECS, SYMBOL, pvr_pairs, read_cpu_specs, read_symbol
 
@@ -61,6 +64,21 @@ def record_probes(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
         "method": "qemu-system-ppc64 -M pseries[,max-cpu-compat=X],dumpdtb=FILE -cpu CPU "
         "-m 1G -nodefaults -display none -monitor none [extra]",
         "probes": [run_probe(assets.qemu, p).to_json() for p in DEFAULT_PROBES],
+    }
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    return data
+
+
+def record_smt(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
+    """Threads per core under TCG (no guest runs): every ``--cpus`` x ``--modes`` x
+    probes.SMT_SPECS, started or refused with each release's words (verify catalog's
+    ``-S``/``quit`` method, which every release takes)."""
+    qemu = QemuBinary.of(assets.qemu)
+    data = {
+        **_header(assets, argv),
+        "method": f"{CATALOG_METHOD}; with -smp N,threads=T",
+        "probes": [run_startup_probe(qemu, p.cpu, p.max_cpu_compat, p.note, p.extra).to_json()
+                   for p in smt_probes(_OPTIONS.cpus, _OPTIONS.modes)],
     }
     out.write_text(json.dumps(data, indent=2) + "\n")
     return data
@@ -208,6 +226,7 @@ _RECORDERS = {
     "migration": record_migration,
     "patched": record_patched,
     "probes": record_probes,
+    "smt": record_smt,
     "vector": record_vector,
     "oldcpus": record_oldcpus,
     "pcr": record_pcr,
