@@ -178,6 +178,13 @@ def _pcr_readings() -> list[Any]:
     return out
 
 
+def test_every_release_has_pcr_readings() -> None:
+    """The PCR is read through the gdbstub on every Debian release, not only one."""
+    profiles = {qemu_profile(json.loads(f.read_text())["qemu_version"])
+                for f in REAL.glob("qemu-*-pcr.json")}
+    assert profiles >= {"5.2", "7.2", "10.0", "11.1"}, profiles
+
+
 @pytest.mark.parametrize(("header", "reading"), _pcr_readings())
 def test_pcr_matches_engine(header: dict[str, Any], reading: dict[str, Any]) -> None:
     v = judge_pcr(

@@ -34,8 +34,14 @@ from powercompat.verify.boot import (
     spawn_qemu,
 )
 from powercompat.verify.errors import BootError
+from powercompat.verify.initramfs import INIT_EPILOGUE, INIT_PROLOGUE
 from powercompat.verify.qemu import QemuBinary
 from powercompat.verify.signals import cas_traces, startup_error
+
+#: printed by :data:`HOLD_INIT` once the guest runs its /init
+HOLD_TAG = "@@POWERCOMPAT-HOLD@@"
+#: the guest's /init while its PCR is read: it says so, then stays up until QEMU is stopped
+HOLD_INIT = INIT_PROLOGUE + f"echo {HOLD_TAG}\nsleep 120\n" + INIT_EPILOGUE
 
 _PACKET = re.compile(rb"\$([^#]*)#([0-9a-fA-F]{2})")
 _KERNEL_LINE = re.compile(r"^\[\s*\d+\.\d+\] ", re.MULTILINE)
@@ -56,11 +62,18 @@ class PcrReading:
     pvr_regnum: int
     byte_order: str
     seconds: float
+    #: when the stub was asked: at the guest's /init (``init``) or its kernel's first line
+    read_at: str = "kernel-line"
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["pvr_hex"], d["pcr_hex"] = f"0x{self.pvr:08x}", f"0x{self.pcr:016x}"
         return d
+
+
+class GuestStopped(BootError):
+    """The guest went through CAS but stopped before its /init said it was ready (an init
+    that dies of SIGILL never runs a line): read it again at the kernel's first line."""
 
 
 class GdbClient:
@@ -150,12 +163,21 @@ def decode_pair(pvr_raw: bytes, pcr_raw: bytes) -> tuple[int, int, str]:
 
 
 async def read_pcr(
-    spec: BootSpec, qemu: QemuBinary | str, vmlinux: Path, initrd: Path, *, timeout: float = 60.0
+    spec: BootSpec, qemu: QemuBinary | str, vmlinux: Path, initrd: Path, *, timeout: float = 60.0,
+    ready: str | None = None,
 ) -> PcrReading:
-    """Boot ``spec`` until the kernel prints its first line (CAS is over), then read PCR.
+    """Boot ``spec`` until the kernel prints its first line (CAS is over), or until the
+    console shows ``ready``, then read PCR.
+
+    With :data:`HOLD_INIT` as ``initrd`` and ``ready=HOLD_TAG`` the stub is asked once the
+    guest sits in its /init: QEMU 5.2 with SLOF reset the connection when it came during the
+    kernel's early boot, and powered off within a second of it. The guest cannot write the
+    PCR (hypervisor state), so it still holds CAS's value. ``spec.timeout``, when set, is the
+    boot's timeout.
 
     :raises BootError: when the guest never gets past CAS or the gdbstub misbehaves.
     """
+    timeout = spec.timeout or timeout
     port = free_port()
     with process.temp_dir(prefix="pcv-gdb-") as tmp:
         sock = tmp / "qmp.sock"
@@ -169,7 +191,12 @@ async def read_pcr(
         proc, out, err, changed, pumps, waiter = (
             run.proc, run.out, run.err, run.changed, run.pumps, run.waiter)
         try:
-            while not (cas_traces(err.decode()) and _KERNEL_LINE.search(out.decode())):
+            while not (cas_traces(err.decode()) and (
+                    ready in out.decode(errors="replace") if ready
+                    else _KERNEL_LINE.search(out.decode()))):
+                if ready and waiter.done() and cas_traces(err.decode()):
+                    raise GuestStopped(f"{spec.cpu}/{spec.max_cpu_compat}: the guest stopped "
+                                       f"after CAS, before its /init said {ready}")
                 if waiter.done() or time.monotonic() - start > timeout:
                     refusal = startup_error(err.decode()) if waiter.done() else None
                     why = f"refused: {refusal.message}" if refusal else "no kernel line after CAS"
@@ -177,17 +204,21 @@ async def read_pcr(
                 changed.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), 1.0)
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            gdb = GdbClient(reader, writer)
-            await gdb.handshake()
-            target = await gdb.read_xml("target.xml")
-            hrefs = re.findall(r'<xi:include href="([^"]+)"', target)
-            features = {h: await gdb.read_xml(h) for h in hrefs}
-            nums = register_numbers(target, features)
-            pvr_raw = await gdb.register(nums["pvr"])
-            pcr_raw = await gdb.register(nums["pcr"])
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                gdb = GdbClient(reader, writer)
+                await gdb.handshake()
+                target = await gdb.read_xml("target.xml")
+                hrefs = re.findall(r'<xi:include href="([^"]+)"', target)
+                features = {h: await gdb.read_xml(h) for h in hrefs}
+                nums = register_numbers(target, features)
+                pvr_raw = await gdb.register(nums["pvr"])
+                pcr_raw = await gdb.register(nums["pcr"])
+                writer.close()
+            except (OSError, TimeoutError) as exc:  # QEMU went away or the stub stopped
+                raise BootError(f"{spec.cpu}/{spec.max_cpu_compat}: gdbstub: "
+                                f"{exc or type(exc).__name__}") from exc
             pvr, pcr, order = decode_pair(pvr_raw, pcr_raw)
-            writer.close()
         finally:
             try:
                 if not waiter.done():
@@ -210,4 +241,5 @@ async def read_pcr(
             pvr_regnum=nums["pvr"],
             byte_order=order,
             seconds=round(time.monotonic() - start, 3),
+            read_at="init" if ready else "kernel-line",
         )

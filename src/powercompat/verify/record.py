@@ -23,11 +23,12 @@ from typing import Any
 
 from powercompat.verify import process
 from powercompat.verify.assets import Assets, ensure_assets
-from powercompat.verify.boot import BootSpec
+from powercompat.verify.boot import BootSpec, Firmware
 from powercompat.verify.catalog import METHOD as CATALOG_METHOD
 from powercompat.verify.catalog import run_startup_probe
 from powercompat.verify.errors import BootError
-from powercompat.verify.gdbpcr import read_pcr
+from powercompat.verify.gdbpcr import HOLD_INIT, HOLD_TAG, GuestStopped, read_pcr
+from powercompat.verify.initramfs import build_initramfs
 from powercompat.verify.matrix import (
     DEFAULT_CPUS,
     DEFAULT_MODES,
@@ -136,7 +137,8 @@ def record_oldcpus(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]
 
 
 def record_pcr(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
-    """PCR and PVR of vCPU 0 after CAS, read through the gdbstub, for every startable cell."""
+    """PCR and PVR of vCPU 0 after CAS, read through the gdbstub, for every ``--cpus`` x
+    ``--modes`` cell (the release's default firmware unless ``--firmware``)."""
 
     async def all_cells() -> list[dict[str, Any]]:
         gate = asyncio.Semaphore(2)
@@ -144,20 +146,32 @@ def record_pcr(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
         async def one(spec: BootSpec) -> dict[str, Any] | None:
             async with gate:
                 try:
-                    reading = await read_pcr(spec, assets.qemu, assets.vmlinux, assets.initrd)
+                    try:
+                        reading = await read_pcr(spec, assets.qemu, assets.vmlinux, initrd,
+                                                 ready=HOLD_TAG)
+                    except GuestStopped:  # its init dies: the kernel's first line it is
+                        reading = await read_pcr(spec, assets.qemu, assets.vmlinux, initrd)
                 except BootError as err:
                     return {"cpu": spec.cpu, "max_cpu_compat": spec.max_cpu_compat,
                             "error": str(err)}  # fmt: skip
                 return reading.to_json()
 
-        got = await asyncio.gather(*(one(s) for s in matrix_specs()))
+        opts = _OPTIONS
+        firmware = Firmware(opts.firmware or default_firmware(assets.qemu_release).value)
+        specs = matrix_specs(opts.cpus, opts.modes, firmware, timeout=opts.timeout)
+        got = await asyncio.gather(*(one(s) for s in specs))
         return [g for g in got if g is not None]
 
+    with process.temp_dir(prefix="pcv-pcr-") as work:
+        initrd = build_initramfs(assets.busybox, work / "initrd.gz", HOLD_INIT)
+        readings = asyncio.run(all_cells())
     data = {
         **_header(assets, argv),
-        "method": "boot with -gdb tcp:127.0.0.1:PORT; after CAS and the first kernel line, "
-        "attach (QEMU stops the VM), read target.xml features, 'p' the pvr and pcr registers",
-        "readings": asyncio.run(all_cells()),
+        "method": "boot with -gdb tcp:127.0.0.1:PORT; after CAS, once the guest's /init says "
+        f"{HOLD_TAG} (then sleeps; a guest whose init dies is booted again and read at the "
+        "kernel's first line), attach (QEMU stops the VM), read target.xml features, 'p' the "
+        "pvr and pcr registers",
+        "readings": readings,
     }
     out.write_text(json.dumps(data, indent=2) + "\n")
     return data
