@@ -1,6 +1,6 @@
 """The engine against real boots of the guest kernel with its PVR list patched
-(tests/data/real/qemu-7.2-linux-6.1-patched-lists.json, recorded by
-``python -m powercompat.verify.record patched``)."""
+(tests/data/real/qemu-R-linux-G-patched-lists.json, recorded by
+``python -m powercompat.verify.record patched OUT --release R``)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from powercompat.scenario import negotiate
-from powercompat.verify.compare import qemu_profile
+from powercompat.verify.compare import guest_profile, qemu_profile
 from powercompat.verify.patched import CASES, PatchedCase, buffer_for
 
-DATA = json.loads((Path(__file__).resolve().parents[1] / "data" / "real" /
-                   "qemu-7.2-linux-6.1-patched-lists.json").read_text())
-PROFILE = qemu_profile(DATA["qemu_version"])
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
+FILES = sorted(REAL.glob("qemu-*-patched-lists.json"))
+DATA = json.loads((REAL / "qemu-7.2-linux-6.1-patched-lists.json").read_text())
 
 
 def _id(boot: dict[str, Any]) -> str:
@@ -24,10 +24,26 @@ def _id(boot: dict[str, Any]) -> str:
             + (":disable_radix" if boot["disable_radix"] else ""))
 
 
-@pytest.mark.parametrize("boot", DATA["boots"], ids=_id)
-def test_patched_boot_matches_engine(boot: dict[str, Any]) -> None:
+def _boots() -> list[Any]:
+    out = []
+    for f in FILES:
+        data = json.loads(f.read_text())
+        out.extend(pytest.param(data, boot, id=f"{f.stem}:{_id(boot)}")
+                   for boot in data["boots"])
+    return out
+
+
+def test_every_release_has_patched_boots() -> None:
+    assert {qemu_profile(json.loads(f.read_text())["qemu_version"]) for f in FILES} >= {
+        "7.2", "10.0", "11.1"}
+
+
+@pytest.mark.parametrize(("data", "boot"), _boots())
+def test_patched_boot_matches_engine(data: dict[str, Any], boot: dict[str, Any]) -> None:
     n = negotiate(boot["cpu"], boot["max_cpu_compat"], pvr_list=bytes.fromhex(boot["pvr_list"]),
-                  qemu=PROFILE, disable_radix=boot["disable_radix"])
+                  qemu=qemu_profile(data["qemu_version"]),
+                  guest=guest_profile(data["kernel_version"]),
+                  disable_radix=boot["disable_radix"])
     assert boot["startup_error"] is None and n.started
     # the trace prints new=0x0 for raw mode and for a failed CAS alike
     assert boot["cas_failed"] == n.cas_failed
@@ -39,13 +55,17 @@ def test_patched_boot_matches_engine(boot: dict[str, Any]) -> None:
         assert boot["init_sigill"] == (n.userland_ok is False)
 
 
-def test_recorded_cases_are_the_current_ones() -> None:
+@pytest.mark.parametrize("path", FILES, ids=lambda f: f.stem)
+def test_recorded_cases_are_the_current_ones(path: Path) -> None:
+    boots = json.loads(path.read_text())["boots"]
+    pairs = len(boots[0]["pvr_list"]) // 16  # this kernel's list length, terminator included
+
     def key(case: PatchedCase) -> tuple[object, ...]:
         return (case.name, case.cpu, case.max_cpu_compat, case.disable_radix,
-                buffer_for(case, 14).hex())
+                buffer_for(case, pairs).hex())
 
     recorded = [(b["list"], b["cpu"], b["max_cpu_compat"], b["disable_radix"], b["pvr_list"])
-                for b in DATA["boots"]]
+                for b in boots]
     assert recorded == [key(c) for c in CASES]
 
 

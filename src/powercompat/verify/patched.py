@@ -42,6 +42,7 @@ _P8 = (0xFFFFFFFF, 0x0F000004)
 _P9 = (0xFFFFFFFF, 0x0F000005)
 _P7 = (0xFFFFFFFF, 0x0F000003)
 _P9_RAW = (0xFFFF0000, 0x004E0000)
+_P10 = (0xFFFFFFFF, 0x0F000006)
 
 #: the cases recorded in tests/data/real/qemu-7.2-linux-6.1-patched-lists.json
 CASES: tuple[PatchedCase, ...] = (
@@ -55,6 +56,11 @@ CASES: tuple[PatchedCase, ...] = (
     PatchedCase("p9-raw-only", (_P9_RAW,), "power9"),
     PatchedCase("p9-raw-only", (_P9_RAW,), "power9", "power9"),
     PatchedCase("p9-raw-only", (_P9_RAW,), "power8"),
+    # POWER10 (every release from 7.2 has it): a list one generation back, the newest mode
+    # listed first under a lower maximum, and only a mode above the maximum (CAS fails)
+    PatchedCase("p9-only", (_P9,), "power10"),
+    PatchedCase("p10-p9", (_P10, _P9), "power10", "power9"),
+    PatchedCase("p10-only", (_P10,), "power10", "power9"),
 )
 
 
