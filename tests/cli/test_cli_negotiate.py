@@ -104,3 +104,13 @@ def test_pvr_list_logical_only(run: Runner) -> None:
     data = run("negotiate", "--cpu", "POWER9", "--pvr-list",
                "ffffffff 0f000003 fffffffe 0f000001", "--json").json
     assert (data["compat"], data["pcr"]) == ("power7", "0x000000000000000c")
+
+
+def test_machine_type_is_an_option(run: Runner) -> None:
+    """-M as the library takes it: a versioned type the release has, or QEMU's refusal."""
+    r = run("negotiate", "--cpu", "POWER9", "--qemu", "11.1", "--machine", "pseries-7.2",
+            "--json")
+    assert r.code == 0 and r.json["verdict"] == "works"
+    r = run("negotiate", "--cpu", "POWER9", "--machine", "pseries-99.0")
+    assert r.code == 1
+    assert r.err.strip() == 'powercompat: error: unsupported machine type: "pseries-99.0"'

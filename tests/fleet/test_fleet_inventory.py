@@ -215,10 +215,13 @@ def test_bad_csv(text: str, message: str) -> None:
 
 
 def test_unknown_suffix_and_missing_file(tmp_path: Path) -> None:
+    (tmp_path / "fleet.yaml").write_text("hosts: []\n")
     with pytest.raises(InventoryError, match="unknown inventory format"):
         load_inventory([tmp_path / "fleet.yaml"])
-    with pytest.raises(InventoryError, match="cannot read: No such file or directory"):
-        load_inventory([tmp_path / "fleet.json"])
+    # a missing file is missing, whatever its name ends with (a typo is not a format)
+    for name in ("fleet.json", "fleet.yaml", "fleet"):
+        with pytest.raises(InventoryError, match="cannot read: No such file or directory"):
+            load_inventory([tmp_path / "missing" / name])
 
 
 # ---------------------------------------------------------------- domains as libvirt writes them

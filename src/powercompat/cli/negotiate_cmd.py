@@ -25,6 +25,9 @@ def configure(parser: ArgumentParser) -> None:
     add_machine_options(parser)
     parser.add_argument("--disable-radix", action="store_true",
                         help="The guest kernel is booted with disable_radix (hash MMU only).")
+    parser.add_argument("--machine", default="pseries", metavar="TYPE",
+                        help="Machine type: pseries-X.Y, or plain pseries, the release's "
+                        "newest (default: %(default)s).")
     add_json(parser)
 
 
@@ -32,7 +35,8 @@ def run(args: Namespace) -> int:
     buffer = parse_pvr_list(args.pvr_list) if args.pvr_list is not None else None
     result = run_negotiation(args.cpu, args.max_cpu_compat, args.guest, buffer, args.accel,
                              args.host_cpu, args.qemu, args.smp, args.threads,
-                             args.disable_radix, args.host_kernel, args.host_platform)
+                             args.disable_radix, args.host_kernel, args.host_platform,
+                             args.machine)
     if args.as_json:
         emit_json(result.to_json())
     else:

@@ -255,6 +255,8 @@ def load_inventory(paths: Sequence[Path | str]) -> Inventory:
                 _parse_json(text, label, path.parent, builder)
             else:
                 _parse_csv(text, label, path.parent, builder)
+        elif not path.exists():  # a mistyped name: say so, not that its format is unknown
+            raise InventoryError(label, None, None, "cannot read: No such file or directory")
         else:
             raise InventoryError(label, None, None,
                                  "unknown inventory format (use .json, .csv or .xml)")
