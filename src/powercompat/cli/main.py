@@ -279,12 +279,9 @@ def _top_parser() -> _TopParser:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from powercompat import __version__
 
-    try:
-        return version("powercompat")
-    except PackageNotFoundError:
-        return "unknown"
+    return __version__
 
 
 def _dispatch(args: list[str], state: CliState) -> int:
