@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -143,29 +142,34 @@ def layout_table(grid: Table, limit: int) -> list[str] | None:
     out: list[str] = []
     if grid.title:
         out.append(grid.title)
-    out.extend(_rows([grid.columns], widths, folds, header=True))
+    out.extend(_rows([[c.split("\n") for c in grid.columns]], widths, folds, header=True))
     out.append(RULE * total)
-    out.extend(_rows(grid.rows, widths, folds))
+    out.extend(_rows(cells, widths, folds))
     if grid.caption:
         out.append(grid.caption)
     return out
 
 
-def _rows(rows: Sequence[Sequence[str]], widths: list[int], folds: list[bool],
+def _rows(rows: list[list[list[str]]], widths: list[int], folds: list[bool],
           header: bool = False) -> list[str]:
     """Each row's lines: every cell's lines (folded to its width where ``folds``) side by
     side, each padded to its column's width; cells sit at the top of a row, but at the
     bottom of the header row (rich/table.py ``Table._render``)."""
     out: list[str] = []
+    fold_any = any(folds)
     for row in rows:
-        cells = [_cell_lines(c, w) if fold else c.split("\n")
-                 for c, w, fold in zip(row, widths, folds, strict=True)]
-        height = max(len(lines) for lines in cells)
+        if fold_any:
+            row = [_fold_lines(lines, w) if fold else lines
+                   for lines, w, fold in zip(row, widths, folds, strict=True)]
+        height = max(len(lines) for lines in row)
+        if height == 1:  # the usual row: one line in every cell
+            out.append(GAP.join(lines[0].ljust(w) for lines, w in zip(row, widths, strict=True)))
+            continue
         if header:
-            cells = [[""] * (height - len(lines)) + lines for lines in cells]
+            row = [[""] * (height - len(lines)) + lines for lines in row]
         for k in range(height):
             out.append(GAP.join((lines[k] if k < len(lines) else "").ljust(w)
-                                for lines, w in zip(cells, widths, strict=True)))
+                                for lines, w in zip(row, widths, strict=True)))
     return out
 
 
@@ -214,13 +218,13 @@ def _ratio_reduce(total: int, ratios: list[int], cap: int, values: list[int]) ->
     return out
 
 
-def _cell_lines(value: str, width: int) -> list[str]:
-    """A wrap column's cell folded to ``width``: each line broken before the first word that
-    does not fit, a word longer than the width cut into width-long pieces (rich/_wrap.py
-    ``divide_line`` with ``fold``; a word carries the spaces after it), each piece cut to
-    the width (rich's ``Text.wrap`` with ``overflow="fold"``)."""
+def _fold_lines(lines: list[str], width: int) -> list[str]:
+    """A wrap column's cell (its lines) folded to ``width``: each line broken before the
+    first word that does not fit, a word longer than the width cut into width-long pieces
+    (rich/_wrap.py ``divide_line`` with ``fold``; a word carries the spaces after it), each
+    piece cut to the width (rich's ``Text.wrap`` with ``overflow="fold"``)."""
     out: list[str] = []
-    for line in value.split("\n"):
+    for line in lines:
         breaks: list[int] = []
         used = 0
         for match in _WORD.finditer(line):
