@@ -10,10 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-#: the one place the version is written (pyproject.toml reads it: tool.setuptools.dynamic);
-#: ``powercompat --version`` prints it without importlib.metadata's 25 ms
-__version__ = "0.1.0"
-
 __all__ = [  # noqa: RUF022 - ordered by importance, as STYLE.md asks
     "negotiate",
     "simulate",

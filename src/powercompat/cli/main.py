@@ -279,9 +279,12 @@ def _top_parser() -> _TopParser:
 
 
 def _version() -> str:
-    from powercompat import __version__
+    from importlib.metadata import PackageNotFoundError, version
 
-    return __version__
+    try:
+        return version("powercompat")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _dispatch(args: list[str], state: CliState) -> int:
