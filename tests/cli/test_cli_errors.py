@@ -167,9 +167,11 @@ def test_lazy_commands_are_registered(run: Runner) -> None:
 
 
 def test_version(run: Runner) -> None:
+    from importlib.metadata import version
+
     r = run("--version")
     assert (r.code, r.err) == (0, "")
-    assert r.out.startswith("powercompat ")
+    assert r.out.strip() == f"powercompat {version('powercompat')}"
 
 
 def _every_command() -> list[list[str]]:
