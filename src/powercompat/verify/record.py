@@ -143,7 +143,7 @@ def record_pcr(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
     async def all_cells() -> list[dict[str, Any]]:
         gate = asyncio.Semaphore(2)
 
-        async def one(spec: BootSpec) -> dict[str, Any] | None:
+        async def one(spec: BootSpec) -> dict[str, Any]:
             async with gate:
                 try:
                     try:
@@ -159,8 +159,13 @@ def record_pcr(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
         opts = _OPTIONS
         firmware = Firmware(opts.firmware or default_firmware(assets.qemu_release).value)
         specs = matrix_specs(opts.cpus, opts.modes, firmware, timeout=opts.timeout)
-        got = await asyncio.gather(*(one(s) for s in specs))
-        return [g for g in got if g is not None]
+        # every cell runs to its end (each stops its own QEMU) before a harness bug in one of
+        # them is raised: one cell's surprise must not leave the others' cleanup pending
+        got = await asyncio.gather(*(one(s) for s in specs), return_exceptions=True)
+        for g in got:
+            if isinstance(g, BaseException):
+                raise g
+        return [g for g in got if isinstance(g, dict)]
 
     with process.temp_dir(prefix="pcv-pcr-") as work:
         initrd = build_initramfs(assets.busybox, work / "initrd.gz", HOLD_INIT)
