@@ -30,7 +30,7 @@ def test_tool_is_clean(cmd: list[str]) -> None:
 #: upgrade diff) is a front-end over two others: it reads fleet inventories and verify's
 #: recordings of the real binaries.
 RANKS: dict[str, int] = {
-    "messages": 0, "errors": 1, "inputs": 2, "arguments": 3,
+    "messages": 0, "version": 0, "errors": 1, "inputs": 2, "arguments": 3,
     "catalog": 2, "decisions": 3, "profiles": 4, "accel": 5,
     "machine": 6, "scenario": 7, "stress": 7, "fuzz": 8, "fleet": 8, "verify": 8,
     "upgrade": 9, "cli": 10, "__init__": 11, "__main__": 11,

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from powercompat.version import VERSION
+
+__version__ = VERSION
+
 __all__ = [  # noqa: RUF022 - ordered by importance, as STYLE.md asks
     "negotiate",
     "simulate",

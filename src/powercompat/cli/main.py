@@ -279,12 +279,9 @@ def _top_parser() -> _TopParser:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from powercompat.version import VERSION
 
-    try:
-        return version("powercompat")
-    except PackageNotFoundError:
-        return "unknown"
+    return VERSION
 
 
 def _dispatch(args: list[str], state: CliState) -> int:
