@@ -82,6 +82,20 @@ def test_run_rejects_bad_jobs_before_booting(run: Runner) -> None:
     assert (r.code, r.err) == (1, "powercompat: error: --jobs must be 1..16, got 0\n")
 
 
+def test_run_rejects_threads_that_do_not_divide_smp(run: Runner) -> None:
+    r = run("verify", "run", "--smp", "2", "--threads", "3")
+    assert (r.code, r.err) == (1, "powercompat: error: --threads must divide --smp 2, got 3\n")
+
+
+def test_check_an_smt_boot_matrix(run: Runner) -> None:
+    """-smp 2,threads=2 boots: one device-tree node per core, SMT refused below POWER8."""
+    r = run("verify", "check", str(REAL / "qemu-10.0-linux-6.12-vof-smp2-threads2.json"))
+    assert r.code == 0, r.err
+    assert r.lines[-1] == "14 match, 26 refusal-matched"
+    assert any(line.split()[:3] == ["power9", "power7", "refusal-matched"]
+               and "TCG only supports SMT on POWER8 or newer CPUs" in line for line in r.lines)
+
+
 def test_malformed_recorded_files_are_one_line_errors(run: Runner, tmp_path: Path) -> None:
     cases = {
         "empty.json": ("", "not a readable JSON file"),

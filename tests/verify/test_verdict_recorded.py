@@ -115,6 +115,8 @@ def _matrix(data: dict[str, Any]) -> Iterator[Config]:
     for raw in data["cells"]:
         cell = CellResult.from_json(raw)
         machine = {"smp": cell.smp} if cell.smp != 1 else {}
+        if cell.threads != 1:
+            machine["threads"] = cell.threads
         spelled = libvirt_spelling(cell.cpu, qemu_facts(parse_profile(qemu))) or cell.cpu
         domain = LibvirtDomain(LibvirtCpu("custom", spelled, match="exact", fallback="forbid"),
                                "qemu", commandline_compat=cell.max_cpu_compat)
@@ -128,7 +130,8 @@ def _matrix(data: dict[str, Any]) -> Iterator[Config]:
         }
         if cell.smp == 1:  # an inventory has no vCPU count: the fleet boots -smp 1
             verdicts["fleet plan"] = _fleet_start(domain, cell.max_cpu_compat, guest, qemu)
-        yield Config(f"{cell.cpu}:{cell.max_cpu_compat or 'unset'}:smp{cell.smp}",
+        yield Config(f"{cell.cpu}:{cell.max_cpu_compat or 'unset'}:smp{cell.smp}"
+                     + (f",threads={cell.threads}" if cell.threads != 1 else ""),
                      cell_fate(cell), verdicts)
 
 

@@ -138,6 +138,9 @@ def configure_run(parser: ArgumentParser) -> None:
                         help="Guests booted at once (default: %(default)s).")
     parser.add_argument("--smp", default=1, type=int, metavar="N",
                         help="vCPUs per guest (-smp N) (default: %(default)s).")
+    parser.add_argument("--threads", default=1, type=int, metavar="T",
+                        help="Threads per core (-smp N,threads=T; TCG takes more than 1 from "
+                        "QEMU 10.0) (default: %(default)s).")
     parser.add_argument("--firmware", choices=[f.value for f in Firmware], default=None,
                         help="VOF (x-vof=on, fast; QEMU 6.1 and later) or SLOF (default: VOF "
                         "where the release has it).")
@@ -157,6 +160,8 @@ def run(args: Namespace) -> int:
         raise InvalidValueError(f"--jobs must be 1..16, got {jobs}")
     if not 1 <= smp <= 8:
         raise InvalidValueError(f"--smp must be 1..8, got {smp}")
+    if not 1 <= args.threads <= smp or smp % args.threads:
+        raise InvalidValueError(f"--threads must divide --smp {smp}, got {args.threads}")
     if args.release is not None and args.qemu_binary is not None:
         raise InvalidValueError("--release and --qemu-binary exclude each other")
     cpu_list = [c for c in _split(args.cpus, DEFAULT_CPUS, False) if c is not None]
@@ -177,7 +182,7 @@ def run(args: Namespace) -> int:
                     else default_firmware(assets.qemu_release))
         with _bar(len(cpu_list) * len(mode_list), not as_json) as advance:
             result = run_matrix(assets, cpus=cpu_list, modes=mode_list, firmware=firmware,
-                                jobs=jobs, progress=advance, smp=smp)
+                                jobs=jobs, progress=advance, smp=smp, threads=args.threads)
     if profile is None or guest is None:
         write_json(result, report_dir / "report.json", extra={"profile": None})
         (report_dir / "report.md").write_text(markdown(result))

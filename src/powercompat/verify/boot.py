@@ -61,6 +61,12 @@ class BootSpec:
     append: str = KERNEL_APPEND
     timeout: float | None = None
     smp: int = 1
+    #: threads per core (``-smp N,threads=T``); 1 leaves ``threads`` out
+    threads: int = 1
+
+    def smp_option(self) -> str:
+        """The ``-smp`` value."""
+        return f"{self.smp},threads={self.threads}" if self.threads > 1 else str(self.smp)
 
     def machine_option(self) -> str:
         """The ``-M`` value; an unset max-cpu-compat is left out, not passed empty."""
@@ -90,7 +96,7 @@ def qemu_argv(
 ) -> list[str]:
     """The boot command line of oracle.md for ``spec`` (without the harness's QMP socket)."""
     return QemuBinary.of(qemu).argv(
-        "-M", spec.machine_option(), "-cpu", spec.cpu, "-m", "1G", "-smp", str(spec.smp),
+        "-M", spec.machine_option(), "-cpu", spec.cpu, "-m", "1G", "-smp", spec.smp_option(),
         "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
         "-no-reboot", "-trace", "spapr_cas_pvr",
         "-kernel", str(vmlinux), "-initrd", str(initrd), "-append", spec.append,

@@ -206,6 +206,7 @@ def judge_cell(
     predicted = _predict(
         negotiate or _default_negotiate(), cell.cpu, cell.max_cpu_compat, guest, qemu,
         **({"smp": cell.smp} if cell.smp != 1 else {}),
+        **({"threads": cell.threads} if cell.threads != 1 else {}),
     )
     mk = _verdict_maker(cell.cpu, cell.max_cpu_compat, cell_fate(cell),
                         engine_fate(predicted))
@@ -255,8 +256,9 @@ def _booted(cell: CellResult, p: EngineResult) -> tuple[Outcome, list[Diff]]:
     # The trace prints new=0x0 for raw mode and for a failed CAS alike (oracle.md); after a
     # failure the vCPUs keep their pre-CAS mode, which is what the engine's compat_pvr says.
     check("trace_new (CAS result)", cell.trace_new, 0 if p.cas_failed else p.compat_pvr)
-    if cell.cpu_versions:  # ppc_set_compat_all(): every vCPU, one cpu-version each
-        check("DT cpu-version count", str(len(cell.cpu_versions)), str(cell.smp))
+    if cell.cpu_versions:  # ppc_set_compat_all(): every vCPU; the tree has a node per core
+        check("DT cpu-version count", str(len(cell.cpu_versions)),
+              str(cell.smp // cell.threads))
     for v in cell.cpu_versions:
         check("DT cpu-version", v, p.cpu_version)
     check("guest cpu line", cell.guest_cpu_line, p.guest_cpu_line)

@@ -74,6 +74,7 @@ class CellResult:
     console_tail: tuple[str, ...]
     wall_seconds: float
     smp: int = 1  # vCPUs booted (files recorded before this field were all -smp 1)
+    threads: int = 1  # threads per core (files recorded before this field: 1)
 
     @property
     def started(self) -> bool:
@@ -137,6 +138,7 @@ def cell_from_output(spec: BootSpec, out: BootOutput) -> CellResult:
         console_tail=tuple(tail),
         wall_seconds=out.seconds,
         smp=spec.smp,
+        threads=spec.threads,
     )
 
 
@@ -165,10 +167,11 @@ def matrix_specs(
     firmware: Firmware = Firmware.VOF,
     smp: int = 1,
     timeout: float | None = None,
+    threads: int = 1,
 ) -> list[BootSpec]:
     """Cells in row order: each CPU with every mode."""
-    return [BootSpec(cpu=c, max_cpu_compat=m, firmware=firmware, smp=smp, timeout=timeout)
-            for c in cpus for m in modes]
+    return [BootSpec(cpu=c, max_cpu_compat=m, firmware=firmware, smp=smp, timeout=timeout,
+                     threads=threads) for c in cpus for m in modes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +238,7 @@ def run_matrix(
     progress: Callable[[CellResult], None] | None = None,
     smp: int = 1,
     timeout: float | None = None,
+    threads: int = 1,
 ) -> MatrixRun:
     """Plain entry point for the CLI: run the matrix and return its results.
 
@@ -243,7 +247,7 @@ def run_matrix(
     """
     if assets is None:
         assets = ensure_assets()
-    specs = matrix_specs(cpus, modes, Firmware(firmware), smp, timeout)
+    specs = matrix_specs(cpus, modes, Firmware(firmware), smp, timeout, threads)
     return asyncio.run(run_matrix_async(specs, assets, jobs=jobs, progress=progress))
 
 
@@ -274,6 +278,8 @@ def load_cells(path: Path) -> tuple[dict[str, Any], tuple[CellResult, ...]]:
             checked = check_record(raw, CellResult, label, None, free_text=("console_tail",))
             if checked.get("smp", 1) < 1:
                 raise InputFileError(label, "field 'smp': must be at least 1")
+            if checked.get("threads", 1) < 1:
+                raise InputFileError(label, "field 'threads': must be at least 1")
         except InputFileError as err:
             raise RecordError(f"{label}: cell {i} is malformed ({err.problem})") from err
         cells.append(CellResult.from_json(checked))

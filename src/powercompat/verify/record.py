@@ -124,7 +124,7 @@ def record_matrix(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
     opts = _OPTIONS
     firmware = opts.firmware or default_firmware(assets.qemu_release).value
     run = run_matrix(assets, cpus=opts.cpus, modes=opts.modes, firmware=firmware,
-                     jobs=opts.jobs, timeout=opts.timeout)
+                     jobs=opts.jobs, timeout=opts.timeout, smp=opts.smp, threads=opts.threads)
     write_json(run, out, extra={"command": _command(argv)})
     return run.to_json()
 
@@ -259,6 +259,8 @@ class _Options:
     firmware: str | None
     jobs: int
     timeout: float | None = None
+    smp: int = 1
+    threads: int = 1
 
 
 _OPTIONS = _Options(list(DEFAULT_CPUS), list(DEFAULT_MODES), None, 2)
@@ -279,12 +281,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--modes", default=",".join(m or "unset" for m in DEFAULT_MODES))
     parser.add_argument("--firmware", choices=("vof", "slof"), default=None)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--smp", type=int, default=1, help="matrix: vCPUs per guest")
+    parser.add_argument("--threads", type=int, default=1, help="matrix: threads per core")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds per boot (default: 30 VOF, 60 SLOF)")
     args = parser.parse_args(argv)
     global _OPTIONS
     _OPTIONS = _Options(args.cpus.split(","), _modes(args.modes), args.firmware, args.jobs,
-                        args.timeout)
+                        args.timeout, args.smp, args.threads)
     prepare_output_file(args.out)
     with process.guard():
         assets = ensure_assets(progress=lambda m: print(f"setup: {m}", file=sys.stderr),
