@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
 from powercompat.errors import InvalidValueError
-from powercompat.inputs import MAX_TEXT_CHARS, text_problem
+from powercompat.inputs import plain_text, text_problem
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -83,7 +83,7 @@ def checked(**choices: Iterable[str]) -> Callable[[Callable[P, R]], Callable[P, 
                 # the usual argument: a value of one of its exact types, a string that is
                 # one short printable line; anything else gets the full check
                 if kinds is None or kind not in kinds or (
-                        kind is str and not _plain_text(value)):  # type: ignore[arg-type]
+                        kind is str and not plain_text(value)):  # type: ignore[arg-type]
                     _check(func.__name__, name, value, hints[name])
                 if name in allowed:
                     _check_choice(func.__name__, name, value, allowed[name])
@@ -107,11 +107,6 @@ def _plain_types(hint: Any) -> frozenset[type] | None:
             return None
         out.update(simple[arg])
     return frozenset(out)
-
-
-def _plain_text(value: str) -> bool:
-    """text_problem's own first test: a printable string of a sane length has no problem."""
-    return value.isprintable() and len(value) <= MAX_TEXT_CHARS
 
 
 def _check(function: str, name: str, value: object, hint: Any) -> None:

@@ -58,6 +58,7 @@ __all__ = [
     "display_path",
     "loads_json",
     "one_line",
+    "plain_text",
     "read_capped",
     "text_problem",
 ]
@@ -258,6 +259,17 @@ def _quote(value: str) -> str:
     if value.isprintable() and len(value) <= 80:
         return f"'{value}'"
     return ascii(value[:80]) + ("..." if len(value) > 80 else "")
+
+
+def plain_text(value: str) -> bool:
+    """A printable string of a sane length: text_problem() has nothing to say about it. The
+    hot callers (every argument of an entry point, every inventory field) ask this first and
+    text_problem() only when it is False.
+
+    >>> plain_text("web-01"), plain_text("a\\nb")
+    (True, False)
+    """
+    return len(value) <= MAX_TEXT_CHARS and value.isprintable()
 
 
 def text_problem(value: str) -> str | None:

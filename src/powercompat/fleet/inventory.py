@@ -46,11 +46,11 @@ from powercompat.fleet.domain_xml import FLEET_NS, Domain, parse_domain, read_do
 from powercompat.fleet.errors import InventoryError
 from powercompat.inputs import (
     INVENTORY,
-    MAX_TEXT_CHARS,
     InputFileError,
     decode_utf8,
     display_path,
     loads_json,
+    plain_text,
     read_capped,
     text_problem,
 )
@@ -337,8 +337,7 @@ def _json_record(rec: object, keys: frozenset[str], path: str, where: str
                              f"unknown field (valid: {', '.join(sorted(keys))})")
     for field, value in rec.items():
         if type(value) is str:
-            # text_problem's own first test, inlined: 10,000 guests are 90,000 fields
-            if len(value) > MAX_TEXT_CHARS or not value.isprintable():
+            if not plain_text(value):  # 10,000 guests are 90,000 fields: the cheap test first
                 _check_text(value, path, where, field)
         elif value is not None:
             raise InventoryError(path, where, field,
