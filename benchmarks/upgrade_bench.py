@@ -35,20 +35,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cli_startup import bytecode_env  # this folder: the script's own directory is on the path
+from negotiate_bench import export
+
 from powercompat.fleet.synth import synthesize, write_inventory
 
 ROOT = Path(__file__).resolve().parents[1]
 #: main when issue #15 was filed: the "today's same-release one" of its Done-when
 BASELINE = "1fc3cb5"
 RUN = "from powercompat.cli.main import main; import sys; sys.exit(main(sys.argv[1:]))"
-
-
-def export(commit: str, into: Path) -> Path:
-    """The commit's ``src`` tree, extracted under ``into``."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "src"],
-                             check=True, capture_output=True, timeout=60).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True, timeout=60)
-    return into / "src"
 
 
 def run_cli(src: Path, args: tuple[str, ...], env: dict[str, str]) -> tuple[float, float, int]:
@@ -109,9 +104,7 @@ def main() -> int:
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="upgrade-bench-") as tmp:
-        env = dict(os.environ)
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        env = bytecode_env(str(Path(tmp) / "pycache"))
         (Path(tmp) / "baseline").mkdir()
         old, now = export(args.baseline, Path(tmp) / "baseline"), ROOT / "src"
         for n in (int(s) for s in args.sizes.split(",")):
