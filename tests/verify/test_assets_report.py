@@ -65,6 +65,24 @@ def test_sources_name_one_suite_and_one_architecture(tmp_path: Path) -> None:
     assert sid.count("Types: deb") == 1
 
 
+def test_a_backports_suite_lists_its_base_and_is_pinned_above_it(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    etc = _etc(tmp_path / "etc")
+    bpo = parse_suite("bookworm-backports")
+    sources = _debian_sources(bpo, "amd64", etc)
+    assert "Suites: bookworm bookworm-updates bookworm-backports\n" in sources
+    assert "Suites: bookworm-security\n" in sources
+    apt = tmp_path / "apt"
+    assets_mod._prepare_apt(apt, bpo, "amd64")
+    assert "Pin: release n=bookworm-backports\nPin-Priority: 990" in (apt / "preferences"
+                                                                        ).read_text()
+    assets_mod._prepare_apt(tmp_path / "plain", parse_suite("bookworm"), "amd64")
+    assert (tmp_path / "plain" / "preferences").read_text() == ""  # no pin
+    # a release number still names its first suite; the other builds only by name
+    assert parse_suite("10.0").name == "trixie" and parse_suite("11.1").name == "sid"
+    assert parse_suite("forky").qemu_release == "11.1"
+
+
 def test_no_debian_sources_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "sources.list.d").mkdir()
     with pytest.raises(AssetError, match="no Debian sources"):

@@ -41,8 +41,9 @@ from powercompat.verify.report import markdown, prepare_output_dir, write_json
 
 _CACHE_HELP = "Where the QEMUs and guests of each suite live (default: $POWERCOMPAT_CACHE "\
     "or ~/.cache/powercompat)."
-_RELEASE_HELP = "Debian suite or its QEMU release: bullseye|bookworm|trixie|sid or "\
-    "5.2|7.2|10.0|11.1 (default: bookworm, the host's own)."
+_RELEASE_HELP = "Debian suite (bullseye|bookworm|trixie|sid, or the other builds "\
+    "bookworm-backports|forky) or the QEMU release it ships, 5.2|7.2|10.0|11.1: the first "\
+    "of those suites that ships it (default: bookworm, the host's own)."
 _GUEST_HELP = "Guest kernel: linux-6.1 (bookworm), linux-6.12 (trixie), linux-7.2 (sid); "\
     "default: the release's own suite's kernel."
 

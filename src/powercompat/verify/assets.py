@@ -290,7 +290,7 @@ def _debian_sources(suite: Suite, arch: str, etc: Path = Path("/etc/apt")) -> st
                 continue
             suites = [suite.security_suite]
         else:
-            suites = [suite.name, *suite.extra_suites]
+            suites = [suite.release, *suite.extra_suites]
         lines = [
             "Types: deb", f"URIs: {archive.uri}", f"Suites: {' '.join(suites)}",
             "Components: main", f"Architectures: {arch}",
@@ -339,6 +339,11 @@ def _prepare_apt(apt_dir: Path, suite: Suite, arch: str) -> None:
     (apt_dir / "sources.list").write_text("")
     (apt_dir / "sources.list.d" / "debian.sources").write_text(_debian_sources(suite, arch))
     (apt_dir / "status").write_text("")  # empty: nothing counts as installed
+    # a backports suite is NotAutomatic-like (priority 100): pin it above its base release so
+    # that its QEMU and kernel are the ones chosen, their dependencies from wherever they are
+    pin = (f"Package: *\nPin: release n={suite.name}\nPin-Priority: 990\n" if suite.base
+           else "")
+    (apt_dir / "preferences").write_text(pin)
 
 
 def _update_lists(apt_dir: Path, suite: Suite, arch: str) -> list[str]:

@@ -23,15 +23,25 @@ class Suite:
     guest: str  # the guest its ppc64el kernel gave when this table was written
     updates: bool = True  # has NAME-updates and NAME-security indexes
     firmware: str = "vof"  # default firmware for its QEMU (VOF arrived in QEMU 6.1)
+    #: the release a backports suite sits on: its indexes are listed too, the backports
+    #: pinned above them (a backport's dependencies come from the base release)
+    base: str | None = None
+
+    @property
+    def release(self) -> str:
+        """The Debian release whose main, -updates and -security indexes are listed."""
+        return self.base or self.name
 
     @property
     def extra_suites(self) -> tuple[str, ...]:
-        """The update and security suites next to the main one (none for sid)."""
-        return (f"{self.name}-updates",) if self.updates else ()
+        """The suites listed next to the release itself: its -updates (none for sid and
+        forky), and the backports suite itself."""
+        updates = (f"{self.release}-updates",) if self.updates else ()
+        return (*updates, self.name) if self.base else updates
 
     @property
     def security_suite(self) -> str | None:
-        return f"{self.name}-security" if self.updates else None
+        return f"{self.release}-security" if self.updates else None
 
 
 SUITES: Final[tuple[Suite, ...]] = (
@@ -39,6 +49,11 @@ SUITES: Final[tuple[Suite, ...]] = (
     Suite("bookworm", "7.2", "linux-6.1"),
     Suite("trixie", "10.0", "linux-6.12"),
     Suite("sid", "11.1", "linux-7.2", updates=False),
+    # the other QEMU builds Debian ships (seen 2026-11-30): bookworm-backports has 10.0.2
+    # (trixie: 10.0.13) with a 6.12 backported kernel, forky (testing) 11.1.2 (sid: 11.1.3).
+    # A release number names the first suite above that ships it.
+    Suite("bookworm-backports", "10.0", "linux-6.12", base="bookworm"),
+    Suite("forky", "11.1", "linux-7.2", updates=False),
 )
 #: the host's own suite: its installed QEMU may be used when its version matches
 HOST_SUITE: Final = "bookworm"
