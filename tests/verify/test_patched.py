@@ -35,7 +35,7 @@ def _boots() -> list[Any]:
 
 def test_every_release_has_patched_boots() -> None:
     assert {qemu_profile(json.loads(f.read_text())["qemu_version"]) for f in FILES} >= {
-        "7.2", "10.0", "11.1"}
+        "5.2", "7.2", "10.0", "11.1"}
 
 
 @pytest.mark.parametrize(("data", "boot"), _boots())
@@ -50,9 +50,10 @@ def test_patched_boot_matches_engine(data: dict[str, Any], boot: dict[str, Any])
     assert boot["trace_new"] == (0 if n.cas_failed else n.compat_pvr)
     assert boot["kernel_reached_userspace"] == n.kernel_boots
     if boot["kernel_reached_userspace"]:
-        assert boot["cpu_versions"] == [n.cpu_version]
-        assert boot["guest_cpu_line"] == n.guest_cpu_line
         assert boot["init_sigill"] == (n.userland_ok is False)
+        if not boot["init_sigill"]:  # an init that dies prints nothing (5.2's POWER10 DD1)
+            assert boot["cpu_versions"] == [n.cpu_version]
+            assert boot["guest_cpu_line"] == n.guest_cpu_line
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda f: f.stem)

@@ -20,7 +20,7 @@ from qemu.qmp import QMPClient, QMPError
 
 from powercompat.verify import process, signals
 from powercompat.verify.assets import Assets
-from powercompat.verify.boot import _kill_if_running, spawn_qemu
+from powercompat.verify.boot import BootSpec, _kill_if_running, spawn_qemu
 from powercompat.verify.errors import BootError
 from powercompat.verify.initramfs import (
     DONE,
@@ -29,6 +29,7 @@ from powercompat.verify.initramfs import (
     PRINT_CPU_VERSIONS,
     build_initramfs,
 )
+from powercompat.verify.matrix import default_firmware
 from powercompat.verify.patched import PatchedCase, buffer_for, patch_kernel
 from powercompat.verify.vector import pvr_pairs, read_symbol
 
@@ -86,8 +87,9 @@ async def run_case(case: HotplugCase, assets: Assets, timeout: float = 60.0) -> 
             pvr_list = buf.hex()
         initrd = build_initramfs(assets.busybox, work / "initrd.gz", HOTPLUG_INIT)
         sock = work / "qmp.sock"
-        machine = "pseries,x-vof=on" + (
-            f",max-cpu-compat={case.max_cpu_compat}" if case.max_cpu_compat else "")
+        # the release's own firmware: SLOF before 6.1, which has no x-vof
+        machine = BootSpec(case.cpu, case.max_cpu_compat,
+                           firmware=default_firmware(assets.qemu_release)).machine_option()
         run = await spawn_qemu(assets.qemu.argv(
             "-M", machine, "-cpu", case.cpu, "-m", "1G", "-smp", "1,maxcpus=2",
             "-nodefaults", "-display", "none", "-serial", "stdio", "-monitor", "none",
@@ -129,6 +131,8 @@ async def run_case(case: HotplugCase, assets: Assets, timeout: float = 60.0) -> 
         "pvr_list": pvr_list, "cas_new": traces[-1].new if traces else None,
         "plugged": plugged and plug_error is None, "plug_error": plug_error,
         "reported": DONE in console,
+        # an init killed before READY (5.2's POWER10 DD1 runs no scv): no hot-plug asked
+        "init_sigill": signals.init_sigill(console),
         "cpu_versions": [[path, value] for path, value in versions],
         "console_tail": console.splitlines()[-12:],
     }

@@ -99,7 +99,9 @@ def startup_fate(error: str | None) -> Fate | Partial:
 
 def hotplug_fate(run: dict[str, Any]) -> Fate:
     """A CPU hot-plug after CAS (verify/hotplug.py): the guest reported both vCPUs, or the
-    device_add was refused."""
+    device_add was refused, or init died before the hot-plug was asked."""
+    if run.get("init_sigill"):
+        return Fate(Verdict.USERLAND_DIES, "init was killed by SIGILL before the hot-plug")
     if not run["plugged"]:
         return Fate(Verdict.QEMU_REFUSES, "device_add was refused")
     if run["reported"]:

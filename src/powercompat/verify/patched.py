@@ -19,8 +19,8 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
 from powercompat.verify.assets import Assets
-from powercompat.verify.boot import KERNEL_APPEND, BootSpec, boot
-from powercompat.verify.matrix import cell_from_output
+from powercompat.verify.boot import KERNEL_APPEND, BootSpec, Firmware, boot
+from powercompat.verify.matrix import cell_from_output, default_firmware
 from powercompat.verify.vector import SYMBOL, pvr_pairs, read_symbol
 
 TERMINATOR = (0xFFFFFFFE, 0x0F000001)
@@ -102,7 +102,10 @@ async def run_case(case: PatchedCase, assets: Assets, workdir: Path) -> dict[str
     buffer = buffer_for(case, kernel_pairs)
     vmlinux = patch_kernel(assets.vmlinux, buffer, workdir / f"vmlinux-{case.name}")
     append = KERNEL_APPEND + (" disable_radix" if case.disable_radix else "")
-    spec = BootSpec(case.cpu, case.max_cpu_compat, append=append, timeout=25)
+    # the release's own firmware: SLOF before 6.1 (no x-vof), and SLOF boots take longer
+    firmware = default_firmware(assets.qemu_release)
+    spec = BootSpec(case.cpu, case.max_cpu_compat, firmware=firmware, append=append,
+                    timeout=25 if firmware is Firmware.VOF else 60)
     cell = cell_from_output(spec, await boot(spec, assets.qemu, vmlinux, assets.initrd))
     return {
         "list": case.name,
@@ -110,6 +113,7 @@ async def run_case(case: PatchedCase, assets: Assets, workdir: Path) -> dict[str
         "cpu": case.cpu,
         "max_cpu_compat": case.max_cpu_compat,
         "disable_radix": case.disable_radix,
+        "firmware": firmware.value,
         "startup_error": cell.startup_error,
         "trace_current": cell.trace_current,
         "trace_new": cell.trace_new,

@@ -131,7 +131,8 @@ def record_matrix(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
 
 def record_oldcpus(assets: Assets, out: Path, argv: list[str]) -> dict[str, Any]:
     """Boot CPUs older than POWER6 (no compat modes at all): what CAS does with them."""
-    run = run_matrix(assets, cpus=["970", "power5+"], modes=[None, "power6"], firmware="vof")
+    run = run_matrix(assets, cpus=["970", "power5+"], modes=[None, "power6"],
+                     firmware=default_firmware(assets.qemu_release).value)
     write_json(run, out, extra={"command": _command(argv)})
     return run.to_json()
 

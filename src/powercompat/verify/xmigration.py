@@ -484,7 +484,7 @@ _P111_100 = "11.1>10.0"
 _P72_111 = "7.2>11.1"
 _P111_72 = "11.1>7.2"
 _P52_72, _P72_52 = "5.2>7.2", "7.2>5.2"
-_P52_100, _P100_52, _P52_111 = "5.2>10.0", "10.0>5.2", "5.2>11.1"
+_P52_100, _P100_52, _P52_111, _P111_52 = "5.2>10.0", "10.0>5.2", "5.2>11.1", "11.1>5.2"
 _P52_52, _P72_72, _P100_100, _P111_111 = "5.2>5.2", "7.2>7.2", "10.0>10.0", "11.1>11.1"
 _M52, _M72, _M100, _M111 = "pseries-5.2", "pseries-7.2", "pseries-10.0", "pseries-11.1"
 
@@ -669,6 +669,18 @@ CASES: dict[str, tuple[XCase, ...]] = {
     _P52_111: (
         _case(_P52_111, _M52, "power9", "power9", "5.2 -> 11.1 with pseries-5.2"),
         _case(_P52_111, _M52, "power8e", "power8e", "model removed in 11.1"),
+    ),
+    _P111_52: (
+        _case(_P111_52, _M52, "power9", "power9", "11.1 -> 5.2 backward with pseries-5.2"),
+        _case(_P111_52, _M52, "power9", "power9", "raw v2.2 into 5.2's power9 (v2.0)",
+              stage=_BEFORE),
+        _case(_P111_52, _M111, "power9", "power9", "pseries-11.1 is missing on 5.2"),
+        _case(_P111_52, _M52, "power11", "power11", "model unknown to 5.2"),
+        _case(_P111_52, _M52, "power10", "power10", "raw DD2 PVR into 5.2's DD1 class",
+              stage=_BEFORE),
+        _case(_P111_52, _M52, "power10", "power9", "power10 mode onto POWER9, backward"),
+        _case(_P111_52, _M52, "power9", "power8", "max-cpu-compat=power8 on both, backward",
+              src_max="power8", dst_max="power8"),
     ),
     # same-release controls: is a silent guest after the move the pair's doing, or the
     # destination release's own (TCG decrementer, rtas-stopped-state inference)?
