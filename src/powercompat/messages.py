@@ -127,6 +127,15 @@ MMU_HASH_UNAVAILABLE = "Guest requested unavailable MMU mode (hash)."
 #: spapr_hpt_shift_for_ramsize() of pseries' default 512 MiB (1/128 of RAM): the only
 #: memory size modelled
 HPT_ORDER_DEFAULT_RAM = 22
+#: pseries' default RAM (hw/ppc/spapr.c spapr_machine_class_init default_ram_size), which is
+#: its RMA too (spapr_rma_size(): the RAM, capped by node 0, 1 TiB and old machines' limit)
+DEFAULT_RAM_MIB = 512
+
+
+# hw/ppc/spapr.c spapr_setup_hpt() (by 5.2; 2.11 clamped the RMA instead): under KVM, the
+# RMA does not fit the VRMA and QEMU exits. QEMU's text never closes its parenthesis.
+def vrma_too_small(rma_mib: int, vrma_mib: int) -> str:
+    return f"Unable to create {rma_mib}MiB RMA (VRMA only allows {vrma_mib}MiB"
 
 
 # hw/ppc/spapr.c spapr_reallocate_hpt() (2.9 .. 2.11): error_setg_errno() of any failure

@@ -196,6 +196,7 @@ def negotiate(
     host_kernel: str | None = None,
     host_platform: str | None = None,
     machine: str = "pseries",
+    host_page_size: int | None = None,
 ) -> Negotiation:
     """Start the machine and run CAS with the guest's buffer (or ``pvr_list``).
 
@@ -203,14 +204,16 @@ def negotiate(
     ``disable_radix``: the guest kernel is booted with ``disable_radix`` (hash MMU only).
     ``host_kernel``: the host's Linux under a modelled KVM (catalog.kernels; default the
     newest); ``host_platform``: where it runs (``powernv``, the default, or ``pseries``: a
-    nested hypervisor); ``machine``: ``-M`` (plain ``pseries``: the release's newest type).
+    nested hypervisor); ``machine``: ``-M`` (plain ``pseries``: the release's newest type);
+    ``host_page_size``: the host kernel's base page in KiB (MachineOptions).
 
     :raises InputError: unknown CPU, mode, profile, guest or accelerator.
     :raises CasBufferError: ``pvr_list`` is malformed.
     """
     options = MachineOptions(cpu=cpu, smp=smp, threads=threads, max_cpu_compat=max_cpu_compat,
                              accel=accel, host_cpu=host_cpu, qemu=qemu, host_kernel=host_kernel,
-                             host_platform=host_platform, machine=machine)
+                             host_platform=host_platform, machine=machine,
+                             host_page_size=host_page_size)
     profile_guest = parse_guest(guest)
     vm = PseriesMachine.from_options(options)
     config = vm.config
@@ -759,6 +762,7 @@ def migrate_check(
     dst_qemu: str | None = None,
     machine: str = "pseries",
     before_boot: bool = False,
+    host_page_size: int | None = None,
 ) -> MigrationCheck:
     """Boot on ``cpu`` under QEMU ``src_qemu``, run CAS, migrate to ``dst_cpu`` under
     ``dst_qemu`` (both default to ``qemu``), each side with machine type ``machine`` (plain
@@ -779,12 +783,14 @@ def migrate_check(
     buffer = profile_guest.cas_buffer
     options = MachineOptions(cpu=cpu, max_cpu_compat=max_cpu_compat, accel=accel, qemu=src_q,
                              host_cpu=host_cpu, host_kernel=host_kernel,
-                             host_platform=host_platform, machine=machine)
+                             host_platform=host_platform, machine=machine,
+                             host_page_size=host_page_size)
     dst_max = max_cpu_compat if dst_max_cpu_compat is None else dst_max_cpu_compat
     dst_options = MachineOptions(cpu=dst_cpu, max_cpu_compat=dst_max, accel=accel,
                                  qemu=dst_q, host_kernel=host_kernel, incoming=True,
                                  host_platform=host_platform, machine=machine,
-                                 host_cpu=destination_host(options, dst_cpu, dst_host_cpu))
+                                 host_cpu=destination_host(options, dst_cpu, dst_host_cpu),
+                                 host_page_size=host_page_size)
     refusal = _release_refusal(options, dst_q, "source") or _release_refusal(
         dst_options, src_q, "destination")
     # the source's boot as the report shows it (a source its release refuses: as the other
@@ -792,7 +798,8 @@ def migrate_check(
     src_for_report = src_q if refusal is None or refusal.side != "source" else dst_q
     source = negotiate(cpu, max_cpu_compat, guest, accel=accel, host_cpu=host_cpu,
                        qemu=src_for_report, host_kernel=host_kernel,
-                       host_platform=host_platform, machine=machine)
+                       host_platform=host_platform, machine=machine,
+                       host_page_size=host_page_size)
     dst_model = dst_cpu
     if refusal is None or refusal.side != "destination":
         dst_model = parse_options(dst_options).model.name

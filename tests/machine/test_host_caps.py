@@ -115,3 +115,50 @@ def test_platform_is_checked() -> None:
         negotiate("POWER9", accel="kvm-hv", host_kernel="linux-4.19", host_platform="pseries")
     with pytest.raises(Exception, match="host platform"):
         negotiate("POWER9", accel="kvm-hv", host_platform="lpar")
+
+
+# --------------------------------------------------------------------- the VRMA of a hash guest
+# hw/ppc/spapr.c spapr_setup_hpt(): the RMA (pseries' 512 MiB) must fit the VRMA, 2^(page +
+# htab - 7) bytes; recorded on powernv9 with L1 6.12 and 7.2 (4K pages), which refuse every
+# hash guest, while L1 6.1 (64K) runs them (tests/data/real/kvm-hv-powernv9-l1-*.json)
+VRMA_4K = "Unable to create 512MiB RMA (VRMA only allows 128MiB"
+
+
+@pytest.mark.parametrize(("kernel", "page", "refused"), [
+    ("linux-6.1", None, False), ("linux-6.12", None, True), ("linux-7.2", None, True),
+    (None, None, False), ("linux-7.2", 64, False), ("linux-6.1", 4, True), (None, 4, True)])
+def test_a_hash_guest_needs_64k_host_pages(kernel: str | None, page: int | None,
+                                            refused: bool) -> None:
+    n = negotiate("host", "power8", accel="kvm-hv", host_cpu=P9_DD22, qemu="7.2",
+                  host_kernel=kernel, host_page_size=page)
+    assert n.started is not refused
+    assert (n.error == VRMA_4K) is refused
+    if refused:  # before any vCPU is set: spapr_setup_hpt runs before ppc_set_compat_all
+        assert n.one_reg_total == 0
+
+
+def test_radix_guests_and_old_releases_do_not_care() -> None:
+    # a POWER9 mode on a radix host needs no hash table
+    assert negotiate("host", None, accel="kvm-hv", host_cpu=P9_DD22,
+                     host_kernel="linux-7.2").started
+    # 2.11's spapr_setup_hpt_and_vrma() clamped the RMA to the VRMA instead
+    assert negotiate("POWER8", None, accel="kvm-hv", qemu="2.11",
+                     host_kernel="linux-7.2").started
+    assert not negotiate("POWER8", None, accel="kvm-hv", qemu="5.2",
+                         host_kernel="linux-7.2").started
+
+
+def test_kvm_pr_always_runs_hash() -> None:
+    # no radix under PR: the VRMA rule holds for every guest; its ARCH_COMPAT EINVAL is not
+    # reached on 4K pages
+    n = negotiate("POWER8", "power7", accel="kvm-pr", host_kernel="linux-6.12")
+    assert n.error == VRMA_4K and n.one_reg_total == 0
+    n = negotiate("POWER8", "power7", accel="kvm-pr")  # no kernel named: a 64K build
+    assert n.error != VRMA_4K and n.one_reg_total > 0
+
+
+def test_host_page_size_is_checked() -> None:
+    with pytest.raises(InvalidValueError, match="4 or 64"):
+        negotiate("POWER8", accel="kvm-hv", host_page_size=16)
+    with pytest.raises(InvalidValueError, match="modelled KVM"):
+        negotiate("POWER8", host_page_size=64)

@@ -76,3 +76,19 @@ def test_malformed_record_is_a_one_line_error(tmp_path: Path) -> None:
     bad.write_text("{")
     with pytest.raises(RecordError, match="not a readable JSON file"):
         load_kvm_record(bad)
+
+
+def test_debian_kernel_rows_have_the_recorded_page_size() -> None:
+    """catalog.kernels says which base page each Debian build uses (the VRMA of a hash guest
+    depends on it); every recorded L1 kernel's config agrees."""
+    from powercompat.catalog.kernels import kernel_by_name
+    from powercompat.verify.kvm.compare import host_kernel
+
+    seen = set()
+    for path in FILES:
+        record = load_kvm_record(path)
+        kernel = kernel_by_name(host_kernel(record))
+        assert kernel is not None
+        assert 1 << kernel.page_shift == record["l1_kernel"]["page_size"], path.name
+        seen.add(kernel.name)
+    assert seen >= {"linux-6.1", "linux-6.12", "linux-7.2"}

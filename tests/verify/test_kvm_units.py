@@ -228,7 +228,7 @@ def test_needed_reads_dt_needed() -> None:
 
 def test_hosts_and_lock(tmp_path: Path) -> None:
     nv = HOSTS["powernv9"]
-    assert nv.l1_kernels == ("6.1",)
+    assert nv.l1_kernels == ("6.1", "6.12", "7.2")
     from powercompat.verify.kvm.assets import L0Qemu
     argv = nv.argv(L0Qemu("7.2", "v", ("qemu",), None), Path("k"), Path("i"), "a")
     assert "isa-ipmi-bt,bmc=bmc0,irq=10" in argv and argv[argv.index("-machine") + 1] == \
@@ -305,6 +305,14 @@ def test_compare_agrees_and_disagrees() -> None:
     rec = _record(bad)
     comp = compare_cell(rec["cell"], rec)
     assert not comp.agree and comp.diffs[0].startswith("cas1 ARCH_COMPAT calls")
+    # vCPU 1's call traced before vCPU 0's: the trace cannot order two vCPU threads on two
+    # L1 CPUs, so only each vCPU's own order counts
+    rec = _record(good[::-1])
+    assert compare_cell(rec["cell"], rec).agree
+    twice = [{**call, "value": "0x0f000005"}, {**call, "value": "0x0f000004"},
+             {**call, "vcpu": 1, "value": "0x0f000005"}]
+    rec = _record(twice)  # an extra call on vCPU 0 still disagrees
+    assert not compare_cell(rec["cell"], rec).agree
     rec = _record(good, qemu="9.9")
     comp = compare_cell(rec["cell"], rec)
     assert comp.profile is None and comp.gap == "the engine has no profile for QEMU 9.9.22"

@@ -180,6 +180,10 @@ class Switches(NamedTuple):
     mmu_check_at_reset: Annotated[bool, Doc(
         "spapr_dt_ov5_platform_support(): a reset that leaves the first CPU below ISA 3.00 "
         "exits under a KVM with radix but no hash-v3 (before: only at CAS)")] = False
+    vrma_check: Annotated[bool, Doc(
+        "spapr_setup_hpt(): under KVM, a hash page table whose VRMA cannot map the RMA stops "
+        "QEMU ('Unable to create ...MiB RMA'; a 4K-page host, kvmppc_vrma_limit); before, the "
+        "RMA was clamped to the VRMA")] = False
     ail_mode_3_cap: Annotated[bool, Doc(
         "spapr cap ail-mode-3, on by default when the CPU runs ISA 2.07 within "
         "max-cpu-compat: a KVM without KVM_CAP_PPC_AIL_MODE_3 refuses the machine")] = False

@@ -292,6 +292,11 @@ CHANGES: Final[tuple[Change, ...]] = (
            "max-cpu-compat; a nested hypervisor's -EOPNOTSUPP for the HPT is 'HPT not "
            "supported in nested guests'",
            (Flip("hpt", HptRule.CPU_RADIX),)),
+    Change(None, "", "5.2",
+           "spapr_setup_hpt(): under KVM, an RMA larger than the VRMA the host's pages allow "
+           "stops QEMU ('Unable to create 512MiB RMA (VRMA only allows 128MiB'); 2.11's "
+           "spapr_setup_hpt_and_vrma() clamped the RMA to kvmppc_rma_size() instead",
+           (Flip("vrma_check", True),)),
     Change("d0a92b35", "2020-07-23", "5.2",
            "kvm: kvm_init_vcpu takes an Error pointer (its failure text names "
            "kvm_arch_init_vcpu and the vCPU id)",

@@ -88,7 +88,12 @@ class KernelRelease(NamedTuple):
     kvm_vm_ioctl_check_extension(), read in 6.1/6.12/7.2): ``nested_hv``: KVM HV runs in a
     pseries guest (v4.20); ``ail_mode_3_cap``: KVM_CAP_PPC_AIL_MODE_3 exists (v5.18);
     ``p9_split_mmu``: kvmppc_hash_v3_possible() refuses hash-v3 on a radix host whose
-    POWER9 is before DD2.2, whose threads cannot mix hash and radix (5.12)."""
+    POWER9 is before DD2.2, whose threads cannot mix hash and radix (5.12).
+
+    ``page_shift``: the build's base page (CONFIG_PPC_64K_PAGES: 16, else 12). It backs the
+    guest's RAM, so it bounds the VRMA of a hash guest (decisions.kvmcaps.vrma_limit_mib).
+    Debian's 6.1 builds 64K pages, its 6.12 and 7.2 builds 4K (the recorded L1 kernels'
+    configs: ``l1_kernel.page_size`` of tests/data/real/kvm-hv-*.json)."""
 
     name: str
     description: str
@@ -98,6 +103,7 @@ class KernelRelease(NamedTuple):
     nested_hv: bool = True
     ail_mode_3_cap: bool = True
     p9_split_mmu: bool = True
+    page_shift: int = 16
 
     @property
     def guest_pcr_bits(self) -> Mapping[int, int]:
@@ -128,13 +134,14 @@ LINUX_6_1: Final = KernelRelease(
     _ARMS_V5_9, PCR_MASK)
 LINUX_6_12: Final = KernelRelease(
     "linux-6.12",
-    "Debian trixie's 6.12 (6.12.118 read): Power11 shares ISA 3.1's arm on any ARCH_31 host",
-    _ARMS_6_12, PCR_MASK)
+    "Debian trixie's 6.12 (6.12.118 read): Power11 shares ISA 3.1's arm on any ARCH_31 host; "
+    "4K pages",
+    _ARMS_6_12, PCR_MASK, page_shift=12)
 LINUX_7_2: Final = KernelRelease(
     "linux-7.2",
     "Debian sid's 7.2 (7.2.13 read): Power11 only on a Power11 host (CPU_FTR_P11_PVR); "
-    "elsewhere the vcore is left PVR_ARCH_INVALID and the set is EINVAL",
-    _ARMS_7_2, PCR_MASK)
+    "elsewhere the vcore is left PVR_ARCH_INVALID and the set is EINVAL; 4K pages",
+    _ARMS_7_2, PCR_MASK, page_shift=12)
 
 #: every modelled host kernel, oldest first
 KERNELS: Final[tuple[KernelRelease, ...]] = (LINUX_4_19, LINUX_6_1, LINUX_6_12, LINUX_7_2)

@@ -76,6 +76,12 @@ def add_host_kernel(parser: Parser) -> None:
     parser.add_argument("--host-platform", default=None, metavar="PLATFORM",
                         help="Where the KVM host's Linux runs: powernv (bare metal, the "
                         "default) or pseries (a nested hypervisor in a guest).")
+    parser.add_argument("--host-page-size", default=None, type=int, choices=(4, 64),
+                        metavar="KIB",
+                        help="The KVM host kernel's base page, 4 or 64 (KiB): a hash guest's "
+                        "VRMA needs 64 for pseries' 512 MiB (default: the named "
+                        "--host-kernel's Debian build, 4 for linux-6.12 and linux-7.2; 64 "
+                        "when no kernel is named).")
 
 
 def add_guest(parser: Parser) -> None:

@@ -19,6 +19,7 @@ from typing import Final, NamedTuple
 from powercompat.catalog.cpus import POWER9_BASE, CpuFamily
 from powercompat.catalog.kernels import HostPlatform, KernelRelease
 from powercompat.catalog.pcr import PCR_ARCH_207, PCR_ARCH_300
+from powercompat.messages import HPT_ORDER_DEFAULT_RAM
 
 #: the PVR bits that tell POWER9's DD level apart from its chip variant (0x1000)
 _P9_DD_MASK: Final = 0xFFFFEFFF
@@ -66,3 +67,15 @@ def kvm_hv_caps(kernel: KernelRelease, platform: HostPlatform, host: CpuFamily,
         ail = (kernel.ail_mode_3_cap and host.host_pcr_bit >= PCR_ARCH_207
                and not (known and (host_pvr or 0) & _P9_DD_MASK in _P9_PREFETCH_BUG))
     return KvmHvCaps(radix, hash_v3, not nested, ail)
+
+
+def vrma_limit_mib(page_shift: int, htab_shift: int = HPT_ORDER_DEFAULT_RAM) -> int:
+    """The largest RMA a hash guest's VRMA maps, in MiB: target/ppc/kvm.c
+    kvmppc_vrma_limit(), 2^(page + htab_shift - 7) bytes, where page is the largest segment
+    page size KVM lists (KVM_PPC_GET_SMMU_INFO: 4K, 64K, 16M for HV and PR alike) that is
+    no bigger than the page backing guest RAM, the host's base page for anonymous memory.
+
+    >>> vrma_limit_mib(16), vrma_limit_mib(12)  # 64K and 4K pages, 512 MiB of RAM
+    (2048, 128)
+    """
+    return 1 << (page_shift + htab_shift - 7 - 20)

@@ -74,11 +74,17 @@ class MachineOptions:
     host_platform: str | None = None
     #: ``-M``: plain ``pseries`` (the release's newest type) or a versioned ``pseries-X.Y``
     machine: str = PLAIN
+    #: the host kernel's base page in KiB, 4 or 64 (it bounds a hash guest's VRMA); None:
+    #: the named ``host_kernel``'s Debian build, or 64 when no kernel is named
+    host_page_size: int | None = None
 
 
 #: a machine type newer than any (a config built without one: every type-dependent rule is
 #: the newest machine's)
 NEWEST: Final = MachineType(PLAIN, (99, 0))
+#: the base page of a host kernel not named: 64K, the usual ppc64le KVM host build (RHEL,
+#: SUSE, Ubuntu, and Debian up to 6.1); Debian's own 6.12 and 7.2 build 4K (catalog.kernels)
+GENERIC_PAGE_SHIFT: Final = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +111,8 @@ class MachineConfig:
     host_dd_known: bool = False
     #: the machine type started (plain ``pseries`` resolved to the release's newest)
     machine: MachineType = NEWEST
+    #: log2 of the host kernel's base page (MachineOptions.host_page_size)
+    host_page_shift: int = GENERIC_PAGE_SHIFT
 
     @property
     def max_compat_pvr(self) -> int:
@@ -168,6 +176,25 @@ def parse_accel(name: str, host_kernel: str | None = None) -> tuple[Accel, Kerne
     if kernel is None:
         raise UnknownProfileError("host kernel", host_kernel, [k.name for k in KERNELS])
     return flavour, kernel
+
+
+_PAGE_SHIFTS: Final = {4: 12, 64: 16}
+
+
+def parse_page_size(kib: int | None, accel: Accel, kernel: KernelRelease, named: bool) -> int:
+    """log2 of the host kernel's base page: ``kib`` (4 or 64) when given, else the named
+    kernel's Debian build, else GENERIC_PAGE_SHIFT.
+
+    :raises InvalidValueError: a size other than 4 or 64, or one for TCG or the real KVM.
+    """
+    if kib is None:
+        return kernel.page_shift if named else GENERIC_PAGE_SHIFT
+    if not accel.modelled:
+        raise InvalidValueError(f"--host-page-size only applies to a modelled KVM accelerator, "
+                                f"not '{accel.value}'")
+    if kib not in _PAGE_SHIFTS:
+        raise InvalidValueError(f"host page size must be 4 or 64 (KiB), got {kib}")
+    return _PAGE_SHIFTS[kib]
 
 
 #: -cpu host under a modelled KVM without the host named
@@ -334,6 +361,8 @@ def _parse_options(options: MachineOptions) -> MachineConfig:
     max_compat = parse_max_cpu_compat(max_text, profile)  # a machine property: parsed first
     accel, kernel = parse_accel(options.accel, options.host_kernel)
     platform = parse_platform(options.host_platform, accel, kernel)
+    page_shift = parse_page_size(options.host_page_size, accel, kernel,
+                                 named=options.host_kernel is not None)
     host: HostCpu | None = None
     if options.host_cpu is not None:
         if not accel.kvm:
@@ -374,4 +403,4 @@ def _parse_options(options: MachineOptions) -> MachineConfig:
     return MachineConfig(model, host.processor, max_compat, profile, accel, options.smp,
                          options.threads, max_cpus, kernel, options.incoming, platform,
                          options.host_cpu is not None and is_pvr_name(options.host_cpu),
-                         machine)
+                         machine, page_shift)

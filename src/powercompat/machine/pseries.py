@@ -30,7 +30,7 @@ from powercompat.decisions.cas import (
     parse_cas_pvrs,
 )
 from powercompat.decisions.cpu_match import migration_pvr_match
-from powercompat.decisions.kvmcaps import KvmHvCaps, kvm_hv_caps
+from powercompat.decisions.kvmcaps import KvmHvCaps, kvm_hv_caps, vrma_limit_mib
 from powercompat.decisions.threads import smt_refusal
 from powercompat.decisions.validity import check_compat
 from powercompat.errors import (
@@ -62,6 +62,7 @@ from powercompat.messages import (
     AIL_MODE_3_HINT,
     AIL_MODE_3_UNSUPPORTED,
     CAS_MULTI_THREADS,
+    DEFAULT_RAM_MIB,
     EINVAL,
     EOPNOTSUPP,
     HPT_NESTED,
@@ -81,6 +82,7 @@ from powercompat.messages import (
     unknown_savevm_section,
     unknown_section_chained,
     vmstate_too_new,
+    vrma_too_small,
 )
 
 _L = Lifecycle
@@ -424,6 +426,9 @@ class PseriesMachine:
         """
         caps = self.kvm_caps
         if caps is None:
+            # KVM PR offers no radix (KVM_CAP_PPC_MMU_RADIX is HV's): always a hash table
+            if self.config.accel is Accel.KVM_PR:
+                self._check_vrma(event)
             return
         switches = self.profile.switches
         family, max_pvr = self.config.model.family, self.config.max_compat_pvr
@@ -437,14 +442,35 @@ class PseriesMachine:
             switches.hpt is HptRule.KVM_RADIX
             or (switches.hpt is HptRule.CPU_RADIX
             and check_compat(family, LOGICAL_3_00, 0, max_pvr, self.rules).ok))
-        if radix or caps.hpt:
+        if radix:
             return
-        text = (HPT_NESTED if switches.hpt is HptRule.CPU_RADIX
-                else hpt_alloc_failed(HPT_ORDER_DEFAULT_RAM, EOPNOTSUPP))
+        if not caps.hpt:
+            text = (HPT_NESTED if switches.hpt is HptRule.CPU_RADIX
+                    else hpt_alloc_failed(HPT_ORDER_DEFAULT_RAM, EOPNOTSUPP))
+            self._host_refuses(
+                KvmHostError(text), event,
+                "spapr_machine_reset: a hash page table is needed (no radix for this CPU "
+                "within max-cpu-compat) and a nested hypervisor's KVM_PPC_ALLOCATE_HTAB is "
+                "-EOPNOTSUPP")
+        self._check_vrma(event)
+
+    def _check_vrma(self, event: Event) -> None:
+        """spapr_setup_hpt() after the hash table is allocated: the RMA must fit the VRMA,
+        which the host kernel's page size bounds (a 4K-page host maps 128 MiB of the default
+        512 MiB).
+
+        :raises KvmHostError: QEMU exits.
+        """
+        if not self.profile.switches.vrma_check:
+            return
+        shift = self.config.host_page_shift
+        vrma = vrma_limit_mib(shift)
+        if vrma >= DEFAULT_RAM_MIB:
+            return
         self._host_refuses(
-            KvmHostError(text), event,
-            "spapr_machine_reset: a hash page table is needed (no radix for this CPU within "
-            "max-cpu-compat) and a nested hypervisor's KVM_PPC_ALLOCATE_HTAB is -EOPNOTSUPP")
+            KvmHostError(vrma_too_small(DEFAULT_RAM_MIB, vrma)), event,
+            f"spapr_setup_hpt: the guest runs hash, and the host's {1 << (shift - 10)}K pages "
+            f"give a VRMA of {vrma} MiB, smaller than the {DEFAULT_RAM_MIB} MiB RMA")
 
     def _check_mmu(self, event: Event, boot_pvr: int) -> None:
         """spapr_dt_ov5_platform_support() while the reset builds the device tree (after the

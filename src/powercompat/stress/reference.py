@@ -388,22 +388,33 @@ class RefMachine:
             not within or ref_index(self.profile, pvr) <= ref_index(self.profile, within))
 
     def _host_before(self) -> None:
-        """spapr_machine_reset() under KVM HV: spapr caps, then radix or an HPT."""
+        """spapr_machine_reset() under KVM: spapr caps, then radix or an HPT, whose VRMA
+        must hold the RMA (KVM PR has no radix: always an HPT)."""
         c = self.config
-        if c.accel != "kvm-hv":
+        if c.accel not in ("kvm-hv", "kvm-pr"):
             return
         sw = self.profile.switches
-        radix, _, hpt, ail = ref_hv_caps(c.host_kernel.name, c.host.family,
-                                         c.host.pvr if c.host_dd_known else None,
-                                         c.host_platform.value == "pseries")
-        if sw.ail_mode_3_cap and not ail and self._runs(0x0F000004, c.max_compat_pvr):
-            self._fatal()
-            raise RefFailure("refused")
-        no_hpt = radix and (sw.hpt is HptRule.KVM_RADIX or (sw.hpt is HptRule.CPU_RADIX
-                            and self._runs(LOGICAL_3_00, c.max_compat_pvr)))
-        if not no_hpt and not hpt:
-            self._fatal()
-            raise RefFailure("refused")
+        if c.accel == "kvm-hv":
+            radix, _, hpt, ail = ref_hv_caps(c.host_kernel.name, c.host.family,
+                                             c.host.pvr if c.host_dd_known else None,
+                                             c.host_platform.value == "pseries")
+            if sw.ail_mode_3_cap and not ail and self._runs(0x0F000004, c.max_compat_pvr):
+                self._fatal()
+                raise RefFailure("refused")
+            if radix and (sw.hpt is HptRule.KVM_RADIX or (
+                    sw.hpt is HptRule.CPU_RADIX and self._runs(LOGICAL_3_00, c.max_compat_pvr))):
+                return  # radix: no hash table
+            if not hpt:
+                self._fatal()
+                raise RefFailure("refused")
+        # kvm-nested.md: a 512 MiB hash guest needs a 64K-page host; on 4K pages "Unable to
+        # create 512MiB RMA (VRMA only allows 128MiB" (the VRMA maps 2^(page + htab - 7)
+        # bytes, the hash table being 1/128 of RAM)
+        if sw.vrma_check:
+            htab_shift = (512 << 20).bit_length() - 1 - 7
+            if 1 << (c.host_page_shift + htab_shift - 7) < 512 << 20:
+                self._fatal()
+                raise RefFailure("refused")
 
     def _host_mmu(self, boot: int) -> None:
         """The device tree of a reset: a boot CPU (in mode ``boot``) below ISA 3.00 needs

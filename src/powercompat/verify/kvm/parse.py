@@ -31,12 +31,19 @@ class Call:
     op: str
     value: int | None
     errno: int
+    #: where the trace saw it: L1's CPU and thread, and the entry's timestamp. The trace file
+    #: merges L1's per-CPU buffers by timestamp, so calls made on different L1 CPUs are
+    #: ordered only as well as those CPUs' clocks agree
+    l1_cpu: int = -1
+    thread: int = -1
+    ts: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {"vcpu": self.vcpu, "vcpu_id": self.vcpu_id, "op": self.op,
                 "id": f"0x{ARCH_COMPAT_ID:016x}",
                 "value": None if self.value is None else f"0x{self.value:08x}",
-                "errno": self.errno}
+                "errno": self.errno, "l1_cpu": self.l1_cpu, "thread": self.thread,
+                "ts": self.ts}
 
 
 @dataclass
@@ -175,7 +182,8 @@ def parse_trace(lines: list[str]) -> tuple[list[Phase], list[Sregs], list[int], 
     pending_id: dict[str, int] = {}  # thread -> id from precreate
     vcpus: dict[str, tuple[int, int]] = {}  # pointer -> (index, id)
     vid_ok: bool | None = None
-    open_call: dict[str, tuple[str, dict[str, str]]] = {}  # thread -> (event, args)
+    # thread -> (event, args, L1 CPU, timestamp) of a call not returned yet
+    open_call: dict[str, tuple[str, dict[str, str], int, str]] = {}
     sregs: list[Sregs] = []
     for raw in lines:
         m = _TRACE.match(raw)
@@ -194,9 +202,9 @@ def parse_trace(lines: list[str]) -> tuple[list[Phase], list[Sregs], list[int], 
             ok = int(args["vid"], 0) == vid
             vid_ok = ok if vid_ok is None else (vid_ok and ok)
         elif event in ("pc_set", "pc_get", "pc_sregs"):
-            open_call[thread] = (event, args)
+            open_call[thread] = (event, args, int(m.group("cpu")), m.group("ts"))
         elif event.endswith("_ret") and thread in open_call:
-            entry, eargs = open_call.pop(thread)
+            entry, eargs, cpu, ts = open_call.pop(thread)
             ret = int(args["ret"], 0)
             index, vid = vcpus.get(eargs["vcpu"], (-1, -1))
             if entry == "pc_sregs":
@@ -204,7 +212,8 @@ def parse_trace(lines: list[str]) -> tuple[list[Phase], list[Sregs], list[int], 
                 continue
             op = "set" if entry == "pc_set" else "get"
             value = int(eargs["val"], 0) if op == "set" else None
-            phases[-1].calls.append(Call(index, vid, op, value, -ret if ret < 0 else 0))
+            phases[-1].calls.append(Call(index, vid, op, value, -ret if ret < 0 else 0, cpu,
+                                         int(thread), ts))
     ids = [vid for _i, vid in sorted(vcpus.values())]
     return phases, sregs, ids, vid_ok
 

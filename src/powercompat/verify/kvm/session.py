@@ -78,8 +78,10 @@ HOSTS: dict[str, Host] = {
     # (kvm-kernel.md, "L1 7.2")
     "pseries-power11": Host("pseries-power11", "10.0", "pseries", "power11", "POWER11",
                             ("6.1", "6.12")),
-    # hw/ppc/pnv.c INITRD_MAX_SIZE: 128 MiB ("Could not load initial ram disk" beyond)
-    "powernv9": Host("powernv9", "7.2", "powernv9", "POWER9", "POWER9", ("6.1",),
+    # hw/ppc/pnv.c INITRD_MAX_SIZE: 128 MiB ("Could not load initial ram disk" beyond). A
+    # radix host: the L1 kernel's page size (6.1 64K, 6.12/7.2 see assets) does not matter,
+    # hash L2 guests are refused before they run
+    "powernv9": Host("powernv9", "7.2", "powernv9", "POWER9", "POWER9", ("6.1", "6.12", "7.2"),
                      initrd_limit=128 << 20),
     # L1 as a hash-MMU host: POWER9 DD2.0 (L0 7.2's powernv9) has no mixed radix/hash mode,
     # so a radix L1 refuses hash L2 guests ("Guest requested unavailable MMU mode (hash).");
