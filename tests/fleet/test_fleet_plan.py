@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from powercompat.decisions.libvirt import LibvirtResult, check_libvirt_compat
 from powercompat.fleet.decide import Decider, GuestKind, HostClass, host_class
+from powercompat.fleet.errors import InventoryError
 from powercompat.fleet.inventory import Guest, Host, Inventory, load_inventory
 from powercompat.fleet.plan import MODE_COLUMNS, FleetPlan, plan
 from powercompat.machine.options import MachineOptions
@@ -53,6 +54,25 @@ def test_pr_host_refuses_any_maximum() -> None:
     assert refused == decider.start(kind("power9"), P9_PR)
     assert refused.reason == "Unable to set CPU compatibility mode in KVM: Invalid argument"
     assert decider.start(kind(None), P9_PR).ok
+
+
+def test_a_4k_page_host_runs_no_hash_guest(tmp_path: Path) -> None:
+    # Debian's 7.2 builds 4K pages: a POWER8 KVM HV host then refuses every guest (its VRMA
+    # maps 128 MiB of the 512 MiB RMA); said 64K, the same kernel runs them
+    decider = Decider()
+    debian = host_class("power8", "hv", "head", "linux-7.2")
+    assert decider.start(kind(None), debian).reason == \
+        "Unable to create 512MiB RMA (VRMA only allows 128MiB"
+    big = host_class("power8", "hv", "head", "linux-7.2", 64)
+    assert decider.start(kind(None), big).ok and big.label.endswith("linux-7.2 64K pages")
+    inv = tmp_path / "inv.json"
+    inv.write_text('{"hosts": [{"name": "h", "cpu": "power8", "group": "g", '
+                   '"host_kernel": "linux-7.2", "host_page_size": "64"}], "guests": []}')
+    assert load_inventory([inv]).hosts[0].cls == big
+    inv.write_text('{"hosts": [{"name": "h", "cpu": "power8", "group": "g", '
+                   '"host_page_size": "16"}], "guests": []}')
+    with pytest.raises(InventoryError, match="'host_page_size': must be 4 or 64"):
+        load_inventory([inv])
 
 
 def test_mode_unknown_to_the_release_is_qemus_message() -> None:

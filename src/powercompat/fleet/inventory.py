@@ -57,7 +57,7 @@ from powercompat.inputs import (
 from powercompat.profiles import DEFAULT_PROFILE
 from powercompat.scenario import DEFAULT_GUEST
 
-HOST_FIELDS: Final = ("name", "cpu", "kvm", "qemu", "group", "host_kernel")
+HOST_FIELDS: Final = ("name", "cpu", "kvm", "qemu", "group", "host_kernel", "host_page_size")
 GUEST_FIELDS: Final = ("name", "profile", "max_cpu_compat", "host", "group", "libvirt_xml",
                        "kernel", "machine")
 #: a guest's machine type: plain ``pseries`` (each release's newest) or a versioned one
@@ -129,8 +129,12 @@ class _Builder:
         if kernel is not None and kernel_by_name(kernel) is None:
             raise InventoryError(path, where, "host_kernel", str(UnknownProfileError(
                 "host kernel", kernel, [k.name for k in KERNELS])))
+        pages = rec.get("host_page_size") or ""
+        if pages not in ("", "4", "64"):
+            raise InventoryError(path, where, "host_page_size",
+                                 f"must be 4 or 64 (KiB), not '{pages}'")
         try:
-            cls = host_class(cpu, kvm, qemu, kernel)
+            cls = host_class(cpu, kvm, qemu, kernel, int(pages or 0))
         except UnknownProfileError as err:
             raise InventoryError(path, where, "qemu", str(err)) from err
         except InputError as err:
