@@ -196,10 +196,15 @@ def section_version_unsupported(version: int, idstr: str, local: int) -> str:
     return f"savevm: unsupported version {version} for '{idstr}' v{local}"
 
 
-# hw/ppc/spapr_rtas.c rtas_ibm_os_term() reports a guest panic; Linux's rtas_os_term()
-# (arch/powerpc/kernel/rtas.c) prefixes "OS panic: ", kernel/exit.c names init's signal
+#: hw/ppc/spapr_rtas.c rtas_ibm_os_term(): QEMU's report of a guest panic, followed by the
+#: message the guest left in its memory
+OS_TERMINATED = "OS terminated: "
+
+
+# Linux's rtas_os_term() (arch/powerpc/kernel/rtas.c) prefixes "OS panic: ", kernel/exit.c
+# names init's signal
 def guest_init_killed(signal: int) -> str:
-    return f"OS terminated: OS panic: Attempted to kill init! exitcode=0x{signal:08x}"
+    return f"{OS_TERMINATED}OS panic: Attempted to kill init! exitcode=0x{signal:08x}"
 
 
 #: the signal a userland gets for an instruction its CPU does not run

@@ -11,7 +11,7 @@ from pathlib import Path
 from powercompat.cli.main import Command
 from powercompat.errors import InvalidValueError
 
-HOST_NAMES = ("pseries-power9", "pseries-power11", "powernv9", "powernv9-hash")
+HOST_NAMES = ("pseries-power9", "pseries-power11", "powernv9", "powernv9-hash", "powernv8")
 KERNELS = ("6.1", "6.12", "7.2")
 QEMUS = ("7.2", "10.0", "11.1")
 

@@ -22,15 +22,16 @@ L1 6.12 session saw vCPU 1 before vCPU 0 in two of 15 cells; its re-run saw 0 be
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from powercompat.catalog.kernels import kernel_by_name
 from powercompat.errors import PowerCompatError, UnknownProfileError
 from powercompat.machine.options import MachineOptions
+from powercompat.messages import OS_TERMINATED
 from powercompat.profiles import profile_for_version
-from powercompat.scenario import simulate
+from powercompat.scenario import Simulation, judge_guest, parse_guest, simulate
 from powercompat.verify.errors import RecordError
 
 EVENTS = ("realize", "reset", "cas", "reboot", "cas")
@@ -114,6 +115,21 @@ def _page_kib(record: dict[str, Any]) -> int | None:
     return None if size is None else int(size) // 1024
 
 
+def init_dies_in_harness(sim: Simulation) -> bool:
+    """Does L2's init die in this harness? The engine's userland verdict, but with the PCR
+    not enforced: L0 is TCG, whose translation checks no PCR bit (target/ppc), so only what
+    the guest is told counts (no VSX in ibm,vmx: init dies, as recorded in power6 mode),
+    not the instruction gating real hardware adds (a POWER8-built init survived power7 mode
+    in every recorded cell)."""
+    vm = sim.machines[0] if sim.machines else None
+    if not sim.started or vm is None or not vm.vcpus:
+        return False
+    state = replace(vm.vcpu_states()[0], kernel_enforced=False)
+    _kernel, userland = judge_guest(parse_guest(L2_GUEST), vm.config,
+                                    vm.config.max_compat_pvr, vm.vcpus[0].compat_pvr, state)
+    return userland.ok is False
+
+
 def predicted(cell: dict[str, Any], record: dict[str, Any], profile: str
               ) -> dict[str, Any]:
     cfg = cell["config"]
@@ -130,15 +146,21 @@ def predicted(cell: dict[str, Any], record: dict[str, Any], profile: str
                 "cpu_versions": None}
     calls: dict[str, list[tuple[int, str, str | None, int]]] = {p: [] for p in _PHASES}
     phase_of = {0: "startup", 1: "startup", 2: "cas1", 3: "reboot1", 4: "cas2"}
+    # init dies at the first boot: the guest kernel panics and calls ibm,os-term, QEMU
+    # reports it and stops (panic action shutdown), so there is no reboot and no second CAS
+    panicked = init_dies_in_harness(sim)
+    if panicked:
+        phase_of = {0: "startup", 1: "startup", 2: "cas1"}
     for i, event in enumerate(sim.events):
         name = phase_of.get(i)
         if name is None or event.name != EVENTS[i]:
             continue
         calls[name] += [(c.vcpu, c.op, None if c.value is None else f"0x{c.value:08x}",
                          c.errno) for c in event.one_reg]
-    versions = [f"0x{v.cpu_version:08x}" for v in sim.vcpus] if sim.started else None
-    return {"started": sim.started, "error": sim.error, "calls": calls,
-            "cpu_versions": versions}
+    versions = ([f"0x{v.cpu_version:08x}" for v in sim.vcpus]
+                if sim.started and not panicked else None)
+    return {"started": sim.started, "error": OS_TERMINATED if panicked else sim.error,
+            "calls": calls, "cpu_versions": versions}
 
 
 def per_vcpu(calls: list[list[Any]]) -> dict[Any, list[list[Any]]]:
@@ -170,7 +192,12 @@ def compare_cell(cell: dict[str, Any], record: dict[str, Any]) -> Comparison:
     diffs = []
     if obs["started"] != pred["started"]:
         diffs.append(f"started: observed {obs['started']}, predicted {pred['started']}")
-    if (obs["error"] or None) != (pred["error"] or None):
+    o_err, p_err = obs["error"] or None, pred["error"] or None
+    # after "OS terminated: " comes the message the guest left in its memory: under TCG
+    # "OS panic: Attempted to kill init! ...", in every nested KVM cell so far (3 of 3, L2
+    # Linux 6.12 on a powernv8 L1) empty; the cause is not known, so only QEMU's part counts
+    guest_said = p_err == OS_TERMINATED and o_err is not None and o_err.startswith(p_err)
+    if o_err != p_err and not guest_said:
         diffs.append(f"error: observed {obs['error']!r}, predicted {pred['error']!r}")
     for phase in _PHASES:
         o = [list(c) for c in obs["calls"][phase]]

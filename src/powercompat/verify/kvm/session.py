@@ -83,6 +83,10 @@ HOSTS: dict[str, Host] = {
     # hash L2 guests are refused before they run
     "powernv9": Host("powernv9", "7.2", "powernv9", "POWER9", "POWER9", ("6.1", "6.12", "7.2"),
                      initrd_limit=128 << 20),
+    # a POWER8 bare-metal hypervisor: no radix, every L2 guest runs hash (the classic KVM HV
+    # host of the 2017 story)
+    "powernv8": Host("powernv8", "7.2", "powernv8", "POWER8", "POWER8", ("6.1", "6.12", "7.2"),
+                     initrd_limit=128 << 20),
     # L1 as a hash-MMU host: POWER9 DD2.0 (L0 7.2's powernv9) has no mixed radix/hash mode,
     # so a radix L1 refuses hash L2 guests ("Guest requested unavailable MMU mode (hash).");
     # 10.0/11.1 default to cap-ail-mode-3=on, which this KVM lacks
