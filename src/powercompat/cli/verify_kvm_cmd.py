@@ -11,7 +11,8 @@ from pathlib import Path
 from powercompat.cli.main import Command
 from powercompat.errors import InvalidValueError
 
-HOST_NAMES = ("pseries-power9", "pseries-power11", "powernv9", "powernv9-hash", "powernv8")
+HOST_NAMES = ("pseries-power9", "pseries-power11", "powernv9", "powernv9-hash", "powernv8",
+              "powernv9-dd22")
 KERNELS = ("6.1", "6.12", "7.2")
 QEMUS = ("7.2", "10.0", "11.1")
 
@@ -35,9 +36,11 @@ def configure_kvm(parser: ArgumentParser) -> None:
                         "or ~/.cache/powercompat/pr).")
     parser.add_argument("--hosts", default=",".join(HOST_NAMES[:3]), metavar="LIST",
                         help="L0 set-ups: pseries-power9, pseries-power11 (nested HV, radix "
-                        "L2), powernv9 (bare-metal HV, radix host), powernv9-hash (L1 booted "
-                        "with disable_radix for hash L2 guests; its L1 stopped responding in "
-                        "every attempt so far) (default: %(default)s).")
+                        "L2), powernv9 (bare-metal HV, radix host, POWER9 DD2.0 under L0 7.2), "
+                        "powernv9-dd22 (the same under L0 10.0: DD2.2, hash guests beside "
+                        "radix), powernv8 (bare-metal POWER8: every guest hash), powernv9-hash "
+                        "(L1 booted with disable_radix for hash L2 guests; its L1 stopped "
+                        "responding in every attempt so far) (default: %(default)s).")
     parser.add_argument("--l1-kernels", default=",".join(KERNELS), metavar="LIST",
                         help="L1 kernels: Debian bookworm 6.1, trixie 6.12, sid 7.2 (6.12 and "
                         "7.2 have 4K pages: on powernv9 QEMU then refuses every hash L2 guest, "

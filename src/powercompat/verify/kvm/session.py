@@ -83,6 +83,10 @@ HOSTS: dict[str, Host] = {
     # hash L2 guests are refused before they run
     "powernv9": Host("powernv9", "7.2", "powernv9", "POWER9", "POWER9", ("6.1", "6.12", "7.2"),
                      initrd_limit=128 << 20),
+    # the same under L0 10.0, whose POWER9 is DD2.2 (power9_v2.2): a radix host that can mix
+    # in hash guests (KVM_CAP_PPC_MMU_HASH_V3), which DD2.0 cannot
+    "powernv9-dd22": Host("powernv9-dd22", "10.0", "powernv9", "POWER9", "POWER9",
+                          ("6.1", "6.12", "7.2"), initrd_limit=128 << 20),
     # a POWER8 bare-metal hypervisor: no radix, every L2 guest runs hash (the classic KVM HV
     # host of the 2017 story)
     "powernv8": Host("powernv8", "7.2", "powernv8", "POWER8", "POWER8", ("6.1", "6.12", "7.2"),
