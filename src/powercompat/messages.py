@@ -132,6 +132,13 @@ HPT_ORDER_DEFAULT_RAM = 22
 DEFAULT_RAM_MIB = 512
 
 
+# hw/ppc/spapr_caps.c spapr_check_pagesize() from cap_hpt_maxpagesize_apply(): KVM HV maps a
+# guest page only onto host-contiguous memory (KVM_PPC_PAGE_SIZES_REAL)
+def hpt_page_size_unsupported(guest_kib: int, host_kib: int) -> str:
+    return (f"Can't support {guest_kib} kiB guest pages with {host_kib} kiB host pages with "
+            f"this KVM implementation")
+
+
 # hw/ppc/spapr.c spapr_setup_hpt() (by 5.2; 2.11 clamped the RMA instead): under KVM, the
 # RMA does not fit the VRMA and QEMU exits. QEMU's text never closes its parenthesis.
 def vrma_too_small(rma_mib: int, vrma_mib: int) -> str:

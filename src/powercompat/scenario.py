@@ -197,6 +197,7 @@ def negotiate(
     host_platform: str | None = None,
     machine: str = "pseries",
     host_page_size: int | None = None,
+    hpt_max_page_size: int | None = None,
 ) -> Negotiation:
     """Start the machine and run CAS with the guest's buffer (or ``pvr_list``).
 
@@ -205,7 +206,8 @@ def negotiate(
     ``host_kernel``: the host's Linux under a modelled KVM (catalog.kernels; default the
     newest); ``host_platform``: where it runs (``powernv``, the default, or ``pseries``: a
     nested hypervisor); ``machine``: ``-M`` (plain ``pseries``: the release's newest type);
-    ``host_page_size``: the host kernel's base page in KiB (MachineOptions).
+    ``host_page_size``: the host kernel's base page in KiB, ``hpt_max_page_size`` the
+    machine's cap-hpt-max-page-size in KiB (MachineOptions).
 
     :raises InputError: unknown CPU, mode, profile, guest or accelerator.
     :raises CasBufferError: ``pvr_list`` is malformed.
@@ -213,7 +215,8 @@ def negotiate(
     options = MachineOptions(cpu=cpu, smp=smp, threads=threads, max_cpu_compat=max_cpu_compat,
                              accel=accel, host_cpu=host_cpu, qemu=qemu, host_kernel=host_kernel,
                              host_platform=host_platform, machine=machine,
-                             host_page_size=host_page_size)
+                             host_page_size=host_page_size,
+                             hpt_max_page_size=hpt_max_page_size)
     profile_guest = parse_guest(guest)
     vm = PseriesMachine.from_options(options)
     config = vm.config
@@ -763,6 +766,7 @@ def migrate_check(
     machine: str = "pseries",
     before_boot: bool = False,
     host_page_size: int | None = None,
+    hpt_max_page_size: int | None = None,
 ) -> MigrationCheck:
     """Boot on ``cpu`` under QEMU ``src_qemu``, run CAS, migrate to ``dst_cpu`` under
     ``dst_qemu`` (both default to ``qemu``), each side with machine type ``machine`` (plain
@@ -784,13 +788,15 @@ def migrate_check(
     options = MachineOptions(cpu=cpu, max_cpu_compat=max_cpu_compat, accel=accel, qemu=src_q,
                              host_cpu=host_cpu, host_kernel=host_kernel,
                              host_platform=host_platform, machine=machine,
-                             host_page_size=host_page_size)
+                             host_page_size=host_page_size,
+                             hpt_max_page_size=hpt_max_page_size)
     dst_max = max_cpu_compat if dst_max_cpu_compat is None else dst_max_cpu_compat
     dst_options = MachineOptions(cpu=dst_cpu, max_cpu_compat=dst_max, accel=accel,
                                  qemu=dst_q, host_kernel=host_kernel, incoming=True,
                                  host_platform=host_platform, machine=machine,
                                  host_cpu=destination_host(options, dst_cpu, dst_host_cpu),
-                                 host_page_size=host_page_size)
+                                 host_page_size=host_page_size,
+                                 hpt_max_page_size=hpt_max_page_size)
     refusal = _release_refusal(options, dst_q, "source") or _release_refusal(
         dst_options, src_q, "destination")
     # the source's boot as the report shows it (a source its release refuses: as the other
@@ -799,7 +805,7 @@ def migrate_check(
     source = negotiate(cpu, max_cpu_compat, guest, accel=accel, host_cpu=host_cpu,
                        qemu=src_for_report, host_kernel=host_kernel,
                        host_platform=host_platform, machine=machine,
-                       host_page_size=host_page_size)
+                       host_page_size=host_page_size, hpt_max_page_size=hpt_max_page_size)
     dst_model = dst_cpu
     if refusal is None or refusal.side != "destination":
         dst_model = parse_options(dst_options).model.name

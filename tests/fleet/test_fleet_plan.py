@@ -57,11 +57,15 @@ def test_pr_host_refuses_any_maximum() -> None:
 
 
 def test_a_4k_page_host_runs_no_hash_guest(tmp_path: Path) -> None:
-    # Debian's 7.2 builds 4K pages: a POWER8 KVM HV host then refuses every guest (its VRMA
-    # maps 128 MiB of the 512 MiB RMA); said 64K, the same kernel runs them
+    # Debian's 7.2 builds 4K pages: a POWER8 KVM HV host then refuses every guest, with the
+    # default cap-hpt-max-page-size (64 KiB) and with 4 KiB (its VRMA maps 128 MiB of the 512
+    # MiB RMA); said 64K, the same kernel runs them
     decider = Decider()
     debian = host_class("power8", "hv", "head", "linux-7.2")
     assert decider.start(kind(None), debian).reason == \
+        "Can't support 64 kiB guest pages with 4 kiB host pages with this KVM implementation"
+    capped = host_class("power8", "hv", "head", "linux-7.2", 0, 4)
+    assert decider.start(kind(None), capped).reason == \
         "Unable to create 512MiB RMA (VRMA only allows 128MiB"
     big = host_class("power8", "hv", "head", "linux-7.2", 64)
     assert decider.start(kind(None), big).ok and big.label.endswith("linux-7.2 64K pages")

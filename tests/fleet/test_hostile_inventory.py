@@ -48,7 +48,7 @@ JSON_CASES = [
      "hosts[0], field 'name': contains a control character U+001B ('\\x1b[2Ja')"),
     ("key.json", '{"hosts": [{"na\\nme": "a"}]}',
      "hosts[0], field 'na\\nme': unknown field (valid: cpu, group, host_kernel, "
-     "host_page_size, kvm, name, qemu)"),
+     "host_page_size, hpt_max_page_size, kvm, name, qemu)"),
     ("bom16.json", "", "UTF-16 text (byte-order mark); save it as UTF-8"),
 ]
 

@@ -85,12 +85,13 @@ def test_5_2_has_no_mmu_check_at_reset() -> None:
 @pytest.mark.parametrize("mode", [None, "power9", "power8"])
 def test_ail_mode_3_where_kvm_lacks_it(mode: str | None) -> None:
     n = negotiate("host", mode, accel="kvm-hv", host_cpu=P9_DD20, qemu="10.0",
-                  host_kernel="linux-6.12")
+                  host_kernel="linux-6.12", hpt_max_page_size=4)
     assert (n.started, n.error, n.one_reg_total) == (
         False, messages.AIL_MODE_3_UNSUPPORTED, 0)
     # 7.2 has no such cap; a 4.19 host has no such capability at all
     assert negotiate("host", mode, accel="kvm-hv", host_cpu=P9_DD20, qemu="7.2",
-                     host_kernel="linux-6.12").error != messages.AIL_MODE_3_UNSUPPORTED
+                     host_kernel="linux-6.12",
+                     hpt_max_page_size=4).error != messages.AIL_MODE_3_UNSUPPORTED
     n = negotiate("host", mode, accel="kvm-hv", host_cpu=P9_DD22, qemu="11.1",
                   host_kernel="linux-4.19")
     assert n.error == messages.AIL_MODE_3_UNSUPPORTED
@@ -129,8 +130,9 @@ VRMA_4K = "Unable to create 512MiB RMA (VRMA only allows 128MiB"
     (None, None, False), ("linux-7.2", 64, False), ("linux-6.1", 4, True), (None, 4, True)])
 def test_a_hash_guest_needs_64k_host_pages(kernel: str | None, page: int | None,
                                             refused: bool) -> None:
+    # cap-hpt-max-page-size=4k, as a 4K-page host needs (next test)
     n = negotiate("host", "power8", accel="kvm-hv", host_cpu=P9_DD22, qemu="7.2",
-                  host_kernel=kernel, host_page_size=page)
+                  host_kernel=kernel, host_page_size=page, hpt_max_page_size=4)
     assert n.started is not refused
     assert (n.error == VRMA_4K) is refused
     if refused:  # before any vCPU is set: spapr_setup_hpt runs before ppc_set_compat_all
@@ -140,12 +142,36 @@ def test_a_hash_guest_needs_64k_host_pages(kernel: str | None, page: int | None,
 def test_radix_guests_and_old_releases_do_not_care() -> None:
     # a POWER9 mode on a radix host needs no hash table
     assert negotiate("host", None, accel="kvm-hv", host_cpu=P9_DD22,
-                     host_kernel="linux-7.2").started
+                     host_kernel="linux-7.2", hpt_max_page_size=4).started
     # 2.11's spapr_setup_hpt_and_vrma() clamped the RMA to the VRMA instead
     assert negotiate("POWER8", None, accel="kvm-hv", qemu="2.11",
                      host_kernel="linux-7.2").started
-    assert not negotiate("POWER8", None, accel="kvm-hv", qemu="5.2",
-                         host_kernel="linux-7.2").started
+    assert negotiate("POWER8", None, accel="kvm-hv", qemu="5.2", host_kernel="linux-7.2",
+                     hpt_max_page_size=4).error == VRMA_4K
+
+
+CAP_64K_ON_4K = ("Can't support 64 kiB guest pages with 4 kiB host pages with this KVM "
+                 "implementation")
+
+
+def test_a_4k_page_host_needs_the_page_size_cap() -> None:
+    # spapr_caps_apply(): pseries-3.0 and later default cap-hpt-max-page-size to 64 KiB; KVM
+    # HV refuses it on 4K pages, radix guests too, before anything else (the harness passes
+    # cap-hpt-max-page-size=4k on its 4K-page L1s)
+    n = negotiate("host", None, accel="kvm-hv", host_cpu=P9_DD22, host_kernel="linux-6.12")
+    assert n.error == CAP_64K_ON_4K and n.one_reg_total == 0
+    assert negotiate("host", None, accel="kvm-hv", host_cpu=P9_DD22, host_kernel="linux-6.12",
+                     hpt_max_page_size=16384).error == CAP_64K_ON_4K.replace("64 kiB",
+                                                                               "16384 kiB")
+    # pseries-2.12 and older take the host's page; 64K pages take the default; KVM PR backs
+    # no guest page with host-contiguous memory (no KVM_PPC_PAGE_SIZES_REAL)
+    assert negotiate("host", None, accel="kvm-hv", host_cpu=P9_DD22, qemu="7.2",
+                     host_kernel="linux-6.12", machine="pseries-2.12").started
+    assert negotiate("host", None, accel="kvm-hv", host_cpu=P9_DD22,
+                     host_kernel="linux-6.1").started
+    assert negotiate("POWER8", None, accel="kvm-pr", host_page_size=64).started
+    with pytest.raises(InvalidValueError, match="cap-hpt-max-page-size must be"):
+        negotiate("POWER8", accel="kvm-hv", hpt_max_page_size=8)
 
 
 def test_kvm_pr_always_runs_hash() -> None:

@@ -108,7 +108,7 @@ def test_host_kernel_decides_power11_on_a_power11_host() -> None:
     6.12 and 7.2 take it."""
     def start(kernel: str) -> tuple[bool, str | None]:
         n = negotiate("host", "power11", accel="kvm-hv", host_cpu="power11", qemu="11.1",
-                      host_kernel=kernel)
+                      host_kernel=kernel, hpt_max_page_size=4)  # 6.12/7.2: 4K pages
         return n.started, n.error
 
     assert start("linux-6.1") == (False, "Unable to set CPU compatibility mode in KVM: "

@@ -69,4 +69,5 @@ def machine_options(draw: st.DrawFn, profile: str | None = None,
         max_cpus=smp + threads * draw(st.integers(0, 2)),
         max_cpu_compat=max_compat, accel=acc, host_cpu=host, qemu=p.name,
         host_kernel=draw(st.sampled_from([k.name for k in KERNELS])) if acc != "tcg" else None,
-        host_page_size=draw(st.sampled_from([None, 4, 64])) if acc != "tcg" else None)
+        host_page_size=draw(st.sampled_from([None, 4, 64])) if acc != "tcg" else None,
+        hpt_max_page_size=draw(st.sampled_from([None, 4, 64, 16384])))

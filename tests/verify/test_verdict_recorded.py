@@ -55,6 +55,7 @@ from powercompat.verify.compare import guest_profile, judge_cell, qemu_profile, 
 from powercompat.verify.kvm.compare import (
     L2_GUEST,
     accel_of,
+    cap_page_kib,
     host_platform,
     init_dies_in_harness,
 )
@@ -278,7 +279,9 @@ def _kvm(data: dict[str, Any], gaps: dict[tuple[str, str], str]) -> Iterator[Con
         options = MachineOptions(cpu=cfg["cpu"], smp=cfg["smp"],
                                  max_cpu_compat=cfg["max_cpu_compat"], accel=accel_of(data),
                                  host_cpu=pvr, qemu=qemu, host_kernel=kvm_host_kernel(data),
-                                 host_platform=host_platform(data))
+                                 host_platform=host_platform(data),
+                                 host_page_size=data["l1_kernel"].get("page_size", 65536) >> 10,
+                                 hpt_max_page_size=cap_page_kib(cfg.get("argv", [])))
         events = parse_events("realize,reset,cas,reboot,cas")
         fate = _engine(simulate, options, events, L2_GUEST)
         if fate.verdict is Verdict.USERLAND_DIES and not init_dies_in_harness(

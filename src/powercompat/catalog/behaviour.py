@@ -180,6 +180,9 @@ class Switches(NamedTuple):
     mmu_check_at_reset: Annotated[bool, Doc(
         "spapr_dt_ov5_platform_support(): a reset that leaves the first CPU below ISA 3.00 "
         "exits under a KVM with radix but no hash-v3 (before: only at CAS)")] = False
+    hpt_max_page_size_cap: Annotated[bool, Doc(
+        "spapr cap hpt-max-page-size (64 KiB from pseries-3.0; older machine types take the "
+        "host's page): under KVM HV a host page smaller than it stops QEMU at every reset")] = False
     vrma_check: Annotated[bool, Doc(
         "spapr_setup_hpt(): under KVM, a hash page table whose VRMA cannot map the RMA stops "
         "QEMU ('Unable to create ...MiB RMA'; a 4K-page host, kvmppc_vrma_limit); before, the "

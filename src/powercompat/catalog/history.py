@@ -293,6 +293,12 @@ CHANGES: Final[tuple[Change, ...]] = (
            "supported in nested guests'",
            (Flip("hpt", HptRule.CPU_RADIX),)),
     Change(None, "", "5.2",
+           "spapr cap hpt-max-page-size: 64 KiB by default from pseries-3.0 (older machine "
+           "types: the host's page); KVM HV refuses a larger one than the host's pages "
+           "('Can't support 64 kiB guest pages with 4 kiB host pages with this KVM "
+           "implementation')",
+           (Flip("hpt_max_page_size_cap", True),)),
+    Change(None, "", "5.2",
            "spapr_setup_hpt(): under KVM, an RMA larger than the VRMA the host's pages allow "
            "stops QEMU ('Unable to create 512MiB RMA (VRMA only allows 128MiB'); 2.11's "
            "spapr_setup_hpt_and_vrma() clamped the RMA to kvmppc_rma_size() instead",

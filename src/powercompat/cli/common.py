@@ -82,6 +82,11 @@ def add_host_kernel(parser: Parser) -> None:
                         "VRMA needs 64 for pseries' 512 MiB (default: the named "
                         "--host-kernel's Debian build, 4 for linux-6.12 and linux-7.2; 64 "
                         "when no kernel is named).")
+    parser.add_argument("--cap-hpt-max-page-size", dest="hpt_max_page_size", default=None,
+                        type=int, choices=(4, 64, 16384), metavar="KIB",
+                        help="-M pseries,cap-hpt-max-page-size in KiB: 4, 64 or 16384. KVM HV "
+                        "refuses one above the host's page (default: the machine type's, 64 "
+                        "from pseries-3.0: a 4K-page host needs 4).")
 
 
 def add_guest(parser: Parser) -> None:

@@ -57,7 +57,8 @@ def run(args: Namespace) -> int:
                       dst_host_cpu=args.dst_host_cpu, host_kernel=args.host_kernel,
                       host_platform=args.host_platform, src_qemu=args.src_qemu,
                       dst_qemu=args.dst_qemu, machine=args.machine,
-                      before_boot=args.before_boot, host_page_size=args.host_page_size)
+                      before_boot=args.before_boot, host_page_size=args.host_page_size,
+                      hpt_max_page_size=args.hpt_max_page_size)
     if args.as_json:
         emit_json(check.to_json())
     else:

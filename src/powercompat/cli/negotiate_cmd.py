@@ -36,7 +36,7 @@ def run(args: Namespace) -> int:
     result = run_negotiation(args.cpu, args.max_cpu_compat, args.guest, buffer, args.accel,
                              args.host_cpu, args.qemu, args.smp, args.threads,
                              args.disable_radix, args.host_kernel, args.host_platform,
-                             args.machine, args.host_page_size)
+                             args.machine, args.host_page_size, args.hpt_max_page_size)
     if args.as_json:
         emit_json(result.to_json())
     else:

@@ -75,7 +75,8 @@ def run(args: Namespace) -> int:
                              max_cpu_compat=args.max_cpu_compat, accel=args.accel,
                              host_cpu=args.host_cpu, qemu=args.qemu,
                              host_kernel=args.host_kernel, host_platform=args.host_platform,
-                             machine=args.machine, host_page_size=args.host_page_size)
+                             machine=args.machine, host_page_size=args.host_page_size,
+                             hpt_max_page_size=args.hpt_max_page_size)
     sim = run_simulation(options, names, args.guest, buffer, args.dst_cpu, args.dst_host_cpu,
                          args.dst_qemu)
     if args.as_json:

@@ -72,6 +72,9 @@ class HostClass:
     #: its base page in KiB (4 or 64: a hash guest's VRMA needs 64); 0 when not given (the
     #: named kernel's Debian build, MachineOptions.host_page_size)
     host_page_size: int = 0
+    #: the cap-hpt-max-page-size its guests start with, in KiB; 0: the machine type's default
+    #: (64 KiB, which a 4K-page host refuses under KVM HV)
+    hpt_max_page_size: int = 0
 
     @property
     def accel(self) -> str:
@@ -89,7 +92,9 @@ class HostClass:
         """``POWER9 power9_v2.2 kvm-hv qemu head``"""
         kernel = f" {self.host_kernel}" if self.host_kernel else ""
         pages = f" {self.host_page_size}K pages" if self.host_page_size else ""
-        return f"{self.family} {self.cpu} {self.accel} qemu {self.qemu}{kernel}{pages}"
+        cap = f" cap-hpt-max-page-size={self.hpt_max_page_size}k" if self.hpt_max_page_size \
+            else ""
+        return f"{self.family} {self.cpu} {self.accel} qemu {self.qemu}{kernel}{pages}{cap}"
 
     @property
     def kernel_option(self) -> str | None:
@@ -108,6 +113,8 @@ class HostClass:
             out["host_kernel"] = self.host_kernel
         if self.host_page_size:
             out["host_page_size"] = str(self.host_page_size)
+        if self.hpt_max_page_size:
+            out["hpt_max_page_size"] = str(self.hpt_max_page_size)
         return out
 
 
@@ -118,25 +125,29 @@ def _host_options(host: HostClass, max_cpu_compat: str | None, incoming: bool,
     cpu, maximum = spell_compat(host.cpu, max_cpu_compat, host.qemu)
     return MachineOptions(cpu=cpu, max_cpu_compat=maximum, accel=host.accel, qemu=host.qemu,
                           host_kernel=host.kernel_option, incoming=incoming, machine=machine,
-                          host_page_size=host.host_page_size or None)
+                          host_page_size=host.host_page_size or None,
+                          hpt_max_page_size=host.hpt_max_page_size or None)
 
 
 @cache
 def host_class(cpu: str, kvm: str, qemu: str, host_kernel: str | None = None,
-               host_page_size: int = 0) -> HostClass:
+               host_page_size: int = 0, hpt_max_page_size: int = 0) -> HostClass:
     """Resolve a host's CPU name under its QEMU profile (``power9`` is DD2.2 at head, DD2.0
     in 7.2), as QEMU would at start. ``qemu`` is a release or any version spelling
     (``10.0``, ``10.0.13``, ``1:10.0.13+ds-0+deb13u1``); ``host_kernel`` the host's Linux,
-    ``host_page_size`` its base page in KiB (0: not given).
+    ``host_page_size`` its base page and ``hpt_max_page_size`` its guests' cap, in KiB (0: not
+    given).
 
     :raises InputError: unknown profile, CPU model, KVM flavour or host kernel (the
         engine's message).
     """
     config = parse_options(MachineOptions(cpu=cpu, accel=f"kvm-{kvm}", qemu=qemu,
                                           host_kernel=host_kernel,
-                                          host_page_size=host_page_size or None))
+                                          host_page_size=host_page_size or None,
+                                          hpt_max_page_size=hpt_max_page_size or None))
     return HostClass(config.model.family.name, config.model.name, kvm, config.profile.name,
-                     host_kernel=host_kernel or "", host_page_size=host_page_size)
+                     host_kernel=host_kernel or "", host_page_size=host_page_size,
+                     hpt_max_page_size=hpt_max_page_size)
 
 
 def group_machine(qemus: Iterable[str]) -> str | None:
@@ -249,7 +260,8 @@ class Decider:
             result = negotiate(options.cpu, options.max_cpu_compat, kind.profile,
                                accel=options.accel, host_cpu=options.host_cpu, qemu=host.qemu,
                                host_kernel=options.host_kernel, machine=options.machine,
-                               host_page_size=options.host_page_size)
+                               host_page_size=options.host_page_size,
+                               hpt_max_page_size=options.hpt_max_page_size)
         except InputError as err:  # e.g. a mode this QEMU release does not have
             refused = refusal_fate(err)
             if refused is None:  # not QEMU's refusal: the inventory let a bad value through

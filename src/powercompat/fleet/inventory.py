@@ -57,7 +57,8 @@ from powercompat.inputs import (
 from powercompat.profiles import DEFAULT_PROFILE
 from powercompat.scenario import DEFAULT_GUEST
 
-HOST_FIELDS: Final = ("name", "cpu", "kvm", "qemu", "group", "host_kernel", "host_page_size")
+HOST_FIELDS: Final = ("name", "cpu", "kvm", "qemu", "group", "host_kernel", "host_page_size",
+                      "hpt_max_page_size")
 GUEST_FIELDS: Final = ("name", "profile", "max_cpu_compat", "host", "group", "libvirt_xml",
                        "kernel", "machine")
 #: a guest's machine type: plain ``pseries`` (each release's newest) or a versioned one
@@ -133,8 +134,12 @@ class _Builder:
         if pages not in ("", "4", "64"):
             raise InventoryError(path, where, "host_page_size",
                                  f"must be 4 or 64 (KiB), not '{pages}'")
+        cap = rec.get("hpt_max_page_size") or ""
+        if cap not in ("", "4", "64", "16384"):
+            raise InventoryError(path, where, "hpt_max_page_size",
+                                 f"must be 4, 64 or 16384 (KiB), not '{cap}'")
         try:
-            cls = host_class(cpu, kvm, qemu, kernel, int(pages or 0))
+            cls = host_class(cpu, kvm, qemu, kernel, int(pages or 0), int(cap or 0))
         except UnknownProfileError as err:
             raise InventoryError(path, where, "qemu", str(err)) from err
         except InputError as err:

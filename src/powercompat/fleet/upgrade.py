@@ -194,7 +194,8 @@ class _Group:
             return c
         try:
             new = host_class(cls.cpu, cls.kvm, self.target,
-                             self.kernel or cls.host_kernel or None, cls.host_page_size)
+                             self.kernel or cls.host_kernel or None, cls.host_page_size,
+                             cls.hpt_max_page_size)
         except InputError as err:
             self.blocked[c] = str(err)
             return None
@@ -344,7 +345,8 @@ class _Group:
                 here = self.classes[src]
                 source = origin if boot == src else replace(
                     origin, qemu=here.qemu, host_kernel=here.host_kernel,
-                    host_page_size=here.host_page_size)
+                    host_page_size=here.host_page_size,
+                    hpt_max_page_size=here.hpt_max_page_size)
                 verdict = self.decider.migrate(kind, source, self.classes[c])
                 answer = self._moves[key] = (verdict.ok, verdict.reason)
             ok, reason = answer

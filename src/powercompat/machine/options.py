@@ -77,6 +77,9 @@ class MachineOptions:
     #: the host kernel's base page in KiB, 4 or 64 (it bounds a hash guest's VRMA); None:
     #: the named ``host_kernel``'s Debian build, or 64 when no kernel is named
     host_page_size: int | None = None
+    #: ``-M pseries,cap-hpt-max-page-size=N`` in KiB (4, 64 or 16384); None: the machine
+    #: type's default (64 KiB from pseries-3.0, the host's page before)
+    hpt_max_page_size: int | None = None
 
 
 #: a machine type newer than any (a config built without one: every type-dependent rule is
@@ -113,6 +116,8 @@ class MachineConfig:
     machine: MachineType = NEWEST
     #: log2 of the host kernel's base page (MachineOptions.host_page_size)
     host_page_shift: int = GENERIC_PAGE_SHIFT
+    #: log2 of cap-hpt-max-page-size as given (None: the machine type's default)
+    hpt_max_page_shift: int | None = None
 
     @property
     def max_compat_pvr(self) -> int:
@@ -179,6 +184,7 @@ def parse_accel(name: str, host_kernel: str | None = None) -> tuple[Accel, Kerne
 
 
 _PAGE_SHIFTS: Final = {4: 12, 64: 16}
+_CAP_SHIFTS: Final = {4: 12, 64: 16, 16384: 24}
 
 
 def parse_page_size(kib: int | None, accel: Accel, kernel: KernelRelease, named: bool) -> int:
@@ -363,6 +369,12 @@ def _parse_options(options: MachineOptions) -> MachineConfig:
     platform = parse_platform(options.host_platform, accel, kernel)
     page_shift = parse_page_size(options.host_page_size, accel, kernel,
                                  named=options.host_kernel is not None)
+    cap_shift = None
+    if options.hpt_max_page_size is not None:
+        if options.hpt_max_page_size not in _CAP_SHIFTS:
+            raise InvalidValueError(f"cap-hpt-max-page-size must be 4, 64 or 16384 (KiB), "
+                                    f"got {options.hpt_max_page_size}")
+        cap_shift = _CAP_SHIFTS[options.hpt_max_page_size]
     host: HostCpu | None = None
     if options.host_cpu is not None:
         if not accel.kvm:
@@ -403,4 +415,4 @@ def _parse_options(options: MachineOptions) -> MachineConfig:
     return MachineConfig(model, host.processor, max_compat, profile, accel, options.smp,
                          options.threads, max_cpus, kernel, options.incoming, platform,
                          options.host_cpu is not None and is_pvr_name(options.host_cpu),
-                         machine, page_shift)
+                         machine, page_shift, cap_shift)

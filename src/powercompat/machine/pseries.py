@@ -71,6 +71,7 @@ from powercompat.messages import (
     REGISTER_SYNC_FAILED,
     hex32,
     hpt_alloc_failed,
+    hpt_page_size_unsupported,
     kvm_init_vcpu_failed,
     load_of_migration_failed,
     machine_type_mismatch,
@@ -432,6 +433,8 @@ class PseriesMachine:
             return
         switches = self.profile.switches
         family, max_pvr = self.config.model.family, self.config.max_compat_pvr
+        if switches.hpt_max_page_size_cap:
+            self._check_hpt_page_size(event)
         if (switches.ail_mode_3_cap and not caps.ail_mode_3
                 and check_compat(family, LOGICAL_2_07, 0, max_pvr, self.rules).ok):
             self._host_refuses(
@@ -453,6 +456,25 @@ class PseriesMachine:
                 "within max-cpu-compat) and a nested hypervisor's KVM_PPC_ALLOCATE_HTAB is "
                 "-EOPNOTSUPP")
         self._check_vrma(event)
+
+    def _check_hpt_page_size(self, event: Event) -> None:
+        """spapr_caps_apply() -> cap_hpt_maxpagesize_apply(): KVM HV backs a guest page only
+        with host-contiguous memory, so cap-hpt-max-page-size may not exceed the host's page
+        (pseries-3.0 and later default to 64 KiB: a 4K-page host needs the cap set to 4k).
+
+        :raises KvmHostError: QEMU exits.
+        """
+        config = self.config
+        host = config.host_page_shift
+        cap = config.hpt_max_page_shift
+        if cap is None:  # default_caps_with_cpu(): pseries-2.12 and older take the host's
+            cap = 16 if config.machine.version >= (3, 0) else host
+        if cap <= host:
+            return
+        self._host_refuses(
+            KvmHostError(hpt_page_size_unsupported(1 << (cap - 10), 1 << (host - 10))), event,
+            f"spapr_caps_apply: cap-hpt-max-page-size is {1 << (cap - 10)} KiB, more than the "
+            f"host's {1 << (host - 10)} KiB pages (KVM_PPC_PAGE_SIZES_REAL)")
 
     def _check_vrma(self, event: Event) -> None:
         """spapr_setup_hpt() after the hash table is allocated: the RMA must fit the VRMA,

@@ -394,6 +394,15 @@ class RefMachine:
         if c.accel not in ("kvm-hv", "kvm-pr"):
             return
         sw = self.profile.switches
+        if c.accel == "kvm-hv" and sw.hpt_max_page_size_cap:
+            # spapr caps first: KVM HV backs guest pages with host-contiguous memory only, and
+            # pseries-3.0 on defaults the cap to 64 KiB (older types: the host's page)
+            cap = c.hpt_max_page_shift
+            if cap is None:
+                cap = 16 if c.machine.version >= (3, 0) else c.host_page_shift
+            if cap > c.host_page_shift:
+                self._fatal()
+                raise RefFailure("refused")
         if c.accel == "kvm-hv":
             radix, _, hpt, ail = ref_hv_caps(c.host_kernel.name, c.host.family,
                                              c.host.pvr if c.host_dd_known else None,

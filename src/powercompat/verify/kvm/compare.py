@@ -109,6 +109,21 @@ def host_platform(record: dict[str, Any]) -> str:
     return "powernv" if name.startswith("powernv") else "pseries"
 
 
+_SIZE_KIB = {"k": 1, "m": 1024, "g": 1024 * 1024}
+
+
+def cap_page_kib(argv: list[str]) -> int | None:
+    """``cap-hpt-max-page-size=4k`` of L2's ``-machine`` in KiB (None: not given)."""
+    for i, arg in enumerate(argv[:-1]):
+        if arg not in ("-machine", "-M"):
+            continue
+        for prop in argv[i + 1].split(","):
+            key, _, value = prop.partition("=")
+            if key == "cap-hpt-max-page-size" and value[:-1].isdigit():
+                return int(value[:-1]) * _SIZE_KIB.get(value[-1].lower(), 0)
+    return None
+
+
 def _page_kib(record: dict[str, Any]) -> int | None:
     """The L1 kernel's base page as its config said (None: not recorded, the kernel's own)."""
     size = record["l1_kernel"].get("page_size")
@@ -138,7 +153,8 @@ def predicted(cell: dict[str, Any], record: dict[str, Any], profile: str
                              host_cpu=host_pvr(cell, record), qemu=profile,
                              host_kernel=host_kernel(record),
                              host_platform=host_platform(record),
-                             host_page_size=_page_kib(record))
+                             host_page_size=_page_kib(record),
+                             hpt_max_page_size=cap_page_kib(cfg.get("argv", [])))
     try:
         sim = simulate(options, EVENTS, L2_GUEST)
     except PowerCompatError as err:  # the engine refuses the options themselves
