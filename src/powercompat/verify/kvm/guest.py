@@ -204,8 +204,9 @@ class L2Config:
         ``-append`` (L1's /init adds ``-append L2_APPEND``: one word per argument here)."""
         vof = ["x-vof=on"] if self.firmware == "vof" else []
         machine = ["pseries", "accel=kvm", *vof, "cap-sbbc=broken", "cap-cfpc=broken",
-                   "cap-ibs=broken", "cap-ccf-assist=off",
-                   f"cap-hpt-max-page-size={'64k' if page_size == 65536 else '4k'}"]
+                   "cap-ibs=broken", "cap-ccf-assist=off"]
+        if not any(x.startswith("cap-hpt-max-page-size=") for x in self.machine_extra):
+            machine.append(f"cap-hpt-max-page-size={'64k' if page_size == 65536 else '4k'}")
         if self.max_cpu_compat is not None:
             machine.append(f"max-cpu-compat={self.max_cpu_compat}")
         if self.kvm_type is not None:
