@@ -45,9 +45,9 @@ def configure_kvm(parser: ArgumentParser) -> None:
     parser.add_argument("--l1-kernels", default=",".join(KERNELS), metavar="LIST",
                         help="L1 kernels: Debian bookworm 6.1, trixie 6.12, sid 7.2 (6.12 and "
                         "7.2 have 4K pages: on powernv9 QEMU then refuses every hash L2 guest, "
-                        "'Unable to create 512MiB RMA'); 7.2 runs on pseries-power9 and "
-                        "powernv9 only (on pseries-power11 its first L2 stalled L1 in every "
-                        "attempt) (default: %(default)s).")
+                        "'Unable to create 512MiB RMA'); 7.2 runs on pseries-power9, powernv9, "
+                        "powernv9-dd22 and powernv8 (on pseries-power11 and powernv10 its first "
+                        "L2 stalled L1 in every attempt) (default: %(default)s).")
     parser.add_argument("--qemus", default=",".join(QEMUS), metavar="LIST",
                         help="L1 QEMU releases: Debian bookworm, trixie, sid "
                         "(default: %(default)s).")

@@ -87,10 +87,11 @@ HOSTS: dict[str, Host] = {
     # in hash guests (KVM_CAP_PPC_MMU_HASH_V3), which DD2.0 cannot
     "powernv9-dd22": Host("powernv9-dd22", "10.0", "powernv9", "POWER9", "POWER9",
                           ("6.1", "6.12", "7.2"), initrd_limit=128 << 20),
-    # a POWER10 bare-metal hypervisor (L0 10.0's powernv10): which modes a POWER10 host's
-    # kernel takes, Power11's among them
-    "powernv10": Host("powernv10", "10.0", "powernv10", "POWER10", "POWER10",
-                      ("6.1", "6.12", "7.2"), initrd_limit=128 << 20),
+    # a POWER10 bare-metal hypervisor (L0 10.0's powernv10). L1 7.2 is not run: its first L2
+    # stopped making progress and L1 with it (one attempt, L0 stopped after 432 s), as on
+    # pseries-power11
+    "powernv10": Host("powernv10", "10.0", "powernv10", "POWER10", "POWER10", ("6.1", "6.12"),
+                      initrd_limit=128 << 20),
     # a POWER8 bare-metal hypervisor: no radix, every L2 guest runs hash (the classic KVM HV
     # host of the 2017 story)
     "powernv8": Host("powernv8", "7.2", "powernv8", "POWER8", "POWER8", ("6.1", "6.12", "7.2"),
