@@ -31,7 +31,9 @@ MODES: dict[str, tuple[str | None, ...]] = {
     "pseries-power11": (None, "power9", "power10", "power11", "power8"),
     "powernv9": (None, "power9", "power8", "power7"),
     "powernv9-hash": (None, "power9", "power8", "power7"),
-    "powernv8": (None, "power8", "power7", "power6"),
+    # power7+ is 0x0f100003, KVM's ISA 2.06+ arm (7.2 takes it on POWER8; 10.0 and 11.1's
+    # logical-PVR check refuses it first)
+    "powernv8": (None, "power8", "power7+", "power7", "power6"),
     "powernv9-dd22": (None, "power9", "power8", "power7"),
     "powernv10": (None, "power10", "power9", "power11", "power8"),
     # KVM PR (issue #14): unset and every maximum QEMU's POWER8 allows (power7+ is refused
