@@ -12,7 +12,7 @@ from powercompat.cli.main import Command
 from powercompat.errors import InvalidValueError
 
 HOST_NAMES = ("pseries-power9", "pseries-power11", "powernv9", "powernv9-hash", "powernv8",
-              "powernv9-dd22", "powernv10")
+              "powernv9-dd22", "powernv10", "pseries-power10")
 KERNELS = ("6.1", "6.12", "7.2")
 QEMUS = ("7.2", "10.0", "11.1")
 
@@ -35,7 +35,8 @@ def configure_kvm(parser: ArgumentParser) -> None:
                         help="Where 'verify pr-kernel' built (default: $POWERCOMPAT_CACHE/pr "
                         "or ~/.cache/powercompat/pr).")
     parser.add_argument("--hosts", default=",".join(HOST_NAMES[:3]), metavar="LIST",
-                        help="L0 set-ups: pseries-power9, pseries-power11 (nested HV, radix "
+                        help="L0 set-ups: pseries-power9, pseries-power10, pseries-power11 "
+                        "(nested HV, radix "
                         "L2), powernv9 (bare-metal HV, radix host, POWER9 DD2.0 under L0 7.2), "
                         "powernv9-dd22 (the same under L0 10.0: DD2.2, hash guests beside "
                         "radix), powernv10 (bare-metal POWER10, L0 10.0), powernv8 "

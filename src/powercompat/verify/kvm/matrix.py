@@ -36,6 +36,7 @@ MODES: dict[str, tuple[str | None, ...]] = {
     "powernv8": (None, "power8", "power7+", "power7", "power6"),
     "powernv9-dd22": (None, "power9", "power8", "power7"),
     "powernv10": (None, "power10", "power9", "power11", "power8"),
+    "pseries-power10": (None, "power10", "power9", "power11", "power8"),
     # KVM PR (issue #14): unset and every maximum QEMU's POWER8 allows (power7+ is refused
     # by the releases with the logical-PVR check, 10.0 and 11.1, before KVM is asked)
     "pseries-power8": (None, "power8", "power7+", "power7", "power6"),
@@ -44,7 +45,7 @@ MODES: dict[str, tuple[str | None, ...]] = {
 #: KVM PR emulates any (kvmppc_set_pvr_pr), so there the cell is an ordinary start
 NON_HOST_CPU = {"pseries-power9": "POWER8", "pseries-power11": "POWER9", "powernv9": "POWER8",
                 "powernv9-hash": "POWER8", "pseries-power8": "POWER7", "powernv8": "POWER7",
-                "powernv9-dd22": "POWER8", "powernv10": "POWER9"}
+                "powernv9-dd22": "POWER8", "powernv10": "POWER9", "pseries-power10": "POWER9"}
 #: L2 under KVM PR (issue #14, kvm-kernel.md "KVM PR"): SLOF, because VOF's start ends at PC 0
 #: under PR here; a longer L2 budget, as PR emulates every privileged instruction inside TCG.
 #: (The caps PR lacks are the host's ``l2_machine``, session.HOSTS["pseries-power8"].)

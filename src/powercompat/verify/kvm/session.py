@@ -73,6 +73,9 @@ class Host:
 HOSTS: dict[str, Host] = {
     "pseries-power9": Host("pseries-power9", "7.2", "pseries", "POWER9", "POWER9",
                            ("6.1", "6.12", "7.2")),
+    # nested HV on a POWER10 L0 (10.0's pseries, -cpu power10)
+    "pseries-power10": Host("pseries-power10", "10.0", "pseries", "power10", "POWER10",
+                            ("6.1", "6.12")),
     # L1 7.2 (sid's 7.2.13) is not run here: its first L2 stops making progress and L1
     # with it, under L0 10.0.13 and 11.1.3, L0 -smp 2 and 1, MTTCG and thread=single
     # (kvm-kernel.md, "L1 7.2")
