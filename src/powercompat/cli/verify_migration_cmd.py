@@ -92,6 +92,15 @@ def migration(args: Namespace) -> int:
         run_pair,
     )
 
+    for given in (src_release, dst_release):
+        # the migration harness loads each side by its release number, which names the first
+        # suite that ships it: another build of that release would silently be swapped
+        suite = parse_suite(given)
+        if parse_suite(suite.qemu_release).name != suite.name:
+            raise InvalidValueError(
+                f"verify migration runs one build per QEMU release: '{given}' ships "
+                f"{suite.qemu_release}, which it takes from "
+                f"{parse_suite(suite.qemu_release).name}")
     src_rel = parse_suite(src_release).qemu_release
     dst_rel = parse_suite(dst_release).qemu_release
     if cpu is not None:
