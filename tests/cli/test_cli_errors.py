@@ -74,9 +74,6 @@ BAD_INPUT = [
      "unrecognized arguments: --bogus (see 'powercompat pcr show --help')"),
     (["fleet", "plan", "x.json", "--limit", "-1"], 2,
      "argument --limit: -1 is below 0 (see 'powercompat fleet plan --help')"),
-    (["verify", "migration", "--src-release", "forky", "--dst-release", "sid"], 1,
-     "verify migration runs one build per QEMU release: 'forky' ships 11.1, which it takes "
-     "from sid"),
     (["negotiate", "--cpu", "power9", "--accel", "kvm-hv", "--cap-hpt-max-page-size", "8"], 2,
      "argument --cap-hpt-max-page-size: invalid choice: 8 (choose from 4, 64, 16384) "
      "(see 'powercompat negotiate --help')"),

@@ -775,11 +775,15 @@ def run_pair(
     lock: Path | None = DEFAULT_LOCK,
     batch: int = 6,
     progress: Progress | None = None,
+    suites: tuple[str, str] | None = None,
 ) -> PairRun:
     """Run ``cases`` (all of one ordered pair), ``batch`` at a time under the TCG lock.
 
     ``load(release, guest)`` gives a side's assets (:func:`assets.load_assets`; never
-    fetches). Every guest's initramfs is written once, with the migration ``/init``.
+    fetches); ``suites`` names the Debian suites (source, destination) to load instead of
+    the cases' release numbers, for a build that is not its release's first suite
+    (bookworm-backports' 10.0.2). Every guest's initramfs is written once, with the
+    migration ``/init``.
 
     :raises AssetError: a release or guest is not set up (the message names the setup).
     :raises EnvironmentProblem: the lock or a program cannot be used.
@@ -791,8 +795,9 @@ def run_pair(
     src_rel, dst_rel = cases[0].src.release, cases[0].dst.release
     if any((c.src.release, c.dst.release) != (src_rel, dst_rel) for c in cases):
         raise BootError("every case of a run must be of the same ordered pair")
-    guests = {c.guest: load(src_rel, c.guest) for c in cases}
-    src_assets, dst_assets = guests[cases[0].guest], load(dst_rel, cases[0].guest)
+    src_from, dst_from = suites or (src_rel, dst_rel)
+    guests = {c.guest: load(src_from, c.guest) for c in cases}
+    src_assets, dst_assets = guests[cases[0].guest], load(dst_from, cases[0].guest)
     began = time.monotonic()
     waited = 0.0
     out: list[dict[str, Any]] = []
