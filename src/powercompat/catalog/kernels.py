@@ -149,6 +149,23 @@ KERNELS: Final[tuple[KernelRelease, ...]] = (LINUX_4_19, LINUX_6_1, LINUX_6_12, 
 DEFAULT_KERNEL: Final = LINUX_7_2
 
 
+#: the base pages a ppc64 host kernel is built with, in KiB (CONFIG_PPC_4K/64K_PAGES)
+HOST_PAGE_SIZES_KIB: Final = (4, 64)
+#: the cap-hpt-max-page-size values modelled, in KiB: the segment page sizes KVM lists
+#: (KVM_PPC_GET_SMMU_INFO: 4K, 64K, 16M)
+HPT_PAGE_SIZES_KIB: Final = (4, 64, 16384)
+
+
+def sizes_text(sizes: tuple[int, ...]) -> str:
+    """``4 or 64``, ``4, 64 or 16384``: the valid sizes as the error messages name them."""
+    return f"{', '.join(map(str, sizes[:-1]))} or {sizes[-1]}"
+
+
+def kib_shift(kib: int) -> int:
+    """log2 of a size in KiB, in bytes (64 -> 16)."""
+    return (kib << 10).bit_length() - 1
+
+
 def kernel_by_name(name: str) -> KernelRelease | None:
     for kernel in KERNELS:
         if kernel.name == name:

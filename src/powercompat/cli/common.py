@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING
 from powercompat.catalog.accels import ACCELS, Accel
 from powercompat.catalog.guests import DEFAULT_GUEST, GUESTS
 from powercompat.catalog.history import HEAD
-from powercompat.catalog.kernels import DEFAULT_KERNEL, KERNELS
+from powercompat.catalog.kernels import (
+    DEFAULT_KERNEL,
+    HOST_PAGE_SIZES_KIB,
+    HPT_PAGE_SIZES_KIB,
+    KERNELS,
+)
 from powercompat.catalog.modes import CompatMode, pvr_label
 from powercompat.cli.main import PROG
 from powercompat.errors import InvalidValueError
@@ -76,14 +81,14 @@ def add_host_kernel(parser: Parser) -> None:
     parser.add_argument("--host-platform", default=None, metavar="PLATFORM",
                         help="Where the KVM host's Linux runs: powernv (bare metal, the "
                         "default) or pseries (a nested hypervisor in a guest).")
-    parser.add_argument("--host-page-size", default=None, type=int, choices=(4, 64),
+    parser.add_argument("--host-page-size", default=None, type=int, choices=HOST_PAGE_SIZES_KIB,
                         metavar="KIB",
                         help="The KVM host kernel's base page, 4 or 64 (KiB): a hash guest's "
                         "VRMA needs 64 for pseries' 512 MiB (default: the named "
                         "--host-kernel's Debian build, 4 for linux-6.12 and linux-7.2; 64 "
                         "when no kernel is named).")
     parser.add_argument("--cap-hpt-max-page-size", dest="hpt_max_page_size", default=None,
-                        type=int, choices=(4, 64, 16384), metavar="KIB",
+                        type=int, choices=HPT_PAGE_SIZES_KIB, metavar="KIB",
                         help="-M pseries,cap-hpt-max-page-size in KiB: 4, 64 or 16384. KVM HV "
                         "refuses one above the host's page (default: the machine type's, 64 "
                         "from pseries-3.0: a 4K-page host needs 4).")

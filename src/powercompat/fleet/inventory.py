@@ -38,7 +38,13 @@ from typing import Final
 from powercompat.catalog.accels import ACCELS
 from powercompat.catalog.guests import GUEST_ALIASES, GUESTS
 from powercompat.catalog.history import HEAD
-from powercompat.catalog.kernels import KERNELS, kernel_by_name
+from powercompat.catalog.kernels import (
+    HOST_PAGE_SIZES_KIB,
+    HPT_PAGE_SIZES_KIB,
+    KERNELS,
+    kernel_by_name,
+    sizes_text,
+)
 from powercompat.decisions.libvirt import LibvirtDomain
 from powercompat.errors import InputError, InvalidModeError, UnknownProfileError
 from powercompat.fleet.decide import GuestKind, HostClass, host_class
@@ -130,16 +136,10 @@ class _Builder:
         if kernel is not None and kernel_by_name(kernel) is None:
             raise InventoryError(path, where, "host_kernel", str(UnknownProfileError(
                 "host kernel", kernel, [k.name for k in KERNELS])))
-        pages = rec.get("host_page_size") or ""
-        if pages not in ("", "4", "64"):
-            raise InventoryError(path, where, "host_page_size",
-                                 f"must be 4 or 64 (KiB), not '{pages}'")
-        cap = rec.get("hpt_max_page_size") or ""
-        if cap not in ("", "4", "64", "16384"):
-            raise InventoryError(path, where, "hpt_max_page_size",
-                                 f"must be 4, 64 or 16384 (KiB), not '{cap}'")
+        pages = _kib(rec, "host_page_size", HOST_PAGE_SIZES_KIB, path, where)
+        cap = _kib(rec, "hpt_max_page_size", HPT_PAGE_SIZES_KIB, path, where)
         try:
-            cls = host_class(cpu, kvm, qemu, kernel, int(pages or 0), int(cap or 0))
+            cls = host_class(cpu, kvm, qemu, kernel, pages, cap)
         except UnknownProfileError as err:
             raise InventoryError(path, where, "qemu", str(err)) from err
         except InputError as err:
@@ -232,6 +232,16 @@ def _kernel(rec: Mapping[str, str | None], path: str, where: str) -> tuple[str, 
 
 def _at_origin(guest: Guest, field: str, problem: str) -> InventoryError:
     return InventoryError(*guest.origin, field, problem)
+
+
+def _kib(rec: Mapping[str, str | None], field: str, sizes: tuple[int, ...], path: str,
+         where: str) -> int:
+    """A size field in KiB, one of ``sizes`` (0 when empty or absent)."""
+    text = rec.get(field) or ""
+    if text and text not in map(str, sizes):
+        raise InventoryError(path, where, field,
+                             f"must be {sizes_text(sizes)} (KiB), not '{text}'")
+    return int(text or 0)
 
 
 def _required(rec: Mapping[str, str | None], field: str, path: str, where: str) -> str:

@@ -19,10 +19,14 @@ from powercompat.catalog.history import HEAD
 from powercompat.catalog.kernels import (
     DEFAULT_KERNEL,
     DEFAULT_PLATFORM,
+    HOST_PAGE_SIZES_KIB,
+    HPT_PAGE_SIZES_KIB,
     KERNELS,
     HostPlatform,
     KernelRelease,
     kernel_by_name,
+    kib_shift,
+    sizes_text,
 )
 from powercompat.catalog.machines import (
     PLAIN,
@@ -183,10 +187,6 @@ def parse_accel(name: str, host_kernel: str | None = None) -> tuple[Accel, Kerne
     return flavour, kernel
 
 
-_PAGE_SHIFTS: Final = {4: 12, 64: 16}
-_CAP_SHIFTS: Final = {4: 12, 64: 16, 16384: 24}
-
-
 def parse_page_size(kib: int | None, accel: Accel, kernel: KernelRelease, named: bool) -> int:
     """log2 of the host kernel's base page: ``kib`` (4 or 64) when given, else the named
     kernel's Debian build, else GENERIC_PAGE_SHIFT.
@@ -198,9 +198,23 @@ def parse_page_size(kib: int | None, accel: Accel, kernel: KernelRelease, named:
     if not accel.modelled:
         raise InvalidValueError(f"--host-page-size only applies to a modelled KVM accelerator, "
                                 f"not '{accel.value}'")
-    if kib not in _PAGE_SHIFTS:
-        raise InvalidValueError(f"host page size must be 4 or 64 (KiB), got {kib}")
-    return _PAGE_SHIFTS[kib]
+    if kib not in HOST_PAGE_SIZES_KIB:
+        raise InvalidValueError(f"host page size must be {sizes_text(HOST_PAGE_SIZES_KIB)} "
+                                f"(KiB), got {kib}")
+    return kib_shift(kib)
+
+
+def parse_hpt_page_size(kib: int | None) -> int | None:
+    """log2 of ``cap-hpt-max-page-size`` (``kib`` in KiB); None: the machine type's default.
+
+    :raises InvalidValueError: a size the engine does not model.
+    """
+    if kib is None:
+        return None
+    if kib not in HPT_PAGE_SIZES_KIB:
+        raise InvalidValueError(f"cap-hpt-max-page-size must be {sizes_text(HPT_PAGE_SIZES_KIB)}"
+                                f" (KiB), got {kib}")
+    return kib_shift(kib)
 
 
 #: -cpu host under a modelled KVM without the host named
@@ -369,12 +383,7 @@ def _parse_options(options: MachineOptions) -> MachineConfig:
     platform = parse_platform(options.host_platform, accel, kernel)
     page_shift = parse_page_size(options.host_page_size, accel, kernel,
                                  named=options.host_kernel is not None)
-    cap_shift = None
-    if options.hpt_max_page_size is not None:
-        if options.hpt_max_page_size not in _CAP_SHIFTS:
-            raise InvalidValueError(f"cap-hpt-max-page-size must be 4, 64 or 16384 (KiB), "
-                                    f"got {options.hpt_max_page_size}")
-        cap_shift = _CAP_SHIFTS[options.hpt_max_page_size]
+    cap_shift = parse_hpt_page_size(options.hpt_max_page_size)
     host: HostCpu | None = None
     if options.host_cpu is not None:
         if not accel.kvm:
