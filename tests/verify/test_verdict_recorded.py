@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from recorded_gaps import gap_marks
 
 from powercompat.catalog.kernels import kernel_by_name
 from powercompat.decisions.libvirt import LibvirtCpu, LibvirtDomain, libvirt_spelling, qemu_facts
@@ -337,7 +338,8 @@ def _label(observed: Fate | Partial) -> str:
     return observed.value if isinstance(observed, Partial) else observed.verdict.value
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.name, marks=gap_marks(p.name))
+                                  for p in FILES])
 def test_every_command_gives_reality_s_verdict(path: Path) -> None:
     kind, configs = _configs(path)
     assert configs or kind in ("vector", "kvm"), f"{path.name}: no configuration read"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from recorded_gaps import gap_marks
 
 from powercompat.machine.options import MachineOptions
 from powercompat.scenario import MigrationCheck, migrate_check, simulate
@@ -58,7 +59,11 @@ def _id(item: tuple[str, dict[str, Any]]) -> str:
     return item[1]["key"]
 
 
-@pytest.mark.parametrize("record", RECORDS, ids=[_id(r) for r in RECORDS])
+def _params(records: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    return [pytest.param(r, id=_id(r), marks=gap_marks(r[0])) for r in records]
+
+
+@pytest.mark.parametrize("record", _params(RECORDS))
 def test_recorded_migration_matches_migrate_check(record: tuple[str, dict[str, Any]]) -> None:
     _name, m = record
     check = check_of(m)
@@ -111,7 +116,7 @@ def simulated(m: dict[str, Any]) -> bool:
 SIMULATED = [r for r in RECORDS if simulated(r[1])]
 
 
-@pytest.mark.parametrize("record", SIMULATED, ids=[_id(r) for r in SIMULATED])
+@pytest.mark.parametrize("record", _params(SIMULATED))
 def test_simulate_migrate_agrees_with_the_recording(record: tuple[str, dict[str, Any]]
                                                     ) -> None:
     """simulate's migrate event with the destination's release: the same first line as the
