@@ -9,8 +9,8 @@ pyenv/asdf shim script, whose own start-up would be charged to whatever it runs)
 
 Every command runs ``--runs`` times, alternating (round r runs each command once, in an order
 rotated by r), after a warm-up run each, so load drifting on a shared machine hits all alike.
-Two costs per run: CPU time (user + system, ``resource.getrusage(RUSAGE_CHILDREN)`` before and
-after) and wall time. The ratios are medians over the floor's median.
+Two costs per run: CPU time (user + system, the child's own rusage from ``os.wait4``) and
+wall time. The ratios are medians over the floor's median.
 
 Bytecode: an installed package has its ``.pyc`` files, so by default the runs use a bytecode
 cache (``PYTHONPYCACHEPREFIX`` in a temporary directory, nothing written to the tree) even when
@@ -27,11 +27,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,14 +105,27 @@ def bytecode_env(cache_dir: str) -> dict[str, str]:
 
 
 def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """CPU seconds (user + system) and wall seconds of one run."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """CPU seconds (user + system) and wall seconds of one run.
+
+    The child is reaped with a blocking ``os.wait4``, which also gives its own rusage. Not
+    ``subprocess.run(timeout=...)``: with a timeout, Popen.wait polls with sleeps doubling
+    from 0.5 ms up to 50 ms, so a 32 ms run was timed as 31.5 ms or 63.5 ms depending on
+    which side of a sleep it ended (the wall ratios of stop 22 and before had that error).
+    A watchdog kills a run that hangs.
+    """
     start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env, timeout=60)
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, env=env)
+    watchdog = threading.Timer(60, child.kill)
+    watchdog.start()
+    try:
+        _, status, usage = os.wait4(child.pid, 0)
+    finally:
+        watchdog.cancel()
+        child.returncode = 0  # reaped above: keep Popen from waiting on the pid again
     wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return cpu, wall
+    if status:
+        raise SystemExit(f"{' '.join(argv)} failed (wait status {status})")
+    return usage.ru_utime + usage.ru_stime, wall
 
 
 def measure(runs: int, env: dict[str, str], breakdown: bool = False) -> dict[str, Samples]:

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from powercompat.accel.kernels import (
-    HvKernel,
-    KernelModel,
-    KernelView,
-    PrIgnoreKernel,
-    PrKernel,
-)
-from powercompat.accel.transport import FaultInjector, OneRegTransport, RecordingTransport
 from powercompat.catalog.accels import ACCELS, Accel
-from powercompat.catalog.cpus import CpuModel
-from powercompat.catalog.kernels import KernelRelease
 from powercompat.errors import InvalidValueError
+
+if TYPE_CHECKING:
+    from powercompat.accel.kernels import KernelModel, KernelView
+    from powercompat.accel.transport import FaultInjector, RecordingTransport
+    from powercompat.catalog.cpus import CpuModel
+    from powercompat.catalog.kernels import KernelRelease
 
 __all__ = ["ACCELS", "Accelerator", "make_accel"]
 
@@ -56,17 +54,22 @@ class Accelerator:
         return self.kernel.inspect(vcpu) if self.kernel is not None else None
 
 
-def _pr(host: CpuModel, threads: int, kernel: KernelRelease) -> KernelModel:
-    # a PR with an ARCH_COMPAT case stores the value and enforces nothing (PR programs no PCR)
-    return PrIgnoreKernel() if kernel.pr_arch_compat else PrKernel()
+@functools.cache
+def _models() -> Mapping[Accel, Callable[[CpuModel, int, KernelRelease], KernelModel]]:
+    """The kernel model of each modelled KVM flavour: (host CPU, threads per vcore, kernel).
 
+    Imported on first use: a TCG machine (every ``negotiate`` by default) never needs the
+    kernel models or the transports (#13, start-up)."""
+    from powercompat.accel.kernels import HvKernel, PrIgnoreKernel, PrKernel
 
-#: the kernel model of each modelled KVM flavour: (host CPU, threads per vcore, kernel)
-_MODELS: Mapping[Accel, Callable[[CpuModel, int, KernelRelease], KernelModel]] = \
-    MappingProxyType({
+    def pr(host: CpuModel, threads: int, kernel: KernelRelease) -> KernelModel:
+        # a PR with an ARCH_COMPAT case stores the value and enforces nothing (no PCR)
+        return PrIgnoreKernel() if kernel.pr_arch_compat else PrKernel()
+
+    return MappingProxyType({
         Accel.KVM_HV: lambda host, threads, kernel: HvKernel(host.family, threads, kernel,
                                                              host.pvr),
-        Accel.KVM_PR: _pr,
+        Accel.KVM_PR: pr,
         Accel.KVM_PR_IGNORE: lambda host, threads, kernel: PrIgnoreKernel(),
     })
 
@@ -79,6 +82,8 @@ def make_accel(flavour: Accel, kernel: KernelRelease, host: CpuModel, threads: i
     """
     if flavour is Accel.TCG:
         return Accelerator(flavour, None, None, None)
+    from powercompat.accel.transport import FaultInjector, OneRegTransport, RecordingTransport
+
     if flavour is Accel.KVM:
         # imported here: ctypes/fcntl cost start-up time that TCG and the models never need
         from powercompat.accel.linux import LinuxTransport, is_ppc64_kvm_host, open_linux_vm
@@ -88,7 +93,7 @@ def make_accel(flavour: Accel, kernel: KernelRelease, host: CpuModel, threads: i
                                     "use kvm-hv, kvm-pr or kvm-pr-ignore to model one")
         real: LinuxTransport = open_linux_vm(0, nr_vcpus)  # pragma: no cover - ppc64 only
         return Accelerator(flavour, RecordingTransport(real), None, None)  # pragma: no cover
-    model = _MODELS[flavour](host, threads, kernel)
+    model = _models()[flavour](host, threads, kernel)
     inner: OneRegTransport = model
     faults = None
     if inject_faults:

@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from powercompat.accel.factory import Accelerator, make_accel
 from powercompat.catalog.accels import Accel
 from powercompat.catalog.behaviour import HotplugRule, HptRule, MigrationErrors
-from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
 from powercompat.catalog.machines import xics_only
 from powercompat.catalog.modes import LOGICAL_2_07, LOGICAL_3_00, mode_by_pvr
 from powercompat.decisions.cas import (
@@ -47,13 +46,6 @@ from powercompat.errors import (
     SmtError,
     StateError,
     UnknownCompatPvrError,
-)
-from powercompat.machine.migration import (
-    CPU_VERSION,
-    CpuRecord,
-    MigrationStream,
-    decode_stream,
-    encode_stream,
 )
 from powercompat.machine.options import MachineConfig, MachineOptions, parse_options
 from powercompat.machine.state import Event, Lifecycle, VcpuState
@@ -85,6 +77,9 @@ from powercompat.messages import (
     vmstate_too_new,
     vrma_too_small,
 )
+
+if TYPE_CHECKING:
+    from powercompat.machine.migration import CpuRecord, MigrationStream
 
 _L = Lifecycle
 
@@ -232,6 +227,8 @@ class PseriesMachine:
             value = cpu.compat_pvr if how.kvm_gets_old_value else pvr  # 5dfaa532's bug
             if how.commit_before_kvm:  # before 5dfaa532: state first, kept on failure
                 cpu.compat_pvr, cpu.spr_pcr = pvr, new_pcr
+            from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT  # KVM only (#13)
+
             try:
                 transport.set_one_reg(cpu.index, KVM_REG_PPC_ARCH_COMPAT, value)
             except KvmError as err:
@@ -258,6 +255,8 @@ class PseriesMachine:
         transport = self.accel.transport
         assert transport is not None
         if self.probe_errno is None:
+            from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT  # KVM only (#13)
+
             try:
                 transport.get_one_reg(self.boot_cpu.index, KVM_REG_PPC_ARCH_COMPAT)
                 self.probe_errno = 0
@@ -603,6 +602,9 @@ class PseriesMachine:
 
     def migrate_out(self) -> bytes:
         """The CPU part of the migration stream (vmstate ``cpu`` + ``cpu/compat``)."""
+        # the stream model is imported on first migration: a boot never needs it (#13)
+        from powercompat.machine.migration import CpuRecord, MigrationStream, encode_stream
+
         with self._event("migrate-out", (_L.RUNNING,)) as event:
             migrates = self.profile.switches.migrates_compat
             records = [CpuRecord(c.index, c.model.pvr, c.spr_pcr,
@@ -630,6 +632,8 @@ class PseriesMachine:
         :raises MigrationStreamError: malformed stream (nothing changes).
         :raises MigrationError: QEMU's lines for a refused section, mode or PVR.
         """
+        from powercompat.machine.migration import decode_stream
+
         with self._event("migrate-in", (_L.INCOMING,)) as event:
             incoming = decode_stream(stream)
             try:
@@ -772,6 +776,8 @@ class PseriesMachine:
         ret = -1 if how is MigrationErrors.LINES_MINUS_1 else -errno
         rule = "compat-mode" if refusal else "pvr"
         if how is MigrationErrors.CHAINED:
+            from powercompat.machine.migration import CPU_VERSION
+
             chained = post_load_failed_chained(index, "cpu", CPU_VERSION, CPU_VERSION, ret)
             return (MigrationError(refusal, chained, detail, rule=rule) if refusal
                     else MigrationError(chained, None, detail, rule=rule))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from powercompat.accel.transport import OneRegCall
 from powercompat.messages import hex32, hex64
+
+if TYPE_CHECKING:  # the transports are imported only by a KVM machine (#13, start-up)
+    from powercompat.accel.transport import OneRegCall
 
 
 class Lifecycle(Enum):
