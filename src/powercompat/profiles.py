@@ -225,22 +225,29 @@ def _for_version(text: str) -> Profile:
     named = _BY_VERSION.get(minor)
     base = _named(named) if named else None
     label = ".".join(map(str, minor))
-    if base is not None and changes == changes_by(minor):
+    # a bare X.Y names the release; a micro is compared with the stable release the named
+    # point is (10.0 is Debian's 10.0.13: 10.0.2 lacks its 10.0.5 backport)
+    if base is not None and (len(parsed) == 2 or changes == base.catalogue.changes):
         if text == base.name:
             return base
         return replace(base, resolution=f"{text}: {note}release {base.name}")
     recorded = _recorded_by(minor)
     if base is not None:
-        extra = [c.label for c in changes if c not in changes_by(minor)]
-        how = f"release {base.name} plus the stable backports {', '.join(extra)}"
+        extra = [c.label for c in changes if c not in base.catalogue.changes]
+        missing = [c.label for c in base.catalogue.changes if c not in changes]
+        how = f"release {base.name}" + "".join(
+            f" {word} the stable backports {', '.join(labels)}"
+            for word, labels in (("plus", extra), ("without", missing)) if labels)
         name = ".".join(map(str, version))
     else:
         below = max((v for v in _BY_VERSION if v < minor), default=None)
         above = min((v for v in _BY_VERSION if v > minor), default=None)
         between = " and ".join(".".join(map(str, v)) for v in (below, above) if v)
+        backports = [c.label for c in changes if c not in changes_by(minor)]
+        name = ".".join(map(str, version)) if backports else label
         how = (f"between the releases {between}: the {len(changes)} changes that had "
-               f"landed by {label}")
-        name = label
+               f"landed by {name}"
+               + (f" (stable backports {', '.join(backports)})" if backports else ""))
     return _build(name, f"QEMU {name} (from the history)",
                   f"the modelled changes that QEMU {name} has", changes, version,
                   f"{text}: {note}{how}", recorded)

@@ -857,6 +857,12 @@ def migrate_check(
         advice.append(f"QEMU {dst_q} cannot load what QEMU {src_q} sends: live migration only "
                       "goes to the same or a newer release")
         return verdict(refusal, tuple(advice), None)
+    if refusal.rule == "icp-section":
+        # no setting changes which sections a build registers (24ee9229 / f5738aed)
+        advice.append(f"QEMU {dst_q} cannot load the icp/server sections QEMU {src_q} sends; "
+                      "update the destination to a build with f5738aed (10.0.5, 10.1.1 or "
+                      "10.2 and newer)")
+        return verdict(refusal, tuple(advice), None)
     suggested: str | None = None
     for mode in reversed(parse_profile(dst_q).rules.modes):
         trial_src = replace(options, max_cpu_compat=mode.name)

@@ -102,7 +102,7 @@ def test_adding_a_release_is_one_row() -> None:
     cat = build(r81.changes())
     assert cat.modes[-1].name == "power10"
     assert dict(cat.aliases)["power9"] == "power9_v2.2"  # 277ee172 shipped in 8.1
-    assert not cat.switches.logical_pvr_check  # ac0fbbb2 came in 10.0
+    assert not cat.switches.logical_pvr_check  # ac0fbbb2 came in 9.2
 
 
 def test_switch_sources_name_the_commit() -> None:

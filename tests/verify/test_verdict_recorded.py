@@ -169,12 +169,14 @@ def _xmigrations(data: dict[str, Any]) -> Iterator[Config]:
     """Between two releases (``verify migration``): migrate-check with each side's release
     and the machine type (simulate's migrate event is held to the same recordings in
     test_xmigration_engine.py)."""
+    # each side's exact build: 10.0.2 is not 10.0.13 (the icp/server backport)
+    src_qemu, dst_qemu = (qemu_profile(data[side]["qemu_version"]) for side in ("src", "dst"))
     for run in data["migrations"]:
         src, dst = run["src"], run["dst"]
         verdicts = {"migrate-check": _engine(
             migrate_check, src["cpu"], dst["cpu"], src["max_cpu_compat"], guest=run["guest"],
             accel="tcg", dst_max_cpu_compat=dst["max_cpu_compat"] or "",
-            src_qemu=src["release"], dst_qemu=dst["release"], machine=src["machine"],
+            src_qemu=src_qemu, dst_qemu=dst_qemu, machine=src["machine"],
             before_boot=run["stage"] == "before-boot")}
         yield Config(run["key"], xmigration_fate(run), verdicts)
 

@@ -15,11 +15,23 @@ from recorded_gaps import gap_marks
 
 from powercompat.machine.options import MachineOptions
 from powercompat.scenario import MigrationCheck, migrate_check, simulate
+from powercompat.verify.compare import qemu_profile
 from powercompat.verify.signals import QEMU_PREFIX
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
+
+
+def _builds(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The file's migrations, each side given the engine profile of the exact QEMU build
+    that ran it: a release's stable builds differ (10.0.2 lacks 10.0.13's icp/server
+    backport); a build with its named release's changes resolves to that release."""
+    qemu = {side: qemu_profile(data[side]["qemu_version"]) for side in ("src", "dst")}
+    return [{**m, **{side: {**m[side], "qemu": qemu[side]} for side in qemu}}
+            for m in data["migrations"]]
+
+
 RECORDS = [(p.name, m) for p in sorted(REAL.glob("qemu-*-to-*-migration.json"))
-           for m in json.loads(p.read_text())["migrations"]]
+           for m in _builds(json.loads(p.read_text()))]
 
 
 def qemu_lines(stderr: list[str]) -> tuple[str, ...]:
@@ -38,8 +50,8 @@ def check_of(m: dict[str, Any]) -> MigrationCheck:
     src, dst = m["src"], m["dst"]
     return migrate_check(
         src["cpu"], dst["cpu"], src["max_cpu_compat"], guest=m["guest"], accel="tcg",
-        dst_max_cpu_compat=dst["max_cpu_compat"] or "", src_qemu=src["release"],
-        dst_qemu=dst["release"], machine=src["machine"],
+        dst_max_cpu_compat=dst["max_cpu_compat"] or "", src_qemu=src["qemu"],
+        dst_qemu=dst["qemu"], machine=src["machine"],
         before_boot=m["stage"] == "before-boot")
 
 
@@ -90,13 +102,14 @@ def test_recorded_migration_matches_migrate_check(record: tuple[str, dict[str, A
 def test_every_rule_that_refuses_is_recorded() -> None:
     rules = {check_of(m).rule for _, m in RECORDS if not m["moved"]}
     assert rules >= {"machine-type", "cpu-model", "start-up", "guest", "xive-section",
-                     "vmstate-version", "compat-mode", "pvr"}
+                     "vmstate-version", "compat-mode", "pvr", "icp-section"}
     cross = [m for _, m in RECORDS if m["src"]["release"] != m["dst"]["release"]]
     assert len(cross) >= 40
 
 
 
-LOAD_RULES = {"machine-type", "xive-section", "vmstate-version", "compat-mode", "pvr"}
+LOAD_RULES = {"machine-type", "xive-section", "vmstate-version", "compat-mode", "pvr",
+              "icp-section"}
 
 
 def simulated(m: dict[str, Any]) -> bool:
@@ -124,9 +137,9 @@ def test_simulate_migrate_agrees_with_the_recording(record: tuple[str, dict[str,
     _name, m = record
     src, dst = m["src"], m["dst"]
     options = MachineOptions(cpu=src["cpu"], max_cpu_compat=src["max_cpu_compat"],
-                             accel="tcg", qemu=src["release"], machine=src["machine"])
+                             accel="tcg", qemu=src["qemu"], machine=src["machine"])
     sim = simulate(options, ("realize", "reset", "cas", "migrate"), m["guest"],
-                   dst_cpu=dst["cpu"], dst_qemu=dst["release"])
+                   dst_cpu=dst["cpu"], dst_qemu=dst["qemu"])
     real = refusing_side(m)
     assert sim.error == (None if real is None else real[1][0])
 

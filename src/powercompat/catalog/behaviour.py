@@ -204,6 +204,11 @@ class Switches(NamedTuple):
         "(cpu_pre_save, cpu_post_load); before, a guest whose vCPU idles when it is stopped "
         "never wakes on the destination"
     )] = False
+    icp_vmstate: Annotated[bool, Doc(
+        "icp_realize() registers vmstate_icp_server (hw/intc/xics.c): the stream carries an "
+        "'icp/server' section after each vCPU's, and a destination without the registration "
+        "refuses it as an unknown section"
+    )] = True
     rtas_stopped_since: Annotated[tuple[int, int] | None, Doc(
         "machine types from this version migrate the RTAS stopped state (cpu/rtas_stopped); "
         "with an older one (rtas-stopped-state=false) the destination infers it from halted "

@@ -112,7 +112,7 @@ POWER9: Final = CpuFamily(
 POWER10: Final = CpuFamily(
     "POWER10", _P9_MASK | PCR_COMPAT_3_00, _P9_SUPP | PCR_COMPAT_3_10, LOGICAL_3_10,
     (POWER10_BASE,), PvrMatch.FAMILY, PCR_ARCH_31)
-# Added with c0d96407 (10.0), with the scv flag POWER10 had by then.
+# Added with c0d96407 (9.2), with the scv flag POWER10 had by then.
 POWER11: Final = CpuFamily(
     "POWER11", _P9_MASK | PCR_COMPAT_3_00, _P9_SUPP | PCR_COMPAT_3_10, LOGICAL_3_10_P11,
     (POWER11_BASE,), PvrMatch.SAME_MAJOR, PCR_ARCH_31, scv=True)

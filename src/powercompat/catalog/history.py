@@ -348,6 +348,20 @@ CHANGES: Final[tuple[Change, ...]] = (
            (Flip("reset", ResetPath.INIT_COMPAT_ALL),)),
     Change("8f054d9e", "2024-01", "9.0", "the POWER9 and POWER10 DD1 models removed",
            (RemoveModel("power9_v1.0"), RemoveModel("power10_v1.0"))),
+    Change("24ee9229", "2024-10", "9.2",
+           "ppc/spapr: remove deprecated machine pseries-2.9: the wrapper that registered "
+           "vmstate_icp_server goes, and the call with it, so no 'icp/server' section is "
+           "sent or accepted; a destination refuses an older or fixed release's stream "
+           "(run: 10.0.13 -> 10.0.2)",
+           (Flip("icp_vmstate", False),)),
+    Change("ac0fbbb2", "2024-07-31", "9.2",
+           "an older CPU cannot take a newer processor's mode (spapr_logical_pvr check)",
+           (Flip("logical_pvr_check", True),)),
+    Change("c0d96407", "2024-07-31", "9.2", "Power11: the mode, the model and its alias",
+           (AddMode(_mode("power11", LOGICAL_3_10_P11, PCR_COMPAT_3_10, PCR_COMPAT_3_10, 8,
+                          "3.1 (P11)")),
+            *_models(("power11_v2.0", 0x00821200, POWER11, "POWER11 v2.0")),
+            Alias("power11", "power11_v2.0"))),
     Change(None, "", "10.0",
            "power5+_v2.1 and power7+_v2.1 renamed power5p_v2.1 and power7p_v2.1 (the old "
            "names stay as aliases; power5gs still names power5+_v2.1, now an alias, which "
@@ -372,14 +386,10 @@ CHANGES: Final[tuple[Change, ...]] = (
            "cpu_ppc_load_decr(), cpu_post_load() re-arms it with cpu_ppc_store_decr() "
            "(target/ppc/machine.c); 5.2 and 7.2 destinations leave an idle guest asleep (run)",
            (Flip("tcg_decrementer_migration", True),)),
-    Change("ac0fbbb2", "2024-07-31", "10.0",
-           "an older CPU cannot take a newer processor's mode (spapr_logical_pvr check)",
-           (Flip("logical_pvr_check", True),)),
-    Change("c0d96407", "2024-07-31", "10.0", "Power11: the mode, the model and its alias",
-           (AddMode(_mode("power11", LOGICAL_3_10_P11, PCR_COMPAT_3_10, PCR_COMPAT_3_10, 8,
-                          "3.1 (P11)")),
-            *_models(("power11_v2.0", 0x00821200, POWER11, "POWER11 v2.0")),
-            Alias("power11", "power11_v2.0"))),
+    Change("f5738aed", "2025-09", "10.2",
+           "hw/intc/xics: Add missing call to register vmstate_icp_server (Fixes: 24ee9229); "
+           "in the 10.0.5 and 10.1.1 stable releases, so Debian's 10.0.2 and 10.0.13 differ",
+           (Flip("icp_vmstate", True),), backported=("10.0.5", "10.1.1")),
     Change(None, "", "11.1",
            "a refused incoming migration is reported as one chained line (the load's error, "
            "then its cause); the cpu section's names the post_load hook that failed",
@@ -512,7 +522,8 @@ class Release(NamedTuple):
     every change first shipped in that version or earlier; a development point names the
     last change it contains (``until``); head (neither) contains every change.
     ``recorded``: the release whose catalogue was recorded from a real binary
-    (data/qemu-R.json) and holds this point's models to it."""
+    (data/qemu-R.json) and holds this point's models to it. ``stable``: the stable release
+    the named point is (Debian's build, ``10.0.13``): it has that series' backports."""
 
     name: str
     title: str
@@ -520,10 +531,11 @@ class Release(NamedTuple):
     version: str | None = None
     until: str | None = None
     recorded: str | None = None
+    stable: str | None = None
 
     def changes(self) -> tuple[Change, ...]:
         if self.version is not None:
-            return changes_by(parse_version(self.version))
+            return changes_by(parse_version(self.stable or self.version))
         if self.until is not None:
             ids = [c.commit for c in CHANGES]
             return CHANGES[: ids.index(self.until) + 1]
@@ -575,10 +587,10 @@ RELEASES: Final[tuple[Release, ...]] = (
     Release("10.0", "QEMU 10.0 as Debian trixie ships it",
             "power11; the logical-PVR check refuses power7+ on POWER8+; TCG runs SMT; reset "
             "through ppc_init_compat_all",
-            version="10.0", recorded="10.0"),
+            version="10.0", recorded="10.0", stable="10.0.13"),
     Release("11.1", "QEMU 11.1 as Debian sid ships it",
             "10.0 without POWER8E/NVL (f73b3168)",
-            version="11.1", recorded="11.1"),
+            version="11.1", recorded="11.1", stable="11.1.3"),
     Release("head", "QEMU head (b428fe0362, 11.1 rc)",
             "every change modelled; its models and aliases are those 11.1.3's binary lists",
             recorded="11.1"),

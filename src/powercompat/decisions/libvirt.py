@@ -179,6 +179,8 @@ class _ProfileLike(Protocol):
     def cpu_models(self) -> Sequence[object]: ...
     @property
     def cpu_aliases(self) -> Mapping[str, str]: ...
+    @property
+    def version(self) -> tuple[int, ...] | None: ...
 
 
 #: QEMU facts the profiles do not carry yet: each release's version (its newest pseries
@@ -203,7 +205,13 @@ QEMU_RELEASES: Final[dict[str, tuple[tuple[int, int], str]]] = {
 def qemu_facts(profile: _ProfileLike) -> QemuFacts:
     """The QEMU facts of an engine profile: its CPU names (aliases first, as QEMU's
     query-cpu-definitions lists them), aliases, version and pseries default CPU."""
-    version, default = QEMU_RELEASES[profile.name]
+    facts = QEMU_RELEASES.get(profile.name)
+    if facts is None and profile.version is not None:
+        # a stable build that differs from its named release (10.0.2): the release's facts
+        facts = next((f for f in QEMU_RELEASES.values() if f[0] == profile.version[:2]), None)
+    if facts is None:
+        raise KeyError(profile.name)
+    version, default = facts
     models = tuple(str(getattr(m, "name")) for m in profile.cpu_models)  # noqa: B009
     return QemuFacts(profile.name, version, (*profile.cpu_aliases, *models),
                      dict(profile.cpu_aliases), default)

@@ -33,6 +33,8 @@ _STREAM_MACHINES: Final[tuple[tuple[str, MachineOptions, bool], ...]] = (
                                               qemu="7.2"), True),
     ("2.9-power8", MachineOptions(cpu="power8,compat=power7", smp=2, qemu="2.9",
                                   accel="kvm-hv"), True),
+    # a stable build without the icp/server sections (24ee9229 until 10.0.5)
+    ("10.0.2-power9-no-icp", MachineOptions(cpu="power9", smp=2, qemu="10.0.2"), True),
 )
 
 

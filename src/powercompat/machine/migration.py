@@ -9,8 +9,11 @@ QEMU_VM_SECTION_FULL (0x04) with section id, idstr ``cpu``, instance id and vers
 fields we model (SPR_PVR, SPR_PCR as be64), a QEMU_VM_SUBSECTION (0x05) ``cpu/slb`` with its
 version (no fields modelled; sent for every 64-bit MMU, so by every pseries CPU), an optional
 ``cpu/compat`` version 1 with ``compat_pvr`` (be32), sent only when compat_pvr != 0, and a
-QEMU_VM_SECTION_FOOTER (0x7e); a ``spapr_iommu`` section (the TCE table, no fields modelled)
-after the CPUs, as real QEMU orders them; QEMU_VM_EOF (0x00) at the end. Only what compat
+QEMU_VM_SECTION_FOOTER (0x7e); when the release registers it, an ``icp/server`` section
+(instance: the vCPU's index, version 1, no fields modelled) right after each vCPU's, as
+icp_realize() registers it just after the CPU's own vmstate; a ``spapr_iommu`` section (the
+TCE table, no fields modelled) after the CPUs, as real QEMU orders them; QEMU_VM_EOF (0x00) at
+the end. Only what compat
 and the cross-release checks depend on is carried. The stream comes from another host: every
 read is bounds-checked and every error names its byte offset.
 """
@@ -40,6 +43,8 @@ COMPAT_IDSTR: Final = b"cpu/compat"
 COMPAT_VERSION: Final = 1
 SLB_IDSTR: Final = b"cpu/slb"
 IOMMU_IDSTR: Final = b"spapr_iommu"
+ICP_IDSTR: Final = b"icp/server"
+ICP_VERSION: Final = 1
 #: more sections than any pseries machine has vCPUs (spapr max_cpus is far below this)
 MAX_CPUS: Final = 4096
 
@@ -59,13 +64,14 @@ class MigrationStream:
     """``xive``: the stream carries the XIVE interrupt controller's sections; ``machine``:
     the configuration record's machine type (None: no record); ``slb_version``: the cpu/slb
     subsection's version (None: not sent); ``iommu_version``: the spapr_iommu section's
-    (None: no such section)."""
+    (None: no such section); ``icp``: every vCPU's section is followed by its icp/server."""
 
     cpus: tuple[CpuRecord, ...]
     xive: bool = False
     machine: str | None = None
     slb_version: int | None = None
     iommu_version: int | None = None
+    icp: bool = False
 
 
 def _section(section_id: int, idstr: bytes, instance: int, version: int) -> bytes:
@@ -94,6 +100,10 @@ def encode_stream(stream: MigrationStream) -> bytes:
             out.append(struct.pack(">II", COMPAT_VERSION, cpu.compat_pvr))
         out.append(struct.pack(">BI", FOOTER, section_id))
         section_id += 1
+        if stream.icp:
+            out.append(_section(section_id, ICP_IDSTR, cpu.index, ICP_VERSION))
+            out.append(struct.pack(">BI", FOOTER, section_id))
+            section_id += 1
     if stream.iommu_version is not None:
         out.append(_section(section_id, IOMMU_IDSTR, 0, stream.iommu_version))
         out.append(struct.pack(">BI", FOOTER, section_id))
@@ -161,6 +171,7 @@ def decode_stream(data: bytes) -> MigrationStream:
             raise r.fail(start, "machine name is not printable")
     cpus: list[CpuRecord] = []
     seen: set[int] = set()
+    icps = 0  # icp/server sections read, each right after its vCPU's
     xive = False
     slb_version: int | None = None
     iommu_version: int | None = None
@@ -192,9 +203,19 @@ def decode_stream(data: bytes) -> MigrationStream:
             _footer(r, section_id, "spapr_iommu")
             iommu_version = sec_version
             continue
+        if idstr == ICP_IDSTR and cpus and icps == len(cpus) - 1:
+            instance, sec_version = r.take(">II", "the icp/server header")
+            if (instance, sec_version) != (cpus[-1].index, ICP_VERSION):
+                raise r.fail(name_at, f"icp/server instance {instance} version {sec_version} "
+                             f"after cpu {cpus[-1].index}")
+            _footer(r, section_id, "icp/server")
+            icps += 1
+            continue
         if idstr != CPU_IDSTR:
-            raise r.fail(name_at, "section is not 'cpu' (or one leading 'xive-source', one "
-                         "trailing 'spapr_iommu')")
+            raise r.fail(name_at, "section is not 'cpu' (or one leading 'xive-source', an "
+                         "'icp/server' after each cpu, one trailing 'spapr_iommu')")
+        if 0 < icps < len(cpus):
+            raise r.fail(at, f"cpu {cpus[-1].index} has no icp/server section; the first had")
         index, cpu_version, spr_pvr, spr_pcr = r.take(">IIQQ", "the cpu fields")
         if cpu_version != CPU_VERSION:
             raise r.fail(name_at, f"cpu section version {cpu_version}, expected {CPU_VERSION}")
@@ -236,7 +257,10 @@ def decode_stream(data: bytes) -> MigrationStream:
         cpus.append(CpuRecord(index, spr_pvr, spr_pcr, compat))
     if r.pos != len(data):
         raise r.fail(r.pos, f"{len(data) - r.pos} trailing bytes after the end")
-    return MigrationStream(tuple(cpus), xive, machine, slb_version, iommu_version)
+    if 0 < icps < len(cpus):
+        raise r.fail(len(data) - 1, f"cpu {cpus[-1].index} has no icp/server section; the "
+                     "first had")
+    return MigrationStream(tuple(cpus), xive, machine, slb_version, iommu_version, icps > 0)
 
 
 def _footer(r: _Reader, section_id: int, what: str) -> None:

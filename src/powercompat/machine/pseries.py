@@ -611,9 +611,10 @@ class PseriesMachine:
                                  c.compat_pvr if migrates else None)
                        for c in self.vcpus]
             sw = self.profile.switches
+            # every modelled pseries has XICS (ic-mode xics or dual), so an ICP per vCPU
             stream = encode_stream(MigrationStream(
                 tuple(records), self.has_xive, self.config.machine.name, sw.vmstate_slb,
-                sw.vmstate_spapr_iommu))
+                sw.vmstate_spapr_iommu, sw.icp_vmstate))
             sent = sum(1 for r in records if r.compat_pvr)
             event.reasons.append(
                 f"{len(records)} cpu sections, {sent} with a cpu/compat subsection"
@@ -680,6 +681,14 @@ class PseriesMachine:
             if self.profile.switches.migrates_compat:
                 self._check_incoming(cpu, rec, compat)
             plan.append((cpu, rec, compat))
+            if incoming.icp and not sw.icp_vmstate:
+                # the first vCPU's icp/server section follows its cpu section
+                raise self._unknown_section(
+                    "icp/server", rec.index,
+                    "the source registers an icp/server section per vCPU (hw/intc/xics.c "
+                    f"icp_realize); QEMU {self.profile.name} does not (24ee9229 dropped the "
+                    "call; f5738aed restored it, in 10.2 and the 10.0.5 and 10.1.1 stable "
+                    "releases)")
         snapshots = [(cpu, cpu.snapshot()) for cpu, _, _ in plan]
         done: list[tuple[VCpu, tuple[int, int]]] = []
         try:
@@ -761,7 +770,8 @@ class PseriesMachine:
                          detail: str | None = None) -> MigrationError:
         """migration/savevm.c: a section this machine has no device for, as the release
         reports it (qemu-releases.md 8.2)."""
-        rule = "xive-section" if idstr == "xive-source" else "unknown-section"
+        rule = {"xive-source": "xive-section", "icp/server": "icp-section"}.get(
+            idstr, "unknown-section")
         if self.profile.switches.migration_errors is MigrationErrors.CHAINED:
             return MigrationError(unknown_section_chained(idstr, instance, EINVAL), None,
                                   detail, rule=rule)

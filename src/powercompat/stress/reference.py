@@ -528,7 +528,10 @@ class RefMachine:
             self._check_versions(decoded)
             if iommu_too_new and sw.all_or_nothing:
                 raise RefFailure("migration")
-            self._load(decoded.xive, decoded.cpus, fail_after=iommu_too_new)
+            # icp/server follows the first cpu section: a build without the registration
+            # (24ee9229 .. f5738aed) knows no such section
+            self._load(decoded.xive, decoded.cpus, fail_after=iommu_too_new,
+                       unknown_icp=decoded.icp and not sw.icp_vmstate)
         except RefFailure:
             if not self.profile.switches.all_or_nothing:
                 self.state = "exited"
@@ -544,10 +547,11 @@ class RefMachine:
         if stream.slb_version is not None and stream.cpus and stream.slb_version > sw.vmstate_slb:
             raise RefFailure("migration")
 
-    def _load(self, xive: bool, records: tuple[CpuRecord, ...], fail_after: bool = False
-              ) -> None:
+    def _load(self, xive: bool, records: tuple[CpuRecord, ...], fail_after: bool = False,
+              unknown_icp: bool = False) -> None:
         """Check every record, then load them in order; ``fail_after``: a later section is
-        refused once every CPU is loaded."""
+        refused once every CPU is loaded; ``unknown_icp``: the section after the first
+        CPU's is refused."""
         if xive and not self.has_xive:  # spapr_irq_check: no XIVE device here
             raise RefFailure("migration")
         by_index = {cpu.index: cpu for cpu in self.cpus}
@@ -565,6 +569,8 @@ class RefMachine:
                 elif not migration_pvr_match(self.config.model, rec.spr_pvr):
                     raise RefFailure("migration")
             plan.append((cpu, rec.spr_pcr, compat))
+            if unknown_icp:
+                raise RefFailure("migration")
         before = [(cpu, cpu.compat, cpu.pcr) for cpu, _, _ in plan]
         done: list[tuple[RefCpu, tuple[int, int]]] = []
         for (cpu, pcr, compat), (_, old_compat, old_pcr) in zip(plan, before, strict=True):
