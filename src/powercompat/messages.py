@@ -210,8 +210,11 @@ OS_TERMINATED = "OS terminated: "
 
 # Linux's rtas_os_term() (arch/powerpc/kernel/rtas.c) prefixes "OS panic: ", kernel/exit.c
 # names init's signal
-def guest_init_killed(signal: int) -> str:
-    return f"{OS_TERMINATED}OS panic: Attempted to kill init! exitcode=0x{signal:08x}"
+def guest_init_killed(signal: int, quoted: bool = True) -> str:
+    """QEMU's line when init dies: the kernel panics and calls ibm,os-term; ``quoted``: the
+    kernel left its panic text in the buffer (GuestProfile.os_term_text)."""
+    return OS_TERMINATED + (f"OS panic: Attempted to kill init! exitcode=0x{signal:08x}"
+                            if quoted else "")
 
 
 #: the signal a userland gets for an instruction its CPU does not run

@@ -839,7 +839,8 @@ def migrate_check(
         return verdict(refusal, tuple(hints), None)
     if not before_boot and source.started and source.userland_ok is False:
         # init dies before the guest could be migrated: the source reports the panic
-        return verdict(_Refusal("source", "guest", (guest_init_killed(SIGILL),),
+        return verdict(_Refusal("source", "guest",
+                                (guest_init_killed(SIGILL, profile_guest.os_term_text),),
                                 source.userland_reason), (), None)
     refusal, moved = _move(options, dst_options, buffer, before_boot)
     if refusal is None:
