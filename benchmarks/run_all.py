@@ -2,7 +2,8 @@
 
 1. Start-up: ``powercompat negotiate`` (text and ``--json``) against the floor
    ``python -c "import argparse, dataclasses, enum, json"``, CPU and wall, alternating
-   (cli_startup.py). Goal: at most 1.3x.
+   (cli_startup.py). Goal: at most 1.3x. With it, the lower bound that the dataclass types
+   on negotiate's path set before any of its code runs (startup_floor.py).
 2. ``simulate`` text against ``--json`` for the same input, alternating: POWER9, 1024 vCPUs,
    realize,reset,cas and 100 hot-plugs; and 7,000 reboot,cas pairs at one vCPU. Goal: text at
    most 2x the JSON's time.
@@ -35,6 +36,7 @@ sys.path.insert(0, str(HERE))
 import cli_startup  # noqa: E402
 import fleet_matrix  # noqa: E402
 import negotiate_bench  # noqa: E402
+import startup_floor  # noqa: E402
 
 SIMULATE_GOAL = 2.0
 SIM_CASES = {
@@ -88,6 +90,11 @@ def main() -> int:
     lines, obj, ok = cli_startup.report(cli_startup.startup(10 if quick else 30))
     print("\n".join("   " + line for line in lines))
     verdicts.append((f"start-up <= {cli_startup.GOAL}x floor (worst {obj['worst']:.2f}x)", ok))
+
+    floor = startup_floor.measure(3 if quick else 7)
+    print(f"   lower bound: the dataclass types the negotiate path instantiates cost "
+          f"{floor['used_types_seconds'] * 1e3:.1f} ms to create; the goal leaves "
+          f"{floor['budget_seconds'] * 1e3:.1f} ms above the floor (startup_floor.py)")
 
     print("\n2. simulate: text against --json, same input, alternating")
     for name, r in simulate(1 if quick else 3).items():
