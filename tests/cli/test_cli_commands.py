@@ -297,3 +297,19 @@ def test_profiles(run: Runner) -> None:
     assert by_name["head"]["logical_pvr_check"] is True
     r = run("profiles")
     assert r.code == 0 and r.lines[0] == "QEMU profiles (--qemu)"
+
+
+def test_profiles_of_chosen_versions(run: Runner) -> None:
+    """``profiles --qemu`` resolves names and versions: a stable build that lacks its named
+    release's backport is its own profile, and says why."""
+    data = run("profiles", "--qemu", "10.0", "--qemu", "1:10.0.2+ds-2+deb13u1~bpo12+1",
+               "--json").json
+    named, build = data["profiles"]  # type: ignore[index]
+    assert (named["name"], named["switches"]["icp_vmstate"]) == ("10.0", True)
+    assert named["switch_commits"]["icp_vmstate"] == "f5738aed"
+    assert (build["name"], build["switches"]["icp_vmstate"]) == ("10.0.2", False)
+    assert build["resolution"].endswith("release 10.0 without the stable backports f5738aed")
+    text = run("profiles", "--qemu", "10.0.2")
+    assert text.code == 0 and "without the stable backports f5738aed" in text.out
+    bad = run("profiles", "--qemu", "12.5")
+    assert bad.code == 1 and bad.err.count("\n") == 1 and "unknown QEMU profile '12.5'" in bad.err

@@ -125,8 +125,19 @@ def _short(hex_text: str) -> str:
     return hex(int(hex_text, 16))
 
 
+def configure_profiles(parser: ArgumentParser) -> None:
+    parser.add_argument("--qemu", action="append", default=None, metavar="R",
+                        help="Show only these profiles (repeatable): a name, a release, a "
+                        "full version (10.0.2) or a Debian version string; each says how it "
+                        "resolved (default: every named profile).")
+    add_json(parser)
+
+
 def profiles(args: Namespace) -> int:
-    values = {p.name: p.switch_values() for p in ALL_PROFILES}
+    """:raises UnknownProfileError: a ``--qemu`` that names no profile or modelled version."""
+    shown = (tuple(parse_profile(name) for name in args.qemu) if args.qemu
+             else ALL_PROFILES)
+    values = {p.name: p.switch_values() for p in shown}
     docs = switch_docs()
     if args.as_json:
         emit_json({"profiles": [{"name": p.name, "title": p.title,
@@ -137,20 +148,21 @@ def profiles(args: Namespace) -> int:
                                  "switches": values[p.name],
                                  "switch_commits": {name: p.switch_commit(name)
                                                     for name, _ in docs}}
-                                for p in ALL_PROFILES],
+                                for p in shown],
                    "switches": dict(docs)})
         return 0
     from powercompat.cli import tables
 
-    grid = tables.table("switch", *(p.name for p in ALL_PROFILES), "meaning",
+    grid = tables.table("switch", *(p.name for p in shown), "meaning",
                         title="QEMU profiles (--qemu)", wrap=("meaning",))
-    grid.add_row("newest mode", *(p.rules.modes[-1].name for p in ALL_PROFILES),
+    grid.add_row("newest mode", *(p.rules.modes[-1].name for p in shown),
                  "the compat table ends there")
     for name, meaning in docs:
         commits = ", ".join(c.label for c in switch_changes(name))
-        grid.add_row(name, *(_flag(values[p.name][name], name) for p in ALL_PROFILES),
+        grid.add_row(name, *(_flag(values[p.name][name], name) for p in shown),
                      f"{meaning} ({commits})" if commits else meaning)
-    tables.show(grid, *(f"{p.name:<12} {p.title}: {p.description}" for p in ALL_PROFILES))
+    tables.show(grid, *(f"{p.name:<12} {p.title}: {p.description}"
+                        + (f" [{p.resolution}]" if args.qemu else "") for p in shown))
     return 0
 
 
@@ -183,6 +195,6 @@ CPUS = Command("CPU models, their PCR masks and valid modes.", configure=configu
                run=cpus, description="The CPU models a QEMU release knows, and the modes each "
                "may run.")
 PROFILES = Command("The QEMU release profiles and their behaviour switches.",
-                   configure=add_json, run=profiles,
+                   configure=configure_profiles, run=profiles,
                    description="Each QEMU release as named switches (profiles.py), with the "
                    "commit behind each.")
