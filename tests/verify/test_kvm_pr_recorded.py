@@ -4,10 +4,12 @@ ordered ARCH_COMPAT calls of each phase (start-up, CAS, reboot, second CAS) with
 errno, and every vCPU's final cpu-version.
 
 The files come from ``powercompat verify kvm --mode pr --record-dir tests/data/real``: the
-KVM PR kernel that ``powercompat verify pr-kernel`` rebuilt from Debian's linux-source-6.1, as
-L1 in a hash-MMU pseries guest of x86 TCG, Debian's QEMU 7.2 / 10.0 / 11.1 in L1 with
-``kvm-type=PR``. They are never edited by hand. Disagreements are explained in
-/work/notes/kvm-kernel.md, "PR disagreements".
+KVM PR kernel that ``powercompat verify pr-kernel`` rebuilt from Debian's linux-source-6.1
+(Debian's 64K pages, ``6.1-pr``, or ``--page-size 4``, ``6.1-pr4k``), as L1 in a hash-MMU
+pseries guest of x86 TCG, Debian's QEMU 7.2 / 10.0 / 11.1 in L1 with ``kvm-type=PR``. The
+engine is told L1's page size from the record (compare.py), as from any HV record. They
+are never edited by hand. Disagreements are explained in /work/notes/kvm-kernel.md, "PR
+disagreements".
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from powercompat.accel.kernels import PrIgnoreKernel, PrKernel
 from powercompat.catalog.kvm import KVM_REG_PPC_ARCH_COMPAT
 from powercompat.errors import KvmError
 from powercompat.verify.kvm.compare import compare_cell, load_kvm_record, predicted
+from powercompat.verify.kvm.pr import kernel_label
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 FILES = sorted(REAL.glob("kvm-pr-*.json"))
@@ -67,6 +70,17 @@ def test_the_pr_runs_cover_the_matrix() -> None:
     for qemu in ("7.2", "10.0", "11.1"):
         for mode in (None, "power6", "power7", "power8"):
             assert (qemu, mode) in seen, (qemu, mode)
+
+
+def test_each_pr_record_names_its_build() -> None:
+    """The label is the build's (its ``uname -r``), whose page size the record carries: both
+    builds of ``verify pr-kernel`` are recorded."""
+    records = _records()
+    for record in records:
+        l1 = record["l1_kernel"]
+        assert kernel_label(l1["release"]) == l1["label"]
+        assert l1["page_size"] in (4096, 65536)
+    assert {r["l1_kernel"]["page_size"] for r in records} == {4096, 65536}
 
 
 def test_every_real_pr_answer_is_the_models() -> None:

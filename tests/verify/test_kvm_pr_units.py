@@ -24,7 +24,22 @@ def test_the_pr_host_is_a_hash_pseries_without_nested_hv() -> None:
                      Path("initrd"), "console=hvc0")
     assert argv[argv.index("-machine") + 1] == "pseries,x-vof=on"
     assert argv[argv.index("-cpu") + 1] == "POWER8"
-    assert host.l1_kernels == (pr.KERNEL_LABEL,)
+    # every build verify pr-kernel makes runs there, under the label its release gives
+    labels = {pr.kernel_label(f"6.1.176{local}") for _, local in prkernel.PAGE_VARIANTS.values()}
+    assert set(host.l1_kernels) == labels == {"6.1-pr", "6.1-pr4k"}
+
+
+@pytest.mark.parametrize("release", ["6.1.176", "6.1.176-powercompat-", "6-powercompat-pr"])
+def test_a_release_the_recipe_does_not_name_is_refused(release: str) -> None:
+    with pytest.raises(AssetError, match="is not <version>-powercompat-<name>"):
+        pr.kernel_label(release)
+
+
+@pytest.mark.parametrize(("page_size", "cap"), [(65536, "64k"), (4096, "4k")])
+def test_pr_configs_follow_l1s_page_size(page_size: int, cap: str) -> None:
+    """cap-hpt-max-page-size is L1's page, as in the HV cells (PR checks none, matrix.py)."""
+    for cfg in configs_for(pr.HOST, ("7.2",), pr.KVM_TYPE):
+        assert f"cap-hpt-max-page-size={cap}" in cfg.argv(page_size)[1].split(",")
 
 
 def test_pr_configs_use_slof_pr_caps_and_kvm_type_pr() -> None:
@@ -61,25 +76,50 @@ def test_the_l1_init_honours_each_configs_timeout(tmp_path: Path) -> None:
     assert "kvm_pr:kvmppc_set_one_reg_pr" in init
 
 
-def test_pr_l1_kernel_comes_from_the_pr_kernel_cache(tmp_path: Path) -> None:
-    with pytest.raises(AssetError, match="run 'powercompat verify pr-kernel"):
-        pr.pr_l1_kernel(tmp_path)
-    out = tmp_path / "out"
+_PAGES = {4096: "CONFIG_PPC_4K_PAGES=y\n# CONFIG_PPC_64K_PAGES is not set\n",
+          65536: "# CONFIG_PPC_4K_PAGES is not set\nCONFIG_PPC_64K_PAGES=y\n"}
+
+
+def _pr_build(out: Path, release: str, config_pages: int, manifest_pages: int | None) -> None:
+    """A cached pr-kernel output: ``manifest_pages`` None is a manifest from before the
+    4K variant (no page_size)."""
     (out / "modules").mkdir(parents=True)
     files = {}
     for rel in ("vmlinux", "config", "modules/kvm.ko", "modules/kvm-pr.ko"):
-        (out / rel).write_bytes(rel.encode())
+        (out / rel).write_text(_PAGES[config_pages] if rel == "config" else rel)
         files[rel] = prkernel.sha256(out / rel)
     manifest = {k: 0 for k in ("jobs", "build_seconds", "vcpu_id_offset")} | {
-        "kernel_release": "6.1.176-powercompat-pr", "source_package": "linux-source-6.1",
+        "kernel_release": release, "source_package": "linux-source-6.1",
         "source_version": "6.1.176-1", "config_package": "p", "config_version": "v",
         "toolchain": {}, "build_tools": {}, "make_command": [], "started_utc": "t",
         "files": files}
+    if manifest_pages is not None:
+        manifest["page_size"] = manifest_pages
     (out / prkernel.MANIFEST).write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(("release", "pages", "manifest_pages", "label"), [
+    ("6.1.176-powercompat-pr", 65536, None, "6.1-pr"),
+    ("6.1.176-powercompat-pr", 65536, 65536, "6.1-pr"),
+    ("6.1.176-powercompat-pr4k", 4096, 4096, "6.1-pr4k"),
+])
+def test_pr_l1_kernel_comes_from_the_pr_kernel_cache(
+        tmp_path: Path, release: str, pages: int, manifest_pages: int | None,
+        label: str) -> None:
+    with pytest.raises(AssetError, match="run 'powercompat verify pr-kernel"):
+        pr.pr_l1_kernel(tmp_path)
+    out = tmp_path / "out"
+    _pr_build(out, release, pages, manifest_pages)
     kernel = pr.pr_l1_kernel(tmp_path)
-    assert kernel.label == "6.1-pr" and kernel.release == "6.1.176-powercompat-pr"
+    assert kernel.label == label and kernel.release == release
     assert [m.name for m in kernel.modules] == ["kvm.ko", "kvm-pr.ko"]  # insmod order
-    assert kernel.vmlinux == out / "vmlinux" and kernel.page_size == 65536
+    assert kernel.vmlinux == out / "vmlinux" and kernel.page_size == pages
+
+
+def test_pr_l1_kernel_refuses_a_manifest_that_contradicts_the_config(tmp_path: Path) -> None:
+    _pr_build(tmp_path / "out", "6.1.176-powercompat-pr4k", 4096, None)  # says 64K by default
+    with pytest.raises(AssetError, match="manifest says 65536-byte pages, the config 4096"):
+        pr.pr_l1_kernel(tmp_path)
 
 
 def test_cli_pr_mode_without_a_build_is_one_line(tmp_path: Path,

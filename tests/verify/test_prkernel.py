@@ -39,6 +39,8 @@ CONFIG_DEBUG_INFO=y
 CONFIG_MODULE_SIG=y
 CONFIG_SECURITY_LOCKDOWN_LSM=y
 CONFIG_LOCALVERSION=""
+# CONFIG_PPC_4K_PAGES is not set
+CONFIG_PPC_64K_PAGES=y
 """
 
 
@@ -77,6 +79,38 @@ def test_derivation_enables_pr_and_records_why() -> None:
 
 def test_derivation_is_deterministic() -> None:
     assert pk.derive_config(DEBIAN_LIKE) == pk.derive_config(DEBIAN_LIKE)
+    assert pk.derive_config(DEBIAN_LIKE, 4) == pk.derive_config(DEBIAN_LIKE, 4)
+
+
+def test_the_64k_build_keeps_debians_pages() -> None:
+    """The default build is the one it always was: Debian's 64K pages, no page change."""
+    d = pk.derive_config(DEBIAN_LIKE)
+    assert d == pk.derive_config(DEBIAN_LIKE, 64)
+    seed = pk.parse_config(d.text)
+    assert (seed["PPC_64K_PAGES"], seed["PPC_4K_PAGES"]) == ("y", "n")
+    assert pk.pr_changes(64) == pk.PR_CHANGES and pk.required(64) == pk.REQUIRED
+    assert not {"PPC_4K_PAGES", "PPC_64K_PAGES"} & set(d.pr)
+
+
+def test_the_4k_variant_switches_the_page_and_its_name() -> None:
+    d4, d64 = pk.derive_config(DEBIAN_LIKE, 4), pk.derive_config(DEBIAN_LIKE)
+    seed = pk.parse_config(d4.text)
+    assert (seed["PPC_4K_PAGES"], seed["PPC_64K_PAGES"]) == ("y", "n")
+    assert d4.pr["PPC_4K_PAGES"] == ("n", "y") and d4.pr["PPC_64K_PAGES"] == ("y", "n")
+    assert seed["LOCALVERSION"] == '"-powercompat-pr4k"' != f'"{pk.LOCALVERSION}"'
+    assert d4.harness["LOCALVERSION"] == ('""', '"-powercompat-pr4k"')
+    # everything else is the 64K build's: same PR changes, trim and modules
+    seed64 = pk.parse_config(d64.text)
+    differ = {s for s in seed | seed64 if seed.get(s) != seed64.get(s)}
+    assert differ == {"PPC_4K_PAGES", "PPC_64K_PAGES", "LOCALVERSION"}
+    assert (d4.trimmed_builtins, d4.modules_off, d4.modules_kept) == \
+        (d64.trimmed_builtins, d64.modules_off, d64.modules_kept)
+
+
+def test_an_unknown_page_size_is_one_line() -> None:
+    with pytest.raises(pk.VerifyError, match="^page size 16 KiB: the PR kernel is built "
+                       "with 4 or 64 KiB pages$"):
+        pk.derive_config(DEBIAN_LIKE, 16)
 
 
 def _satisfying() -> str:
@@ -85,6 +119,29 @@ def _satisfying() -> str:
 
 def test_check_config_accepts_what_pr_needs() -> None:
     pk.check_config(_satisfying())
+    pk.check_config(pk.render_config(pk.required(4)), 4)
+
+
+def test_check_config_holds_each_build_to_its_page_size() -> None:
+    with pytest.raises(pk.ConfigError) as err:
+        pk.check_config(_satisfying(), 4)
+    assert str(err.value) == ("the resolved config lost what PR needs: PPC_64K_PAGES=y "
+                              "(want n), PPC_4K_PAGES=n (want y)")
+    with pytest.raises(pk.ConfigError, match=r"PPC_64K_PAGES=n \(want y\)$"):
+        pk.check_config(pk.render_config(pk.required(4)))
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("CONFIG_PPC_4K_PAGES=y\n# CONFIG_PPC_64K_PAGES is not set\n", 4096),
+    ("# CONFIG_PPC_4K_PAGES is not set\nCONFIG_PPC_64K_PAGES=y\n", 65536),
+])
+def test_config_page_size(text: str, size: int) -> None:
+    assert pk.config_page_size(text) == size
+
+
+def test_config_page_size_refuses_other_pages() -> None:
+    with pytest.raises(pk.VerifyError, match="sets neither PPC_4K_PAGES nor PPC_64K_PAGES"):
+        pk.config_page_size("CONFIG_PPC_16K_PAGES=y\n")
 
 
 @pytest.mark.parametrize(
@@ -133,20 +190,21 @@ def test_build_env_fixes_the_identity(tmp_path: Path) -> None:
 # --- manifest and cache ------------------------------------------------------------------------
 
 
-def _cached_build(out: Path) -> pk.Manifest:
+def _cached_build(out: Path, page_kib: int = 64) -> pk.Manifest:
     (out / "modules").mkdir(parents=True)
     files = {}
     for rel, body in (("vmlinux", b"ELF"), ("config", b"CONFIG_X=y\n"),
                       ("modules/kvm-pr.ko", b"ko")):
         (out / rel).write_bytes(body)
         files[rel] = pk.sha256(out / rel)
+    local = pk.PAGE_VARIANTS[page_kib][1]
     m = pk.Manifest(
-        kernel_release="6.1.176-powercompat-pr", source_package="linux-source-6.1",
+        kernel_release=f"6.1.176{local}", source_package="linux-source-6.1",
         source_version="6.1.176-1", config_package="linux-image-6.1.0-50-powerpc64le",
         config_version="6.1.176-1", toolchain={"gcc-powerpc64le-linux-gnu": "4:12.2.0-3"},
         build_tools={"flex": "2.6.4-8.2"}, make_command=["nice", "-n", "19", "make"], jobs=2,
         build_seconds=1234.5, started_utc="2026-01-01T00:00:00Z", vcpu_id_offset=36,
-        files=files,
+        files=files, page_size=page_kib << 10,
     )
     (out / pk.MANIFEST).write_text(json.dumps(m.to_json()))
     return m
@@ -156,6 +214,18 @@ def test_manifest_round_trip_and_cache_hit(tmp_path: Path) -> None:
     m = _cached_build(tmp_path)
     assert pk.Manifest.from_json(json.loads((tmp_path / pk.MANIFEST).read_text())) == m
     assert pk.load_manifest(tmp_path) == m
+
+
+def test_a_manifest_from_before_the_4k_variant_is_a_64k_build(tmp_path: Path) -> None:
+    _cached_build(tmp_path)
+    path = tmp_path / pk.MANIFEST
+    d = json.loads(path.read_text())
+    del d["page_size"]
+    path.write_text(json.dumps(d))
+    m = pk.load_manifest(tmp_path)
+    assert m is not None and m.page_size == 65536
+    with pytest.raises(pk.VerifyError, match="page_size has the wrong type"):
+        pk.Manifest.from_json({**d, "page_size": "4K"})
 
 
 def test_cache_miss_when_a_file_changed(tmp_path: Path) -> None:
@@ -186,7 +256,8 @@ def test_from_json_names_the_bad_field() -> None:
 
 
 def _fields() -> dict[str, object]:
-    return {k: 0 if k in ("jobs", "build_seconds", "cpu_seconds", "vcpu_id_offset") else
+    return {k: 0 if k in ("jobs", "build_seconds", "cpu_seconds", "vcpu_id_offset",
+                          "page_size") else
             ({} if k in ("toolchain", "build_tools", "files") else
              ([] if k == "make_command" else "x")) for k in pk.Manifest.__dataclass_fields__}
 
@@ -202,9 +273,33 @@ def test_cli_reports_a_cached_build_without_building(tmp_path: Path,
     assert json.loads(capsys.readouterr().out)["vcpu_id_offset"] == 36
 
 
+def test_cli_reports_a_cached_4k_build(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    _cached_build(tmp_path / "out", 4)
+    assert main(["verify", "pr-kernel", "--page-size", "4", "--cache", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "6.1.176-powercompat-pr4k: built in 1234 s" in out and "4K pages;" in out
+
+
+@pytest.mark.parametrize(("built", "asked"), [(64, 4), (4, 64)])
+def test_cli_refuses_a_cache_of_the_other_page_size(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], built: int, asked: int) -> None:
+    _cached_build(tmp_path / "out", built)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    rc = main(["verify", "pr-kernel", "--page-size", str(asked), "--cache", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1, err
+    assert f"holds the {built}K-page build" in err[0]
+    assert f"give the {asked}K build its own --cache" in err[0]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing touched
+
+
 def test_cli_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", "pr-kernel", "--cache", str(tmp_path), "-j", "0"]) == 2
     assert "must be 1..64, got 0" in capsys.readouterr().err
+    assert main(["verify", "pr-kernel", "--cache", str(tmp_path), "--page-size", "16"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "invalid choice: 16 (choose from 4, 64)" in err[0], err
     blocker = tmp_path / "file"
     blocker.write_text("")
     # a cache that is a file: one typed line, exit 1, nothing created

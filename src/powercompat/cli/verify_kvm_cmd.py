@@ -32,7 +32,8 @@ def configure_kvm(parser: ArgumentParser) -> None:
                         "by 'verify pr-kernel' in a hash-MMU pseries L1, L2 with kvm-type=PR "
                         "(--hosts and --l1-kernels do not apply) (default: %(default)s).")
     parser.add_argument("--pr-cache", type=Path, default=None, metavar="DIR",
-                        help="Where 'verify pr-kernel' built (default: $POWERCOMPAT_CACHE/pr "
+                        help="Where 'verify pr-kernel' built; its page size names L1 (6.1-pr, "
+                        "or 6.1-pr4k for --page-size 4) (default: $POWERCOMPAT_CACHE/pr "
                         "or ~/.cache/powercompat/pr).")
     parser.add_argument("--hosts", default=",".join(HOST_NAMES[:3]), metavar="LIST",
                         help="L0 set-ups: pseries-power9, pseries-power10, pseries-power11 "
@@ -88,7 +89,7 @@ def _run_kvm(args: Namespace) -> int:
     pr_kernel = None
     if args.mode == "pr":
         pr_kernel = pr.pr_l1_kernel((args.pr_cache or default_cache_dir() / "pr").resolve())
-        host_list, kernel_list = [pr.HOST], [pr.KERNEL_LABEL]
+        host_list, kernel_list = [pr.HOST], [pr_kernel.label]
     qemu_list = tuple(_items(args.qemus, QEMUS, "QEMU"))
     only_ids = [i.strip() for i in args.only.split(",")] if args.only else None
 

@@ -8,6 +8,7 @@ from argparse import ArgumentParser, ArgumentTypeError, Namespace
 from pathlib import Path
 
 from powercompat.cli.main import Command
+from powercompat.verify.prkernel import DEFAULT_PAGE_KIB, PAGE_SIZES_KIB
 
 
 def _jobs(text: str) -> int:
@@ -21,9 +22,15 @@ def _jobs(text: str) -> int:
 
 
 def configure(parser: ArgumentParser) -> None:
+    parser.add_argument("--page-size", type=int, default=DEFAULT_PAGE_KIB,
+                        choices=PAGE_SIZES_KIB, metavar="KIB",
+                        help="The kernel's base page in KiB: 64 (Debian's 6.1 config) or 4 "
+                        "(as Debian's 6.12 and 7.2; local version -powercompat-pr4k). Each "
+                        "needs its own --cache (default: %(default)s).")
     parser.add_argument("--cache", type=Path, default=None, metavar="DIR",
                         help="Where sources, the build tree and out/ live (default: "
-                        "$POWERCOMPAT_CACHE/pr or ~/.cache/powercompat/pr).")
+                        "$POWERCOMPAT_CACHE/pr, or .../pr4k for --page-size 4; "
+                        "~/.cache/powercompat when $POWERCOMPAT_CACHE is unset).")
     parser.add_argument("--jobs", "-j", type=_jobs, default=2, metavar="N",
                         help="make -jN, under nice -n 19 (default: %(default)s).")
     parser.add_argument("--image-package", default=None, metavar="PKG",
@@ -40,17 +47,20 @@ def run(args: Namespace) -> int:
     from powercompat.verify import prkernel, process
     from powercompat.verify.assets import default_cache_dir
 
-    cache = (args.cache or default_cache_dir() / "pr").expanduser().resolve()
+    folder = "pr" if args.page_size == DEFAULT_PAGE_KIB else f"pr{args.page_size}k"
+    cache = (args.cache or default_cache_dir() / folder).expanduser().resolve()
     with process.guard():  # SIGINT/SIGTERM/SIGHUP kill make and the compilers with it
         manifest = prkernel.build(
             cache, jobs=args.jobs, image_package=args.image_package, timeout=args.timeout,
+            page_kib=args.page_size,
             say=None if args.as_json else (lambda m: print(f"pr-kernel: {m}", file=sys.stderr)))
     if args.as_json:
         print(json.dumps(manifest.to_json(), indent=2))
         return 0
     print(f"{manifest.kernel_release}: built in {manifest.build_seconds:.0f} s "
           f"({manifest.cpu_seconds:.0f} s CPU) with {' '.join(manifest.make_command)}")
-    print(f"kvm_vcpu.vcpu_id at +{manifest.vcpu_id_offset}; output in {cache / 'out'}")
+    print(f"{manifest.page_size >> 10}K pages; kvm_vcpu.vcpu_id at +{manifest.vcpu_id_offset}; "
+          f"output in {cache / 'out'}")
     return 0
 
 

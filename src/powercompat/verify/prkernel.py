@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from powercompat.catalog.kernels import HOST_PAGE_SIZES_KIB, sizes_text
 from powercompat.verify import process
 from powercompat.verify.assets import check_cache_dir
 from powercompat.verify.errors import AssetError, VerifyError
@@ -126,7 +127,8 @@ REQUIRED: dict[str, Value] = {
     "VIRT_CPU_ACCOUNTING_NATIVE": "y",
     "PPC_PSERIES": "y",
     "PPC_BOOK3S_64": "y",
-    "PPC_64K_PAGES": "y",  # as Debian's L1: the HV harness's hash L2 needs a 64K-page L1
+    # as Debian's L1: the HV harness's hash L2 needs a 64K-page L1 (the 4K build: required())
+    "PPC_64K_PAGES": "y",
     "PPC_64S_HASH_MMU": "y",  # PR hosts only on hash (book3s_pr.c)
     "HVC_CONSOLE": "y",
     "BLK_DEV_INITRD": "y",
@@ -147,6 +149,42 @@ REQUIRED: dict[str, Value] = {
     "DEBUG_INFO_NONE": "y",
     "MODULE_SIG": "n",
 }
+
+#: The L1 kernel's base page in KiB. 64 keeps Debian's 6.1 choice (the default build, and the
+#: tables above); 4 is the base page of Debian's 6.12 and 7.2 ppc64el builds. On a 4K-page
+#: KVM host a hash guest's VRMA maps 2^(12 + htab_shift - 7) bytes (target/ppc/kvm.c
+#: kvmppc_vrma_limit, hw/ppc/spapr.c spapr_setup_hpt), and every PR guest runs hash.
+PAGE_SIZES_KIB = HOST_PAGE_SIZES_KIB
+DEFAULT_PAGE_KIB = 64
+#: page size -> (what it adds to the PR changes and to ``REQUIRED``, the build's local
+#: version). arch/powerpc/Kconfig, choice "Page size" (PPC_4K_PAGES, PPC_64K_PAGES, ...).
+PAGE_VARIANTS: dict[int, tuple[dict[str, Value], str]] = {
+    64: ({}, LOCALVERSION),
+    4: ({"PPC_4K_PAGES": "y", "PPC_64K_PAGES": "n"}, "-powercompat-pr4k"),
+}
+
+
+def _variant(page_kib: int) -> tuple[dict[str, Value], str]:
+    try:
+        return PAGE_VARIANTS[page_kib]
+    except KeyError:
+        raise VerifyError(f"page size {page_kib} KiB: the PR kernel is built with "
+                          f"{sizes_text(PAGE_SIZES_KIB)} KiB pages") from None
+
+
+def pr_changes(page_kib: int = DEFAULT_PAGE_KIB) -> dict[str, Value]:
+    """``PR_CHANGES`` and the page size's own."""
+    return {**PR_CHANGES, **_variant(page_kib)[0]}
+
+
+def harness_changes(page_kib: int = DEFAULT_PAGE_KIB) -> dict[str, Value]:
+    """``HARNESS_CHANGES`` with the page size's local version."""
+    return {**HARNESS_CHANGES, "LOCALVERSION": f'"{_variant(page_kib)[1]}"'}
+
+
+def required(page_kib: int = DEFAULT_PAGE_KIB) -> dict[str, Value]:
+    """``REQUIRED`` with the page size's own symbols."""
+    return {**REQUIRED, **_variant(page_kib)[0]}
 
 
 class ConfigError(VerifyError):
@@ -194,8 +232,9 @@ class Derivation:
     modules_kept: tuple[str, ...]
 
 
-def derive_config(debian_text: str) -> Derivation:
-    """Debian's config with PR enabled, harness settings applied and the build trimmed.
+def derive_config(debian_text: str, page_kib: int = DEFAULT_PAGE_KIB) -> Derivation:
+    """Debian's config with PR enabled, harness settings applied and the build trimmed;
+    ``page_kib`` 4 also switches the base page (``PAGE_VARIANTS``).
 
     Pure: the same Debian config always gives the same seed. Symbols Debian does not mention
     are added (olddefconfig drops those whose dependencies are not met, and ``check_config``
@@ -215,7 +254,7 @@ def derive_config(debian_text: str) -> Derivation:
             values[sym] = "n"
     pr: dict[str, tuple[Value | None, Value]] = {}
     harness: dict[str, tuple[Value | None, Value]] = {}
-    for changes, log in ((PR_CHANGES, pr), (HARNESS_CHANGES, harness)):
+    for changes, log in ((pr_changes(page_kib), pr), (harness_changes(page_kib), harness)):
         for sym, val in changes.items():
             if base.get(sym) != val:
                 log[sym] = (base.get(sym), val)
@@ -224,19 +263,32 @@ def derive_config(debian_text: str) -> Derivation:
     return Derivation(render_config(values), pr, harness, trimmed, off, kept)
 
 
-def check_config(final_text: str) -> None:
-    """Refuse a resolved config that lacks anything in ``REQUIRED``.
+def check_config(final_text: str, page_kib: int = DEFAULT_PAGE_KIB) -> None:
+    """Refuse a resolved config that lacks anything in ``required(page_kib)``.
 
     :raises ConfigError: naming every symbol whose value differs, as ``SYM=got (want)``.
     """
     final = parse_config(final_text)
     wrong = [
         f"{sym}={final.get(sym, 'n')} (want {want})"
-        for sym, want in REQUIRED.items()
+        for sym, want in required(page_kib).items()
         if final.get(sym, "n") != want
     ]
     if wrong:
         raise ConfigError("the resolved config lost what PR needs: " + ", ".join(wrong))
+
+
+def config_page_size(text: str) -> int:
+    """The base page of a resolved config in bytes (the "Page size" choice's symbol set).
+
+    :raises VerifyError: neither 4K nor 64K pages: not a build of this recipe.
+    """
+    values = parse_config(text)
+    sizes = [size for sym, size in (("PPC_4K_PAGES", 4096), ("PPC_64K_PAGES", 65536))
+             if values.get(sym) == "y"]
+    if len(sizes) != 1:
+        raise VerifyError("the PR kernel's config sets neither PPC_4K_PAGES nor PPC_64K_PAGES")
+    return sizes[0]
 
 
 def config_diff(before: str, after: str) -> dict[str, list[str]]:
@@ -276,6 +328,9 @@ class Manifest:
     #: user+sys seconds of make and everything it ran (getrusage of the children)
     cpu_seconds: float = 0.0
     config_changes: dict[str, Any] = field(default_factory=dict)
+    #: the kernel's base page in bytes (``config_page_size``); manifests written before the
+    #: 4K variant lack it, and were 64K builds (``REQUIRED`` had PPC_64K_PAGES=y)
+    page_size: int = 65536
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -288,7 +343,8 @@ class Manifest:
         except TypeError as err:
             raise VerifyError(f"PR kernel manifest is incomplete: {err}") from err
         for name, kind in (("build_seconds", (int, float)), ("cpu_seconds", (int, float)),
-                           ("vcpu_id_offset", int), ("files", dict), ("jobs", int)):  # fmt: skip
+                           ("vcpu_id_offset", int), ("files", dict), ("jobs", int),
+                           ("page_size", int)):  # fmt: skip
             if not isinstance(getattr(m, name), kind):
                 raise VerifyError(f"PR kernel manifest: {name} has the wrong type")
         return m
@@ -556,8 +612,11 @@ def probe_vcpu_id_offset(tree: Path, build: Path, env: Mapping[str, str], log: P
 
 
 def build(cache: Path, *, jobs: int = 2, image_package: str | None = None,
-          timeout: float = 3 * 3600, say: Progress | None = None) -> Manifest:  # fmt: skip
+          timeout: float = 3 * 3600, say: Progress | None = None,
+          page_kib: int = DEFAULT_PAGE_KIB) -> Manifest:  # fmt: skip
     """Fetch, derive, build and collect under ``cache``; a valid cached build is returned as is.
+    ``page_kib``: the base page, 64 (Debian's) or 4; a cache holds one build, so a cached
+    build of the other page size is refused (give each its own ``cache``).
 
     Output: ``cache/out/{vmlinux, config, modules/*.ko, manifest.json, build.log}``.
 
@@ -568,7 +627,8 @@ def build(cache: Path, *, jobs: int = 2, image_package: str | None = None,
     """
     cache = check_cache_dir(cache, create=True)  # a file or an unwritable path: one line, now
     try:
-        return _build(cache, jobs, image_package, timeout, say or (lambda _m: None))
+        return _build(cache, jobs, image_package, timeout, say or (lambda _m: None),
+                      page_kib)
     except OSError as err:
         raise VerifyError(f"PR kernel cache {cache}: {err.strerror or err}") from err
     except subprocess.TimeoutExpired as err:
@@ -577,9 +637,14 @@ def build(cache: Path, *, jobs: int = 2, image_package: str | None = None,
 
 
 def _build(cache: Path, jobs: int, image_package: str | None, timeout: float,
-           say: Progress) -> Manifest:
+           say: Progress, page_kib: int) -> Manifest:
+    _variant(page_kib)  # an unknown page size: one line, before anything is fetched
     out = cache / "out"
     cached = load_manifest(out)
+    if cached is not None and cached.page_size != page_kib << 10:
+        raise VerifyError(f"{cache} holds the {cached.page_size >> 10}K-page build "
+                          f"({cached.kernel_release}); give the {page_kib}K build its own "
+                          "--cache")
     if cached is not None:
         say(f"PR kernel already built in {out} ({cached.build_seconds:.0f} s)")
         return cached
@@ -595,13 +660,13 @@ def _build(cache: Path, jobs: int, image_package: str | None, timeout: float,
     log = out / "build.log"
     log.write_text("")
 
-    derivation = derive_config(debian_config.read_text())
+    derivation = derive_config(debian_config.read_text(), page_kib)
     (buildd / ".config").write_text(derivation.text)
     # the CLI runs this under verify.process.guard(): a signal kills make's group
     _run_logged(make_argv(tree, buildd, 1, "olddefconfig"), cwd=buildd,
                 env=env, log=log, timeout=600)  # fmt: skip
     final = (buildd / ".config").read_text()
-    check_config(final)
+    check_config(final, page_kib)
     say("config resolved; building vmlinux and modules (nice -n 19)")
     argv = make_argv(tree, buildd, jobs, "vmlinux", "modules")
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -634,6 +699,7 @@ def _build(cache: Path, jobs: int, image_package: str | None, timeout: float,
         started_utc=started,
         vcpu_id_offset=offset,
         files=files,
+        page_size=config_page_size(final),
         config_changes={
             "pr": {k: list(v) for k, v in derivation.pr.items()},
             "harness": {k: list(v) for k, v in derivation.harness.items()},

@@ -110,9 +110,10 @@ HOSTS: dict[str, Host] = {
     # POWER8 L0, not POWER9 with disable_radix: there L1 6.1 oopses as soon as QEMU creates
     # the PR VM (kvm-kernel.md, "KVM PR"). PR lacks KVM_CAP_PPC_FWNMI ("Firmware Assisted
     # Non-Maskable Interrupts(FWNMI) not supported by KVM.") and KVM_CAP_PPC_AIL_MODE_3 (the
-    # cap exists from 10.0), both hv_enabled-only in powerpc.c
+    # cap exists from 10.0), both hv_enabled-only in powerpc.c. L1: the 64K-page build and
+    # the 4K one (verify pr-kernel --page-size 4; labels from verify/kvm/pr.kernel_label)
     "pseries-power8": Host("pseries-power8", "7.2", "pseries", "POWER8", "POWER8",
-                           ("6.1-pr",), nested_hv=False,
+                           ("6.1-pr", "6.1-pr4k"), nested_hv=False,
                            l2_machine=(("7.2", ("cap-fwnmi=off",)),
                                        ("10.0", ("cap-fwnmi=off", "cap-ail-mode-3=off")),
                                        ("11.1", ("cap-fwnmi=off", "cap-ail-mode-3=off")))),
