@@ -31,6 +31,21 @@ def test_oldest_release_first_and_hosts_at_the_target_stay(tmp_path: Path) -> No
     assert not g.stranded
 
 
+def test_versions_rank_as_the_builds_they_name(tmp_path: Path) -> None:
+    """Any --qemu spelling ranks: 10.0 stands for Debian's 10.0.13, after 10.0.2 (which
+    lacks its f5738aed backport), so a 10.0 host is past a 10.0.2 target and left alone."""
+    names = ["2.9", "2.10-pre", "2.10", "2.10.2", "5.2", "7.2", "9.2", "10.0.2", "10.0",
+             "11.1", "head", "powercompat"]
+    assert sorted(names, key=release_rank) == names
+    assert release_rank("1:10.0.13+ds-0+deb13u1") == release_rank("10.0")
+    up = _plan(tmp_path, [host("old", "power9", qemu="7.2"), host("b", "power9", qemu="7.2"),
+                          host("new", "power9", qemu="10.0")],
+               [guest("v", "new", machine="pseries-7.2")], target="10.0.2")
+    g = up.groups[0]
+    assert (g.upgrade, g.current) == (2, 1)
+    assert sorted(h for run in g.runs for h in run.hosts) == ["b", "old"]
+
+
 def test_plain_pseries_guests_are_stranded_across_releases(tmp_path: Path) -> None:
     """Plain pseries is each release's newest type: the upgraded host refuses the stream."""
     up = _plan(tmp_path, [host("a", "power9", qemu="7.2"), host("b", "power9", qemu="7.2")],

@@ -31,12 +31,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
+from powercompat.catalog.history import CHANGES, RELEASES, parse_version
 from powercompat.catalog.machines import MachineCatalogue, machine_catalogue, xics_only
 from powercompat.decisions.verdict import Verdict as Kind
 from powercompat.errors import InputError, InvalidValueError
 from powercompat.fleet.decide import Decider, GuestKind, HostClass, Verdict, host_class
 from powercompat.fleet.inventory import Inventory
-from powercompat.profiles import PROFILE_NAMES, parse_profile, profile_by_name
+from powercompat.profiles import PROFILE_NAMES, parse_profile
 
 MODES_NEWEST_FIRST: Final = ("power11", "power10", "power9", "power8", "power7+", "power7",
                              "power6")
@@ -44,15 +45,37 @@ MODES_NEWEST_FIRST: Final = ("power11", "power10", "power9", "power8", "power7+"
 EXAMPLES: Final = 3
 
 
-def release_rank(qemu: str) -> int:
-    """Profiles in the order QEMU released them (PROFILE_NAMES is oldest first)."""
-    return PROFILE_NAMES.index(qemu)
+def release_rank(qemu: str) -> tuple[int, ...]:
+    """QEMU profiles in release order, for any name ``--qemu`` takes: a named release ranks
+    as the stable build it stands for (10.0 is 10.0.13, after 10.0.2), a development point
+    just before its release (2.10-pre), head and our policy after every release, a point of
+    the history (head~N) after the release of its last change.
+
+    :raises UnknownProfileError: not a profile name or modelled version.
+    """
+    profile = parse_profile(qemu)
+    release = next((r for r in RELEASES if r.name == profile.name), None)
+    if release is not None and release.version is not None:
+        version = parse_version(release.stable or release.version)
+    elif release is not None and release.until is not None:  # a development point
+        return (*profile.catalogue.changes[-1].version, -1)
+    elif profile.version is not None:
+        version = profile.version
+    elif profile.name.startswith("head~"):
+        return (*profile.catalogue.changes[-1].version, _AFTER_RELEASES - 1)
+    else:  # head, then the powercompat policy on head
+        return (*_NEWEST_RELEASE, _AFTER_RELEASES + PROFILE_NAMES.index(profile.name))
+    return (*version[:2], version[2] if len(version) > 2 else 0)
+
+
+#: the micro number that ranks a point of the history after every stable release
+_AFTER_RELEASES: Final = 10_000
+_NEWEST_RELEASE: Final = max(c.version for c in CHANGES)
 
 
 def machines_of(qemu: str) -> MachineCatalogue:
     """The machine types a host of this QEMU profile has (head: the newest recorded)."""
-    profile = profile_by_name(qemu)
-    version = profile.version if profile is not None else None
+    version = parse_profile(qemu).version
     if version is not None:
         release = f"{version[0]}.{version[1]}"
         try:
