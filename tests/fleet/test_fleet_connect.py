@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 from powercompat.errors import PowerCompatError
-from powercompat.fleet.connect import ConnectError, merge, profile_for_machine, read_connection
+from powercompat.fleet.connect import (
+    ConnectError,
+    merge,
+    profile_for_machine,
+    profile_for_version,
+    read_connection,
+)
 from powercompat.fleet.inventory import Inventory
 from powercompat.fleet.plan import plan
 
@@ -36,6 +42,18 @@ def test_profile_for_machine() -> None:
     with pytest.raises(ConnectError, match="no engine profile for the QEMU whose pseries "
                                            "machine is pseries-8.0"):
         profile_for_machine("pseries-8.0")
+
+
+def test_profile_for_version() -> None:
+    """libvirt's hypervisor version names the exact build: Debian's 10.0.2 lacks 10.0.13's
+    icp/server backport, so it is its own profile; 0 (not reported) falls back to the
+    machine type."""
+    assert profile_for_version(7_002_022, "pseries-7.2") == "7.2"
+    assert profile_for_version(10_000_013, "pseries-10.0") == "10.0"
+    assert profile_for_version(10_000_002, "pseries-10.0") == "10.0.2"
+    assert profile_for_version(0, "pseries-7.2") == "7.2"
+    with pytest.raises(ConnectError, match="no engine profile for QEMU 12.0.0"):
+        profile_for_version(12_000_000, "pseries-12.0")
 
 
 def test_test_driver_offers_no_pseries() -> None:

@@ -27,12 +27,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from powercompat.decisions.libvirt import PPC64_ARCHS, QEMU_RELEASES
-from powercompat.errors import InputError, PowerCompatError
+from powercompat.errors import InputError, PowerCompatError, UnknownProfileError
 from powercompat.fleet.decide import GuestKind, HostClass, host_class
 from powercompat.fleet.domain_xml import parse_domain
 from powercompat.fleet.errors import InventoryError
 from powercompat.fleet.inventory import Guest, Host, Inventory
-from powercompat.profiles import PROFILE_NAMES
+from powercompat.profiles import PROFILE_NAMES, parse_profile
 from powercompat.scenario import DEFAULT_GUEST
 
 #: the guest arch whose capabilities are asked for (ppc64 guests use the same emulator)
@@ -78,6 +78,24 @@ def profile_for_machine(machine: str) -> str:
     raise ConnectError(f"no engine profile for the QEMU whose pseries machine is {machine}")
 
 
+def profile_for_version(number: int, machine: str) -> str:
+    """The engine's QEMU profile for the hypervisor version libvirt reports
+    (``virConnectGetVersion``: major * 1,000,000 + minor * 1,000 + micro, the default
+    emulator's own ``--version``): the exact build, so Debian's 10.0.2 is not taken for
+    10.0.13. A daemon that reports no version (0) falls back to ``machine``.
+
+    :raises ConnectError: a version no profile models (never guessed).
+    """
+    if number <= 0:
+        return profile_for_machine(machine)
+    version = f"{number // 1_000_000}.{number // 1_000 % 1_000}.{number % 1_000}"
+    try:
+        return parse_profile(version).name
+    except UnknownProfileError:
+        raise ConnectError(f"no engine profile for QEMU {version} (its pseries machine is "
+                           f"{machine})") from None
+
+
 def read_connection(uri: str, group: str | None = None) -> Connected:
     """Open ``uri`` read-only and read its host and domains.
 
@@ -102,7 +120,11 @@ def _read(libvirt: Any, conn: Any, uri: str, group: str | None) -> Connected:
     arch = caps.findtext("host/cpu/arch") or "unknown"
     model = caps.findtext("host/cpu/model")
     name = conn.getHostname()
-    host = Host(name, _host_class(caps, uri, arch, model), group or name)
+    try:
+        version = conn.getVersion()
+    except libvirt.libvirtError:  # it asks the host arch's emulator: none on a TCG-only host
+        version = 0
+    host = Host(name, _host_class(caps, uri, arch, model, version), group or name)
     guests: list[Guest] = []
     skipped: list[tuple[str, str]] = []
     for dom in sorted(conn.listAllDomains(0), key=lambda d: d.name()):
@@ -125,8 +147,10 @@ def _read(libvirt: Any, conn: Any, uri: str, group: str | None) -> Connected:
     return Connected(uri, host, tuple(guests), tuple(skipped))
 
 
-def _host_class(caps: ET.Element, uri: str, arch: str, model: str | None) -> HostClass:
-    """From ``<guest>`` for ppc64le: the QEMU release, and KVM (HV assumed) or TCG."""
+def _host_class(caps: ET.Element, uri: str, arch: str, model: str | None,
+                version: int) -> HostClass:
+    """From ``<guest>`` for ppc64le: the QEMU build (libvirt's hypervisor ``version``, else
+    the release of its pseries machine), and KVM (HV assumed) or TCG."""
     for guest in caps.findall("guest"):
         guest_arch = guest.find("arch")
         if guest_arch is None or guest_arch.get("name") != GUEST_ARCH:
@@ -135,7 +159,7 @@ def _host_class(caps: ET.Element, uri: str, arch: str, model: str | None) -> Hos
                         if m.text == "pseries" and m.get("canonical")), None)
         if machine is None:
             continue
-        profile = profile_for_machine(machine)
+        profile = profile_for_version(version, machine)
         types = {d.get("type") for d in guest_arch.findall("domain")}
         if "kvm" in types and arch in PPC64_ARCHS and model is not None:
             try:
