@@ -56,6 +56,38 @@ def test_one_resolver_for_versions(text: str, name: str) -> None:
     assert text in profile.resolution or profile.resolution == f"release {name}"
 
 
+@pytest.mark.parametrize(("text", "name", "icp"), [
+    ("10.0", "10.0", True), ("10.0.13", "10.0", True), ("10.0.5", "10.0", True),
+    ("10.0.4", "10.0.4", False), ("10.0.2", "10.0.2", False), ("10.0.0", "10.0.0", False),
+    ("10.0.50", "10.0.50", False), ("1:10.0.2+ds-2+deb13u1~bpo12+1", "10.0.2", False),
+    ("9.1", "9.1", True), ("9.2", "9.2", False), ("10.1", "10.1", False),
+    ("10.1.1", "10.1.1", True), ("11.1.2", "11.1", True), ("7.2.22", "7.2", True),
+])
+def test_a_named_release_is_the_stable_build_it_stands_for(text: str, name: str,
+                                                          icp: bool) -> None:
+    """10.0 is Debian trixie's 10.0.13, which has f5738aed (10.0.5); an older build of the
+    series is its own profile, named as given, never the release's name."""
+    profile = parse_profile(text)
+    assert (profile.name, profile.switches.icp_vmstate) == (name, icp)
+
+
+def test_a_profile_name_means_one_behaviour() -> None:
+    """Whatever spelling resolved to it, a profile name stands for one set of changes."""
+    seen: dict[str, object] = {}
+    for major, minors in ((2, range(9, 13)), (3, range(2)), *((m, range(3))
+                                                              for m in range(4, 12))):
+        for minor in minors:
+            for micro in ("", ".0", ".1", ".2", ".4", ".5", ".13", ".50", ".90"):
+                try:
+                    profile = parse_profile(f"{major}.{minor}{micro}")
+                except UnknownProfileError:
+                    continue
+                changes = profile.catalogue.changes
+                assert seen.setdefault(profile.name, changes) == changes, profile.resolution
+                if profile.name in PROFILE_NAMES:
+                    assert changes == parse_profile(profile.name).catalogue.changes
+
+
 @pytest.mark.parametrize("text", ["3.2", "9.9", "12.0", "2.8", "power9", "", "7", "7.2.x",
                                   "2.10-pre.1"])
 def test_unknown_versions_are_refused(text: str) -> None:

@@ -220,7 +220,8 @@ def _for_version(text: str) -> Profile:
         micro, note = 0, f"development snapshot after {minor[0]}.{minor[1]}, modelled as it: "
     if not _OLDEST <= minor <= _NEWEST:
         raise UnknownProfileError("QEMU profile", text, _VALID)
-    version = (*minor, micro) if micro else minor
+    # a micro that was given stays in the name (10.0.0 is not the named 10.0, Debian's 10.0.13)
+    version = (*minor, micro) if micro or (len(parsed) > 2 and not note) else minor
     changes = changes_by(version)
     named = _BY_VERSION.get(minor)
     base = _named(named) if named else None
@@ -238,7 +239,8 @@ def _for_version(text: str) -> Profile:
         how = f"release {base.name}" + "".join(
             f" {word} the stable backports {', '.join(labels)}"
             for word, labels in (("plus", extra), ("without", missing)) if labels)
-        name = ".".join(map(str, version))
+        # never the named release's own name: the version as given (10.0.2, 10.0.50)
+        name = ".".join(map(str, parsed))
     else:
         below = max((v for v in _BY_VERSION if v < minor), default=None)
         above = min((v for v in _BY_VERSION if v > minor), default=None)
