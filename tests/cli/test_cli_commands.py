@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from cli_runner import Runner
 
 from powercompat.profiles import PROFILE_NAMES
@@ -313,3 +314,14 @@ def test_profiles_of_chosen_versions(run: Runner) -> None:
     assert text.code == 0 and "without the stable backports f5738aed" in text.out
     bad = run("profiles", "--qemu", "12.5")
     assert bad.code == 1 and bad.err.count("\n") == 1 and "unknown QEMU profile '12.5'" in bad.err
+
+
+@pytest.mark.parametrize("command", ["qemu-args", "libvirt-xml"])
+def test_libvirt_views_of_builds_and_points_between_releases(run: Runner, command: str) -> None:
+    """A stable build takes its release's libvirt facts; a point between the named releases
+    has no recorded default CPU type, so the answer is one line, never an internal error."""
+    assert run(command, "--cpu", "POWER9", "--qemu", "10.0.2").code == 0
+    for qemu in ("9.2", "10.1.1", "head~5"):
+        r = run(command, "--cpu", "POWER9", "--qemu", qemu)
+        assert r.code == 1 and r.err.count("\n") == 1, r.err
+        assert f"pseries default CPU type of QEMU {qemu}, known only" in r.err

@@ -54,6 +54,7 @@ from powercompat.catalog.libvirt import (
     UNKNOWN_MODEL,
     VIRT_TYPE_UNSUPPORTED,
 )
+from powercompat.errors import InvalidValueError
 
 CPU_MODES: Final = ("custom", "host-model", "host-passthrough", "maximum")
 CHECKS: Final = ("none", "partial", "full")
@@ -204,13 +205,19 @@ QEMU_RELEASES: Final[dict[str, tuple[tuple[int, int], str]]] = {
 
 def qemu_facts(profile: _ProfileLike) -> QemuFacts:
     """The QEMU facts of an engine profile: its CPU names (aliases first, as QEMU's
-    query-cpu-definitions lists them), aliases, version and pseries default CPU."""
+    query-cpu-definitions lists them), aliases, version and pseries default CPU.
+
+    :raises InvalidValueError: a point between the named releases (9.2, head~N), whose
+        default CPU type is not recorded (never guessed).
+    """
     facts = QEMU_RELEASES.get(profile.name)
     if facts is None and profile.version is not None:
         # a stable build that differs from its named release (10.0.2): the release's facts
         facts = next((f for f in QEMU_RELEASES.values() if f[0] == profile.version[:2]), None)
     if facts is None:
-        raise KeyError(profile.name)
+        raise InvalidValueError(
+            f"libvirt's view needs the pseries default CPU type of QEMU {profile.name}, known "
+            f"only for the named releases and their builds ({', '.join(QEMU_RELEASES)})")
     version, default = facts
     models = tuple(str(getattr(m, "name")) for m in profile.cpu_models)  # noqa: B009
     return QemuFacts(profile.name, version, (*profile.cpu_aliases, *models),
