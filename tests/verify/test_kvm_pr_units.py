@@ -37,14 +37,33 @@ def test_a_release_the_recipe_does_not_name_is_refused(release: str) -> None:
 
 @pytest.mark.parametrize(("page_size", "cap"), [(65536, "64k"), (4096, "4k")])
 def test_pr_configs_follow_l1s_page_size(page_size: int, cap: str) -> None:
-    """cap-hpt-max-page-size is L1's page, as in the HV cells (PR checks none, matrix.py)."""
+    """cap-hpt-max-page-size is L1's page, as in the HV cells (PR checks none, matrix.py),
+    but in the cell that keeps the machine's own 64 KiB."""
     for cfg in configs_for(pr.HOST, ("7.2",), pr.KVM_TYPE):
-        assert f"cap-hpt-max-page-size={cap}" in cfg.argv(page_size)[1].split(",")
+        want = "64k" if cfg.id.endswith("-cap64k") else cap
+        caps = [x for x in cfg.argv(page_size)[1].split(",")
+                if x.startswith("cap-hpt-max-page-size=")]
+        assert caps == [f"cap-hpt-max-page-size={want}"], cfg.id
+
+
+@pytest.mark.parametrize("kvm_type", [None, pr.KVM_TYPE])
+def test_every_mode_has_a_cap64k_cell_per_qemu(kvm_type: str | None) -> None:
+    """HV refuses 64 KiB on a 4K-page L1 (KVM_PPC_PAGE_SIZES_REAL), PR checks no page size:
+    both get the cell, built like the mode's other cells (kvm-type, firmware, caps)."""
+    host = pr.HOST if kvm_type else "pseries-power9"
+    configs = configs_for(host, ("7.2", "10.0", "11.1"), kvm_type)
+    cap64k = [c for c in configs if c.id.endswith("-cap64k")]
+    assert [c.qemu for c in cap64k] == ["7.2", "10.0", "11.1"]
+    for cfg in cap64k:
+        unset = next(c for c in configs if c.id == cfg.id.replace("-cap64k", "-unset"))
+        assert (cfg.kvm_type, cfg.firmware, cfg.timeout, cfg.max_cpu_compat) == (
+            unset.kvm_type, unset.firmware, unset.timeout, None)
+        assert cfg.machine_extra == (*unset.machine_extra, "cap-hpt-max-page-size=64k")
 
 
 def test_pr_configs_use_slof_pr_caps_and_kvm_type_pr() -> None:
     configs = configs_for(pr.HOST, ("7.2", "10.0", "11.1"), pr.KVM_TYPE)
-    assert len(configs) == 3 * (len(MODES[pr.HOST]) + 1)
+    assert len(configs) == 3 * (len(MODES[pr.HOST]) + 2)  # + the non-host CPU and cap64k
     for cfg in configs:
         machine = cfg.argv(65536)[1].split(",")
         assert "kvm-type=PR" in machine and "x-vof=on" not in machine
@@ -52,7 +71,7 @@ def test_pr_configs_use_slof_pr_caps_and_kvm_type_pr() -> None:
         assert ("cap-ail-mode-3=off" in machine) == (cfg.qemu != "7.2")  # no such cap in 7.2
         assert cfg.firmware == "slof" and cfg.timeout > 300
     ids = {c.id for c in configs}
-    assert {"q72-unset", "q100-power6", "q111-power7+", "q72-cpu-power7"} <= ids
+    assert {"q72-unset", "q100-power6", "q111-power7+", "q72-cpu-power7", "q111-cap64k"} <= ids
 
 
 def test_hv_configs_are_unchanged_by_the_pr_mode() -> None:

@@ -71,10 +71,10 @@ def configs_for(host: str, qemus: tuple[str, ...] = QEMUS,
                             **pr))
         # the machine type's own cap-hpt-max-page-size (64 KiB), which KVM HV refuses on a
         # 4K-page L1 (spapr_check_pagesize); the other cells set it to L1's page size. PR
-        # checks no page size (no KVM_PPC_PAGE_SIZES_REAL)
-        if kvm_type is None:
-            out.append(L2Config(f"{tag}-cap64k", q,
-                                machine_extra=(*extra, "cap-hpt-max-page-size=64k")))
+        # checks no page size (no KVM_PPC_PAGE_SIZES_REAL): every mode has the cell, so
+        # that reality says so
+        out.append(L2Config(f"{tag}-cap64k", q, kvm_type=kvm_type,
+                            machine_extra=(*extra, "cap-hpt-max-page-size=64k"), **pr))
     # L1 runs them in this order; modes below power8 (a POWER8-built userland) go last
     return sorted(out, key=lambda c: c.max_cpu_compat in ("power7", "power6"))
 
