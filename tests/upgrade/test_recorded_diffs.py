@@ -23,11 +23,14 @@ from powercompat.upgrade.real import (
     hold,
     moves_from_json,
     observations_from_json,
+    side_label,
 )
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 PAIRS = (("5.2", "7.2", "bullseye", "bookworm"), ("7.2", "10.0", "bookworm", "trixie"),
-         ("10.0", "11.1", "trixie", "sid"))
+         ("10.0", "11.1", "trixie", "sid"),
+         # two builds of one release: bookworm-backports' 10.0.2 lacks trixie's f5738aed
+         ("10.0.2", "10.0", "bookworm-backports", "trixie"))
 FILES = [REAL / f"diff-{a}-to-{b}.json" for a, b, _, _ in PAIRS]
 
 #: real differences the engine does not model yet: each a strict xfail, removed the day the
@@ -67,11 +70,14 @@ def test_each_debian_pair_is_recorded(first: str, second: str, suite_a: str,
                                       suite_b: str) -> None:
     data = _load(REAL / f"diff-{first}-to-{second}.json")
     assert data["schema"] == SCHEMA
-    assert (data["from"]["release"], data["from"]["suite"]) == (first, suite_a)
-    assert (data["to"]["release"], data["to"]["suite"]) == (second, suite_b)
-    for side, release in (("from", first), ("to", second)):
-        assert data[side]["qemu_version"].startswith(f"QEMU emulator version {release}.")
-    assert data["command"].startswith(f"powercompat verify diff --from {first} --to {second}")
+    assert (side_label(data["from"]), data["from"]["suite"]) == (first, suite_a)
+    assert (side_label(data["to"]), data["to"]["suite"]) == (second, suite_b)
+    for side, label in (("from", first), ("to", second)):
+        version = data[side]["qemu_version"].removeprefix("QEMU emulator version ")
+        assert version.startswith(f"{label}.") or version.startswith(f"{label} ")
+    command = data["command"].removeprefix("powercompat verify diff ")
+    assert command.startswith((f"--from {first} --to {second}",
+                               f"--from {suite_a} --to {suite_b}"))
     assert data["changes"], "a Debian upgrade with no difference at all"
 
 
@@ -90,7 +96,7 @@ def test_recording_is_what_the_comparison_makes_of_its_answers(path: Path) -> No
 @pytest.mark.parametrize(("path", "entry"), _entries())
 def test_engine_reports_each_real_difference(path: Path, entry: dict[str, Any]) -> None:
     data = _load(path)
-    engine = _engine(data["from"]["release"], data["to"]["release"])
+    engine = _engine(side_label(data["from"]), side_label(data["to"]))
     key = (entry["kind"], entry["subject"], entry.get("guest") or "",
            entry.get("direction") or "")
     mine = {d.key: d for d in engine.changes}.get(key)
@@ -104,7 +110,7 @@ def test_engine_invents_nothing_the_recording_can_see(path: Path) -> None:
     obs = data["observations"]
     before, after = observations_from_json(obs["from"]), observations_from_json(obs["to"])
     moves = moves_from_json(obs["moves"])
-    engine = _engine(data["from"]["release"], data["to"]["release"])
+    engine = _engine(side_label(data["from"]), side_label(data["to"]))
     real = compare(before, after, moves)
     invented = hold(real, engine.changes, before, after, moves).invented
     assert [(d.kind, d.subject, d.guest) for d in invented] == []

@@ -420,17 +420,28 @@ def diff_real(args: Namespace) -> int:
     from powercompat.verify.qemu import QemuBinary
     from powercompat.verify.suites import parse_suite
 
-    first = parse_suite(args.from_release).qemu_release
-    second = parse_suite(args.to_release).qemu_release
     if args.record is not None:
         check_output_file(args.record, "--record")
     cache = args.cache or default_cache_dir()
+    suites: dict[str, str] = {}  # side label -> the suite whose binary it is
+
+    def side(text: str) -> str:
+        """A release names its first suite; another build of it (bookworm-backports' 10.0.2)
+        is labelled by its exact version, as its recordings are named."""
+        suite = parse_suite(text)
+        label = suite.qemu_release
+        if parse_suite(label).name != suite.name:
+            label = find_qemu(cache, release=suite.name)[0].version.version
+        suites[label] = suite.name
+        return label
+
+    first, second = side(args.from_release), side(args.to_release)
     binaries: dict[str, QemuBinary] = {}
     counted = [0]
 
     def probe(release: str, situation: Situation) -> dict[str, object]:
         if release not in binaries:
-            binaries[release] = find_qemu(cache, release=release)[0].binary
+            binaries[release] = find_qemu(cache, release=suites[release])[0].binary
         counted[0] += 1
         if counted[0] % 100 == 0:
             _say(f"{counted[0]} new start-up probes")

@@ -49,6 +49,7 @@ from powercompat.verify.catalog import PROBE_TIMEOUT, split_warnings
 from powercompat.verify.errors import RecordError
 from powercompat.verify.matrix import CellResult, load_cells
 from powercompat.verify.qemu import QemuBinary
+from powercompat.verify.suites import parse_suite
 
 SCHEMA: Final = "powercompat-diff/1"
 METHOD: Final = (
@@ -222,16 +223,25 @@ def load_moves(recordings: Path, first: str, second: str
 # ---------------------------------------------------------------- observations
 
 
+def side_label(header: Mapping[str, Any]) -> str:
+    """How recordings name a side: its release when it is that release's first suite, else
+    the build's exact version (bookworm-backports' ``10.0.2``)."""
+    release = str(header["release"])
+    if parse_suite(release).name == header.get("suite", parse_suite(release).name):
+        return release
+    return str(header["qemu_version"]).split("version ", 1)[1].split()[0]
+
+
 def earlier_probes(recordings: Path, release: str) -> dict[Situation, dict[str, Any]]:
-    """The start-up probes earlier real diffs ran on ``release`` (``diff-*.json``): a probe is
-    run once, then reused like any recording."""
+    """The start-up probes earlier real diffs ran on ``release`` (a side's label, ``10.0`` or
+    ``10.0.2``; ``diff-*.json``): a probe is run once, then reused like any recording."""
     out: dict[Situation, dict[str, Any]] = {}
     for path in sorted(recordings.glob("diff-*.json")):
         data = _read(path)
         if data.get("schema") != SCHEMA:
             continue
         for side in ("from", "to"):
-            if data[side]["release"] != release:
+            if side_label(data[side]) != release:
                 continue
             for record in data["extra_probes"][side]:
                 situation = Situation(record["cpu"], record["max_cpu_compat"],
@@ -242,8 +252,10 @@ def earlier_probes(recordings: Path, release: str) -> dict[Situation, dict[str, 
 
 def real_catalog(release: str, startup: Mapping[Situation, Start]) -> Catalog:
     """The recorded ``-cpu help`` of ``release`` (pseries models, aliases listed for them)
-    and the modes its probes accepted."""
-    recorded = recorded_catalogue(release)
+    and the modes its probes accepted. Another build of a release (``10.0.2``) reads its
+    release's ``-cpu help``: ``verify catalog --release bookworm-backports`` finds no model,
+    alias or PVR of 10.0.2 that differs from the recorded 10.0.13 catalogue."""
+    recorded = recorded_catalogue(".".join(release.split(".")[:2]))
     models = {m.name: m.pvr for m in recorded.pseries}
     aliases = {a: t for a, t in recorded.aliases if t in models}
     modes = {s.mode for s in startup if s.mode is not None and s.variant == PLAIN}
