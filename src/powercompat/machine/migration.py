@@ -13,9 +13,8 @@ QEMU_VM_SECTION_FOOTER (0x7e); when the release registers it, an ``icp/server`` 
 (instance: the vCPU's index, version 1, no fields modelled) right after each vCPU's, as
 icp_realize() registers it just after the CPU's own vmstate; a ``spapr_iommu`` section (the
 TCE table, no fields modelled) after the CPUs, as real QEMU orders them; QEMU_VM_EOF (0x00) at
-the end. Only what compat
-and the cross-release checks depend on is carried. The stream comes from another host: every
-read is bounds-checked and every error names its byte offset.
+the end. Only what compat and the cross-release checks depend on is carried. The stream comes
+from another host: every read is bounds-checked and every error names its byte offset.
 """
 
 from __future__ import annotations
