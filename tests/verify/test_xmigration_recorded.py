@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from powercompat.verify.suites import parse_suite
+from powercompat.upgrade.real import side_label
 from powercompat.verify.xmigration import CASES, SCHEMA
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real"
@@ -26,21 +26,13 @@ def _all() -> list[tuple[str, dict[str, Any]]]:
     return [(p.name, m) for p in FILES for m in _load(p)["migrations"]]
 
 
-def _label(side: dict[str, Any]) -> str:
-    """A side's name in the file name: its release, or its exact version for another build
-    of that release (bookworm-backports' 10.0.2, forky's 11.1.2)."""
-    if parse_suite(side["release"]).name == side["suite"]:
-        return str(side["release"])
-    return str(side["qemu_version"].split("version ")[1].split()[0])
-
-
 def test_every_ordered_pair_is_recorded_with_every_case() -> None:
     recorded = {}
     for path in FILES:
         data = _load(path)
         assert data["schema"] == SCHEMA
         pair = f"{data['src']['release']}>{data['dst']['release']}"
-        src, dst = _label(data["src"]), _label(data["dst"])
+        src, dst = side_label(data["src"]), side_label(data["dst"])
         assert path.name == f"qemu-{src}-to-{dst}-migration.json"
         if (src, dst) != (data["src"]["release"], data["dst"]["release"]):
             # two builds of one release: the pair's own cases, beside the main recording

@@ -533,9 +533,14 @@ class Release(NamedTuple):
     recorded: str | None = None
     stable: str | None = None
 
+    @property
+    def build(self) -> Version | None:
+        """The version a release stands for: its stable build (10.0.13), else its own."""
+        return parse_version(self.stable or self.version) if self.version else None
+
     def changes(self) -> tuple[Change, ...]:
-        if self.version is not None:
-            return changes_by(parse_version(self.stable or self.version))
+        if self.build is not None:
+            return changes_by(self.build)
         if self.until is not None:
             ids = [c.commit for c in CHANGES]
             return CHANGES[: ids.index(self.until) + 1]

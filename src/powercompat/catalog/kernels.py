@@ -166,6 +166,11 @@ def kib_shift(kib: int) -> int:
     return (kib << 10).bit_length() - 1
 
 
+def shift_kib(shift: int) -> int:
+    """A page size in KiB from its log2 in bytes (16 -> 64): kib_shift's inverse."""
+    return 1 << (shift - 10)
+
+
 def kernel_by_name(name: str) -> KernelRelease | None:
     for kernel in KERNELS:
         if kernel.name == name:

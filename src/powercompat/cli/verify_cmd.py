@@ -418,7 +418,7 @@ def diff_real(args: Namespace) -> int:
     from powercompat.upgrade.real import hold, real_diff, run_probe
     from powercompat.verify.assets import find_qemu
     from powercompat.verify.qemu import QemuBinary
-    from powercompat.verify.suites import parse_suite
+    from powercompat.verify.suites import names_release, parse_suite
 
     if args.record is not None:
         check_output_file(args.record, "--record")
@@ -430,7 +430,7 @@ def diff_real(args: Namespace) -> int:
         is labelled by its exact version, as its recordings are named."""
         suite = parse_suite(text)
         label = suite.qemu_release
-        if parse_suite(label).name != suite.name:
+        if not names_release(suite):  # the build's version only when it is needed
             label = find_qemu(cache, release=suite.name)[0].version.version
         suites[label] = suite.name
         return label

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
-from powercompat.catalog.history import CHANGES, RELEASES, parse_version
+from powercompat.catalog.history import CHANGES, RELEASES
 from powercompat.catalog.machines import MachineCatalogue, machine_catalogue, xics_only
 from powercompat.decisions.verdict import Verdict as Kind
 from powercompat.errors import InputError, InvalidValueError
@@ -55,8 +55,8 @@ def release_rank(qemu: str) -> tuple[int, ...]:
     """
     profile = parse_profile(qemu)
     release = next((r for r in RELEASES if r.name == profile.name), None)
-    if release is not None and release.version is not None:
-        version = parse_version(release.stable or release.version)
+    if release is not None and release.build is not None:
+        version = release.build
     elif release is not None and release.until is not None:  # a development point
         return (*profile.catalogue.changes[-1].version, -1)
     elif profile.version is not None:

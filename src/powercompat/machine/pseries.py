@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from powercompat.accel.factory import Accelerator, make_accel
 from powercompat.catalog.accels import Accel
 from powercompat.catalog.behaviour import HotplugRule, HptRule, MigrationErrors
+from powercompat.catalog.kernels import shift_kib
 from powercompat.catalog.machines import xics_only
 from powercompat.catalog.modes import LOGICAL_2_07, LOGICAL_3_00, mode_by_pvr
 from powercompat.decisions.cas import (
@@ -471,9 +472,9 @@ class PseriesMachine:
         if cap <= host:
             return
         self._host_refuses(
-            KvmHostError(hpt_page_size_unsupported(1 << (cap - 10), 1 << (host - 10))), event,
-            f"spapr_caps_apply: cap-hpt-max-page-size is {1 << (cap - 10)} KiB, more than the "
-            f"host's {1 << (host - 10)} KiB pages (KVM_PPC_PAGE_SIZES_REAL)")
+            KvmHostError(hpt_page_size_unsupported(shift_kib(cap), shift_kib(host))), event,
+            f"spapr_caps_apply: cap-hpt-max-page-size is {shift_kib(cap)} KiB, more than the "
+            f"host's {shift_kib(host)} KiB pages (KVM_PPC_PAGE_SIZES_REAL)")
 
     def _check_vrma(self, event: Event) -> None:
         """spapr_setup_hpt() after the hash table is allocated: the RMA must fit the VRMA,
@@ -490,7 +491,7 @@ class PseriesMachine:
             return
         self._host_refuses(
             KvmHostError(vrma_too_small(DEFAULT_RAM_MIB, vrma)), event,
-            f"spapr_setup_hpt: the guest runs hash, and the host's {1 << (shift - 10)}K pages "
+            f"spapr_setup_hpt: the guest runs hash, and the host's {shift_kib(shift)}K pages "
             f"give a VRMA of {vrma} MiB, smaller than the {DEFAULT_RAM_MIB} MiB RMA")
 
     def _check_mmu(self, event: Event, boot_pvr: int) -> None:

@@ -49,7 +49,8 @@ from powercompat.verify.catalog import PROBE_TIMEOUT, split_warnings
 from powercompat.verify.errors import RecordError
 from powercompat.verify.matrix import CellResult, load_cells
 from powercompat.verify.qemu import QemuBinary
-from powercompat.verify.suites import parse_suite
+from powercompat.verify.qemu import parse_version as parse_version_line
+from powercompat.verify.suites import build_label
 
 SCHEMA: Final = "powercompat-diff/1"
 METHOD: Final = (
@@ -224,12 +225,10 @@ def load_moves(recordings: Path, first: str, second: str
 
 
 def side_label(header: Mapping[str, Any]) -> str:
-    """How recordings name a side: its release when it is that release's first suite, else
-    the build's exact version (bookworm-backports' ``10.0.2``)."""
-    release = str(header["release"])
-    if parse_suite(release).name == header.get("suite", parse_suite(release).name):
-        return release
-    return str(header["qemu_version"]).split("version ", 1)[1].split()[0]
+    """A recorded side's name (suites.build_label): ``10.0``, or ``10.0.2`` for another
+    build of that release."""
+    return build_label(str(header["release"]), header.get("suite"),
+                       parse_version_line(str(header["qemu_version"])).version)
 
 
 def earlier_probes(recordings: Path, release: str) -> dict[Situation, dict[str, Any]]:

@@ -82,6 +82,18 @@ def parse_suite(text: str) -> Suite:
     raise InvalidValueError(f"unknown release '{text}'; known: {names}")
 
 
+def names_release(suite: Suite) -> bool:
+    """Is ``suite`` the one its QEMU release number names (the first that ships it)? Another
+    build of that release (bookworm-backports' 10.0.2) goes by its exact version instead."""
+    return parse_suite(suite.qemu_release).name == suite.name
+
+
+def build_label(release: str, suite: str | None, version: str) -> str:
+    """How recordings name a QEMU build: ``release`` when ``suite`` (None: not recorded) is
+    the one the release names, else the build's exact ``version`` (``10.0.2``)."""
+    return release if suite is None or names_release(parse_suite(suite)) else version
+
+
 def suite_for_guest(guest: str) -> Suite:
     """The suite whose kernel is the guest ``linux-X.Y`` (by this table).
 

@@ -209,8 +209,7 @@ def compare_cell(cell: dict[str, Any], record: dict[str, Any]) -> Comparison:
     diffs = []
     if obs["started"] != pred["started"]:
         diffs.append(f"started: observed {obs['started']}, predicted {pred['started']}")
-    o_err, p_err = obs["error"] or None, pred["error"] or None
-    if o_err != p_err:
+    if (obs["error"] or None) != (pred["error"] or None):
         diffs.append(f"error: observed {obs['error']!r}, predicted {pred['error']!r}")
     for phase in _PHASES:
         o = [list(c) for c in obs["calls"][phase]]
